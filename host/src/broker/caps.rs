@@ -1,0 +1,321 @@
+//! Capability kinds and the pure "does this grant allow that request" checks.
+//!
+//! A capability exists only if the plugin declared it (in `describe`) AND the
+//! user granted it (at `plugin add`). Everything here is pure so that it can be
+//! tested with tables; the broker (`super::Broker`) is the one place that calls
+//! it before acting.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// One thing a plugin may do. Shown to the user as `package:NAME`,
+/// `file:/PATH`, `folder:/PATH/` or `port:N/tcp`, the same syntax `--deny` takes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Capability {
+    Package { name: String },
+    /// A path ending in `/` is a folder and covers everything below it.
+    ConfigPath { path: String },
+    Port { port: u16, protocol: Proto },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+impl fmt::Display for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        })
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Capability::Package { name } => write!(f, "package:{name}"),
+            Capability::ConfigPath { path } if path.ends_with('/') => write!(f, "folder:{path}"),
+            Capability::ConfigPath { path } => write!(f, "file:{path}"),
+            Capability::Port { port, protocol } => write!(f, "port:{port}/{protocol}"),
+        }
+    }
+}
+
+impl FromStr for Capability {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("`{s}` is not a capability; write package:NAME, file:/PATH, folder:/PATH/ or port:N/tcp|udp");
+        let (kind, rest) = s.split_once(':').ok_or_else(bad)?;
+        match kind {
+            "package" => Ok(Capability::Package { name: rest.into() }),
+            "file" | "folder" => Ok(Capability::ConfigPath { path: rest.into() }),
+            "port" => {
+                let (port, proto) = rest.split_once('/').ok_or_else(bad)?;
+                let port = port.parse().map_err(|_| bad())?;
+                let protocol = match proto {
+                    "tcp" => Proto::Tcp,
+                    "udp" => Proto::Udp,
+                    _ => return Err(bad()),
+                };
+                Ok(Capability::Port { port, protocol })
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// Why a request was refused. The message is what the plugin (and the audit
+/// log) sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The request is malformed, whatever the grants.
+    Invalid(String),
+    NotDeclared(String),
+    NotGranted(String),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::Invalid(m) => f.write_str(m),
+            Refusal::NotDeclared(what) => write!(f, "{what} was not declared by the plugin"),
+            Refusal::NotGranted(what) => write!(f, "{what} was declared but not granted by the user"),
+        }
+    }
+}
+
+/// A request a plugin makes of the broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request<'a> {
+    Package(&'a str),
+    Path(&'a SysPath),
+    Port(u16, Proto),
+}
+
+impl fmt::Display for Request<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Request::Package(name) => write!(f, "package `{name}`"),
+            Request::Path(path) => write!(f, "path `{}`", path.as_str()),
+            Request::Port(port, proto) => write!(f, "port {port}/{proto}"),
+        }
+    }
+}
+
+impl Capability {
+    /// Does this single capability cover the request?
+    pub fn covers(&self, request: &Request) -> bool {
+        match (self, request) {
+            (Capability::Package { name }, Request::Package(wanted)) => name == wanted,
+            (Capability::Port { port, protocol }, Request::Port(p, proto)) => port == p && protocol == proto,
+            (Capability::ConfigPath { path }, Request::Path(wanted)) => match path.strip_suffix('/') {
+                // A folder covers what is strictly below it, not itself.
+                Some(folder) => wanted.as_str().strip_prefix(folder).is_some_and(|rest| rest.len() > 1 && rest.starts_with('/')),
+                None => path == wanted.as_str(),
+            },
+            _ => false,
+        }
+    }
+}
+
+/// The one check: declared and granted, or refused.
+pub fn check(declared: &BTreeSet<Capability>, granted: &BTreeSet<Capability>, request: &Request) -> Result<(), Refusal> {
+    if !declared.iter().any(|c| c.covers(request)) {
+        return Err(Refusal::NotDeclared(request.to_string()));
+    }
+    if !granted.iter().any(|c| c.covers(request) && declared.contains(c)) {
+        return Err(Refusal::NotGranted(request.to_string()));
+    }
+    Ok(())
+}
+
+/// An absolute, normalised system path: starts with `/`, no `.`, `..` or empty
+/// components, no trailing `/`, no NUL or control characters. Paths the plugin
+/// sends are parsed into this before any check, so that no spelling can reach
+/// outside what a grant names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SysPath(String);
+
+impl SysPath {
+    pub fn parse(raw: &str) -> Result<SysPath, Refusal> {
+        let invalid = |why: &str| Err(Refusal::Invalid(format!("path {raw:?} {why}")));
+        if raw.is_empty() {
+            return invalid("is empty");
+        }
+        if raw.len() > 1024 {
+            return invalid("is longer than 1024 bytes");
+        }
+        if !raw.starts_with('/') {
+            return invalid("is not absolute");
+        }
+        if raw.chars().any(char::is_control) {
+            return invalid("contains control characters");
+        }
+        if raw.ends_with('/') {
+            return invalid("names a folder, not a file");
+        }
+        for component in raw[1..].split('/') {
+            match component {
+                "" => return invalid("contains an empty component (`//`)"),
+                "." | ".." => return invalid("contains `.` or `..`"),
+                _ => {}
+            }
+        }
+        Ok(SysPath(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The components after the leading `/`.
+    pub fn components(&self) -> impl Iterator<Item = &str> {
+        self.0[1..].split('/')
+    }
+}
+
+/// Checks a path a plugin declares (`file` or `folder/`): the same rules as a
+/// request, and not one of the places no service plugin may write.
+pub fn validate_declared_path(path: &str) -> Result<(), String> {
+    let is_folder = path.ends_with('/');
+    let file_form = if is_folder { &path[..path.len() - 1] } else { path };
+    SysPath::parse(file_form).map_err(|r| r.to_string())?;
+    const FORBIDDEN: &[&str] = &["/proc", "/sys", "/dev", "/boot", "/run/tor", "/var/lib/tor", "/var/lib/tails-server", "/etc/sudoers", "/etc/shadow", "/etc/passwd", "/etc/group", "/etc/gshadow", "/etc/tor", "/root", "/live"];
+    for forbidden in FORBIDDEN {
+        let inside = file_form == *forbidden || file_form.starts_with(&format!("{forbidden}/")) || forbidden.starts_with(&format!("{file_form}/"));
+        if inside {
+            return Err(format!("`{path}` touches {forbidden}, which no service plugin may write"));
+        }
+    }
+    if is_folder && file_form.matches('/').count() < 2 {
+        return Err(format!("folder `{path}` is too broad: grant a folder at least two levels deep, e.g. /etc/NAME/"));
+    }
+    Ok(())
+}
+
+/// Debian package names (Debian Policy 5.6.7): lower case, digits, `+ - .`,
+/// at least two characters, starting with an alphanumeric.
+pub fn validate_package_name(name: &str) -> Result<(), String> {
+    let ok = name.len() >= 2
+        && name.len() <= 100
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{name:?} is not a Debian package name"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caps(list: &[&str]) -> BTreeSet<Capability> {
+        list.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn check_requires_declared_and_granted() {
+        let declared = caps(&["package:mumble-server", "package:extra", "file:/etc/mumble-server.ini", "folder:/etc/lighttpd/", "port:64738/tcp"]);
+        let granted = caps(&["package:mumble-server", "file:/etc/mumble-server.ini", "folder:/etc/lighttpd/", "port:64738/tcp", "package:sneaky"]);
+        let path = |p: &str| SysPath::parse(p).unwrap();
+        let ini = path("/etc/mumble-server.ini");
+        let in_folder = path("/etc/lighttpd/conf.d/x.conf");
+        let folder_itself = path("/etc/lighttpd");
+        let sibling = path("/etc/lighttpdx/y");
+        let passwd = path("/etc/passwd");
+        let table: &[(Request, Result<(), &str>)] = &[
+            (Request::Package("mumble-server"), Ok(())),
+            (Request::Package("extra"), Err("not granted")),
+            // Granted (a stale or forged grant) but not declared: still refused.
+            (Request::Package("sneaky"), Err("not declared")),
+            (Request::Package("netcat"), Err("not declared")),
+            (Request::Path(&ini), Ok(())),
+            (Request::Path(&in_folder), Ok(())),
+            (Request::Path(&folder_itself), Err("not declared")),
+            (Request::Path(&sibling), Err("not declared")),
+            (Request::Path(&passwd), Err("not declared")),
+            (Request::Port(64738, Proto::Tcp), Ok(())),
+            (Request::Port(64738, Proto::Udp), Err("not declared")),
+            (Request::Port(4444, Proto::Tcp), Err("not declared")),
+        ];
+        for (request, expected) in table {
+            let got = check(&declared, &granted, request);
+            match (expected, &got) {
+                (Ok(()), Ok(())) => {}
+                (Err(word), Err(refusal)) => assert!(refusal.to_string().contains(word), "{request}: {refusal}"),
+                _ => panic!("{request}: expected {expected:?}, got {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn paths_are_parsed_strictly() {
+        let table: &[(&str, bool)] = &[
+            ("/etc/mumble-server.ini", true),
+            ("/etc/lighttpd/conf.d/a b.conf", true),
+            ("", false),
+            ("etc/passwd", false),
+            ("/etc/../passwd", false),
+            ("/etc/./passwd", false),
+            ("//etc/passwd", false),
+            ("/etc//passwd", false),
+            ("/etc/lighttpd/", false),
+            ("/etc/x\0y", false),
+            ("/etc/x\ny", false),
+            ("/", false),
+        ];
+        for (raw, ok) in table {
+            assert_eq!(SysPath::parse(raw).is_ok(), *ok, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn declared_paths_stay_out_of_system_places() {
+        let table: &[(&str, bool)] = &[
+            ("/etc/mumble-server.ini", true),
+            ("/etc/lighttpd/", true),
+            ("/etc/", false),
+            ("/", false),
+            ("/etc/shadow", false),
+            ("/etc/sudoers.d/x", false),
+            ("/var/lib/tails-server/plugins/x", false),
+            ("/var/lib/", false),
+            ("/proc/self/mem", false),
+            ("/etc/../shadow", false),
+            ("relative", false),
+        ];
+        for (raw, ok) in table {
+            assert_eq!(validate_declared_path(raw).is_ok(), *ok, "{raw:?}: {:?}", validate_declared_path(raw));
+        }
+    }
+
+    #[test]
+    fn capability_syntax_round_trips() {
+        for text in ["package:mumble-server", "file:/etc/x.ini", "folder:/etc/x/", "port:80/tcp", "port:53/udp"] {
+            assert_eq!(text.parse::<Capability>().unwrap().to_string(), text);
+        }
+        for bad in ["mumble", "port:80", "port:x/tcp", "port:80/sctp", "shell:rm"] {
+            assert!(bad.parse::<Capability>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn package_names_follow_debian_policy() {
+        for good in ["mumble-server", "lighttpd", "g++", "libc6.1", "0ad"] {
+            assert!(validate_package_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "a", "Mumble", "-rf", "x;rm", "x y", "../x", "pkg=1.0"] {
+            assert!(validate_package_name(bad).is_err(), "{bad}");
+        }
+    }
+}

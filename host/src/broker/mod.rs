@@ -1,0 +1,207 @@
+//! The capability broker: the one place where a plugin's request meets the
+//! system. Every import the plugin calls lands here; each request is checked
+//! (declared AND granted, see [`caps::check`]) before anything is touched, and
+//! every outcome is written to the audit log. A refusal writes nothing.
+
+pub mod caps;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use caps::{Capability, Proto, Refusal, Request, SysPath};
+
+use crate::audit::AuditLog;
+use crate::fsutil::{self, Mode};
+use crate::system::packages;
+
+/// Largest config file a plugin may write or read back.
+const MAX_CONFIG_BYTES: usize = 1 << 20;
+
+/// What a refused or failed request returns to the plugin (as the WIT `error`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrokerError {
+    Denied(String),
+    Invalid(String),
+    Failed(String),
+}
+
+impl From<Refusal> for BrokerError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::Invalid(_) => BrokerError::Invalid(r.to_string()),
+            Refusal::NotDeclared(_) | Refusal::NotGranted(_) => BrokerError::Denied(r.to_string()),
+        }
+    }
+}
+
+impl BrokerError {
+    fn outcome(&self) -> &'static str {
+        match self {
+            BrokerError::Denied(_) => "denied",
+            BrokerError::Invalid(_) => "invalid",
+            BrokerError::Failed(_) => "failed",
+        }
+    }
+    pub fn message(&self) -> &str {
+        match self {
+            BrokerError::Denied(m) | BrokerError::Invalid(m) | BrokerError::Failed(m) => m,
+        }
+    }
+}
+
+struct PendingWrite {
+    path: SysPath,
+    contents: String,
+    secret: bool,
+}
+
+pub struct Broker {
+    plugin: String,
+    root: PathBuf,
+    declared: BTreeSet<Capability>,
+    granted: BTreeSet<Capability>,
+    audit: AuditLog,
+    /// Writes checked and waiting for [`Broker::commit`].
+    pending: Vec<PendingWrite>,
+    /// Ports the plugin asked to open during this session.
+    pub ports: Vec<(u16, Proto)>,
+}
+
+impl Broker {
+    pub fn new(plugin: &str, root: PathBuf, declared: BTreeSet<Capability>, granted: BTreeSet<Capability>, audit: AuditLog) -> Self {
+        Broker { plugin: plugin.into(), root, declared, granted, audit, pending: Vec::new(), ports: Vec::new() }
+    }
+
+    /// A broker that allows nothing, for calls made before anything is granted
+    /// (`describe` at `plugin add`).
+    pub fn deny_all(plugin: &str, audit: AuditLog) -> Self {
+        Self::new(plugin, PathBuf::from("/nonexistent"), BTreeSet::new(), BTreeSet::new(), audit)
+    }
+
+    fn log<T>(&self, action: &str, target: &str, result: &Result<T, BrokerError>) {
+        let (outcome, reason) = match result {
+            Ok(_) => ("allowed", ""),
+            Err(e) => (e.outcome(), e.message()),
+        };
+        self.audit.record(&self.plugin, action, target, outcome, reason);
+    }
+
+    fn check(&self, request: &Request) -> Result<(), BrokerError> {
+        caps::check(&self.declared, &self.granted, request).map_err(BrokerError::from)
+    }
+
+    pub fn install_packages(&mut self, names: &[String]) -> Result<(), BrokerError> {
+        let result = (|| {
+            for name in names {
+                caps::validate_package_name(name).map_err(BrokerError::Invalid)?;
+                self.check(&Request::Package(name))?;
+            }
+            let missing = packages::missing(&self.root, names).map_err(|e| BrokerError::Failed(format!("reading dpkg's status: {e}")))?;
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(BrokerError::Failed(packages::not_built_yet(&missing)))
+            }
+        })();
+        self.log("install-packages", &names.join(" "), &result);
+        result
+    }
+
+    /// Check a write and stage it; nothing touches the disk until [`Broker::commit`],
+    /// so a plugin that fails half-way through `configure` leaves no
+    /// half-written configuration behind.
+    pub fn write_config(&mut self, path: &str, contents: &str, secret: bool) -> Result<(), BrokerError> {
+        let result = (|| {
+            let path = SysPath::parse(path)?;
+            self.check(&Request::Path(&path))?;
+            if contents.len() > MAX_CONFIG_BYTES {
+                return Err(BrokerError::Invalid(format!("config file is larger than {MAX_CONFIG_BYTES} bytes")));
+            }
+            self.preflight(&path)?;
+            self.pending.retain(|w| w.path != path);
+            self.pending.push(PendingWrite { path, contents: contents.to_string(), secret });
+            Ok(())
+        })();
+        self.log("write-config", path, &result);
+        result
+    }
+
+    /// Write every staged file (each atomically). Returns the paths written.
+    pub fn commit(&mut self) -> Result<Vec<String>, BrokerError> {
+        let mut written = Vec::new();
+        for write in std::mem::take(&mut self.pending) {
+            let result = (|| {
+                let (parent, name) = self.open_parent(&write.path, true)?;
+                let parent = parent.expect("created");
+                let mode = if write.secret { Mode::Private } else { Mode::KeepOr(0o644) };
+                fsutil::write_atomic(&parent, name, write.contents.as_bytes(), mode).map_err(|e| failed(&write.path, e))
+            })();
+            self.log("commit-config", write.path.as_str(), &result);
+            result?;
+            written.push(write.path.as_str().to_string());
+        }
+        Ok(written)
+    }
+
+    /// Refuse now, not at commit, what the write would refuse then: a symbolic
+    /// link or a non-file on the way.
+    fn preflight(&self, path: &SysPath) -> Result<(), BrokerError> {
+        let (parent, name) = self.open_parent(path, false)?;
+        if let Some(parent) = parent {
+            match parent.symlink_metadata(name) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    return Err(BrokerError::Denied(format!("{}: is a symbolic link; refusing to replace it", path.as_str())))
+                }
+                Ok(meta) if !meta.is_file() => return Err(BrokerError::Invalid(format!("{}: exists and is not a regular file", path.as_str()))),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    pub fn read_config(&mut self, path: &str) -> Result<Option<String>, BrokerError> {
+        let result = (|| {
+            let path = SysPath::parse(path)?;
+            self.check(&Request::Path(&path))?;
+            if let Some(staged) = self.pending.iter().find(|w| w.path == path) {
+                return Ok(Some(staged.contents.clone()));
+            }
+            let (parent, name) = self.open_parent(&path, false)?;
+            let Some(parent) = parent else { return Ok(None) };
+            let bytes = fsutil::read_nofollow(&parent, name, MAX_CONFIG_BYTES as u64).map_err(|e| failed(&path, e))?;
+            bytes
+                .map(|b| String::from_utf8(b).map_err(|_| BrokerError::Failed(format!("{} is not UTF-8 text", path.as_str()))))
+                .transpose()
+        })();
+        self.log("read-config", path, &result);
+        result
+    }
+
+    pub fn open_port(&mut self, port: u16, protocol: Proto) -> Result<(), BrokerError> {
+        let result = self.check(&Request::Port(port, protocol));
+        if result.is_ok() && !self.ports.contains(&(port, protocol)) {
+            self.ports.push((port, protocol));
+        }
+        self.log("open-port", &format!("{port}/{protocol}"), &result);
+        result
+    }
+
+    /// Open the folder holding `path` under the root, never following a
+    /// symbolic link on the way, and return it with the file name.
+    fn open_parent<'p>(&self, path: &'p SysPath, create: bool) -> Result<(Option<cap_std::fs::Dir>, &'p str), BrokerError> {
+        let components: Vec<&str> = path.components().collect();
+        let (name, folders) = components.split_last().expect("a SysPath has at least one component");
+        let root = fsutil::open_ambient(&self.root).map_err(|e| failed(path, e))?;
+        let parent = fsutil::descend_nofollow(&root, folders.iter().copied(), create).map_err(|e| failed(path, e))?;
+        Ok((parent, name))
+    }
+}
+
+fn failed(path: &SysPath, e: std::io::Error) -> BrokerError {
+    let message = format!("{}: {e}", path.as_str());
+    match e.kind() {
+        // A symbolic link on the way, or a place the host may not write.
+        std::io::ErrorKind::PermissionDenied => BrokerError::Denied(message),
+        _ => BrokerError::Failed(message),
+    }
+}

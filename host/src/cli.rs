@@ -1,0 +1,118 @@
+//! The command line: clap definitions only; the work is in `commands`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Options every command takes (also after a service name).
+#[derive(Debug, Clone, Args, Default)]
+pub struct Global {
+    /// Prefix for every system path read or written (as `dpkg --root`).
+    #[arg(long, value_name = "DIR", env = "TAILS_SERVER_ROOT", global = true)]
+    pub root: Option<PathBuf>,
+    /// Where Tails Server keeps its state [default: ROOT/var/lib/tails-server].
+    #[arg(long, value_name = "DIR", env = "TAILS_SERVER_STATE_DIR", global = true)]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tails-server",
+    version,
+    about = "Publish services as Tor onion services that only the people you choose can reach",
+    after_help = "Each added plugin is a service: `tails-server SERVICE --help` lists what it takes,\n\
+                  e.g. `tails-server mumble info`. A link to this program named after a service\n\
+                  (`ln -s tails-server mumble`) acts as that service's command."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the services (added plugins) and whether they are enabled.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add, list, show or remove service plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// SERVICE COMMAND...: act on one service.
+    #[command(external_subcommand)]
+    Service(Vec<String>),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Add a plugin (a .wasm component): shows what it asks for and asks for consent.
+    Add {
+        file: PathBuf,
+        /// Grant everything it asks for without asking (for scripts).
+        #[arg(long)]
+        yes: bool,
+        /// Refuse one capability it asks for (package:NAME, file:/PATH, folder:/PATH/, port:N/tcp); repeatable.
+        #[arg(long, value_name = "CAPABILITY")]
+        deny: Vec<String>,
+    },
+    /// List the added plugins.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a plugin: what it is, what it asked for and what was granted.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a plugin, its grants and its service's settings.
+    Remove { name: String },
+}
+
+/// The commands of one service (`tails-server SERVICE ...` or `SERVICE ...`).
+#[derive(Debug, Parser)]
+pub struct ServiceCli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: ServiceCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Show the service's state and options (YAML; --json for JSON).
+    Info {
+        /// Also show the plugin's attributes and grants.
+        #[arg(long)]
+        details: bool,
+        #[arg(long)]
+        json: bool,
+        /// Show secret option values instead of ********.
+        #[arg(long)]
+        show_secrets: bool,
+    },
+    /// Show whether the service is installed, running and published.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the value of one option.
+    GetOption {
+        option: String,
+        /// Print a secret option's value instead of ********.
+        #[arg(long)]
+        show_secret: bool,
+    },
+    /// Set one option (checked by type, then by the plugin).
+    SetOption { option: String, value: String },
+    /// Set one option back to its default (a secret gets a new random value).
+    ResetOption { option: String },
+    /// Install, configure, start and publish the service.
+    Enable,
+    /// Stop and unpublish the service.
+    Disable,
+}

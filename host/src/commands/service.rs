@@ -1,0 +1,229 @@
+//! The commands of one service: info, status, options, enable, disable.
+
+use anyhow::{bail, Context as _, Result};
+use serde_json::{json, Map, Value};
+
+use crate::context::{Context, Service};
+use crate::options;
+use crate::runtime::bindings::tails::server::types::{OptionSpec, OptionValue};
+use crate::system::packages;
+
+const NOT_BUILT_SYSTEMD: &str = "starting and stopping systemd units is not built yet";
+const NOT_BUILT_FIREWALL: &str = "opening the firewall is not built yet";
+const NOT_BUILT_TOR: &str = "publishing onion services through Tor is not built yet";
+
+fn option_value<'a>(service: &'a Service, spec: &'a OptionSpec) -> &'a OptionValue {
+    service.state.options.get(&spec.name).unwrap_or(&spec.default)
+}
+
+fn spec<'a>(service: &'a Service, option: &str) -> Result<&'a OptionSpec> {
+    options::find(&service.specs, option).with_context(|| {
+        let names: Vec<&str> = service.specs.iter().map(|s| s.name.as_str()).collect();
+        format!("{} has no option `{option}`; its options are: {}", service.name, names.join(", "))
+    })
+}
+
+fn port_option(service: &Service, name: &str) -> Value {
+    spec(service, name).map(|s| options::to_json(s, option_value(service, s), true)).unwrap_or(Value::Null)
+}
+
+/// The state every front end shows; `running` stays null (unknown) until the
+/// systemd backend exists, `published` is false until Tor publishing exists.
+fn status_map(ctx: &Context, service: &Service) -> Result<Map<String, Value>> {
+    let missing = packages::missing(&ctx.root, &service.record.info.capabilities.packages)?;
+    let mut map = Map::new();
+    map.insert("installed".into(), Value::Bool(missing.is_empty()));
+    map.insert("running".into(), Value::Null);
+    map.insert("published".into(), Value::Bool(false));
+    Ok(map)
+}
+
+pub fn info(ctx: &Context, name: &str, details: bool, as_json: bool, reveal: bool) -> Result<()> {
+    let service = ctx.service(name)?;
+    let info = &service.record.info;
+    let mut map = Map::new();
+    if details {
+        map.insert("name".into(), json!(info.name));
+        map.insert("name-in-gui".into(), json!(info.name_in_gui));
+    }
+    map.insert("description".into(), json!(info.description));
+    map.extend(status_map(ctx, &service)?);
+    map.insert("address".into(), Value::Null);
+    map.insert("local-port".into(), port_option(&service, options::TARGET_PORT));
+    map.insert("remote-port".into(), port_option(&service, options::VIRTUAL_PORT));
+    map.insert("persistent-paths".into(), json!(info.persistent_paths));
+    let opts: Map<String, Value> = service.specs.iter().map(|s| (s.name.clone(), options::to_json(s, option_value(&service, s), reveal))).collect();
+    map.insert("options".into(), Value::Object(opts));
+    if details {
+        map.insert("enabled".into(), json!(service.state.enabled));
+        map.insert("client-application".into(), json!(info.client_application));
+        map.insert("client-application-in-gui".into(), json!(info.client_application_in_gui));
+        map.insert("documentation".into(), json!(info.documentation));
+        map.insert("systemd-service".into(), json!(info.systemd_service));
+        map.insert("icon-name".into(), json!(info.icon_name));
+        map.insert("packages".into(), json!(info.capabilities.packages));
+        map.insert("plugin-sha256".into(), json!(service.record.sha256));
+        map.insert("contract".into(), json!(format!("tails:server@{}", service.record.contract)));
+        let caps: Map<String, Value> =
+            service.record.requested().iter().map(|c| (c.to_string(), json!(if service.grant.granted.contains(c) { "granted" } else { "refused" }))).collect();
+        map.insert("capabilities".into(), Value::Object(caps));
+        let specs: Vec<Value> = service
+            .specs
+            .iter()
+            .map(|s| {
+                json!({"name": s.name, "name-in-gui": s.name_in_gui, "description": s.description, "group": s.group,
+                       "allowed": options::allowed(&s.kind), "masked": options::is_secret(s), "read-only": s.read_only})
+            })
+            .collect();
+        map.insert("option-details".into(), Value::Array(specs));
+        map.insert("not-built-yet".into(), json!([NOT_BUILT_SYSTEMD, NOT_BUILT_FIREWALL, NOT_BUILT_TOR]));
+    }
+    print_map(map, as_json)
+}
+
+fn print_map(map: Map<String, Value>, as_json: bool) -> Result<()> {
+    let value = Value::Object(map);
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print!("{}", serde_norway::to_string(&value)?);
+    }
+    Ok(())
+}
+
+pub fn status(ctx: &Context, name: &str, as_json: bool) -> Result<()> {
+    let service = ctx.service(name)?;
+    let mut map = Map::new();
+    map.insert("enabled".into(), json!(service.state.enabled));
+    map.extend(status_map(ctx, &service)?);
+    print_map(map, as_json)
+}
+
+pub fn get_option(ctx: &Context, name: &str, option: &str, reveal: bool) -> Result<()> {
+    let service = ctx.service(name)?;
+    let spec = spec(&service, option)?;
+    let value = option_value(&service, spec);
+    if options::is_secret(spec) && !reveal {
+        println!("******** (secret: add --show-secret to print it)");
+    } else {
+        println!("{}", options::to_text(value));
+    }
+    Ok(())
+}
+
+pub fn set_option(ctx: &Context, name: &str, option: &str, text: &str) -> Result<()> {
+    let _lock = ctx.state.lock()?;
+    let mut service = ctx.service(name)?;
+    let spec = spec(&service, option)?.clone();
+    if spec.read_only {
+        bail!("{option} is read-only");
+    }
+    let value = options::parse(&spec, text).map_err(anyhow::Error::msg)?;
+    // The plugin checks its own options' values (the standard ones are ours).
+    let plugin_option = service.record.info.options.iter().any(|o| o.name == option);
+    let mut instance = None;
+    if plugin_option {
+        let inst = instance.insert(ctx.instance(&service)?);
+        if let Err(e) = inst.validate_option(option, &value)? {
+            bail!("`{text}` is not a valid value for {option}: {}", plugin_message(&e));
+        }
+    }
+    if option == options::CLIENT_AUTHORIZATION && value == OptionValue::Boolean(false) {
+        eprintln!(
+            "Warning: without client authorization, anyone who knows the onion address can connect.\n\
+             Keep the address secret and share it only with people you trust."
+        );
+    }
+    service.state.options.insert(option.to_string(), value);
+    if service.state.enabled {
+        let instance = match instance {
+            Some(i) => i,
+            None => ctx.instance(&service)?,
+        };
+        reconfigure(&service, instance)?;
+    }
+    ctx.state.save_service(name, &service.state)?;
+    println!("{option} set.");
+    Ok(())
+}
+
+pub fn reset_option(ctx: &Context, name: &str, option: &str) -> Result<()> {
+    let _lock = ctx.state.lock()?;
+    let mut service = ctx.service(name)?;
+    let spec = spec(&service, option)?.clone();
+    service.state.options.remove(option);
+    options::generate_missing_secrets(std::slice::from_ref(&spec), &mut service.state.options);
+    if service.state.enabled {
+        reconfigure(&service, ctx.instance(&service)?)?;
+    }
+    ctx.state.save_service(name, &service.state)?;
+    match service.state.options.get(option) {
+        Some(_) => println!("{option} reset: a new secret was generated."),
+        None => println!("{option} reset to its default: {}", options::to_text(&spec.default)),
+    }
+    Ok(())
+}
+
+fn plugin_message(e: &crate::runtime::bindings::tails::server::types::Error) -> String {
+    use crate::runtime::bindings::tails::server::types::Error as E;
+    match e {
+        E::Denied(m) | E::Invalid(m) | E::Failed(m) => m.clone(),
+    }
+}
+
+/// Run the plugin's `configure` with the service's current values and write
+/// what it staged. Returns the files written and the ports asked for.
+fn reconfigure(service: &Service, mut instance: crate::runtime::Instance) -> Result<(Vec<String>, Vec<String>)> {
+    let values = options::for_configure(&service.specs, &service.state.options);
+    if let Err(e) = instance.configure(&values)? {
+        bail!("{}: the plugin could not configure the service; nothing was written:\n  {e}", service.name);
+    }
+    let broker = instance.broker();
+    let written = broker.commit().map_err(|e| anyhow::anyhow!("{}: writing the configuration failed: {}", service.name, e.message()))?;
+    let ports = broker.ports.iter().map(|(p, proto)| format!("{p}/{proto}")).collect();
+    Ok((written, ports))
+}
+
+pub fn enable(ctx: &Context, name: &str) -> Result<()> {
+    let _lock = ctx.state.lock()?;
+    let mut service = ctx.service(name)?;
+    let info = service.record.info.clone();
+    println!("Enabling {name}:");
+
+    let missing = packages::missing(&ctx.root, &info.capabilities.packages)?;
+    if missing.is_empty() {
+        println!("  ✓ packages installed: {}", info.capabilities.packages.join(", "));
+    } else {
+        println!("  ! packages not installed: {} — {}", missing.join(", "), packages::not_built_yet(&missing));
+    }
+
+    let instance = ctx.instance(&service)?;
+    let (written, ports) = reconfigure(&service, instance)?;
+    println!("  ✓ configuration written: {}", if written.is_empty() { "(none)".into() } else { written.join(", ") });
+    println!("  · systemd unit {}: not started — {NOT_BUILT_SYSTEMD}", info.systemd_service);
+    let ports = if ports.is_empty() { "none".to_string() } else { ports.join(", ") };
+    println!("  · firewall: unchanged (ports asked for: {ports}) — {NOT_BUILT_FIREWALL}");
+    println!("  · onion service: not published — {NOT_BUILT_TOR}");
+
+    service.state.enabled = true;
+    ctx.state.save_service(name, &service.state)?;
+    println!("{name} is enabled: configured, not yet running or published (see above).");
+    Ok(())
+}
+
+pub fn disable(ctx: &Context, name: &str) -> Result<()> {
+    let _lock = ctx.state.lock()?;
+    let mut service = ctx.service(name)?;
+    if !service.state.enabled {
+        println!("{name} is not enabled.");
+        return Ok(());
+    }
+    println!("Disabling {name}:");
+    println!("  · onion service: nothing to remove — {NOT_BUILT_TOR}");
+    println!("  · firewall: nothing to close — {NOT_BUILT_FIREWALL}");
+    println!("  · systemd unit {}: nothing to stop — {NOT_BUILT_SYSTEMD}", service.record.info.systemd_service);
+    service.state.enabled = false;
+    ctx.state.save_service(name, &service.state)?;
+    println!("{name} is disabled. Its configuration files stay in place.");
+    Ok(())
+}

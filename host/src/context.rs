@@ -1,0 +1,95 @@
+//! What every command works with: the root prefix, the state folder, the
+//! plugin runtime, and loading one service (plugin + grant + options).
+
+use std::cell::OnceCell;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Result};
+
+use crate::broker::Broker;
+use crate::cli::Global;
+use crate::options;
+use crate::runtime::bindings::tails::server::types::OptionSpec;
+use crate::runtime::{Instance, Limits, Runtime};
+use crate::state::{Grant, PluginRecord, ServiceState, StateDir};
+
+pub struct Context {
+    pub root: PathBuf,
+    pub state: StateDir,
+    runtime: OnceCell<Runtime>,
+}
+
+impl Context {
+    pub fn new(global: &Global) -> Result<Self> {
+        let root = global.root.clone().unwrap_or_else(|| PathBuf::from("/"));
+        if !root.is_dir() {
+            bail!("--root {}: no such folder", root.display());
+        }
+        let state = global.state_dir.clone().unwrap_or_else(|| root.join("var/lib/tails-server"));
+        Ok(Context { root, state: StateDir::new(state), runtime: OnceCell::new() })
+    }
+
+    /// The plugin runtime, made on first use (commands that only read state
+    /// never pay for it).
+    pub fn runtime(&self) -> Result<&Runtime> {
+        if let Some(rt) = self.runtime.get() {
+            return Ok(rt);
+        }
+        let rt = Runtime::new(self.state.cache_dir(), limits_from_env()?)?;
+        Ok(self.runtime.get_or_init(|| rt))
+    }
+
+    /// Load an added service's stored description, grant and state.
+    pub fn service(&self, name: &str) -> Result<Service> {
+        let Some(record) = self.state.record(name)? else {
+            let known = self.state.plugin_names()?;
+            let known = if known.is_empty() { "none yet; add one with `tails-server plugin add FILE.wasm`".into() } else { known.join(", ") };
+            bail!("no service named `{name}` (services: {known})");
+        };
+        let grant = self.state.grant(name)?;
+        if grant.sha256 != record.sha256 {
+            bail!("the grant for `{name}` does not match its plugin; add the plugin again with `tails-server plugin add`");
+        }
+        let specs = options::all_specs(&record.info);
+        let state = self.state.service(name)?;
+        Ok(Service { name: name.into(), record, grant, specs, state })
+    }
+
+    /// A sandboxed instance of the service's plugin, with a broker holding
+    /// exactly what was declared and granted.
+    pub fn instance(&self, service: &Service) -> Result<Instance> {
+        let rt = self.runtime()?;
+        let component = rt.load(&self.state.plugin_wasm(&service.name), &service.record.sha256)?;
+        let broker = Broker::new(&service.name, self.root.clone(), service.record.requested(), service.grant.granted.clone(), self.state.audit());
+        rt.instantiate(&component, &service.name, broker)
+    }
+}
+
+/// An added service as stored.
+pub struct Service {
+    pub name: String,
+    pub record: PluginRecord,
+    pub grant: Grant,
+    pub specs: Vec<OptionSpec>,
+    pub state: ServiceState,
+}
+
+/// Per-call limits; the environment may lower or raise them (tests use a short
+/// deadline).
+fn limits_from_env() -> Result<Limits> {
+    let mut limits = Limits::default();
+    let read = |var: &str| -> Result<Option<u64>> {
+        match std::env::var(var) {
+            Ok(v) => v.parse().map(Some).map_err(|_| anyhow!("{var}={v:?} is not a whole number")),
+            Err(_) => Ok(None),
+        }
+    };
+    if let Some(ms) = read("TAILS_SERVER_CALL_TIMEOUT_MS")? {
+        limits.call_budget = Duration::from_millis(ms);
+    }
+    if let Some(mib) = read("TAILS_SERVER_MEMORY_MIB")? {
+        limits.memory = (mib as usize) << 20;
+    }
+    Ok(limits)
+}

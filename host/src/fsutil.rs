@@ -1,0 +1,180 @@
+//! File writing used everywhere: atomic replacement inside an opened folder
+//! (cap-std `Dir`), and walking a path without following symbolic links.
+
+use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use cap_fs_ext::{DirExt, FollowSymlinks, OpenOptionsFollowExt};
+use cap_std::ambient_authority;
+use cap_std::fs::{Dir, DirBuilder, OpenOptions};
+
+/// A refusal for safety reasons (a symbolic link where none may be), as
+/// opposed to a plain I/O failure.
+fn refused(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::PermissionDenied, message)
+}
+
+/// Open a folder the host itself names (the `--root`, the state folder).
+/// Ambient authority is used here and only here.
+pub fn open_ambient(path: &Path) -> io::Result<Dir> {
+    Dir::open_ambient_dir(path, ambient_authority())
+}
+
+/// Create (mode 0700) and open a private folder of the host's.
+pub fn open_private(path: &Path) -> io::Result<Dir> {
+    std::fs::create_dir_all(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
+    open_ambient(path)
+}
+
+/// Descend from `base` through `components`, one folder at a time, refusing
+/// any symbolic link on the way (even one that stays inside), and creating
+/// missing folders (mode 0755) when `create` is set. `Ok(None)` when a folder
+/// is missing and `create` is not set.
+pub fn descend_nofollow<'a>(base: &Dir, components: impl IntoIterator<Item = &'a str>, create: bool) -> io::Result<Option<Dir>> {
+    let mut dir = base.try_clone()?;
+    for component in components {
+        match dir.symlink_metadata(component) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(refused(format!("`{component}` is a symbolic link; refusing to follow it")));
+            }
+            Ok(meta) if !meta.is_dir() => return Err(io::Error::other(format!("`{component}` is not a folder"))),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
+                let mut builder = DirBuilder::new();
+                cap_std::fs::DirBuilderExt::mode(&mut builder, 0o755);
+                dir.create_dir_with(component, &builder)?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        // Checked above; open without following in case it changed since.
+        dir = dir.open_dir_nofollow(component)?;
+    }
+    Ok(Some(dir))
+}
+
+/// How a replaced file's permissions are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// 0600, whatever was there before: for secrets.
+    Private,
+    /// Keep the mode and owner of the file being replaced; new files get this mode.
+    KeepOr(u32),
+}
+
+/// Replace `dir/name` atomically: write a temporary file beside it, fsync it,
+/// rename it over the old one, fsync the folder. A symbolic link or a folder
+/// at `name` is refused, never followed or replaced.
+pub fn write_atomic(dir: &Dir, name: &str, contents: &[u8], mode: Mode) -> io::Result<()> {
+    let existing = match dir.symlink_metadata(name) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(refused(format!("`{name}` is a symbolic link; refusing to replace it")));
+        }
+        Ok(meta) if !meta.is_file() => return Err(io::Error::other(format!("`{name}` exists and is not a regular file"))),
+        Ok(meta) => Some(meta),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    let (perm, owner) = match (mode, &existing) {
+        (Mode::Private, _) => (0o600, None),
+        (Mode::KeepOr(_), Some(meta)) => {
+            use cap_std::fs::MetadataExt;
+            (meta.mode() & 0o7777, Some((meta.uid(), meta.gid())))
+        }
+        (Mode::KeepOr(default), None) => (default, None),
+    };
+
+    let mut random = [0u8; 6];
+    getrandom::fill(&mut random).map_err(|e| io::Error::other(e.to_string()))?;
+    let tmp = format!(".{name}.{}.tmp", hex::encode(random));
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true).follow(FollowSymlinks::No);
+    cap_std::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let result = (|| {
+        let file = dir.open_with(&tmp, &options)?;
+        let mut file = file.into_std();
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::fchown(&file, Some(uid), Some(gid))?;
+        }
+        file.set_permissions(std::fs::Permissions::from_mode(perm))?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        dir.rename(&tmp, dir, name)?;
+        dir.open(".").map(|d| d.into_std()).and_then(|d| d.sync_all()).or_else(|_| Ok::<(), io::Error>(()))?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = dir.remove_file(&tmp);
+    }
+    result
+}
+
+/// Read `dir/name` (at most `limit` bytes) without following a symbolic link.
+/// `Ok(None)` when it does not exist.
+pub fn read_nofollow(dir: &Dir, name: &str, limit: u64) -> io::Result<Option<Vec<u8>>> {
+    let mut options = OpenOptions::new();
+    options.read(true).follow(FollowSymlinks::No);
+    let file = match dir.open_with(name, &options) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(refused(format!("`{name}` is a symbolic link; refusing to follow it")))
+        }
+        Err(e) => return Err(e),
+    };
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other(format!("`{name}` is not a regular file")));
+    }
+    let mut bytes = Vec::new();
+    file.into_std().take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(io::Error::other(format!("`{name}` is larger than {limit} bytes")));
+    }
+    Ok(Some(bytes))
+}
+
+/// Write one of the host's own state files (in a folder it owns).
+pub fn write_state_file(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let parent = path.parent().ok_or_else(|| io::Error::other("state file without a folder"))?;
+    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| io::Error::other("bad state file name"))?;
+    write_atomic(&open_private(parent)?, name, contents, Mode::Private)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn atomic_write_replaces_and_keeps_mode() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = open_ambient(tmp.path()).unwrap();
+        std::fs::write(tmp.path().join("a.conf"), "old").unwrap();
+        std::fs::set_permissions(tmp.path().join("a.conf"), std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomic(&dir, "a.conf", b"new", Mode::KeepOr(0o644)).unwrap();
+        assert_eq!(std::fs::read_to_string(tmp.path().join("a.conf")).unwrap(), "new");
+        let mode = std::fs::metadata(tmp.path().join("a.conf")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+        write_atomic(&dir, "secret", b"s", Mode::Private).unwrap();
+        assert_eq!(std::fs::metadata(tmp.path().join("secret")).unwrap().permissions().mode() & 0o777, 0o600);
+        // No temporary file is left behind.
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn symlinks_are_never_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join("outside")).unwrap();
+        std::fs::write(tmp.path().join("outside/target"), "keep").unwrap();
+        std::fs::create_dir(tmp.path().join("inside")).unwrap();
+        symlink(tmp.path().join("outside/target"), tmp.path().join("inside/link")).unwrap();
+        symlink(tmp.path().join("outside"), tmp.path().join("inside/linkdir")).unwrap();
+        let inside = open_ambient(&tmp.path().join("inside")).unwrap();
+        assert!(write_atomic(&inside, "link", b"x", Mode::KeepOr(0o644)).is_err());
+        assert!(read_nofollow(&inside, "link", 100).is_err());
+        assert!(descend_nofollow(&inside, ["linkdir"], true).is_err());
+        assert_eq!(std::fs::read_to_string(tmp.path().join("outside/target")).unwrap(), "keep");
+    }
+}

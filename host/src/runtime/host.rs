@@ -1,0 +1,158 @@
+//! What a plugin instance's store holds, and the host side of the imports.
+//!
+//! Each import converts types and hands the request to the broker, which does
+//! every check; nothing here decides what is allowed.
+
+use std::time::{Duration, Instant};
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::tails::server::{config, log, network, packages, types};
+use crate::broker::caps::Proto;
+use crate::broker::{Broker, BrokerError};
+
+/// Bytes of the plugin's stderr kept to explain a panic.
+const STDERR_CAPACITY: usize = 16 * 1024;
+/// Longest log message a plugin may write in one call.
+const MAX_LOG_MESSAGE: usize = 4 * 1024;
+
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub stderr: MemoryOutputPipe,
+    pub limiter: MemoryLimiter,
+    pub broker: Broker,
+    pub plugin: String,
+    /// Wall-clock budget for the plugin's own computing in one call; time spent
+    /// in host calls (such as installing packages) does not count.
+    pub budget: Duration,
+    pub call_started: Instant,
+    pub host_time: Duration,
+}
+
+impl HostState {
+    pub fn new(plugin: &str, broker: Broker, budget: Duration, memory_limit: usize) -> Self {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        // Nothing preopened, no environment, no arguments, no network: the
+        // plugin reaches the system only through the broker.
+        let wasi = WasiCtx::builder()
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        HostState {
+            wasi,
+            table: ResourceTable::new(),
+            stderr,
+            limiter: MemoryLimiter { limit: memory_limit, refused: false },
+            broker,
+            plugin: plugin.into(),
+            budget,
+            call_started: Instant::now(),
+            host_time: Duration::ZERO,
+        }
+    }
+
+    pub fn limiter_limit_mib(&self) -> usize {
+        self.limiter.limit >> 20
+    }
+
+    /// Time the plugin itself has computed in the current call.
+    pub fn guest_time(&self) -> Duration {
+        self.call_started.elapsed().saturating_sub(self.host_time)
+    }
+
+    fn timed<R>(&mut self, f: impl FnOnce(&mut Broker) -> R) -> R {
+        let start = Instant::now();
+        let r = f(&mut self.broker);
+        self.host_time += start.elapsed();
+        r
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// Caps linear memory; remembers a refusal so that the resulting trap can be
+/// explained as "used too much memory".
+pub struct MemoryLimiter {
+    limit: usize,
+    pub refused: bool,
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let ok = desired <= self.limit;
+        self.refused |= !ok;
+        Ok(ok)
+    }
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+impl From<BrokerError> for types::Error {
+    fn from(e: BrokerError) -> Self {
+        match e {
+            BrokerError::Denied(m) => types::Error::Denied(m),
+            BrokerError::Invalid(m) => types::Error::Invalid(m),
+            BrokerError::Failed(m) => types::Error::Failed(m),
+        }
+    }
+}
+
+impl From<types::Protocol> for Proto {
+    fn from(p: types::Protocol) -> Self {
+        match p {
+            types::Protocol::Tcp => Proto::Tcp,
+            types::Protocol::Udp => Proto::Udp,
+        }
+    }
+}
+
+impl types::Host for HostState {}
+
+
+
+impl packages::Host for HostState {
+    fn install(&mut self, names: Vec<String>) -> Result<(), types::Error> {
+        self.timed(|b| b.install_packages(&names)).map_err(Into::into)
+    }
+}
+
+impl config::Host for HostState {
+    fn write(&mut self, path: String, contents: String, secret: bool) -> Result<(), types::Error> {
+        self.timed(|b| b.write_config(&path, &contents, secret)).map_err(Into::into)
+    }
+    fn read(&mut self, path: String) -> Result<Option<String>, types::Error> {
+        self.timed(|b| b.read_config(&path)).map_err(Into::into)
+    }
+}
+
+impl network::Host for HostState {
+    fn open_port(&mut self, port: u16, protocol: types::Protocol) -> Result<(), types::Error> {
+        self.timed(|b| b.open_port(port, protocol.into())).map_err(Into::into)
+    }
+}
+
+impl log::Host for HostState {
+    fn log(&mut self, level: log::Level, message: String) {
+        let level = match level {
+            log::Level::Debug if std::env::var_os("TAILS_SERVER_DEBUG").is_none() => return,
+            log::Level::Debug => "debug",
+            log::Level::Info => "info",
+            log::Level::Warn => "warning",
+            log::Level::Error => "error",
+        };
+        let mut message: String = message.chars().take(MAX_LOG_MESSAGE).collect();
+        // One line per message, whatever the plugin sent.
+        message = message.replace(|c: char| c.is_control(), " ");
+        eprintln!("{}: {level}: {message}", self.plugin);
+    }
+}

@@ -1,0 +1,229 @@
+//! The plugin runtime: wasmtime with the component model, one sandboxed
+//! instance per use, a memory cap and a deadline on every call, compiled
+//! components cached on disk.
+
+mod contract;
+mod host;
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, Store, UpdateDeadline};
+
+pub use contract::CONTRACT_VERSION;
+pub use host::HostState;
+
+pub mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "tails:server/tails-service@0.1.0",
+        additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
+    });
+}
+
+use bindings::exports::tails::server::service as svc;
+use bindings::tails::server::types;
+
+use crate::broker::Broker;
+
+/// How often the deadline is checked.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Largest plugin file accepted.
+const MAX_PLUGIN_BYTES: usize = 64 << 20;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Computing time one call may take.
+    pub call_budget: Duration,
+    /// Linear memory one instance may grow to, in bytes.
+    pub memory: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { call_budget: Duration::from_secs(10), memory: 64 << 20 }
+    }
+}
+
+/// Marks the trap raised when a call runs past its deadline.
+#[derive(Debug)]
+struct DeadlineExceeded;
+impl std::fmt::Display for DeadlineExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("deadline exceeded")
+    }
+}
+impl std::error::Error for DeadlineExceeded {}
+
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    cache_dir: PathBuf,
+    pub limits: Limits,
+}
+
+impl Runtime {
+    pub fn new(cache_dir: PathBuf, limits: Limits) -> Result<Self> {
+        let mut config = Config::new();
+        config.wasm_component_model(true).epoch_interruption(true);
+        let engine = Engine::new(&config)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        bindings::TailsService::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        start_epoch_ticker(&engine);
+        Ok(Runtime { engine, linker, cache_dir, limits })
+    }
+
+    /// Compile a plugin file offered to `plugin add`, refusing anything that is
+    /// not a component for this contract or that imports what the host does
+    /// not provide. Nothing is stored: see [`Runtime::store_in_cache`].
+    pub fn compile_new(&self, wasm: &[u8]) -> Result<Component> {
+        if wasm.len() > MAX_PLUGIN_BYTES {
+            bail!("the file is larger than {} MiB", MAX_PLUGIN_BYTES >> 20);
+        }
+        contract::check_header(wasm)?;
+        let component = Component::from_binary(&self.engine, wasm)
+            .map_err(|e| anyhow!("it is not a valid WebAssembly component: {}", first_line(&e)))?;
+        contract::check(&self.engine, &component)?;
+        self.linker
+            .instantiate_pre(&component)
+            .map_err(|e| anyhow!("its imports do not match what this host provides: {e:#}"))?;
+        Ok(component)
+    }
+
+    /// Load an added plugin: from the cache when it holds this exact build for
+    /// this exact engine, else compile (and cache) it.
+    pub fn load(&self, wasm_path: &Path, sha256: &str) -> Result<Component> {
+        let cached = self.cache_path(sha256);
+        if cached.exists() {
+            // SAFETY: the cache folder is the host's own (0700, root's); the
+            // name binds the entry to the plugin's hash and to this engine.
+            match unsafe { Component::deserialize_file(&self.engine, &cached) } {
+                Ok(component) => return Ok(component),
+                Err(e) => eprintln!("tails-server: recompiling {sha256}: cached copy unusable: {e}"),
+            }
+        }
+        let wasm = std::fs::read(wasm_path).with_context(|| format!("reading {}", wasm_path.display()))?;
+        let actual = crate::state::sha256_hex(&wasm);
+        if actual != sha256 {
+            bail!("{} has changed since it was added (sha256 {actual}, granted {sha256}); add it again", wasm_path.display());
+        }
+        let component = Component::from_binary(&self.engine, &wasm)?;
+        self.store_in_cache(&component, sha256);
+        Ok(component)
+    }
+
+    pub fn forget_cached(&self, sha256: &str) {
+        let _ = std::fs::remove_file(self.cache_path(sha256));
+    }
+
+    fn cache_path(&self, sha256: &str) -> PathBuf {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut hasher);
+        self.cache_dir.join(format!("{sha256}-{:016x}.cwasm", hasher.finish()))
+    }
+
+    pub fn store_in_cache(&self, component: &Component, sha256: &str) {
+        let stored = component
+            .serialize()
+            .map_err(anyhow::Error::from)
+            .and_then(|bytes| Ok(crate::fsutil::write_state_file(&self.cache_path(sha256), &bytes)?));
+        if let Err(e) = stored {
+            eprintln!("tails-server: warning: could not cache the compiled plugin: {e:#}");
+        }
+    }
+
+    /// A fresh, sandboxed instance whose imports go through `broker`.
+    pub fn instantiate(&self, component: &Component, plugin: &str, broker: Broker) -> Result<Instance> {
+        let state = HostState::new(plugin, broker, self.limits.call_budget, self.limits.memory);
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.epoch_deadline_callback(|ctx| {
+            if ctx.data().guest_time() > ctx.data().budget {
+                Err(DeadlineExceeded.into())
+            } else {
+                Ok(UpdateDeadline::Continue(1))
+            }
+        });
+        store.set_epoch_deadline(1);
+        let bindings = bindings::TailsService::instantiate(&mut store, component, &self.linker)
+            .map_err(|e| explain(store.data(), plugin, "start", e))?;
+        Ok(Instance { store, bindings, plugin: plugin.into() })
+    }
+}
+
+/// One tick thread per process advances the engine's epoch.
+fn start_epoch_ticker(engine: &Engine) {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    STARTED.get_or_init(|| {
+        let engine = engine.clone();
+        std::thread::spawn(move || loop {
+            std::thread::sleep(EPOCH_TICK);
+            engine.increment_epoch();
+        });
+    });
+}
+
+/// A live plugin instance. A call that traps leaves it unusable; make a new one.
+pub struct Instance {
+    store: Store<HostState>,
+    bindings: bindings::TailsService,
+    plugin: String,
+}
+
+impl Instance {
+    fn call<R>(&mut self, what: &str, f: impl FnOnce(&svc::Guest, &mut Store<HostState>) -> wasmtime::Result<R>) -> Result<R> {
+        let data = self.store.data_mut();
+        data.call_started = std::time::Instant::now();
+        data.host_time = Duration::ZERO;
+        let result = f(self.bindings.tails_server_service(), &mut self.store);
+        result.map_err(|e| explain(self.store.data(), &self.plugin, what, e))
+    }
+
+    pub fn describe(&mut self) -> Result<types::ServiceInfo> {
+        self.call("describe", |s, store| s.call_describe(store))
+    }
+
+    pub fn validate_option(&mut self, name: &str, value: &types::OptionValue) -> Result<Result<(), types::Error>> {
+        self.call("validate-option", |s, store| s.call_validate_option(store, name, value))
+    }
+
+    pub fn configure(&mut self, options: &[types::OptionSetting]) -> Result<Result<(), types::Error>> {
+        self.call("configure", |s, store| s.call_configure(store, options))
+    }
+
+    pub fn connection_info(&mut self, request: &types::ConnectionRequest) -> Result<types::ConnectionText> {
+        self.call("connection-info", |s, store| s.call_connection_info(store, request))
+    }
+
+    pub fn broker(&mut self) -> &mut Broker {
+        &mut self.store.data_mut().broker
+    }
+}
+
+/// Turn a trap into a message that says what the plugin did.
+fn explain(state: &HostState, plugin: &str, what: &str, error: wasmtime::Error) -> anyhow::Error {
+    let error = anyhow::Error::from(error);
+    if error.chain().any(|e| e.is::<DeadlineExceeded>()) {
+        return anyhow!("plugin `{plugin}` ran longer than {:?} in `{what}` and was stopped", state.budget);
+    }
+    if state.limiter.refused {
+        return anyhow!("plugin `{plugin}` tried to use more than {} MiB of memory in `{what}` and was stopped", state.limiter_limit_mib());
+    }
+    let said = String::from_utf8_lossy(&state.stderr.contents()).trim().to_string();
+    let said: String = said.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n  ");
+    let trap = error.downcast_ref::<wasmtime::Trap>().map(|t| t.to_string()).unwrap_or_else(|| first_line(&error));
+    if said.is_empty() {
+        anyhow!("plugin `{plugin}` crashed in `{what}`: {trap}")
+    } else {
+        anyhow!("plugin `{plugin}` crashed in `{what}`: {trap}\n  plugin said: {said}")
+    }
+}
+
+fn first_line(e: &dyn std::fmt::Display) -> String {
+    e.to_string().lines().next().unwrap_or("").to_string()
+}

@@ -1,0 +1,202 @@
+//! The state folder: added plugins, their grants, each service's options.
+//!
+//! ```text
+//! STATE/                      0700
+//!   lock                      held (flock) by any command that changes state
+//!   audit.log                 0600, append-only
+//!   cache/<sha256>-<engine>.cwasm
+//!   plugins/<name>/plugin.wasm, plugin.json (manifest + hash), grant.json
+//!   services/<name>/state.json   0600: option values (secrets too), enabled
+//! ```
+//! Every file is replaced atomically (see `fsutil::write_atomic`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::audit::AuditLog;
+use crate::broker::caps::Capability;
+use crate::fsutil;
+use crate::runtime::bindings::tails::server::types::{OptionValue, ServiceInfo};
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// An added plugin, as recorded at `plugin add`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PluginRecord {
+    pub sha256: String,
+    pub contract: String,
+    /// The plugin's own description of itself, taken once at add.
+    pub info: ServiceInfo,
+}
+
+impl PluginRecord {
+    /// Everything the plugin asks for, as capabilities.
+    pub fn requested(&self) -> BTreeSet<Capability> {
+        requested(&self.info)
+    }
+}
+
+pub fn requested(info: &ServiceInfo) -> BTreeSet<Capability> {
+    use crate::runtime::bindings::tails::server::types::Protocol;
+    let caps = &info.capabilities;
+    let packages = caps.packages.iter().map(|name| Capability::Package { name: name.clone() });
+    let paths = caps.config_paths.iter().map(|path| Capability::ConfigPath { path: path.clone() });
+    let ports = caps.ports.iter().map(|p| Capability::Port {
+        port: p.port,
+        protocol: match p.protocol {
+            Protocol::Tcp => crate::broker::caps::Proto::Tcp,
+            Protocol::Udp => crate::broker::caps::Proto::Udp,
+        },
+    });
+    packages.chain(paths).chain(ports).collect()
+}
+
+/// What the user granted, bound to the exact build (hash) they said yes to.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Grant {
+    pub sha256: String,
+    pub granted: BTreeSet<Capability>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ServiceState {
+    pub enabled: bool,
+    /// Values the user set (or the host generated); missing ones take their default.
+    pub options: BTreeMap<String, OptionValue>,
+}
+
+pub struct StateDir {
+    path: PathBuf,
+}
+
+/// Held while a command changes state; released on drop.
+pub struct StateLock(#[allow(dead_code)] File);
+
+impl StateDir {
+    pub fn new(path: PathBuf) -> Self {
+        StateDir { path }
+    }
+
+    pub fn cache_dir(&self) -> PathBuf {
+        self.path.join("cache")
+    }
+
+    pub fn audit(&self) -> AuditLog {
+        AuditLog::new(self.path.join("audit.log"))
+    }
+
+    /// Take the state lock, waiting for another tails-server command to finish.
+    pub fn lock(&self) -> Result<StateLock> {
+        fsutil::open_private(&self.path).with_context(|| format!("creating the state folder {}", self.path.display()))?;
+        let file = File::options().create(true).truncate(false).write(true).open(self.path.join("lock"))?;
+        // SAFETY: flock on a file descriptor we own.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            eprintln!("tails-server: waiting for another tails-server command to finish…");
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+                bail!("could not lock {}: {}", self.path.join("lock").display(), std::io::Error::last_os_error());
+            }
+        }
+        Ok(StateLock(file))
+    }
+
+    pub fn plugin_dir(&self, name: &str) -> PathBuf {
+        self.path.join("plugins").join(name)
+    }
+
+    pub fn plugin_wasm(&self, name: &str) -> PathBuf {
+        self.plugin_dir(name).join("plugin.wasm")
+    }
+
+    fn service_file(&self, name: &str) -> PathBuf {
+        self.path.join("services").join(name).join("state.json")
+    }
+
+    /// Names of the added plugins, sorted.
+    pub fn plugin_names(&self) -> Result<Vec<String>> {
+        let dir = self.path.join("plugins");
+        let mut names = Vec::new();
+        match std::fs::read_dir(&dir) {
+            Ok(entries) => {
+                for entry in entries {
+                    let entry = entry?;
+                    let name = entry.file_name().to_string_lossy().to_string();
+                    if !name.starts_with('.') && entry.path().join("plugin.json").exists() {
+                        names.push(name);
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    pub fn record(&self, name: &str) -> Result<Option<PluginRecord>> {
+        read_json(&self.plugin_dir(name).join("plugin.json"))
+    }
+
+    pub fn grant(&self, name: &str) -> Result<Grant> {
+        Ok(read_json(&self.plugin_dir(name).join("grant.json"))?.unwrap_or_default())
+    }
+
+    /// Store a plugin, its record and its grant. The files are written into a
+    /// fresh folder which then replaces the old one, so that a crash leaves
+    /// either the old plugin or the new one, never a mix.
+    pub fn store_plugin(&self, name: &str, wasm: &[u8], record: &PluginRecord, grant: &Grant) -> Result<()> {
+        let plugins = self.path.join("plugins");
+        fsutil::open_private(&plugins)?;
+        let staging = plugins.join(format!(".{name}.new"));
+        let _ = std::fs::remove_dir_all(&staging);
+        fsutil::write_state_file(&staging.join("plugin.wasm"), wasm)?;
+        write_json(&staging.join("plugin.json"), record)?;
+        write_json(&staging.join("grant.json"), grant)?;
+        let target = self.plugin_dir(name);
+        let old = plugins.join(format!(".{name}.old"));
+        let _ = std::fs::remove_dir_all(&old);
+        if target.exists() {
+            std::fs::rename(&target, &old)?;
+        }
+        std::fs::rename(&staging, &target)?;
+        let _ = std::fs::remove_dir_all(&old);
+        Ok(())
+    }
+
+    pub fn remove_plugin(&self, name: &str) -> Result<()> {
+        let services = self.path.join("services").join(name);
+        if services.exists() {
+            std::fs::remove_dir_all(&services).with_context(|| format!("removing {}", services.display()))?;
+        }
+        let dir = self.plugin_dir(name);
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))
+    }
+
+    pub fn service(&self, name: &str) -> Result<ServiceState> {
+        Ok(read_json(&self.service_file(name))?.unwrap_or_default())
+    }
+
+    pub fn save_service(&self, name: &str, state: &ServiceState) -> Result<()> {
+        write_json(&self.service_file(name), state)
+    }
+}
+
+fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).with_context(|| format!("{} is damaged", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(value)?;
+    fsutil::write_state_file(path, &bytes).with_context(|| format!("writing {}", path.display()))
+}

@@ -1,0 +1,4 @@
+//! System backends: what the host does to the machine once the broker has
+//! allowed it. Each reads and writes under the `--root` prefix.
+
+pub mod packages;

@@ -1,0 +1,159 @@
+//! Write a Tails Server service plugin in Rust.
+//!
+//! A plugin is a WebAssembly component (target `wasm32-wasip2`) that implements
+//! [`Service`] and calls [`export!`] once. See `sdk/README.md` for a walk-through.
+//!
+//! The host grants nothing by default: every call to [`packages`], [`config`] and
+//! [`network`] is checked against what [`Service::describe`] declared and the user
+//! granted, and a refusal comes back as an [`Error`] value.
+
+wit_bindgen::generate!({
+    path: "../wit",
+    world: "tails:server/tails-service@0.1.0",
+    pub_export_macro: true,
+    default_bindings_module: "tails_server_sdk",
+});
+
+pub use exports::tails::server::service::Guest as Service;
+pub use tails::server::types::*;
+pub use tails::server::{config, network, packages};
+
+/// The contract version this SDK builds plugins for.
+pub const CONTRACT_VERSION: &str = "0.1.0";
+
+/// Log through the host, tagged with the plugin's name.
+pub mod log {
+    use crate::tails::server::log::{log, Level};
+    pub fn debug(message: &str) {
+        log(Level::Debug, message)
+    }
+    pub fn info(message: &str) {
+        log(Level::Info, message)
+    }
+    pub fn warn(message: &str) {
+        log(Level::Warn, message)
+    }
+    pub fn error(message: &str) {
+        log(Level::Error, message)
+    }
+}
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Error::Denied(m) => write!(f, "denied: {m}"),
+            Error::Invalid(m) => write!(f, "invalid: {m}"),
+            Error::Failed(m) => write!(f, "failed: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Shorthand for an `invalid` error, for `validate_option`.
+pub fn invalid(message: impl Into<String>) -> Error {
+    Error::Invalid(message.into())
+}
+
+impl OptionSpec {
+    fn new(name: &str, name_in_gui: &str, description: &str, kind: OptionKind, default: OptionValue) -> Self {
+        OptionSpec {
+            name: name.into(),
+            name_in_gui: name_in_gui.into(),
+            description: description.into(),
+            group: "Service".into(),
+            kind,
+            default,
+            masked: false,
+            read_only: false,
+        }
+    }
+    pub fn boolean(name: &str, name_in_gui: &str, description: &str, default: bool) -> Self {
+        Self::new(name, name_in_gui, description, OptionKind::Boolean, OptionValue::Boolean(default))
+    }
+    pub fn text(name: &str, name_in_gui: &str, description: &str, default: &str) -> Self {
+        Self::new(name, name_in_gui, description, OptionKind::Text, OptionValue::Text(default.into()))
+    }
+    /// A secret with an empty default gets a random value from the host at set-up.
+    pub fn secret(name: &str, name_in_gui: &str, description: &str) -> Self {
+        let mut spec = Self::new(name, name_in_gui, description, OptionKind::Secret, OptionValue::Secret(String::new()));
+        spec.masked = true;
+        spec
+    }
+    pub fn port(name: &str, name_in_gui: &str, description: &str, default: u16) -> Self {
+        Self::new(name, name_in_gui, description, OptionKind::Port, OptionValue::Port(default))
+    }
+    pub fn integer(name: &str, name_in_gui: &str, description: &str, min: i64, max: i64, default: i64) -> Self {
+        Self::new(name, name_in_gui, description, OptionKind::Integer(IntegerRange { min, max }), OptionValue::Integer(default))
+    }
+    pub fn choice(name: &str, name_in_gui: &str, description: &str, choices: &[&str], default: &str) -> Self {
+        let choices = choices.iter().map(|c| c.to_string()).collect();
+        Self::new(name, name_in_gui, description, OptionKind::Choice(choices), OptionValue::Choice(default.into()))
+    }
+    pub fn group(mut self, group: &str) -> Self {
+        self.group = group.into();
+        self
+    }
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
+    }
+}
+
+impl PortRequest {
+    pub fn tcp(port: u16, purpose: &str) -> Self {
+        PortRequest { port, protocol: Protocol::Tcp, purpose: purpose.into() }
+    }
+    pub fn udp(port: u16, purpose: &str) -> Self {
+        PortRequest { port, protocol: Protocol::Udp, purpose: purpose.into() }
+    }
+}
+
+/// Typed access to the option values the host passes to `configure`.
+///
+/// The host always passes every option (the standard ones and the plugin's own)
+/// with a value of the declared kind, so a missing or mistyped option is a bug in
+/// the plugin's own spelling: the getters fall back to the type's empty value.
+pub struct Options<'a>(pub &'a [OptionSetting]);
+
+impl<'a> Options<'a> {
+    fn get(&self, name: &str) -> Option<&'a OptionValue> {
+        self.0.iter().find(|s| s.name == name).map(|s| &s.value)
+    }
+    pub fn text(&self, name: &str) -> &'a str {
+        match self.get(name) {
+            Some(OptionValue::Text(s) | OptionValue::Secret(s) | OptionValue::Choice(s)) => s,
+            _ => "",
+        }
+    }
+    pub fn boolean(&self, name: &str) -> bool {
+        matches!(self.get(name), Some(OptionValue::Boolean(true)))
+    }
+    pub fn integer(&self, name: &str) -> i64 {
+        match self.get(name) {
+            Some(OptionValue::Integer(i)) => *i,
+            Some(OptionValue::Port(p)) => i64::from(*p),
+            _ => 0,
+        }
+    }
+    pub fn port(&self, name: &str) -> u16 {
+        match self.get(name) {
+            Some(OptionValue::Port(p)) => *p,
+            _ => 0,
+        }
+    }
+}
+
+/// The options every service has, as the host names them.
+pub mod standard {
+    pub const VIRTUAL_PORT: &str = "virtual-port";
+    pub const TARGET_PORT: &str = "target-port";
+    pub const PERSISTENCE: &str = "persistence";
+    pub const AUTOSTART: &str = "autostart";
+    pub const ALLOW_LOCALHOST: &str = "allow-localhost";
+    pub const ALLOW_LAN: &str = "allow-lan";
+    pub const CLIENT_AUTHORIZATION: &str = "client-authorization";
+    /// The address the server should listen on, derived by the host from
+    /// `allow-lan`: `127.0.0.1`, or `0.0.0.0` when the LAN may connect.
+    pub const LISTEN_ADDRESS: &str = "listen-address";
+}

@@ -1,0 +1,80 @@
+//! Builds the first-party plugins and the hostile fixture plugins as
+//! `wasm32-wasip2` components, so that `cargo test` always runs against the
+//! current WIT contract, SDK and plugin sources. The paths land in
+//! `$OUT_DIR/fixtures.rs` (see `src/lib.rs`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::{env, fs};
+
+/// Each feature of `fixture-hostile` is one misbehaving plugin.
+const HOSTILE: &[&str] = &[
+    "undeclared-package",
+    "ungranted-package",
+    "write-outside",
+    "path-tricks",
+    "symlink-escape",
+    "undeclared-port",
+    "endless-loop",
+    "memory-bomb",
+    "panic",
+];
+
+fn main() {
+    let kit = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let workspace = kit.parent().unwrap().to_path_buf();
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap());
+    // OUT_DIR is <target>/<profile>/build/<crate>-<hash>/out: share <target>/wasm
+    // across rebuilds so that only what changed is rebuilt.
+    let wasm_target = out.ancestors().nth(4).unwrap().join("wasm");
+    for watched in ["wit", "sdk", "plugins", "tests/fixtures"] {
+        println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
+    }
+    println!("cargo:rerun-if-changed=build.rs");
+
+    let mut consts = String::new();
+    for plugin in ["mumble", "web"] {
+        let built = build(&workspace, &wasm_target, &format!("tails-server-plugin-{plugin}"), None);
+        consts += &install(&built, &out, plugin);
+    }
+    for fixture in ["foreign-import", "future-contract"] {
+        let built = build(&workspace, &wasm_target, &format!("fixture-{fixture}"), None);
+        consts += &install(&built, &out, fixture);
+    }
+    for feature in HOSTILE {
+        let built = build(&workspace, &wasm_target, "fixture-hostile", Some(feature));
+        consts += &install(&built, &out, &format!("hostile-{feature}"));
+    }
+    fs::write(out.join("fixtures.rs"), consts).unwrap();
+}
+
+fn build(workspace: &Path, target_dir: &Path, package: &str, feature: Option<&str>) -> PathBuf {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace)
+        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "--package", package])
+        .arg("--target-dir")
+        .arg(target_dir);
+    if let Some(feature) = feature {
+        cmd.args(["--no-default-features", "--features", feature]);
+    }
+    // Flags meant for the native build must not leak into the wasm one.
+    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_TARGET", "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER", "CARGO_TARGET_DIR"] {
+        cmd.env_remove(var);
+    }
+    let status = cmd.status().expect("could not run cargo for the wasm fixtures");
+    assert!(
+        status.success(),
+        "building {package} for wasm32-wasip2 failed; is the target installed? (`rustup target add wasm32-wasip2`)"
+    );
+    target_dir.join("wasm32-wasip2/release").join(format!("{}.wasm", package.replace('-', "_")))
+}
+
+/// Copy the component into OUT_DIR (a feature build overwrites the last one) and
+/// return a `pub const` naming it.
+fn install(built: &Path, out: &Path, name: &str) -> String {
+    let dest = out.join(format!("{name}.wasm"));
+    fs::copy(built, &dest).unwrap_or_else(|e| panic!("copy {}: {e}", built.display()));
+    let ident = name.to_uppercase().replace('-', "_");
+    format!("pub const {ident}: &str = {:?};\n", dest.display().to_string())
+}
