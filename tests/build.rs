@@ -41,6 +41,10 @@ fn main() {
         let built = build(&workspace, &wasm_target, &format!("fixture-{fixture}"), None);
         consts += &install(&built, &out, fixture);
     }
+    for version in ["v1", "v2"] {
+        let built = build(&workspace, &wasm_target, "fixture-versioned", Some(version));
+        consts += &install(&built, &out, &format!("versioned-{version}"));
+    }
     for feature in HOSTILE {
         let built = build(&workspace, &wasm_target, "fixture-hostile", Some(feature));
         consts += &install(&built, &out, &format!("hostile-{feature}"));
@@ -52,7 +56,7 @@ fn build(workspace: &Path, target_dir: &Path, package: &str, feature: Option<&st
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace)
-        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "--package", package])
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--package", package])
         .arg("--target-dir")
         .arg(target_dir);
     if let Some(feature) = feature {

@@ -58,8 +58,12 @@ pub fn descend_nofollow<'a>(base: &Dir, components: impl IntoIterator<Item = &'a
 /// How a replaced file's permissions are chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// 0600, whatever was there before: for secrets.
+    /// 0600, whatever was there before: the host's own state.
     Private,
+    /// A config file holding a secret: keep the owner and group of the file
+    /// being replaced (a daemon's group may need to read it) but never let
+    /// others read it; a new file is 0600.
+    Secret,
     /// Keep the mode and owner of the file being replaced; new files get this mode.
     KeepOr(u32),
 }
@@ -78,7 +82,11 @@ pub fn write_atomic(dir: &Dir, name: &str, contents: &[u8], mode: Mode) -> io::R
         Err(e) => return Err(e),
     };
     let (perm, owner) = match (mode, &existing) {
-        (Mode::Private, _) => (0o600, None),
+        (Mode::Private, _) | (Mode::Secret, None) => (0o600, None),
+        (Mode::Secret, Some(meta)) => {
+            use cap_std::fs::MetadataExt;
+            (meta.mode() & 0o750, Some((meta.uid(), meta.gid())))
+        }
         (Mode::KeepOr(_), Some(meta)) => {
             use cap_std::fs::MetadataExt;
             (meta.mode() & 0o7777, Some((meta.uid(), meta.gid())))

@@ -41,7 +41,7 @@ pub fn problems(info: &ServiceInfo) -> Vec<String> {
         if !valid_name(&option.name) {
             say(format!("option name {:?} must be lower-case letters, digits and `-`", option.name));
         }
-        if standard.contains(&option.name) || option.name == options::LISTEN_ADDRESS {
+        if standard.contains(&option.name) || [options::LISTEN_ADDRESS, options::TARGET_PORT].contains(&option.name.as_str()) {
             say(format!("option `{}` is one every service has; the plugin may not redefine it", option.name));
         }
         if !seen.insert(option.name.as_str()) {

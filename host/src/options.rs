@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 use crate::runtime::bindings::tails::server::types::{IntegerRange, OptionKind, OptionSetting, OptionSpec, OptionValue, ServiceInfo};
 
 pub const VIRTUAL_PORT: &str = "virtual-port";
+/// The port the server listens on: the plugin's declared (and granted)
+/// default-target-port. Passed to `configure`, not settable, because the
+/// user's grant names that port.
 pub const TARGET_PORT: &str = "target-port";
 pub const PERSISTENCE: &str = "persistence";
 pub const AUTOSTART: &str = "autostart";
@@ -33,13 +36,11 @@ fn spec(name: &str, gui: &str, description: &str, group: &str, kind: OptionKind,
 
 /// The options every service has, with defaults from the plugin's description.
 pub fn standard(info: &ServiceInfo) -> Vec<OptionSpec> {
-    let target = info.default_target_port;
-    let virt = info.default_virtual_port.unwrap_or(target);
+    let virt = info.default_virtual_port.unwrap_or(info.default_target_port);
     use OptionKind::{Boolean, Port};
     use OptionValue as V;
     vec![
         spec(VIRTUAL_PORT, "Onion service port", "The port clients connect to on the onion address", "Onion service", Port, V::Port(virt)),
-        spec(TARGET_PORT, "Local port", "The port the server listens on on this computer", "Onion service", Port, V::Port(target)),
         spec(PERSISTENCE, "Persistence", "Keep configuration, data, onion address and keys across reboots", "Onion service", Boolean, V::Boolean(false)),
         spec(AUTOSTART, "Autostart", "Enable the service again after booting", "Onion service", Boolean, V::Boolean(false)),
         spec(ALLOW_LOCALHOST, "Allow localhost", "Allow connections from this computer", "Access", Boolean, V::Boolean(true)),
@@ -170,9 +171,11 @@ pub fn current(specs: &[OptionSpec], values: &BTreeMap<String, OptionValue>) -> 
         .collect()
 }
 
-/// What `configure` receives: every option's value, and the derived listen address.
-pub fn for_configure(specs: &[OptionSpec], values: &BTreeMap<String, OptionValue>) -> Vec<OptionSetting> {
+/// What `configure` receives: every option's value, the target port and the
+/// listen address derived from allow-lan.
+pub fn for_configure(info: &ServiceInfo, specs: &[OptionSpec], values: &BTreeMap<String, OptionValue>) -> Vec<OptionSetting> {
     let mut settings = current(specs, values);
+    settings.push(OptionSetting { name: TARGET_PORT.into(), value: OptionValue::Port(info.default_target_port) });
     let lan = settings.iter().any(|s| s.name == ALLOW_LAN && s.value == OptionValue::Boolean(true));
     let address = if lan { "0.0.0.0" } else { "127.0.0.1" };
     settings.push(OptionSetting { name: LISTEN_ADDRESS.into(), value: OptionValue::Text(address.into()) });

@@ -38,17 +38,7 @@ pub mod log {
     }
 }
 
-impl core::fmt::Display for Error {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            Error::Denied(m) => write!(f, "denied: {m}"),
-            Error::Invalid(m) => write!(f, "invalid: {m}"),
-            Error::Failed(m) => write!(f, "failed: {m}"),
-        }
-    }
-}
-
-impl std::error::Error for Error {}
+// `Error` already implements Display and std::error::Error (generated).
 
 /// Shorthand for an `invalid` error, for `validate_option`.
 pub fn invalid(message: impl Into<String>) -> Error {

@@ -1,1 +1,160 @@
+//! Harnesses for Tails Server's integration tests (the tests themselves live
+//! in `host/tests/`, where cargo hands them the `tails-server` binary).
+//!
+//! - [`fixtures`]: paths of the plugin components built by `build.rs`: the
+//!   first-party plugins and the hostile fixtures, one per refusal.
+//! - [`Sandbox`]: a `--root` tree and a state folder in a temporary folder,
+//!   and the real binary run against them.
+//! - [`snapshot`]/[`changes`]: compare a tree byte for byte before and after.
 
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use sha2::{Digest, Sha256};
+
+pub mod fixtures {
+    //! Paths of the built components (`MUMBLE`, `WEB`, `HOSTILE_PANIC`, ...).
+    include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
+}
+
+/// A dpkg status file in which these packages are installed.
+pub fn dpkg_status(installed: &[&str]) -> String {
+    installed.iter().map(|p| format!("Package: {p}\nStatus: install ok installed\nVersion: 1.0\n\n")).collect()
+}
+
+pub struct Sandbox {
+    _tmp: tempfile::TempDir,
+    pub root: PathBuf,
+    pub state: PathBuf,
+    bin: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl Sandbox {
+    /// A fresh root with a few system files (so that "unchanged" means
+    /// something) and a dpkg database listing lighttpd and mumble-server.
+    pub fn new(bin: impl AsRef<Path>) -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path().join("root");
+        let state = tmp.path().join("state");
+        for (path, contents) in [
+            ("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n"),
+            ("etc/shadow", "root:*:19000:0:99999:7:::\n"),
+            ("etc/outside.conf", "do not touch\n"),
+            ("etc/outside-dir/keep.conf", "do not touch either\n"),
+            ("var/lib/dpkg/status", &dpkg_status(&["lighttpd", "mumble-server"])),
+        ] {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, contents).unwrap();
+        }
+        Sandbox { _tmp: tmp, root, state, bin: bin.as_ref().to_path_buf(), env: Vec::new() }
+    }
+
+    /// Set an environment variable for every later command.
+    pub fn env(&mut self, key: &str, value: &str) {
+        self.env.push((key.into(), value.into()));
+    }
+
+    pub fn path(&self, system_path: &str) -> PathBuf {
+        self.root.join(system_path.trim_start_matches('/'))
+    }
+
+    pub fn command_as(&self, program: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .env_remove("TAILS_SERVER_CALL_TIMEOUT_MS")
+            .env_remove("TAILS_SERVER_MEMORY_MIB")
+            .env("TAILS_SERVER_ROOT", &self.root)
+            .env("TAILS_SERVER_STATE_DIR", &self.state);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Run the binary with `stdin` as its standard input.
+    pub fn run_with(&self, program: &Path, args: &[&str], stdin: &str) -> Output {
+        let mut child = self
+            .command_as(program, args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run tails-server");
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    pub fn run(&self, args: &[&str], stdin: &str) -> Output {
+        self.run_with(&self.bin, args, stdin)
+    }
+
+    /// Run and require success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args, "");
+        assert!(out.status.success(), "tails-server {args:?} failed:\n{}{}", text(&out.stdout), text(&out.stderr));
+        text(&out.stdout)
+    }
+
+    /// Run and require failure (exit 1); returns stdout and stderr together.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args, "");
+        assert_eq!(out.status.code(), Some(1), "tails-server {args:?} should fail:\n{}{}", text(&out.stdout), text(&out.stderr));
+        text(&out.stdout) + &text(&out.stderr)
+    }
+
+    pub fn audit_log(&self) -> String {
+        std::fs::read_to_string(self.state.join("audit.log")).unwrap_or_default()
+    }
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Every entry under `dir`: kind, mode, owner, and content hash or link target.
+pub fn snapshot(dir: &Path) -> BTreeMap<String, String> {
+    let mut tree = BTreeMap::new();
+    walk(dir, dir, &mut tree);
+    tree
+}
+
+fn walk(base: &Path, dir: &Path, tree: &mut BTreeMap<String, String>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    for path in entries {
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        let rel = path.strip_prefix(base).unwrap().display().to_string();
+        let mode = meta.permissions().mode() & 0o7777;
+        let what = if meta.file_type().is_symlink() {
+            format!("link -> {}", std::fs::read_link(&path).unwrap().display())
+        } else if meta.is_dir() {
+            walk(base, &path, tree);
+            format!("dir {mode:o} {}:{}", meta.uid(), meta.gid())
+        } else {
+            let hash = hex::encode(Sha256::digest(std::fs::read(&path).unwrap()));
+            format!("file {mode:o} {}:{} {hash}", meta.uid(), meta.gid())
+        };
+        tree.insert(rel, what);
+    }
+}
+
+/// What differs between two snapshots, one line per path.
+pub fn changes(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (path, was) in before {
+        match after.get(path) {
+            None => out.push(format!("removed {path}")),
+            Some(now) if now != was => out.push(format!("changed {path}: {was} => {now}")),
+            _ => {}
+        }
+    }
+    for path in after.keys().filter(|p| !before.contains_key(*p)) {
+        out.push(format!("added {path}"));
+    }
+    out
+}

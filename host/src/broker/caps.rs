@@ -188,7 +188,7 @@ pub fn validate_declared_path(path: &str) -> Result<(), String> {
     let is_folder = path.ends_with('/');
     let file_form = if is_folder { &path[..path.len() - 1] } else { path };
     SysPath::parse(file_form).map_err(|r| r.to_string())?;
-    const FORBIDDEN: &[&str] = &["/proc", "/sys", "/dev", "/boot", "/run/tor", "/var/lib/tor", "/var/lib/tails-server", "/etc/sudoers", "/etc/shadow", "/etc/passwd", "/etc/group", "/etc/gshadow", "/etc/tor", "/root", "/live"];
+    const FORBIDDEN: &[&str] = &["/proc", "/sys", "/dev", "/boot", "/run/tor", "/var/lib/tor", "/var/lib/tails-server", "/etc/sudoers", "/etc/sudoers.d", "/etc/ld.so.preload", "/etc/pam.d", "/etc/shadow", "/etc/passwd", "/etc/group", "/etc/gshadow", "/etc/tor", "/root", "/live"];
     for forbidden in FORBIDDEN {
         let inside = file_form == *forbidden || file_form.starts_with(&format!("{forbidden}/")) || forbidden.starts_with(&format!("{file_form}/"));
         if inside {

@@ -133,7 +133,7 @@ impl Broker {
             let result = (|| {
                 let (parent, name) = self.open_parent(&write.path, true)?;
                 let parent = parent.expect("created");
-                let mode = if write.secret { Mode::Private } else { Mode::KeepOr(0o644) };
+                let mode = if write.secret { Mode::Secret } else { Mode::KeepOr(0o644) };
                 fsutil::write_atomic(&parent, name, write.contents.as_bytes(), mode).map_err(|e| failed(&write.path, e))
             })();
             self.log("commit-config", write.path.as_str(), &result);

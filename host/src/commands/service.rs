@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 
 use crate::context::{Context, Service};
 use crate::options;
+use crate::runtime::{error_message, error_text};
 use crate::runtime::bindings::tails::server::types::{OptionSpec, OptionValue};
 use crate::system::packages;
 
@@ -49,7 +50,7 @@ pub fn info(ctx: &Context, name: &str, details: bool, as_json: bool, reveal: boo
     map.insert("description".into(), json!(info.description));
     map.extend(status_map(ctx, &service)?);
     map.insert("address".into(), Value::Null);
-    map.insert("local-port".into(), port_option(&service, options::TARGET_PORT));
+    map.insert("local-port".into(), json!(info.default_target_port));
     map.insert("remote-port".into(), port_option(&service, options::VIRTUAL_PORT));
     map.insert("persistent-paths".into(), json!(info.persistent_paths));
     let opts: Map<String, Value> = service.specs.iter().map(|s| (s.name.clone(), options::to_json(s, option_value(&service, s), reveal))).collect();
@@ -125,7 +126,7 @@ pub fn set_option(ctx: &Context, name: &str, option: &str, text: &str) -> Result
     if plugin_option {
         let inst = instance.insert(ctx.instance(&service)?);
         if let Err(e) = inst.validate_option(option, &value)? {
-            bail!("`{text}` is not a valid value for {option}: {}", plugin_message(&e));
+            bail!("`{text}` is not a valid value for {option}: {}", error_message(&e));
         }
     }
     if option == options::CLIENT_AUTHORIZATION && value == OptionValue::Boolean(false) {
@@ -164,19 +165,13 @@ pub fn reset_option(ctx: &Context, name: &str, option: &str) -> Result<()> {
     Ok(())
 }
 
-fn plugin_message(e: &crate::runtime::bindings::tails::server::types::Error) -> String {
-    use crate::runtime::bindings::tails::server::types::Error as E;
-    match e {
-        E::Denied(m) | E::Invalid(m) | E::Failed(m) => m.clone(),
-    }
-}
 
 /// Run the plugin's `configure` with the service's current values and write
 /// what it staged. Returns the files written and the ports asked for.
 fn reconfigure(service: &Service, mut instance: crate::runtime::Instance) -> Result<(Vec<String>, Vec<String>)> {
-    let values = options::for_configure(&service.specs, &service.state.options);
+    let values = options::for_configure(&service.record.info, &service.specs, &service.state.options);
     if let Err(e) = instance.configure(&values)? {
-        bail!("{}: the plugin could not configure the service; nothing was written:\n  {e}", service.name);
+        bail!("{}: the plugin could not configure the service; nothing was written:\n  {}", service.name, error_text(&e));
     }
     let broker = instance.broker();
     let written = broker.commit().map_err(|e| anyhow::anyhow!("{}: writing the configuration failed: {}", service.name, e.message()))?;

@@ -118,6 +118,22 @@ impl From<types::Protocol> for Proto {
 
 impl types::Host for HostState {}
 
+/// An error a plugin returned, for people: "denied: ...".
+pub fn error_text(e: &types::Error) -> String {
+    let kind = match e {
+        types::Error::Denied(_) => "denied",
+        types::Error::Invalid(_) => "invalid",
+        types::Error::Failed(_) => "failed",
+    };
+    format!("{kind}: {}", error_message(e))
+}
+
+pub fn error_message(e: &types::Error) -> &str {
+    match e {
+        types::Error::Denied(m) | types::Error::Invalid(m) | types::Error::Failed(m) => m,
+    }
+}
+
 
 
 impl packages::Host for HostState {

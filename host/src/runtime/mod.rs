@@ -15,7 +15,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, Store, UpdateDeadline};
 
 pub use contract::CONTRACT_VERSION;
-pub use host::HostState;
+pub use host::{error_message, error_text, HostState};
 
 pub mod bindings {
     wasmtime::component::bindgen!({

@@ -1,6 +1,6 @@
 //! Mumble: a low-latency voice chat server (mumble-server, formerly murmur).
 
-use tails_server_sdk::{config, export, invalid, standard, Capabilities, ConnectionText, ConnectionRequest, Error, OptionSetting, OptionSpec, OptionValue, Options, PortRequest, Service, ServiceInfo};
+use tails_server_sdk::{config, export, network, Protocol, invalid, standard, Capabilities, ConnectionText, ConnectionRequest, Error, OptionSetting, OptionSpec, OptionValue, Options, PortRequest, Service, ServiceInfo};
 
 const CONFIG: &str = "/etc/mumble-server.ini";
 const PORT: u16 = 64738;
@@ -76,8 +76,10 @@ impl Service for Mumble {
             users = o.integer("max-users"),
             welcome = quote(o.text("welcome-message")),
         );
-        // The file holds the server password: readable by its owner only.
-        config::write(CONFIG, &ini, true)
+        // The file holds the server password: not readable by others.
+        config::write(CONFIG, &ini, true)?;
+        network::open_port(PORT, Protocol::Tcp)?;
+        network::open_port(PORT, Protocol::Udp)
     }
 
     fn connection_info(request: ConnectionRequest) -> ConnectionText {

@@ -1,6 +1,6 @@
 //! A static web site served by lighttpd from a folder the user chooses.
 
-use tails_server_sdk::{config, export, invalid, standard, Capabilities, ConnectionText, ConnectionRequest, Error, OptionSetting, OptionSpec, OptionValue, Options, PortRequest, Service, ServiceInfo};
+use tails_server_sdk::{config, export, network, Protocol, invalid, standard, Capabilities, ConnectionText, ConnectionRequest, Error, OptionSetting, OptionSpec, OptionValue, Options, PortRequest, Service, ServiceInfo};
 
 const CONFIG: &str = "/etc/lighttpd/lighttpd.conf";
 const PORT: u16 = 8080;
@@ -77,7 +77,8 @@ impl Service for Web {
             port = o.port(standard::TARGET_PORT),
             listing = if o.boolean("directory-listing") { "enable" } else { "disable" },
         );
-        config::write(CONFIG, &conf, false)
+        config::write(CONFIG, &conf, false)?;
+        network::open_port(PORT, Protocol::Tcp)
     }
 
     fn connection_info(request: ConnectionRequest) -> ConnectionText {
