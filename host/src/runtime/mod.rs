@@ -196,6 +196,8 @@ impl Instance {
         self.call("configure", |s, store| s.call_configure(store, options))
     }
 
+    // Shown once the service is published (the onion-services step).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn connection_info(&mut self, request: &types::ConnectionRequest) -> Result<types::ConnectionText> {
         self.call("connection-info", |s, store| s.call_connection_info(store, request))
     }
@@ -226,4 +228,71 @@ fn explain(state: &HostState, plugin: &str, what: &str, error: wasmtime::Error) 
 
 fn first_line(e: &dyn std::fmt::Display) -> String {
     e.to_string().lines().next().unwrap_or("").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tails_server_testkit::fixtures;
+
+    fn runtime(dir: &Path) -> Runtime {
+        Runtime::new(dir.join("cache"), Limits::default()).unwrap()
+    }
+
+    fn instance(rt: &Runtime, dir: &Path, file: &str) -> Instance {
+        let component = rt.compile_new(&std::fs::read(file).unwrap()).unwrap();
+        let audit = crate::audit::AuditLog::new(dir.join("audit.log"));
+        rt.instantiate(&component, "test", Broker::deny_all("test", audit)).unwrap()
+    }
+
+    #[test]
+    fn a_refused_import_is_a_value_not_a_trap() {
+        let tmp = tempfile::tempdir().unwrap();
+        let rt = runtime(tmp.path());
+        let mut mumble = instance(&rt, tmp.path(), fixtures::MUMBLE);
+        // Nothing granted: configure gets `denied` back and returns it.
+        let result = mumble.configure(&[]).expect("no trap");
+        assert!(matches!(result, Err(types::Error::Denied(_))), "{result:?}");
+        // The instance is still usable afterwards.
+        assert_eq!(mumble.describe().unwrap().name, "mumble");
+        let log = std::fs::read_to_string(tmp.path().join("audit.log")).unwrap();
+        assert!(log.contains("action=write-config target=\"/etc/mumble-server.ini\" outcome=denied"), "{log}");
+    }
+
+    #[test]
+    fn connection_text_comes_from_the_plugin() {
+        let tmp = tempfile::tempdir().unwrap();
+        let rt = runtime(tmp.path());
+        let request = types::ConnectionRequest {
+            address: "abc.onion".into(),
+            virtual_port: 64738,
+            clients: vec![],
+            options: vec![types::OptionSetting { name: "server-password".into(), value: types::OptionValue::Secret("pw".into()) }],
+        };
+        let text = instance(&rt, tmp.path(), fixtures::MUMBLE).connection_info(&request).unwrap();
+        assert!(text.text.contains("mumble://abc.onion:64738/"), "{}", text.text);
+        assert!(text.text.contains("Server password: pw"));
+        let web = types::ConnectionRequest { virtual_port: 80, ..request };
+        assert!(instance(&rt, tmp.path(), fixtures::WEB).connection_info(&web).unwrap().text.contains("http://abc.onion/"));
+    }
+
+    #[test]
+    fn cache_is_keyed_by_hash_and_reused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let rt = runtime(tmp.path());
+        let wasm = std::fs::read(fixtures::WEB).unwrap();
+        let sha = crate::state::sha256_hex(&wasm);
+        let component = rt.compile_new(&wasm).unwrap();
+        rt.store_in_cache(&component, &sha);
+        let cached = rt.cache_path(&sha);
+        assert!(cached.file_name().unwrap().to_str().unwrap().starts_with(&sha));
+        // Loading uses the cache: a wrong wasm path is never read.
+        rt.load(Path::new("/nonexistent.wasm"), &sha).expect("loaded from the cache");
+        // Without the cache entry the wasm is read and its hash checked.
+        rt.forget_cached(&sha);
+        let wrong = tmp.path().join("other.wasm");
+        std::fs::write(&wrong, std::fs::read(fixtures::MUMBLE).unwrap()).unwrap();
+        let err = rt.load(&wrong, &sha).err().unwrap().to_string();
+        assert!(err.contains("has changed since it was added"), "{err}");
+    }
 }
