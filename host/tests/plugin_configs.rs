@@ -1,0 +1,101 @@
+//! The first-party plugins write configuration files that the real servers
+//! accept: lighttpd's own checker, and mumble-server (murmurd) started on the
+//! file and answering on its port.
+
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tails_server_testkit::{fixtures, text, Sandbox};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tails-server");
+
+fn lighttpd_accepts(conf: &std::path::Path) {
+    let out = Command::new("/usr/sbin/lighttpd").arg("-tt").arg("-f").arg(conf).output().expect("lighttpd is installed (see .ci/run)");
+    assert!(out.status.success(), "lighttpd -tt refused {}:\n{}{}", conf.display(), text(&out.stdout), text(&out.stderr));
+}
+
+#[test]
+fn web_config_passes_lighttpds_own_check() {
+    let sandbox = Sandbox::new(BIN);
+    sandbox.ok(&["plugin", "add", fixtures::WEB, "--yes"]);
+    let site = tempfile::tempdir().unwrap();
+    sandbox.ok(&["web", "set-option", "folder", site.path().to_str().unwrap()]);
+    sandbox.ok(&["web", "enable"]);
+    let conf = sandbox.path("/etc/lighttpd/lighttpd.conf");
+    lighttpd_accepts(&conf);
+    for (option, value) in [("directory-listing", "true"), ("allow-lan", "true")] {
+        sandbox.ok(&["web", "set-option", option, value]);
+        lighttpd_accepts(&conf);
+    }
+    // lighttpd's own view of the file agrees with the options.
+    let out = Command::new("/usr/sbin/lighttpd").arg("-p").arg("-f").arg(&conf).output().unwrap();
+    let parsed = text(&out.stdout);
+    assert!(parsed.contains(&format!("\"{}\"", site.path().display())), "{parsed}");
+    assert!(parsed.contains("server.bind") && parsed.contains("0.0.0.0"), "{parsed}");
+}
+
+/// Start murmurd on the plugin's file and wait (bounded) until it answers.
+#[test]
+fn mumble_config_starts_a_real_mumble_server() {
+    let sandbox = Sandbox::new(BIN);
+    sandbox.ok(&["plugin", "add", fixtures::MUMBLE, "--yes"]);
+    sandbox.ok(&["mumble", "set-option", "welcome-message", "Hello \"friends\" <b>here</b>"]);
+    sandbox.ok(&["mumble", "set-option", "max-users", "12"]);
+    sandbox.ok(&["mumble", "enable"]);
+    let ini = std::fs::read_to_string(sandbox.path("/etc/mumble-server.ini")).unwrap();
+    assert!(ini.contains("users=12") && ini.contains(r#"welcometext="Hello \"friends\" <b>here</b>""#), "{ini}");
+
+    // Run it on a copy in a scratch folder: only the paths of the database,
+    // log and pid file (fixed system paths) and the port (a free one, so the
+    // test collides with nothing) are changed. murmurd switches to the
+    // file's `uname` (mumble-server), which must own the scratch folder.
+    let scratch = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let ini: String = ini
+        .lines()
+        .map(|line| match line.split('=').next().unwrap() {
+            "database" => format!("database={}/db.sqlite", scratch.path().display()),
+            "logfile" => format!("logfile={}/murmur.log", scratch.path().display()),
+            "pidfile" => format!("pidfile={}/murmur.pid", scratch.path().display()),
+            "port" => format!("port={port}"),
+            _ => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let ini_path = scratch.path().join("mumble-server.ini");
+    std::fs::write(&ini_path, ini).unwrap();
+    let chown = Command::new("chown").arg("-R").arg("mumble-server").arg(scratch.path()).status().unwrap();
+    assert!(chown.success());
+    // With -fg, murmurd logs to stderr.
+    let log_path = scratch.path().join("stderr.log");
+    let mut murmur = Command::new("/usr/sbin/murmurd")
+        .arg("-fg")
+        .arg("-ini")
+        .arg(&ini_path)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .expect("murmurd is installed (see .ci/run)");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut answered = false;
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            answered = true;
+            break;
+        }
+        if murmur.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = murmur.kill();
+    let _ = murmur.wait();
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(answered, "murmurd did not listen on 127.0.0.1:{port}:\n{log}");
+    assert!(log.contains("Server listening on 127.0.0.1"), "{log}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
