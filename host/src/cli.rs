@@ -41,6 +41,11 @@ pub enum Command {
     /// Add, list, show or remove service plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Which tor is used, and choosing one.
+    #[command(subcommand)]
+    Tor(TorCommand),
+    /// Make tor hold exactly the enabled services (after a tor restart, at boot).
+    Reconcile,
     /// SERVICE COMMAND...: act on one service.
     #[command(external_subcommand)]
     Service(Vec<String>),
@@ -71,6 +76,24 @@ pub enum PluginCommand {
     },
     /// Remove a plugin, its grants and its service's settings.
     Remove { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TorCommand {
+    /// Say which tor is used and whether it is bootstrapped.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Use this tor's control port: unix:/PATH, HOST:PORT, or `auto` to search again.
+    Use {
+        control: String,
+        /// Password, for a tor that uses HashedControlPassword.
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Stop the tor that Tails Server started itself (never any other).
+    Stop,
 }
 
 /// The commands of one service (`tails-server SERVICE ...` or `SERVICE ...`).
@@ -115,4 +138,36 @@ pub enum ServiceCommand {
     Enable,
     /// Stop and unpublish the service.
     Disable,
+    /// Manage the clients allowed to connect (client authorization).
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// How to connect: address, port, a client's key, QR codes.
+    ConnectionInfo {
+        /// Only this client's key (default: every client's).
+        client: Option<String>,
+        #[arg(long)]
+        json: bool,
+        /// Leave out the QR codes.
+        #[arg(long)]
+        no_qr: bool,
+    },
+    /// Give the service a new onion address (the old one stops working).
+    RotateAddress {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Allow a new client; prints its key.
+    Add { name: String },
+    /// List the clients.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop allowing a client: the service is published again without its key.
+    Remove { name: String },
 }

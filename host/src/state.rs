@@ -71,6 +71,13 @@ pub struct ServiceState {
     pub enabled: bool,
     /// Values the user set (or the host generated); missing ones take their default.
     pub options: BTreeMap<String, OptionValue>,
+    /// The onion service's key (tor's ED25519-V3 blob, base64), made at the
+    /// first enable and reused so that the address stays.
+    #[serde(default)]
+    pub onion_key: Option<String>,
+    /// Authorized clients: name → x25519 private key (base32).
+    #[serde(default)]
+    pub clients: BTreeMap<String, String>,
 }
 
 pub struct StateDir {
@@ -105,6 +112,19 @@ impl StateDir {
             }
         }
         Ok(StateLock(file))
+    }
+
+    /// Tails Server's own tor, when it has to start one.
+    pub fn own_tor_dir(&self) -> PathBuf {
+        self.path.join("tor")
+    }
+
+    pub fn tor_settings(&self) -> Result<crate::tor::detect::TorSettings> {
+        Ok(read_json(&self.path.join("tor.json"))?.unwrap_or_default())
+    }
+
+    pub fn save_tor_settings(&self, settings: &crate::tor::detect::TorSettings) -> Result<()> {
+        write_json(&self.path.join("tor.json"), settings)
     }
 
     pub fn plugin_dir(&self, name: &str) -> PathBuf {

@@ -15,6 +15,8 @@ use std::process::{Command, Output, Stdio};
 
 use sha2::{Digest, Sha256};
 
+pub mod tornet;
+
 pub mod fixtures {
     //! Paths of the built components (`MUMBLE`, `WEB`, `HOSTILE_PANIC`, ...).
     include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
@@ -51,7 +53,10 @@ impl Sandbox {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, contents).unwrap();
         }
-        Sandbox { _tmp: tmp, root, state, bin: bin.as_ref().to_path_buf(), env: Vec::new() }
+        // No tor unless a test gives one (see `sandbox_with_tor`): never pick up
+        // a tor of the machine's, never start one.
+        let no_tor = format!("unix:{}", tmp.path().join("no-tor").display());
+        Sandbox { _tmp: tmp, root, state, bin: bin.as_ref().to_path_buf(), env: vec![("TAILS_SERVER_TOR_CONTROL".into(), no_tor)] }
     }
 
     /// Set an environment variable for every later command.

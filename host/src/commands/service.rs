@@ -4,14 +4,13 @@ use anyhow::{bail, Context as _, Result};
 use serde_json::{json, Map, Value};
 
 use crate::context::{Context, Service};
-use crate::options;
+use crate::{onion, options};
 use crate::runtime::{error_message, error_text};
 use crate::runtime::bindings::tails::server::types::{OptionSpec, OptionValue};
 use crate::system::packages;
 
 const NOT_BUILT_SYSTEMD: &str = "starting and stopping systemd units is not built yet";
 const NOT_BUILT_FIREWALL: &str = "opening the firewall is not built yet";
-const NOT_BUILT_TOR: &str = "publishing onion services through Tor is not built yet";
 
 fn option_value<'a>(service: &'a Service, spec: &'a OptionSpec) -> &'a OptionValue {
     service.state.options.get(&spec.name).unwrap_or(&spec.default)
@@ -29,13 +28,13 @@ fn port_option(service: &Service, name: &str) -> Value {
 }
 
 /// The state every front end shows; `running` stays null (unknown) until the
-/// systemd backend exists, `published` is false until Tor publishing exists.
+/// systemd backend exists; `published` asks the tor in use (never starts one).
 fn status_map(ctx: &Context, service: &Service) -> Result<Map<String, Value>> {
     let missing = packages::missing(&ctx.root, &service.record.info.capabilities.packages)?;
     let mut map = Map::new();
     map.insert("installed".into(), Value::Bool(missing.is_empty()));
     map.insert("running".into(), Value::Null);
-    map.insert("published".into(), Value::Bool(false));
+    map.insert("published".into(), Value::Bool(onion::is_published(ctx, &service.state)));
     Ok(map)
 }
 
@@ -49,7 +48,7 @@ pub fn info(ctx: &Context, name: &str, details: bool, as_json: bool, reveal: boo
     }
     map.insert("description".into(), json!(info.description));
     map.extend(status_map(ctx, &service)?);
-    map.insert("address".into(), Value::Null);
+    map.insert("address".into(), json!(onion::address(&service.state)));
     map.insert("local-port".into(), json!(info.default_target_port));
     map.insert("remote-port".into(), port_option(&service, options::VIRTUAL_PORT));
     map.insert("persistent-paths".into(), json!(info.persistent_paths));
@@ -77,7 +76,8 @@ pub fn info(ctx: &Context, name: &str, details: bool, as_json: bool, reveal: boo
             })
             .collect();
         map.insert("option-details".into(), Value::Array(specs));
-        map.insert("not-built-yet".into(), json!([NOT_BUILT_SYSTEMD, NOT_BUILT_FIREWALL, NOT_BUILT_TOR]));
+        map.insert("clients".into(), json!(service.state.clients.keys().collect::<Vec<_>>()));
+        map.insert("not-built-yet".into(), json!([NOT_BUILT_SYSTEMD, NOT_BUILT_FIREWALL]));
     }
     print_map(map, as_json)
 }
@@ -142,6 +142,14 @@ pub fn set_option(ctx: &Context, name: &str, option: &str, text: &str) -> Result
             None => ctx.instance(&service)?,
         };
         reconfigure(&service, instance)?;
+        if [options::VIRTUAL_PORT, options::CLIENT_AUTHORIZATION].contains(&option) {
+            onion::ensure_first_client(&mut service);
+            let address = crate::tor::block_on(async {
+                let mut tor = onion::connect_ready(ctx).await?;
+                onion::publish(&mut tor, &service).await
+            })?;
+            println!("Published again at {address}.");
+        }
     }
     ctx.state.save_service(name, &service.state)?;
     println!("{option} set.");
@@ -198,12 +206,24 @@ pub fn enable(ctx: &Context, name: &str) -> Result<()> {
     println!("  · systemd unit {}: not started — {NOT_BUILT_SYSTEMD}", info.systemd_service);
     let ports = if ports.is_empty() { "none".to_string() } else { ports.join(", ") };
     println!("  · firewall: unchanged (ports asked for: {ports}) — {NOT_BUILT_FIREWALL}");
-    println!("  · onion service: not published — {NOT_BUILT_TOR}");
+
+    // The key and first client are stored before publishing, so that a retry
+    // after a failure publishes at the same address.
+    let (_, new_key) = onion::ensure_key(&mut service.state)?;
+    if let Some(client) = onion::ensure_first_client(&mut service) {
+        println!("  ✓ client authorization: made the first client, `{client}`");
+    }
+    ctx.state.save_service(name, &service.state)?;
+    let address = crate::tor::block_on(async {
+        let mut tor = onion::connect_ready(ctx).await?;
+        onion::publish(&mut tor, &service).await
+    })?;
+    println!("  ✓ onion service published{}: {address}", if new_key { " at a new address" } else { "" });
 
     service.state.enabled = true;
     ctx.state.save_service(name, &service.state)?;
-    println!("{name} is enabled: configured, not yet running or published (see above).");
-    Ok(())
+    println!("{name} is enabled: configured and published, not yet running (see above).\n");
+    super::publishing::print_connection_info(ctx, &service, None, false, true)
 }
 
 pub fn disable(ctx: &Context, name: &str) -> Result<()> {
@@ -214,11 +234,24 @@ pub fn disable(ctx: &Context, name: &str) -> Result<()> {
         return Ok(());
     }
     println!("Disabling {name}:");
-    println!("  · onion service: nothing to remove — {NOT_BUILT_TOR}");
+    let removed = crate::tor::block_on(async {
+        let mut found = onion::connect(ctx, false).await?;
+        onion::unpublish(&mut found.controller, &service.state).await
+    });
+    match removed {
+        Ok(true) => println!("  ✓ onion service removed"),
+        Ok(false) => println!("  ✓ onion service: tor did not hold it"),
+        // No tor answers: no tor holds it either (detached services die with tor).
+        Err(e) => println!("  ✓ onion service: no tor answers, so none holds it ({})", first_line(&e)),
+    }
     println!("  · firewall: nothing to close — {NOT_BUILT_FIREWALL}");
     println!("  · systemd unit {}: nothing to stop — {NOT_BUILT_SYSTEMD}", service.record.info.systemd_service);
     service.state.enabled = false;
     ctx.state.save_service(name, &service.state)?;
     println!("{name} is disabled. Its configuration files stay in place.");
     Ok(())
+}
+
+fn first_line(e: &anyhow::Error) -> String {
+    format!("{e:#}").lines().next().unwrap_or("").to_string()
 }

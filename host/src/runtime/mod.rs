@@ -196,8 +196,6 @@ impl Instance {
         self.call("configure", |s, store| s.call_configure(store, options))
     }
 
-    // Shown once the service is published (the onion-services step).
-    #[cfg_attr(not(test), allow(dead_code))]
     pub fn connection_info(&mut self, request: &types::ConnectionRequest) -> Result<types::ConnectionText> {
         self.call("connection-info", |s, store| s.call_connection_info(store, request))
     }

@@ -5,10 +5,17 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 
 use tails_server_testkit::{changes, fixtures, snapshot, text, Sandbox};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tails-server");
+use super::BIN;
 
 fn with(plugin: &str) -> Sandbox {
     let sandbox = Sandbox::new(BIN);
+    sandbox.ok(&["plugin", "add", plugin, "--yes"]);
+    sandbox
+}
+
+/// With the private Tor network, for tests that enable.
+fn with_tor(plugin: &str) -> super::TorSandbox<std::sync::RwLockReadGuard<'static, ()>> {
+    let sandbox = super::sandbox_with_tor();
     sandbox.ok(&["plugin", "add", plugin, "--yes"]);
     sandbox
 }
@@ -69,7 +76,7 @@ fn info_is_yaml_with_the_documented_keys_and_json_too() {
     let details: serde_json::Value = serde_json::from_str(&sandbox.ok(&["mumble", "info", "--details", "--json"])).unwrap();
     assert_eq!(details["systemd-service"], "mumble-server.service");
     assert_eq!(details["capabilities"]["package:mumble-server"], "granted");
-    assert!(details["not-built-yet"].as_array().unwrap().len() == 3);
+    assert_eq!(details["not-built-yet"].as_array().unwrap().len(), 2, "systemd and firewall");
 
     // Without the package in dpkg's database, installed is false.
     std::fs::write(sandbox.path("/var/lib/dpkg/status"), tails_server_testkit::dpkg_status(&["lighttpd"])).unwrap();
@@ -78,7 +85,7 @@ fn info_is_yaml_with_the_documented_keys_and_json_too() {
 
 #[test]
 fn secrets_are_stored_0600_and_masked_unless_asked() {
-    let sandbox = with(fixtures::MUMBLE);
+    let sandbox = with_tor(fixtures::MUMBLE);
     sandbox.ok(&["mumble", "set-option", "server-password", "correct horse"]);
     assert!(sandbox.ok(&["mumble", "get-option", "server-password"]).starts_with("********"));
     assert_eq!(sandbox.ok(&["mumble", "get-option", "server-password", "--show-secret"]).trim(), "correct horse");
@@ -136,10 +143,11 @@ fn turning_client_authorization_off_warns() {
 
 #[test]
 fn enable_writes_the_config_and_set_option_rewrites_it() {
-    let sandbox = with(fixtures::WEB);
+    let sandbox = with_tor(fixtures::WEB);
     let out = sandbox.ok(&["web", "enable"]);
     assert!(out.contains("configuration written: /etc/lighttpd/lighttpd.conf"), "{out}");
     assert!(out.contains("not built yet"), "steps not built must say so:\n{out}");
+    assert!(out.contains("onion service published"), "{out}");
     assert!(out.contains("ports asked for: 8080/tcp"), "{out}");
     let conf = sandbox.path("/etc/lighttpd/lighttpd.conf");
     assert!(std::fs::read_to_string(&conf).unwrap().contains("dir-listing.activate = \"disable\""));
@@ -172,7 +180,7 @@ fn a_denied_capability_makes_enable_fail_cleanly() {
 
 #[test]
 fn remove_is_refused_while_enabled() {
-    let sandbox = with(fixtures::WEB);
+    let sandbox = with_tor(fixtures::WEB);
     sandbox.ok(&["web", "enable"]);
     assert!(sandbox.fails(&["plugin", "remove", "web"]).contains("web is enabled; disable it first"));
     sandbox.ok(&["web", "disable"]);
@@ -223,7 +231,7 @@ fn a_link_named_after_the_service_acts_as_its_cli() {
 
 #[test]
 fn the_audit_log_is_private_and_append_only() {
-    let sandbox = with(fixtures::WEB);
+    let sandbox = with_tor(fixtures::WEB);
     sandbox.ok(&["web", "enable"]);
     let log = sandbox.state.join("audit.log");
     assert_eq!(std::fs::metadata(&log).unwrap().permissions().mode() & 0o777, 0o600);

@@ -6,9 +6,8 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tails_server_testkit::{fixtures, text, Sandbox};
+use tails_server_testkit::{fixtures, text};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tails-server");
 
 fn lighttpd_accepts(conf: &std::path::Path) {
     let out = Command::new("/usr/sbin/lighttpd").arg("-tt").arg("-f").arg(conf).output().expect("lighttpd is installed (see .ci/run)");
@@ -17,7 +16,7 @@ fn lighttpd_accepts(conf: &std::path::Path) {
 
 #[test]
 fn web_config_passes_lighttpds_own_check() {
-    let sandbox = Sandbox::new(BIN);
+    let sandbox = super::sandbox_with_tor();
     sandbox.ok(&["plugin", "add", fixtures::WEB, "--yes"]);
     let site = tempfile::tempdir().unwrap();
     sandbox.ok(&["web", "set-option", "folder", site.path().to_str().unwrap()]);
@@ -38,7 +37,7 @@ fn web_config_passes_lighttpds_own_check() {
 /// Start murmurd on the plugin's file and wait (bounded) until it answers.
 #[test]
 fn mumble_config_starts_a_real_mumble_server() {
-    let sandbox = Sandbox::new(BIN);
+    let sandbox = super::sandbox_with_tor();
     sandbox.ok(&["plugin", "add", fixtures::MUMBLE, "--yes"]);
     sandbox.ok(&["mumble", "set-option", "welcome-message", "Hello \"friends\" <b>here</b>"]);
     sandbox.ok(&["mumble", "set-option", "max-users", "12"]);

@@ -1,0 +1,101 @@
+//! `tails-server`: publish services as Tor onion services, configured by
+//! sandboxed WebAssembly plugins. See ARCHITECTURE.md for the map. The
+//! program is `main.rs`; everything is here so that tests, benchmarks and the
+//! fuzz targets reach the same code.
+
+pub mod audit;
+pub mod broker;
+pub mod cli;
+pub mod commands;
+pub mod consent;
+pub mod context;
+pub mod fsutil;
+pub mod manifest;
+pub mod onion;
+pub mod options;
+pub mod runtime;
+pub mod state;
+pub mod system;
+pub mod tor;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{ClientCommand, Cli, Command, PluginCommand, ServiceCli, ServiceCommand, TorCommand};
+use commands::{plugin, publishing, service};
+use context::Context;
+
+/// Run the program with the process's arguments.
+pub fn main() -> ExitCode {
+    match run(argv()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tails-server: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The arguments, with a service-named link (`mumble info`) turned into
+/// `tails-server mumble info`.
+fn argv() -> Vec<OsString> {
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    let invoked = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    if !invoked.is_empty() && !invoked.starts_with("tails-server") {
+        args.insert(1, invoked.into());
+        args[0] = "tails-server".into();
+    }
+    args
+}
+
+pub fn run(args: Vec<OsString>) -> anyhow::Result<()> {
+    let cli = Cli::parse_from(args);
+    match cli.command {
+        Command::List { json } => plugin::list_services(&Context::new(&cli.global)?, json),
+        Command::Plugin(cmd) => {
+            let ctx = Context::new(&cli.global)?;
+            match cmd {
+                PluginCommand::Add { file, yes, deny } => plugin::add(&ctx, &file, yes, &deny),
+                PluginCommand::List { json } => plugin::list_plugins(&ctx, json),
+                PluginCommand::Show { name, json } => plugin::show(&ctx, &name, json),
+                PluginCommand::Remove { name } => plugin::remove(&ctx, &name),
+            }
+        }
+        Command::Tor(cmd) => {
+            let ctx = Context::new(&cli.global)?;
+            match cmd {
+                TorCommand::Status { json } => publishing::tor_status(&ctx, json),
+                TorCommand::Use { control, password } => publishing::tor_use(&ctx, &control, password),
+                TorCommand::Stop => publishing::tor_stop(&ctx),
+            }
+        }
+        Command::Reconcile => publishing::reconcile(&Context::new(&cli.global)?),
+        Command::Service(words) => {
+            let name = words[0].clone();
+            let sub = ServiceCli::parse_from(std::iter::once(format!("tails-server {name}").into()).chain(words.into_iter().skip(1).map(OsString::from)));
+            // Options given after the service name win over those before it.
+            let global = cli::Global { root: sub.global.root.or(cli.global.root), state_dir: sub.global.state_dir.or(cli.global.state_dir) };
+            let ctx = Context::new(&global)?;
+            match sub.command {
+                ServiceCommand::Info { details, json, show_secrets } => service::info(&ctx, &name, details, json, show_secrets),
+                ServiceCommand::Status { json } => service::status(&ctx, &name, json),
+                ServiceCommand::GetOption { option, show_secret } => service::get_option(&ctx, &name, &option, show_secret),
+                ServiceCommand::SetOption { option, value } => service::set_option(&ctx, &name, &option, &value),
+                ServiceCommand::ResetOption { option } => service::reset_option(&ctx, &name, &option),
+                ServiceCommand::Enable => service::enable(&ctx, &name),
+                ServiceCommand::Disable => service::disable(&ctx, &name),
+                ServiceCommand::Client(ClientCommand::Add { name: client }) => publishing::add(&ctx, &name, &client),
+                ServiceCommand::Client(ClientCommand::List { json }) => publishing::list(&ctx, &name, json),
+                ServiceCommand::Client(ClientCommand::Remove { name: client }) => publishing::remove(&ctx, &name, &client),
+                ServiceCommand::ConnectionInfo { client, json, no_qr } => publishing::connection_info(&ctx, &name, client.as_deref(), json, !no_qr),
+                ServiceCommand::RotateAddress { yes } => publishing::rotate_address(&ctx, &name, yes),
+            }
+        }
+    }
+}
