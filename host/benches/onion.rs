@@ -18,7 +18,7 @@ const RUNS: usize = 5;
 
 /// Fetch until a page comes, bounded; the time it took.
 fn until_page(net: &TorNet, address: &str, port: u16) -> Option<Instant> {
-    for _ in 0..120 {
+    for _ in 0..40 {
         if let Fetch::Page(page) = fetch(net.client_socks, address, port) {
             if page.starts_with("HTTP/1") {
                 return Some(Instant::now());
@@ -80,7 +80,9 @@ fn onionshare(net: &TorNet) -> Option<Vec<f64>> {
         // It prints the address, then the private key.
         let mut address = None;
         let mut key = None;
+        let mut said = Vec::new();
         for line in BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok) {
+            said.push(line.clone());
             if let Some(i) = line.find("http://") {
                 address = line[i + 7..].split(['/', ' ']).next().map(str::to_string);
             }
@@ -99,6 +101,8 @@ fn onionshare(net: &TorNet) -> Option<Vec<f64>> {
             if let Some(done) = until_page(net, &address, 80) {
                 times.push((done - start).as_secs_f64());
             }
+        } else {
+            println!("onionshare-cli gave no address; it said:\n{}", said.iter().rev().take(8).rev().cloned().collect::<Vec<_>>().join("\n"));
         }
         let _ = child.kill();
         let _ = child.wait();
