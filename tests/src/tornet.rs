@@ -2,8 +2,10 @@
 //! 3 relays, the "system tor" that Tails Server drives, and a client tor with a
 //! SOCKS port. Recipe and facts: `../shared/tor-testnet.md`.
 //!
-//! Every node gets `__OwningControllerProcess` = this process, so none outlives
-//! the tests even if they die; `Drop` stops each node by its pid.
+//! Every node is stopped by its pid: on `Drop`, and, for a network kept in a
+//! `static` (never dropped), by an `atexit` handler when the test process
+//! exits. `__OwningControllerProcess` = this process is the last resort, if
+//! the process dies without exiting.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -141,6 +143,7 @@ impl TorNet {
     fn launch(&self, i: usize) {
         let node = &self.nodes[i];
         let child = Command::new("tor").arg("-f").arg(&node.torrc).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("tor");
+        stop_at_exit(child.id());
         *node.child.lock().unwrap() = Some(child);
     }
 
@@ -170,8 +173,7 @@ impl TorNet {
     pub fn restart_service_tor(&self) {
         let i = self.index("service");
         if let Some(mut child) = self.nodes[i].child.lock().unwrap().take() {
-            let _ = child.kill();
-            let _ = child.wait();
+            reaped(&mut child);
         }
         self.launch(i);
         self.wait_bootstrapped("service");
@@ -223,11 +225,38 @@ impl Drop for TorNet {
     fn drop(&mut self) {
         for node in &mut self.nodes {
             if let Some(mut child) = node.child.get_mut().unwrap().take() {
-                let _ = child.kill();
-                let _ = child.wait();
+                reaped(&mut child);
             }
         }
     }
+}
+
+/// Pids of the tors this process started, killed when it exits.
+static AT_EXIT: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+fn stop_at_exit(pid: u32) {
+    static REGISTERED: std::sync::Once = std::sync::Once::new();
+    extern "C" fn kill_all() {
+        if let Ok(pids) = AT_EXIT.lock() {
+            for pid in pids.iter() {
+                // SAFETY: kill(2) on a pid of a child this process started.
+                unsafe { libc::kill(*pid as i32, libc::SIGKILL) };
+            }
+        }
+    }
+    // SAFETY: registering a plain extern "C" function.
+    REGISTERED.call_once(|| unsafe {
+        libc::atexit(kill_all);
+    });
+    AT_EXIT.lock().unwrap().push(pid);
+}
+
+/// A child that was waited for: its pid may be reused, never kill it later.
+fn reaped(child: &mut Child) {
+    let pid = child.id();
+    let _ = child.kill();
+    let _ = child.wait();
+    AT_EXIT.lock().unwrap().retain(|p| *p != pid);
 }
 
 fn fingerprint_of(dir: &Path, nick: &str) -> String {
@@ -307,6 +336,7 @@ impl OfflineTor {
             .stdout(Stdio::null())
             .spawn()
             .expect("tor");
+        stop_at_exit(child.id());
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", control_port)).is_err() || !tmp.path().join("control_auth_cookie").exists() {
             assert!(Instant::now() < deadline, "offline tor did not open its control port");
@@ -318,7 +348,6 @@ impl OfflineTor {
 
 impl Drop for OfflineTor {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        reaped(&mut self.child);
     }
 }

@@ -260,35 +260,98 @@ impl Controller {
         self.ok(commands::SETEVENTS_HS_DESC).await.map(|_| ())
     }
 
-    /// Wait for the first `HS_DESC UPLOADED` of `service_id` (after
-    /// [`Controller::subscribe_hs_desc`]). On timeout, the error names the
-    /// REASONs of the uploads that failed.
+    /// Wait until tor has uploaded the new descriptor of `service_id` to every
+    /// HSDir it started uploading to (after [`Controller::subscribe_hs_desc`]),
+    /// so that no HSDir still serves an older one (e.g. with a removed
+    /// client's key). At least one upload must succeed; on timeout the error
+    /// names the REASONs of the uploads that failed.
     pub async fn wait_uploaded(&mut self, service_id: &str, within: Duration) -> Result<()> {
+        // Uploads to all HSDirs start together; a moment of quiet after the
+        // last UPLOAD event means every upload has been announced.
+        const SETTLE: Duration = Duration::from_millis(1500);
         let deadline = Instant::now() + within;
-        let mut reasons = Vec::new();
+        let mut progress = UploadProgress::default();
+        let mut last_announce = Instant::now();
         loop {
+            if progress.finished() && Instant::now() >= last_announce + SETTLE {
+                return Ok(());
+            }
             let event = match self.events.pop_front() {
                 Some(event) => event,
                 None => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    match timeout(left, self.read_message()).await {
-                        Ok(message) => message?,
-                        Err(_) => {
-                            let why = if reasons.is_empty() { "no upload reported".to_string() } else { format!("uploads failed: {}", reasons.join(", ")) };
-                            bail!("the onion service's descriptor was not uploaded within {within:?} ({why})");
+                    let now = Instant::now();
+                    if now >= deadline {
+                        if progress.uploaded > 0 {
+                            return Ok(());
                         }
+                        let why = if progress.reasons.is_empty() { "no upload reported".to_string() } else { format!("uploads failed: {}", progress.reasons.join(", ")) };
+                        bail!("the onion service's descriptor was not uploaded within {within:?} ({why})");
+                    }
+                    let wake = if progress.finished() { (last_announce + SETTLE).min(deadline) } else { deadline };
+                    match timeout(wake.saturating_duration_since(now), self.read_message()).await {
+                        Ok(message) => message?,
+                        Err(_) => continue,
                     }
                 }
             };
-            let text = &event.lines[0].text;
-            let words: Vec<&str> = text.split(' ').collect();
-            if words.len() >= 3 && words[0] == "HS_DESC" && words[2] == service_id {
-                match words[1] {
-                    "UPLOADED" => return Ok(()),
-                    "FAILED" => reasons.push(argument(text, "REASON").unwrap_or_else(|| "UNKNOWN".into())),
-                    _ => {}
-                }
+            if progress.take(&event.lines[0].text, service_id) {
+                last_announce = Instant::now();
             }
         }
+    }
+}
+
+/// Descriptor uploads of one service, from HS_DESC events.
+#[derive(Debug, Default)]
+struct UploadProgress {
+    pending: std::collections::BTreeSet<String>,
+    uploaded: usize,
+    reasons: Vec<String>,
+}
+
+impl UploadProgress {
+    /// Account for one event line; true when it announced a new upload.
+    fn take(&mut self, text: &str, service_id: &str) -> bool {
+        let words: Vec<&str> = text.split(' ').collect();
+        if words.len() < 5 || words[0] != "HS_DESC" || words[2] != service_id {
+            return false;
+        }
+        let hsdir = words[4].to_string();
+        match words[1] {
+            "UPLOAD" => return self.pending.insert(hsdir),
+            "UPLOADED" => {
+                self.pending.remove(&hsdir);
+                self.uploaded += 1;
+            }
+            "FAILED" => {
+                self.pending.remove(&hsdir);
+                self.reasons.push(argument(text, "REASON").unwrap_or_else(|| "UNKNOWN".into()));
+            }
+            _ => {}
+        }
+        false
+    }
+
+    fn finished(&self) -> bool {
+        self.uploaded > 0 && self.pending.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UploadProgress;
+
+    #[test]
+    fn uploads_finish_when_every_hsdir_answered() {
+        let id = "kx2os2ne7icrbytdghrlnqxinyngz24y3llphf5u2bpkyhmmwxhwmsyd";
+        let mut p = UploadProgress::default();
+        assert!(p.take(&format!("HS_DESC UPLOAD {id} UNKNOWN $AA~r1 desc1 HSDIR_INDEX=00"), id));
+        assert!(p.take(&format!("HS_DESC UPLOAD {id} UNKNOWN $BB~r2 desc1 HSDIR_INDEX=01"), id));
+        assert!(!p.take(&format!("HS_DESC UPLOAD otherservice UNKNOWN $CC~r3 d HSDIR_INDEX=02"), id));
+        p.take(&format!("HS_DESC UPLOADED {id} UNKNOWN $AA~r1"), id);
+        assert!(!p.finished());
+        p.take(&format!("HS_DESC FAILED {id} UNKNOWN $BB~r2 REASON=UPLOAD_REJECTED"), id);
+        assert!(p.finished());
+        assert_eq!(p.reasons, ["UPLOAD_REJECTED"]);
     }
 }
