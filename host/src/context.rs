@@ -10,7 +10,7 @@ use anyhow::{anyhow, bail, Result};
 use crate::broker::Broker;
 use crate::cli::Global;
 use crate::options;
-use crate::runtime::bindings::tails::server::types::OptionSpec;
+use crate::runtime::bindings::tails::server::types::{OptionSpec, OptionValue};
 use crate::runtime::{Instance, Limits, Runtime};
 use crate::state::{Grant, PluginRecord, ServiceState, StateDir};
 
@@ -73,6 +73,14 @@ pub struct Service {
     pub grant: Grant,
     pub specs: Vec<OptionSpec>,
     pub state: ServiceState,
+}
+
+impl Service {
+    /// The current value of an option: the one set, else its default.
+    pub fn value(&self, option: &str) -> Option<&OptionValue> {
+        let spec = options::find(&self.specs, option)?;
+        Some(self.state.options.get(option).unwrap_or(&spec.default))
+    }
 }
 
 /// Per-call limits; the environment may lower or raise them (tests use a short

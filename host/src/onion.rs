@@ -44,13 +44,14 @@ fn service_id(state: &ServiceState) -> Option<String> {
 }
 
 pub fn client_authorization(service: &Service) -> bool {
-    service.state.options.get(options::CLIENT_AUTHORIZATION) != Some(&OptionValue::Boolean(false))
+    service.value(options::CLIENT_AUTHORIZATION) != Some(&OptionValue::Boolean(false))
 }
 
+/// The onion port (a standard option, so always present).
 pub fn virtual_port(service: &Service) -> u16 {
-    match service.state.options.get(options::VIRTUAL_PORT) {
+    match service.value(options::VIRTUAL_PORT) {
         Some(OptionValue::Port(p)) => *p,
-        _ => service.record.info.default_virtual_port.unwrap_or(service.record.info.default_target_port),
+        _ => service.record.info.default_target_port,
     }
 }
 
@@ -101,6 +102,15 @@ pub async fn publish(tor: &mut Controller, service: &Service) -> Result<String> 
     }
     tor.wait_uploaded(&id, seconds_from_env("TAILS_SERVER_PUBLISH_TIMEOUT_SECS", 90)).await?;
     Ok(format!("{id}.onion"))
+}
+
+/// From the CLI: connect to a bootstrapped tor (starting our own if none
+/// answers), publish the service, and return its address.
+pub fn publish_now(ctx: &Context, service: &Service) -> Result<String> {
+    crate::tor::block_on(async {
+        let mut tor = connect_ready(ctx).await?;
+        publish(&mut tor, service).await
+    })
 }
 
 /// Take the service's onion down if tor holds it; whether it did.

@@ -45,16 +45,12 @@ impl PluginRecord {
 }
 
 pub fn requested(info: &ServiceInfo) -> BTreeSet<Capability> {
-    use crate::runtime::bindings::tails::server::types::Protocol;
     let caps = &info.capabilities;
     let packages = caps.packages.iter().map(|name| Capability::Package { name: name.clone() });
     let paths = caps.config_paths.iter().map(|path| Capability::ConfigPath { path: path.clone() });
     let ports = caps.ports.iter().map(|p| Capability::Port {
         port: p.port,
-        protocol: match p.protocol {
-            Protocol::Tcp => crate::broker::caps::Proto::Tcp,
-            Protocol::Udp => crate::broker::caps::Proto::Udp,
-        },
+        protocol: p.protocol.into(),
     });
     packages.chain(paths).chain(ports).collect()
 }

@@ -16,10 +16,7 @@ use crate::{consent, options};
 /// Publish the service again (with its current clients and ports) if it is enabled.
 fn republish_if_enabled(ctx: &Context, service: &Service) -> Result<()> {
     if service.state.enabled {
-        let address = block_on(async {
-            let mut tor = onion::connect_ready(ctx).await?;
-            onion::publish(&mut tor, service).await
-        })?;
+        let address = onion::publish_now(ctx, service)?;
         println!("Published again at {address}.");
     }
     Ok(())

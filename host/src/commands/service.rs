@@ -13,7 +13,7 @@ const NOT_BUILT_SYSTEMD: &str = "starting and stopping systemd units is not buil
 const NOT_BUILT_FIREWALL: &str = "opening the firewall is not built yet";
 
 fn option_value<'a>(service: &'a Service, spec: &'a OptionSpec) -> &'a OptionValue {
-    service.state.options.get(&spec.name).unwrap_or(&spec.default)
+    service.value(&spec.name).expect("a spec of this service")
 }
 
 fn spec<'a>(service: &'a Service, option: &str) -> Result<&'a OptionSpec> {
@@ -144,10 +144,7 @@ pub fn set_option(ctx: &Context, name: &str, option: &str, text: &str) -> Result
         reconfigure(&service, instance)?;
         if [options::VIRTUAL_PORT, options::CLIENT_AUTHORIZATION].contains(&option) {
             onion::ensure_first_client(&mut service);
-            let address = crate::tor::block_on(async {
-                let mut tor = onion::connect_ready(ctx).await?;
-                onion::publish(&mut tor, &service).await
-            })?;
+            let address = onion::publish_now(ctx, &service)?;
             println!("Published again at {address}.");
         }
     }
@@ -214,10 +211,7 @@ pub fn enable(ctx: &Context, name: &str) -> Result<()> {
         println!("  ✓ client authorization: made the first client, `{client}`");
     }
     ctx.state.save_service(name, &service.state)?;
-    let address = crate::tor::block_on(async {
-        let mut tor = onion::connect_ready(ctx).await?;
-        onion::publish(&mut tor, &service).await
-    })?;
+    let address = onion::publish_now(ctx, &service)?;
     println!("  ✓ onion service published{}: {address}", if new_key { " at a new address" } else { "" });
 
     service.state.enabled = true;
