@@ -13,6 +13,10 @@ pub struct Global {
     /// Where Tails Server keeps its state [default: ROOT/var/lib/tails-server].
     #[arg(long, value_name = "DIR", env = "TAILS_SERVER_STATE_DIR", global = true)]
     pub state_dir: Option<PathBuf>,
+    /// Where services with persistence on are kept [default on Tails:
+    /// /live/persistence/TailsData_unlocked/tails-server].
+    #[arg(long, value_name = "DIR", env = "TAILS_SERVER_PERSISTENT_DIR", global = true)]
+    pub persistent_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Parser)]
@@ -46,6 +50,12 @@ pub enum Command {
     Tor(TorCommand),
     /// Make tor hold exactly the enabled services (after a tor restart, at boot).
     Reconcile,
+    /// Finish or undo an enable or disable that was interrupted (a crash,
+    /// a power cut), and make the firewall match the enabled services.
+    Repair,
+    /// At boot (run by tails-server-autostart.service): bring back the
+    /// services kept in Persistent Storage and enable those with autostart on.
+    Autostart,
     /// SERVICE COMMAND...: act on one service.
     #[command(external_subcommand)]
     Service(Vec<String>),
@@ -131,7 +141,13 @@ pub enum ServiceCommand {
         show_secret: bool,
     },
     /// Set one option (checked by type, then by the plugin).
-    SetOption { option: String, value: String },
+    SetOption {
+        option: String,
+        value: String,
+        /// Do not ask (turning persistence off deletes what was kept).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Set one option back to its default (a secret gets a new random value).
     ResetOption { option: String },
     /// Install, configure, start and publish the service.

@@ -10,6 +10,7 @@ use anyhow::{anyhow, bail, Result};
 use crate::broker::Broker;
 use crate::cli::Global;
 use crate::options;
+use crate::persistence::Persistence;
 use crate::runtime::bindings::tails::server::types::{OptionSpec, OptionValue};
 use crate::runtime::{Instance, Limits, Runtime};
 use crate::state::{Grant, PluginRecord, ServiceState, StateDir};
@@ -17,6 +18,8 @@ use crate::state::{Grant, PluginRecord, ServiceState, StateDir};
 pub struct Context {
     pub root: PathBuf,
     pub state: StateDir,
+    /// Where services with persistence on are kept, when there is such a place.
+    pub persistence: Option<Persistence>,
     runtime: OnceCell<Runtime>,
 }
 
@@ -27,7 +30,8 @@ impl Context {
             bail!("--root {}: no such folder", root.display());
         }
         let state = global.state_dir.clone().unwrap_or_else(|| root.join("var/lib/tails-server"));
-        Ok(Context { root, state: StateDir::new(state), runtime: OnceCell::new() })
+        let persistence = Persistence::locate(global.persistent_dir.as_deref(), &root);
+        Ok(Context { root, state: StateDir::new(state), persistence, runtime: OnceCell::new() })
     }
 
     /// The plugin runtime, made on first use (commands that only read state
@@ -56,13 +60,16 @@ impl Context {
         Ok(Service { name: name.into(), record, grant, specs, state })
     }
 
-    /// A sandboxed instance of the service's plugin, with a broker holding
-    /// exactly what was declared and granted.
+    /// The broker for a service: exactly what it declared and was granted.
+    pub fn broker(&self, service: &Service) -> Broker {
+        Broker::new(&service.name, self.root.clone(), service.record.requested(), service.grant.granted.clone(), self.state.audit())
+    }
+
+    /// A sandboxed instance of the service's plugin, with its broker.
     pub fn instance(&self, service: &Service) -> Result<Instance> {
         let rt = self.runtime()?;
         let component = rt.load(&self.state.plugin_wasm(&service.name), &service.record.sha256)?;
-        let broker = Broker::new(&service.name, self.root.clone(), service.record.requested(), service.grant.granted.clone(), self.state.audit());
-        rt.instantiate(&component, &service.name, broker)
+        rt.instantiate(&component, &service.name, self.broker(service))
     }
 }
 

@@ -143,11 +143,23 @@ pub fn read_nofollow(dir: &Dir, name: &str, limit: u64) -> io::Result<Option<Vec
     Ok(Some(bytes))
 }
 
+fn split(path: &Path) -> io::Result<(&Path, &str)> {
+    let parent = path.parent().ok_or_else(|| io::Error::other(format!("{} has no folder", path.display())))?;
+    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| io::Error::other(format!("bad file name {}", path.display())))?;
+    Ok((parent, name))
+}
+
 /// Write one of the host's own state files (in a folder it owns).
 pub fn write_state_file(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let parent = path.parent().ok_or_else(|| io::Error::other("state file without a folder"))?;
-    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| io::Error::other("bad state file name"))?;
+    let (parent, name) = split(path)?;
     write_atomic(&open_private(parent)?, name, contents, Mode::Private)
+}
+
+/// Write a file atomically in an existing folder of the host's choosing (not
+/// a plugin's: those go through the broker).
+pub fn write_path_atomic(path: &Path, contents: &[u8], mode: Mode) -> io::Result<()> {
+    let (parent, name) = split(path)?;
+    write_atomic(&open_ambient(parent)?, name, contents, mode)
 }
 
 #[cfg(test)]

@@ -9,10 +9,12 @@ pub mod cli;
 pub mod commands;
 pub mod consent;
 pub mod context;
+pub mod engine;
 pub mod fsutil;
 pub mod manifest;
 pub mod onion;
 pub mod options;
+pub mod persistence;
 pub mod runtime;
 pub mod state;
 pub mod system;
@@ -76,17 +78,23 @@ pub fn run(args: Vec<OsString>) -> anyhow::Result<()> {
             }
         }
         Command::Reconcile => publishing::reconcile(&Context::new(&cli.global)?),
+        Command::Repair => service::repair(&Context::new(&cli.global)?),
+        Command::Autostart => service::autostart(&Context::new(&cli.global)?),
         Command::Service(words) => {
             let name = words[0].clone();
             let sub = ServiceCli::parse_from(std::iter::once(format!("tails-server {name}").into()).chain(words.into_iter().skip(1).map(OsString::from)));
             // Options given after the service name win over those before it.
-            let global = cli::Global { root: sub.global.root.or(cli.global.root), state_dir: sub.global.state_dir.or(cli.global.state_dir) };
+            let global = cli::Global {
+                root: sub.global.root.or(cli.global.root),
+                state_dir: sub.global.state_dir.or(cli.global.state_dir),
+                persistent_dir: sub.global.persistent_dir.or(cli.global.persistent_dir),
+            };
             let ctx = Context::new(&global)?;
             match sub.command {
                 ServiceCommand::Info { details, json, show_secrets } => service::info(&ctx, &name, details, json, show_secrets),
                 ServiceCommand::Status { json } => service::status(&ctx, &name, json),
                 ServiceCommand::GetOption { option, show_secret } => service::get_option(&ctx, &name, &option, show_secret),
-                ServiceCommand::SetOption { option, value } => service::set_option(&ctx, &name, &option, &value),
+                ServiceCommand::SetOption { option, value, yes } => service::set_option(&ctx, &name, &option, &value, yes),
                 ServiceCommand::ResetOption { option } => service::reset_option(&ctx, &name, &option),
                 ServiceCommand::Enable => service::enable(&ctx, &name),
                 ServiceCommand::Disable => service::disable(&ctx, &name),

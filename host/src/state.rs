@@ -6,7 +6,8 @@
 //!   audit.log                 0600, append-only
 //!   cache/<sha256>-<engine>.cwasm
 //!   plugins/<name>/plugin.wasm, plugin.json (manifest + hash), grant.json
-//!   services/<name>/state.json   0600: option values (secrets too), enabled
+//!   services/<name>/state.json   0600: option values (secrets too), keys,
+//!                               enabled, and the journal of enable/disable
 //! ```
 //! Every file is replaced atomically (see `fsutil::write_atomic`).
 
@@ -74,6 +75,9 @@ pub struct ServiceState {
     /// Authorized clients: name → x25519 private key (base32).
     #[serde(default)]
     pub clients: BTreeMap<String, String>,
+    /// What enable and disable have done so far (see `engine`).
+    #[serde(default)]
+    pub journal: crate::engine::Journal,
 }
 
 pub struct StateDir {

@@ -100,7 +100,7 @@ impl Broker {
             if missing.is_empty() {
                 Ok(())
             } else {
-                Err(BrokerError::Failed(packages::not_built_yet(&missing)))
+                packages::install(&self.root, &missing).map_err(BrokerError::Failed)
             }
         })();
         self.log("install-packages", &names.join(" "), &result);

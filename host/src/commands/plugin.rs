@@ -171,8 +171,16 @@ pub fn remove(ctx: &Context, name: &str) -> Result<()> {
     if service.state.enabled {
         bail!("{name} is enabled; disable it first with `tails-server {name} disable`");
     }
+    if service.state.journal.operation.is_some() {
+        bail!("{name} was interrupted while being enabled or disabled; run `tails-server repair` first");
+    }
+    if let Some(p) = &ctx.persistence {
+        // Its packages leave Additional Software's list unless another kept service needs them.
+        let others = super::service::packages_of_others(ctx, name)?;
+        p.forget(name, &service.record.info.capabilities.packages, &others)?;
+    }
     ctx.state.remove_plugin(name)?;
     ctx.runtime()?.forget_cached(&service.record.sha256);
-    println!("Removed {name}: its plugin, grants and settings are gone. Files it wrote stay in place.");
+    println!("Removed {name}: its plugin, grants and settings are gone (from Persistent Storage too). Files it wrote stay in place.");
     Ok(())
 }

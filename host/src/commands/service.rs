@@ -4,13 +4,12 @@ use anyhow::{bail, Context as _, Result};
 use serde_json::{json, Map, Value};
 
 use crate::context::{Context, Service};
-use crate::{onion, options};
+use crate::system::systemd::Systemd;
+use crate::tor::block_on;
+use crate::{engine, onion, options, persistence};
 use crate::runtime::{error_message, error_text};
 use crate::runtime::bindings::tails::server::types::{OptionSpec, OptionValue};
 use crate::system::packages;
-
-const NOT_BUILT_SYSTEMD: &str = "starting and stopping systemd units is not built yet";
-const NOT_BUILT_FIREWALL: &str = "opening the firewall is not built yet";
 
 fn option_value<'a>(service: &'a Service, spec: &'a OptionSpec) -> &'a OptionValue {
     service.value(&spec.name).expect("a spec of this service")
@@ -27,13 +26,16 @@ fn port_option(service: &Service, name: &str) -> Value {
     spec(service, name).map(|s| options::to_json(s, option_value(service, s), true)).unwrap_or(Value::Null)
 }
 
-/// The state every front end shows; `running` stays null (unknown) until the
-/// systemd backend exists; `published` asks the tor in use (never starts one).
+/// The state every front end shows: `installed` from dpkg's status, `running`
+/// from the unit's ActiveState (null when systemd cannot be asked),
+/// `published` from the tor in use (never starts one).
 fn status_map(ctx: &Context, service: &Service) -> Result<Map<String, Value>> {
     let missing = packages::missing(&ctx.root, &service.record.info.capabilities.packages)?;
     let mut map = Map::new();
     map.insert("installed".into(), Value::Bool(missing.is_empty()));
-    map.insert("running".into(), Value::Null);
+    let unit = &service.record.info.systemd_service;
+    let running = block_on(async { Systemd::connect().await?.active_state(unit).await });
+    map.insert("running".into(), running.map(|s| Value::Bool(s == "active")).unwrap_or(Value::Null));
     map.insert("published".into(), Value::Bool(onion::is_published(ctx, &service.state)));
     Ok(map)
 }
@@ -77,7 +79,7 @@ pub fn info(ctx: &Context, name: &str, details: bool, as_json: bool, reveal: boo
             .collect();
         map.insert("option-details".into(), Value::Array(specs));
         map.insert("clients".into(), json!(service.state.clients.keys().collect::<Vec<_>>()));
-        map.insert("not-built-yet".into(), json!([NOT_BUILT_SYSTEMD, NOT_BUILT_FIREWALL]));
+        map.insert("journal".into(), json!(service.state.journal));
     }
     print_map(map, as_json)
 }
@@ -112,7 +114,7 @@ pub fn get_option(ctx: &Context, name: &str, option: &str, reveal: bool) -> Resu
     Ok(())
 }
 
-pub fn set_option(ctx: &Context, name: &str, option: &str, text: &str) -> Result<()> {
+pub fn set_option(ctx: &Context, name: &str, option: &str, text: &str, yes: bool) -> Result<()> {
     let _lock = ctx.state.lock()?;
     let mut service = ctx.service(name)?;
     let spec = spec(&service, option)?.clone();
@@ -135,6 +137,9 @@ pub fn set_option(ctx: &Context, name: &str, option: &str, text: &str) -> Result
              Keep the address secret and share it only with people you trust."
         );
     }
+    if option == options::PERSISTENCE {
+        set_persistence(ctx, &service, value == OptionValue::Boolean(true), yes)?;
+    }
     service.state.options.insert(option.to_string(), value);
     if service.state.enabled {
         let instance = match instance {
@@ -151,6 +156,52 @@ pub fn set_option(ctx: &Context, name: &str, option: &str, text: &str) -> Result
     ctx.state.save_service(name, &service.state)?;
     println!("{option} set.");
     Ok(())
+}
+
+/// Turning persistence on keeps the service in Persistent Storage from now
+/// on; turning it off deletes what was kept, after asking.
+fn set_persistence(ctx: &Context, service: &Service, on: bool, yes: bool) -> Result<()> {
+    let was = persistence::wanted(&service.state);
+    let Some(p) = &ctx.persistence else {
+        if on {
+            bail!(
+                "there is no Persistent Storage to keep {} in: unlock it in the Welcome Screen (on Tails), or choose a folder with --persistent-dir",
+                service.name
+            );
+        }
+        return Ok(());
+    };
+    if on && !was {
+        let mut kept = Service { state: service.state.clone(), ..ctx.service(&service.name)? };
+        kept.state.options.insert(options::PERSISTENCE.into(), OptionValue::Boolean(true));
+        p.save(ctx, &kept)?;
+        println!("{} is kept in {} from now on.", service.name, p.dir.display());
+    } else if !on && was {
+        let question = format!(
+            "Turning persistence off deletes {}'s options, onion key and client keys and its files from {}. Delete them?",
+            service.name,
+            p.dir.display()
+        );
+        if !yes && !crate::consent::ask(&question) {
+            bail!("persistence left on; nothing was deleted");
+        }
+        p.forget(&service.name, &service.record.info.capabilities.packages, &packages_of_others(ctx, &service.name)?)?;
+        println!("Deleted what was kept of {} in {}.", service.name, p.dir.display());
+    }
+    Ok(())
+}
+
+/// Packages that other kept services still need (for Additional Software).
+pub fn packages_of_others(ctx: &Context, name: &str) -> Result<Vec<String>> {
+    let mut needed = Vec::new();
+    if let Some(p) = &ctx.persistence {
+        for other in p.names()?.into_iter().filter(|n| n != name) {
+            if let Some(record) = ctx.state.record(&other)? {
+                needed.extend(record.info.capabilities.packages);
+            }
+        }
+    }
+    Ok(needed)
 }
 
 pub fn reset_option(ctx: &Context, name: &str, option: &str) -> Result<()> {
@@ -173,7 +224,7 @@ pub fn reset_option(ctx: &Context, name: &str, option: &str) -> Result<()> {
 
 /// Run the plugin's `configure` with the service's current values and write
 /// what it staged. Returns the files written and the ports asked for.
-fn reconfigure(service: &Service, mut instance: crate::runtime::Instance) -> Result<(Vec<String>, Vec<String>)> {
+pub fn reconfigure(service: &Service, mut instance: crate::runtime::Instance) -> Result<(Vec<String>, Vec<String>)> {
     let values = options::for_configure(&service.record.info, &service.specs, &service.state.options);
     if let Err(e) = instance.configure(&values)? {
         bail!("{}: the plugin could not configure the service; nothing was written:\n  {}", service.name, error_text(&e));
@@ -186,66 +237,95 @@ fn reconfigure(service: &Service, mut instance: crate::runtime::Instance) -> Res
 
 pub fn enable(ctx: &Context, name: &str) -> Result<()> {
     let _lock = ctx.state.lock()?;
+    repair_quietly(ctx)?;
     let mut service = ctx.service(name)?;
-    let info = service.record.info.clone();
-    println!("Enabling {name}:");
-
-    let missing = packages::missing(&ctx.root, &info.capabilities.packages)?;
-    if missing.is_empty() {
-        println!("  ✓ packages installed: {}", info.capabilities.packages.join(", "));
+    if service.state.enabled {
+        println!("{name} is already enabled; enabling it again (every step is safe to repeat):");
     } else {
-        println!("  ! packages not installed: {} — {}", missing.join(", "), packages::not_built_yet(&missing));
+        println!("Enabling {name}:");
     }
-
-    let instance = ctx.instance(&service)?;
-    let (written, ports) = reconfigure(&service, instance)?;
-    println!("  ✓ configuration written: {}", if written.is_empty() { "(none)".into() } else { written.join(", ") });
-    println!("  · systemd unit {}: not started — {NOT_BUILT_SYSTEMD}", info.systemd_service);
-    let ports = if ports.is_empty() { "none".to_string() } else { ports.join(", ") };
-    println!("  · firewall: unchanged (ports asked for: {ports}) — {NOT_BUILT_FIREWALL}");
-
-    // The key and first client are stored before publishing, so that a retry
-    // after a failure publishes at the same address.
-    let (_, new_key) = onion::ensure_key(&mut service.state)?;
-    if let Some(client) = onion::ensure_first_client(&mut service) {
-        println!("  ✓ client authorization: made the first client, `{client}`");
-    }
-    ctx.state.save_service(name, &service.state)?;
-    let address = onion::publish_now(ctx, &service)?;
-    println!("  ✓ onion service published{}: {address}", if new_key { " at a new address" } else { "" });
-
-    service.state.enabled = true;
-    ctx.state.save_service(name, &service.state)?;
-    println!("{name} is enabled: configured and published, not yet running (see above).\n");
+    engine::enable(ctx, &mut service)?;
+    println!("{name} is enabled: installed, configured, running and published.\n");
     super::publishing::print_connection_info(ctx, &service, None, false, true)
 }
 
 pub fn disable(ctx: &Context, name: &str) -> Result<()> {
     let _lock = ctx.state.lock()?;
+    repair_quietly(ctx)?;
     let mut service = ctx.service(name)?;
     if !service.state.enabled {
         println!("{name} is not enabled.");
         return Ok(());
     }
     println!("Disabling {name}:");
-    let removed = crate::tor::block_on(async {
-        let mut found = onion::connect(ctx, false).await?;
-        onion::unpublish(&mut found.controller, &service.state).await
-    });
-    match removed {
-        Ok(true) => println!("  ✓ onion service removed"),
-        Ok(false) => println!("  ✓ onion service: tor did not hold it"),
-        // No tor answers: no tor holds it either (detached services die with tor).
-        Err(e) => println!("  ✓ onion service: no tor answers, so none holds it ({})", first_line(&e)),
-    }
-    println!("  · firewall: nothing to close — {NOT_BUILT_FIREWALL}");
-    println!("  · systemd unit {}: nothing to stop — {NOT_BUILT_SYSTEMD}", service.record.info.systemd_service);
-    service.state.enabled = false;
-    ctx.state.save_service(name, &service.state)?;
-    println!("{name} is disabled. Its configuration files stay in place.");
+    engine::disable(ctx, &mut service)?;
+    println!("{name} is disabled: unpublished, firewall closed, stopped. Its configuration files stay in place.");
     Ok(())
 }
 
-fn first_line(e: &anyhow::Error) -> String {
-    format!("{e:#}").lines().next().unwrap_or("").to_string()
+/// Before changing anything, finish what a crash interrupted.
+fn repair_quietly(ctx: &Context) -> Result<()> {
+    for line in engine::repair(ctx)? {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+pub fn repair(ctx: &Context) -> Result<()> {
+    let _lock = ctx.state.lock()?;
+    let report = engine::repair(ctx)?;
+    if report.is_empty() {
+        println!("Nothing was interrupted; the firewall matches the enabled services.");
+    }
+    for line in report {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// At boot: wait for tor, bring back what Persistent Storage kept, finish
+/// what a crash interrupted, enable the services whose autostart is on, and
+/// keep the others' units from running on their own.
+pub fn autostart(ctx: &Context) -> Result<()> {
+    let _lock = ctx.state.lock()?;
+    if let Some(p) = &ctx.persistence {
+        for name in p.names()? {
+            if ctx.state.record(&name)?.is_none() {
+                p.restore(ctx, &name)?;
+                println!("{name}: restored from {}", p.dir.display());
+            }
+        }
+    }
+    repair_quietly(ctx)?;
+    let mut failed = Vec::new();
+    for name in ctx.state.plugin_names()? {
+        let mut service = ctx.service(&name)?;
+        let autostart = service.value(options::AUTOSTART) == Some(&OptionValue::Boolean(true));
+        if autostart && !service.state.enabled {
+            println!("Enabling {name} (autostart):");
+            if let Err(e) = engine::enable(ctx, &mut service) {
+                eprintln!("{name}: {e:#}");
+                failed.push(name);
+            }
+        } else if !service.state.enabled {
+            keep_unit_stopped(&service)?;
+        }
+    }
+    if !failed.is_empty() {
+        bail!("autostart could not enable: {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+/// A service that is not enabled must not run, even if its package (say,
+/// reinstalled by Additional Software at boot) started its unit.
+fn keep_unit_stopped(service: &Service) -> Result<()> {
+    let unit = &service.record.info.systemd_service;
+    block_on(async {
+        let systemd = Systemd::connect().await?;
+        if systemd.exists(unit).await? {
+            systemd.stop_and_disable(unit).await?;
+        }
+        Ok(())
+    })
 }

@@ -2,3 +2,5 @@
 //! allowed it. Each reads and writes under the `--root` prefix.
 
 pub mod packages;
+pub mod firewall;
+pub mod systemd;

@@ -1,11 +1,14 @@
-//! Debian packages: what dpkg says is installed.
+//! Debian packages: what dpkg says is installed, and installing with apt.
 //!
-//! Installing is not built yet (it comes with the system-integration issue);
-//! until then the host reports plainly which packages are missing and how to
-//! install them, instead of pretending.
+//! Only the broker calls [`install`], with names the plugin declared and the
+//! user granted.
 
 use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use std::os::fd::AsRawFd;
 use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
 /// The packages of `wanted` that dpkg does not list as installed under `root`.
 pub fn missing(root: &Path, wanted: &[String]) -> std::io::Result<Vec<String>> {
@@ -45,11 +48,82 @@ fn parse_status(status: &str) -> BTreeSet<String> {
     installed
 }
 
-pub fn not_built_yet(missing: &[String]) -> String {
-    format!(
-        "installing packages is not built yet; install them first with `apt-get install --no-install-recommends {}`",
-        missing.join(" ")
-    )
+/// Install `names` with apt, non-interactively: no recommends, existing
+/// configuration files kept. Waits for the dpkg lock (and says who holds it),
+/// finishes an interrupted dpkg run first, and shows apt's progress when
+/// stdout is a terminal.
+pub fn install(root: &Path, names: &[String]) -> Result<(), String> {
+    if root != Path::new("/") {
+        return Err(format!("installing packages under --root {} is not supported; install {} there yourself", root.display(), names.join(" ")));
+    }
+    if let Some(holder) = lock_holder(Path::new(DPKG_FRONTEND_LOCK)) {
+        eprintln!("Waiting for the package manager: {holder} holds the dpkg lock (up to {} s)...", LOCK_WAIT.as_secs());
+    }
+    if interrupted(root) {
+        eprintln!("A previous dpkg run was interrupted; finishing it first (dpkg --configure -a)...");
+        run(Command::new("dpkg").args(["--configure", "-a"]), "dpkg --configure -a")?;
+    }
+    let wait = format!("DPkg::Lock::Timeout={}", LOCK_WAIT.as_secs());
+    let mut apt = Command::new("apt-get");
+    apt.env("DEBIAN_FRONTEND", "noninteractive")
+        .args(["install", "--yes", "--no-install-recommends", "-o", &wait])
+        .args(["-o", "Dpkg::Options::=--force-confold", "-o", "Dpkg::Options::=--force-confdef"])
+        .arg("--")
+        .args(names);
+    run(&mut apt, &format!("apt-get install {}", names.join(" ")))?;
+    let still = missing(root, names).map_err(|e| format!("reading dpkg's status: {e}"))?;
+    if !still.is_empty() {
+        return Err(format!("apt-get finished but {} is still not installed", still.join(", ")));
+    }
+    Ok(())
+}
+
+const DPKG_FRONTEND_LOCK: &str = "/var/lib/dpkg/lock-frontend";
+const LOCK_WAIT: Duration = Duration::from_secs(300);
+
+/// Run a package tool: on a terminal the user sees its progress; otherwise
+/// its output is kept and the end of it is part of the error.
+fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
+    let terminal = std::io::stdout().is_terminal();
+    let result = if terminal {
+        cmd.status().map(|status| (status, String::new()))
+    } else {
+        cmd.output().map(|out| (out.status, String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)))
+    };
+    match result {
+        Ok((status, _)) if status.success() => Ok(()),
+        Ok((status, output)) => {
+            let tail: Vec<&str> = output.lines().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect();
+            Err(format!("{what} failed ({status}):\n  {}", tail.join("\n  ")))
+        }
+        Err(e) => Err(format!("cannot run {what}: {e}")),
+    }
+}
+
+/// dpkg leaves its pending status updates in `updates/` when interrupted;
+/// apt then refuses to run until `dpkg --configure -a`.
+fn interrupted(root: &Path) -> bool {
+    std::fs::read_dir(root.join("var/lib/dpkg/updates"))
+        .map(|dir| dir.flatten().any(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit())))
+        .unwrap_or(false)
+}
+
+/// Who holds an fcntl lock on `path` ("process 123 (apt-get)"), asked with
+/// F_GETLK, which takes nothing.
+fn lock_holder(path: &Path) -> Option<String> {
+    let file = std::fs::OpenOptions::new().read(true).write(true).open(path).ok()?;
+    // SAFETY: a zeroed flock is a valid argument; F_GETLK only fills it in.
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = libc::F_WRLCK as _;
+    lock.l_whence = libc::SEEK_SET as _;
+    // SAFETY: the fd is open for the duration of the call; `lock` is a valid flock.
+    let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETLK, &mut lock) };
+    if rc != 0 || lock.l_type == libc::F_UNLCK as libc::c_short {
+        return None;
+    }
+    let pid = lock.l_pid;
+    let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    Some(format!("process {pid} ({})", name.trim()))
 }
 
 #[cfg(test)]
@@ -64,6 +138,27 @@ mod tests {
                       Package: half\nStatus: install ok half-configured\n";
         let got = parse_status(status);
         assert_eq!(got.into_iter().collect::<Vec<_>>(), ["lighttpd", "tor"]);
+    }
+
+    #[test]
+    fn sees_who_holds_a_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(lock_holder(&path), None);
+        // A child holds it (fcntl locks are per process, so ours would not show).
+        let mut child = Command::new("python3")
+            .args(["-c", "import fcntl,sys,time; f=open(sys.argv[1],'w'); fcntl.lockf(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(30)"])
+            .arg(&path)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+        let holder = lock_holder(&path);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(holder, Some(format!("process {} (python3)", child.id())));
     }
 
     #[test]

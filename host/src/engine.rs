@@ -1,0 +1,323 @@
+//! The service engine: enable and disable as journaled, idempotent steps.
+//!
+//! Enable runs [`STEPS`] in order; disable undoes, in reverse, exactly the
+//! steps enable recorded as done (and the one it was in, if it stopped
+//! there). The journal lives in the service's state file and is saved before
+//! and after each step, so after a crash (kill -9) at any point `repair`
+//! (which every enable, disable and autostart runs first) knows what was
+//! under way: an interrupted enable is finished, or undone if it cannot be;
+//! an interrupted disable is finished.
+
+use anyhow::{anyhow, bail, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::broker::caps::Capability;
+use crate::context::{Context, Service};
+use crate::persistence;
+use crate::system::firewall::{self, Opening};
+use crate::system::systemd::{Job, Systemd};
+use crate::tor::block_on;
+use crate::{onion, options};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    /// Install the granted packages; keep their unit from starting on its own.
+    Packages,
+    /// The plugin writes the configuration from the options.
+    Configure,
+    /// Start (restart) the systemd unit and wait until it runs.
+    Unit,
+    /// Open the firewall as allow-lan and allow-localhost say.
+    Firewall,
+    /// Publish the onion service with the stored key.
+    Publish,
+}
+
+pub const STEPS: [Step; 5] = [Step::Packages, Step::Configure, Step::Unit, Step::Firewall, Step::Publish];
+
+impl Step {
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Packages => "packages",
+            Step::Configure => "configure",
+            Step::Unit => "unit",
+            Step::Firewall => "firewall",
+            Step::Publish => "publish",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Operation {
+    Enable,
+    Disable,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Journal {
+    /// The operation under way; none when the service is at rest.
+    pub operation: Option<Operation>,
+    /// The step being done or undone.
+    pub current: Option<Step>,
+    /// Steps of enable that are done (and not undone).
+    pub done: Vec<Step>,
+}
+
+fn save(ctx: &Context, service: &Service) -> Result<()> {
+    ctx.state.save_service(&service.name, &service.state)?;
+    if persistence::wanted(&service.state) {
+        if let Some(p) = &ctx.persistence {
+            p.save_state(&service.name, &service.state)?;
+        }
+    }
+    Ok(())
+}
+
+/// Enable the service. If a step fails, what was done is undone and the
+/// error says which step failed and why.
+pub fn enable(ctx: &Context, service: &mut Service) -> Result<()> {
+    service.state.journal.operation = Some(Operation::Enable);
+    save(ctx, service)?;
+    for step in STEPS {
+        if let Err(e) = run_step(ctx, service, step) {
+            println!("  ✗ {}: failed; undoing what was done", step.name());
+            if let Err(undo) = disable(ctx, service) {
+                return Err(e.context(format!("and undoing failed too ({undo:#}); run `tails-server repair`")));
+            }
+            return Err(e.context(format!("enabling {} failed at step `{}`; nothing was left enabled", service.name, step.name())));
+        }
+    }
+    service.state.enabled = true;
+    service.state.journal = Journal { done: STEPS.to_vec(), ..Journal::default() };
+    save(ctx, service)?;
+    if persistence::wanted(&service.state) {
+        if let Some(p) = &ctx.persistence {
+            p.save(ctx, service)?;
+        }
+    }
+    Ok(())
+}
+
+fn run_step(ctx: &Context, service: &mut Service, step: Step) -> Result<()> {
+    service.state.journal.current = Some(step);
+    save(ctx, service)?;
+    let said = do_step(ctx, service, step)?;
+    println!("  ✓ {}: {said}", step.name());
+    test_pause(Operation::Enable, step);
+    let journal = &mut service.state.journal;
+    if !journal.done.contains(&step) {
+        journal.done.push(step);
+    }
+    journal.current = None;
+    save(ctx, service)
+}
+
+/// Disable: undo every step that enable did (or was doing), last first.
+pub fn disable(ctx: &Context, service: &mut Service) -> Result<()> {
+    service.state.journal.operation = Some(Operation::Disable);
+    save(ctx, service)?;
+    for step in STEPS.into_iter().rev() {
+        let journal = &service.state.journal;
+        if !journal.done.contains(&step) && journal.current != Some(step) {
+            continue;
+        }
+        service.state.journal.current = Some(step);
+        save(ctx, service)?;
+        let said = undo_step(ctx, service, step).map_err(|e| e.context(format!("undoing step `{}`", step.name())))?;
+        println!("  ✓ {}: {said}", step.name());
+        test_pause(Operation::Disable, step);
+        service.state.journal.done.retain(|s| *s != step);
+        service.state.journal.current = None;
+        save(ctx, service)?;
+    }
+    service.state.enabled = false;
+    service.state.journal = Journal::default();
+    save(ctx, service)
+}
+
+/// Finish or undo whatever a crash interrupted, for every service; then make
+/// the firewall hold exactly the open services' rules. Returns a line per
+/// service repaired.
+pub fn repair(ctx: &Context) -> Result<Vec<String>> {
+    let mut report = Vec::new();
+    for name in ctx.state.plugin_names()? {
+        let mut service = ctx.service(&name)?;
+        match service.state.journal.operation {
+            None => continue,
+            Some(Operation::Enable) => {
+                println!("Finishing the interrupted enable of {name}:");
+                match enable(ctx, &mut service) {
+                    Ok(()) => report.push(format!("{name}: the interrupted enable was finished")),
+                    Err(e) => report.push(format!("{name}: the interrupted enable could not be finished and was undone: {e:#}")),
+                }
+            }
+            Some(Operation::Disable) => {
+                println!("Finishing the interrupted disable of {name}:");
+                disable(ctx, &mut service)?;
+                report.push(format!("{name}: the interrupted disable was finished"));
+            }
+        }
+    }
+    firewall::apply(firewall::Backend::detect()?, &openings(ctx, None)?)?;
+    Ok(report)
+}
+
+/// Do one step; returns what it did, for the user.
+fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
+    let info = service.record.info.clone();
+    match step {
+        Step::Packages => {
+            let packages = granted_packages(service);
+            let mut broker = ctx.broker(service);
+            broker.install_packages(&packages).map_err(|e| anyhow!("{}", e.message()))?;
+            let unit = &info.systemd_service;
+            block_on(async {
+                let systemd = Systemd::connect().await?;
+                // A package may have enabled and started its unit on install.
+                if !service.state.journal.done.contains(&Step::Unit) && systemd.is_enabled(unit).await? {
+                    systemd.stop_and_disable(unit).await?;
+                    println!("    {unit} was set to start on its own: stopped and disabled (Tails Server starts it)");
+                }
+                Ok::<_, anyhow::Error>(())
+            })?;
+            Ok(if packages.is_empty() { "none needed".into() } else { format!("installed: {}", packages.join(", ")) })
+        }
+        Step::Configure => {
+            let (written, _ports) = crate::commands::service::reconfigure(service, ctx.instance(service)?)?;
+            Ok(format!("configuration written: {}", if written.is_empty() { "(none)".into() } else { written.join(", ") }))
+        }
+        Step::Unit => {
+            let unit = info.systemd_service.clone();
+            block_on(async {
+                let systemd = Systemd::connect().await?;
+                systemd.run(Job::Restart, &unit).await?;
+                let state = systemd.active_state(&unit).await?;
+                if state != "active" {
+                    bail!("{unit} is {state} after starting; its last log lines:\n{}", crate::system::systemd::last_log_lines(&unit, 10));
+                }
+                Ok(format!("{unit} is running"))
+            })
+        }
+        Step::Firewall => {
+            let backend = firewall::Backend::detect()?;
+            let mine = opening(service);
+            let mut all = openings(ctx, Some(&service.name))?;
+            all.push(mine.clone());
+            firewall::apply(backend, &all)?;
+            let ports: Vec<String> = mine.ports.iter().map(|(p, proto)| format!("{p}/{proto}")).collect();
+            let mut said = format!(
+                "{} open to the LAN: {}; from this computer: {}",
+                ports.join(", "),
+                if mine.lan { "yes" } else { "no" },
+                if mine.localhost { "yes" } else { "only for tor" }
+            );
+            if mine.lan && backend == firewall::Backend::Nftables {
+                let dropping = firewall::other_dropping_tables();
+                if !dropping.is_empty() {
+                    said += &format!(
+                        "\n    Warning: nftables table(s) {} drop incoming packets, and a drop anywhere wins: \
+                         allow these ports there too for allow-lan to work",
+                        dropping.join(", ")
+                    );
+                }
+            }
+            Ok(said)
+        }
+        Step::Publish => {
+            let (_, new_key) = onion::ensure_key(&mut service.state)?;
+            let first = onion::ensure_first_client(service);
+            save(ctx, service)?; // a retry after a failure keeps the address
+            let address = onion::publish_now(ctx, service)?;
+            let mut said = format!("published{}: {address}", if new_key { " at a new address" } else { "" });
+            if let Some(client) = first {
+                said += &format!(" (made the first client, `{client}`)");
+            }
+            Ok(said)
+        }
+    }
+}
+
+/// Undo one step; returns what it did.
+fn undo_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
+    match step {
+        // Installed packages and written configuration stay: they do nothing
+        // while the unit is stopped, and the next enable reuses them.
+        Step::Packages => Ok("packages stay installed".into()),
+        Step::Configure => Ok("configuration files stay in place".into()),
+        Step::Unit => {
+            let unit = service.record.info.systemd_service.clone();
+            block_on(async {
+                let systemd = Systemd::connect().await?;
+                if systemd.active_state(&unit).await? != "inactive" {
+                    systemd.run(Job::Stop, &unit).await?;
+                }
+                Ok(format!("{unit} stopped"))
+            })
+        }
+        Step::Firewall => {
+            firewall::apply(firewall::Backend::detect()?, &openings(ctx, Some(&service.name))?)?;
+            Ok("its rules removed".into())
+        }
+        Step::Publish => {
+            let removed = block_on(async {
+                let mut found = onion::connect(ctx, false).await?;
+                onion::unpublish(&mut found.controller, &service.state).await
+            });
+            Ok(match removed {
+                Ok(true) => "onion service removed".into(),
+                Ok(false) => "tor did not hold the onion service".into(),
+                // Detached onion services die with their tor.
+                Err(e) => format!("no tor answers, so none holds it ({})", format!("{e:#}").lines().next().unwrap_or("")),
+            })
+        }
+    }
+}
+
+fn granted_packages(service: &Service) -> Vec<String> {
+    let declared = &service.record.info.capabilities.packages;
+    declared.iter().filter(|name| service.grant.granted.contains(&Capability::Package { name: (*name).clone() })).cloned().collect()
+}
+
+/// What the firewall must let through for this service: its granted ports.
+fn opening(service: &Service) -> Opening {
+    let flag = |name| service.value(name) == Some(&crate::runtime::bindings::tails::server::types::OptionValue::Boolean(true));
+    let ports = service
+        .grant
+        .granted
+        .iter()
+        .filter_map(|c| match c {
+            Capability::Port { port, protocol } => Some((*port, *protocol)),
+            _ => None,
+        })
+        .collect();
+    Opening { service: service.name.clone(), ports, lan: flag(options::ALLOW_LAN), localhost: flag(options::ALLOW_LOCALHOST) }
+}
+
+/// The openings of every service whose firewall step is done, but `except`.
+fn openings(ctx: &Context, except: Option<&str>) -> Result<Vec<Opening>> {
+    let mut all = Vec::new();
+    for name in ctx.state.plugin_names()? {
+        if Some(name.as_str()) == except {
+            continue;
+        }
+        let service = ctx.service(&name)?;
+        if service.state.journal.done.contains(&Step::Firewall) {
+            all.push(opening(&service));
+        }
+    }
+    Ok(all)
+}
+
+/// For the crash tests only: `TAILS_SERVER_TEST_PAUSE_AFTER=enable:unit` makes
+/// the command stop after that step's effect, before the journal records it,
+/// and wait there to be killed.
+fn test_pause(operation: Operation, step: Step) {
+    let Ok(at) = std::env::var("TAILS_SERVER_TEST_PAUSE_AFTER") else { return };
+    let here = format!("{}:{}", if operation == Operation::Enable { "enable" } else { "disable" }, step.name());
+    if at == here {
+        eprintln!("paused after {here}");
+        std::thread::sleep(std::time::Duration::from_secs(600));
+    }
+}

@@ -1,0 +1,208 @@
+//! Persistent Storage: what survives a reboot for a service whose
+//! `persistence` option is on.
+//!
+//! On Tails the state folder is in RAM; the persistent folder is
+//! `/live/persistence/TailsData_unlocked/tails-server` (elsewhere a folder the
+//! user chooses with `--persistent-dir`). It has the state folder's shape, so
+//! the same code reads and writes both:
+//!
+//! ```text
+//! PERSIST/plugins/<name>/…          the plugin, its record and grant
+//! PERSIST/services/<name>/state.json options, onion key, client keys (0600)
+//! PERSIST/files/<name>/<path>       the service's persistent paths
+//! ```
+//! At boot, `tails-server autostart` copies them back into place.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+
+use crate::context::{Context, Service};
+use crate::fsutil;
+use crate::options;
+use crate::runtime::bindings::tails::server::types::OptionValue;
+use crate::state::{ServiceState, StateDir};
+
+/// Where Tails mounts the unlocked Persistent Storage.
+pub const TAILS_PERSISTENCE: &str = "/live/persistence/TailsData_unlocked";
+/// Additional Software's list of packages to install at each boot.
+const ADDITIONAL_SOFTWARE: &str = "live-additional-software.conf";
+
+/// Running on Tails (its version file exists).
+pub fn on_tails() -> bool {
+    Path::new("/etc/amnesia/version").exists()
+}
+
+pub struct Persistence {
+    /// Our folder inside the persistent storage.
+    pub dir: PathBuf,
+    /// The Tails Persistent Storage it lives in, if it is Tails'.
+    tails: Option<PathBuf>,
+}
+
+impl Persistence {
+    /// The configured folder, else Tails' Persistent Storage when unlocked.
+    pub fn locate(configured: Option<&Path>, root: &Path) -> Option<Persistence> {
+        if let Some(dir) = configured {
+            return Some(Persistence { dir: dir.to_path_buf(), tails: None });
+        }
+        let tails = root.join(TAILS_PERSISTENCE.trim_start_matches('/'));
+        tails.is_dir().then(|| Persistence { dir: tails.join("tails-server"), tails: Some(tails) })
+    }
+
+    fn store(&self) -> StateDir {
+        StateDir::new(self.dir.clone())
+    }
+
+    fn files(&self, name: &str) -> PathBuf {
+        self.dir.join("files").join(name)
+    }
+
+    /// Keep the service in Persistent Storage: its plugin, its state (as a
+    /// service that is not running), its persistent paths, and its packages
+    /// in Additional Software's list.
+    pub fn save(&self, ctx: &Context, service: &Service) -> Result<()> {
+        fsutil::open_private(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
+        let store = self.store();
+        let wasm = std::fs::read(ctx.state.plugin_wasm(&service.name))?;
+        store.store_plugin(&service.name, &wasm, &service.record, &service.grant)?;
+        self.save_state(&service.name, &service.state)?;
+        for path in &service.record.info.persistent_paths {
+            let from = ctx.root.join(path.trim_start_matches('/'));
+            if from.exists() {
+                copy_tree(&from, &self.files(&service.name).join(path.trim_start_matches('/')))?;
+            }
+        }
+        if let Some(tails) = &self.tails {
+            additional_software(tails, &service.record.info.capabilities.packages, &[])?;
+        }
+        Ok(())
+    }
+
+    /// Keep the service's options and keys (not what runs now: after a reboot
+    /// nothing does).
+    pub fn save_state(&self, name: &str, state: &ServiceState) -> Result<()> {
+        let mut kept = state.clone();
+        kept.enabled = false;
+        kept.journal = Default::default();
+        self.store().save_service(name, &kept)
+    }
+
+    /// Delete everything kept for the service.
+    pub fn forget(&self, name: &str, packages: &[String], still_needed: &[String]) -> Result<()> {
+        let store = self.store();
+        if store.record(name)?.is_some() {
+            store.remove_plugin(name)?;
+        }
+        let files = self.files(name);
+        if files.exists() {
+            std::fs::remove_dir_all(&files).with_context(|| format!("removing {}", files.display()))?;
+        }
+        if let Some(tails) = &self.tails {
+            let unneeded: Vec<String> = packages.iter().filter(|p| !still_needed.contains(p)).cloned().collect();
+            additional_software(tails, &[], &unneeded)?;
+        }
+        Ok(())
+    }
+
+    /// Services kept in Persistent Storage.
+    pub fn names(&self) -> Result<Vec<String>> {
+        self.store().plugin_names()
+    }
+
+    /// Bring a kept service back: plugin and state into the state folder,
+    /// persistent paths into place.
+    pub fn restore(&self, ctx: &Context, name: &str) -> Result<()> {
+        let store = self.store();
+        let (Some(record), grant) = (store.record(name)?, store.grant(name)?) else { return Ok(()) };
+        let wasm = std::fs::read(store.plugin_wasm(name))?;
+        ctx.state.store_plugin(name, &wasm, &record, &grant)?;
+        ctx.state.save_service(name, &store.service(name)?)?;
+        for path in &record.info.persistent_paths {
+            let kept = self.files(name).join(path.trim_start_matches('/'));
+            if kept.exists() {
+                copy_tree(&kept, &ctx.root.join(path.trim_start_matches('/')))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether the service's `persistence` option is on.
+pub fn wanted(state: &ServiceState) -> bool {
+    state.options.get(options::PERSISTENCE) == Some(&OptionValue::Boolean(true))
+}
+
+/// Add and remove packages in Additional Software's list, keeping its other
+/// lines (and comments) as they are.
+fn additional_software(tails: &Path, add: &[String], remove: &[String]) -> Result<()> {
+    let path = tails.join(ADDITIONAL_SOFTWARE);
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    let mut lines: Vec<String> = old.lines().filter(|l| !remove.iter().any(|r| r == l.trim())).map(String::from).collect();
+    for name in add {
+        if !lines.iter().any(|l| l.trim() == name) {
+            lines.push(name.clone());
+        }
+    }
+    let mut new = lines.join("\n");
+    if !new.is_empty() {
+        new.push('\n');
+    }
+    if new != old {
+        fsutil::write_path_atomic(&path, new.as_bytes(), fsutil::Mode::KeepOr(0o644))?;
+    }
+    Ok(())
+}
+
+/// Copy a file or a folder (recursively), keeping modes and owners; an
+/// existing target is replaced file by file. Links are not followed.
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    let meta = std::fs::symlink_metadata(from)?;
+    if meta.is_dir() {
+        std::fs::create_dir_all(to)?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+        }
+    } else if meta.is_file() {
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let bytes = std::fs::read(from)?;
+        fsutil::write_path_atomic(to, &bytes, fsutil::Mode::KeepOr(meta.mode() & 0o7777))?;
+    } else {
+        return Ok(()); // links, sockets: not ours to carry
+    }
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+    std::os::unix::fs::lchown(to, Some(meta.uid()), Some(meta.gid())).with_context(|| format!("setting the owner of {}", to.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn additional_software_list_keeps_other_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(ADDITIONAL_SOFTWARE), "# mine\nvim\n").unwrap();
+        additional_software(dir.path(), &["mumble-server".into(), "vim".into()], &[]).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.path().join(ADDITIONAL_SOFTWARE)).unwrap(), "# mine\nvim\nmumble-server\n");
+        additional_software(dir.path(), &[], &["mumble-server".into()]).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.path().join(ADDITIONAL_SOFTWARE)).unwrap(), "# mine\nvim\n");
+    }
+
+    #[test]
+    fn copies_a_tree_with_modes() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(src.join("sub")).unwrap();
+        std::fs::write(src.join("sub/db"), "data").unwrap();
+        std::fs::set_permissions(src.join("sub/db"), std::fs::Permissions::from_mode(0o640)).unwrap();
+        copy_tree(&src, &dir.path().join("dst")).unwrap();
+        let copied = dir.path().join("dst/sub/db");
+        assert_eq!(std::fs::read_to_string(&copied).unwrap(), "data");
+        assert_eq!(std::fs::metadata(&copied).unwrap().mode() & 0o777, 0o640);
+    }
+}
