@@ -60,6 +60,24 @@ impl Context {
         Ok(Service { name: name.into(), record, grant, specs, state })
     }
 
+    /// Save a service's state, and its copy in Persistent Storage when its
+    /// persistence is on.
+    pub fn save_service(&self, name: &str, state: &ServiceState) -> Result<()> {
+        self.state.save_service(name, state)?;
+        if crate::persistence::wanted(state) {
+            if let Some(p) = &self.persistence {
+                p.save_state(name, state)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether we act on the running system (`--root /`). Under another root
+    /// there are files only: no units to start, no firewall to open.
+    pub fn live(&self) -> bool {
+        self.root == std::path::Path::new("/")
+    }
+
     /// The broker for a service: exactly what it declared and was granted.
     pub fn broker(&self, service: &Service) -> Broker {
         Broker::new(&service.name, self.root.clone(), service.record.requested(), service.grant.granted.clone(), self.state.audit())

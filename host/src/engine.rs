@@ -66,13 +66,7 @@ pub struct Journal {
 }
 
 fn save(ctx: &Context, service: &Service) -> Result<()> {
-    ctx.state.save_service(&service.name, &service.state)?;
-    if persistence::wanted(&service.state) {
-        if let Some(p) = &ctx.persistence {
-            p.save_state(&service.name, &service.state)?;
-        }
-    }
-    Ok(())
+    ctx.save_service(&service.name, &service.state)
 }
 
 /// Enable the service. If a step fails, what was done is undone and the
@@ -103,7 +97,7 @@ pub fn enable(ctx: &Context, service: &mut Service) -> Result<()> {
 fn run_step(ctx: &Context, service: &mut Service, step: Step) -> Result<()> {
     service.state.journal.current = Some(step);
     save(ctx, service)?;
-    let said = do_step(ctx, service, step)?;
+    let said = if skipped(ctx, step) { not_live(ctx) } else { do_step(ctx, service, step)? };
     println!("  ✓ {}: {said}", step.name());
     test_pause(Operation::Enable, step);
     let journal = &mut service.state.journal;
@@ -125,7 +119,11 @@ pub fn disable(ctx: &Context, service: &mut Service) -> Result<()> {
         }
         service.state.journal.current = Some(step);
         save(ctx, service)?;
-        let said = undo_step(ctx, service, step).map_err(|e| e.context(format!("undoing step `{}`", step.name())))?;
+        let said = if skipped(ctx, step) {
+            not_live(ctx)
+        } else {
+            undo_step(ctx, service, step).map_err(|e| e.context(format!("undoing step `{}`", step.name())))?
+        };
         println!("  ✓ {}: {said}", step.name());
         test_pause(Operation::Disable, step);
         service.state.journal.done.retain(|s| *s != step);
@@ -160,8 +158,20 @@ pub fn repair(ctx: &Context) -> Result<Vec<String>> {
             }
         }
     }
-    firewall::apply(firewall::Backend::detect()?, &openings(ctx, None)?)?;
+    if ctx.live() {
+        firewall::apply(firewall::Backend::detect()?, &openings(ctx, None)?)?;
+    }
     Ok(report)
+}
+
+/// Under `--root DIR` only files change: units and the firewall belong to
+/// the running system.
+fn skipped(ctx: &Context, step: Step) -> bool {
+    !ctx.live() && matches!(step, Step::Unit | Step::Firewall)
+}
+
+fn not_live(ctx: &Context) -> String {
+    format!("skipped: --root {} is a folder, not the running system", ctx.root.display())
 }
 
 /// Do one step; returns what it did, for the user.
@@ -174,6 +184,9 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
             broker.install_packages(&packages).map_err(|e| anyhow!("{}", e.message()))?;
             let unit = &info.systemd_service;
             block_on(async {
+                if !ctx.live() {
+                    return Ok(());
+                }
                 let systemd = Systemd::connect().await?;
                 // A package may have enabled and started its unit on install.
                 if !service.state.journal.done.contains(&Step::Unit) && systemd.is_enabled(unit).await? {

@@ -136,6 +136,11 @@ impl TorNet {
         self.nodes.iter().position(|n| n.name == name).unwrap_or_else(|| panic!("no node {name}"))
     }
 
+    /// The folder holding every node's files (control cookies among them).
+    pub fn dir(&self) -> &Path {
+        self._tmp.path()
+    }
+
     pub fn node(&self, name: &str) -> &Node {
         &self.nodes[self.index(name)]
     }
@@ -234,7 +239,7 @@ impl Drop for TorNet {
 /// Pids of the tors this process started, killed when it exits.
 static AT_EXIT: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 
-fn stop_at_exit(pid: u32) {
+pub(crate) fn stop_at_exit(pid: u32) {
     static REGISTERED: std::sync::Once = std::sync::Once::new();
     extern "C" fn kill_all() {
         if let Ok(pids) = AT_EXIT.lock() {

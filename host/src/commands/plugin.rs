@@ -87,7 +87,7 @@ pub fn add(ctx: &Context, file: &Path, yes: bool, deny: &[String]) -> Result<()>
     // behind the user's back later.
     let mut service = ctx.state.service(&name)?;
     if options::generate_missing_secrets(&options::all_specs(&record.info), &mut service.options) || previous.is_none() {
-        ctx.state.save_service(&name, &service)?;
+        ctx.save_service(&name, &service)?;
     }
     println!("Added {name}. Next: `tails-server {name} info`, then `tails-server {name} enable`.");
     Ok(())

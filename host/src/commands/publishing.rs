@@ -33,7 +33,7 @@ pub fn add(ctx: &Context, name: &str, client: &str) -> Result<()> {
     }
     service.state.clients.insert(client.into(), ClientKey::generate().private_base32());
     republish_if_enabled(ctx, &service)?;
-    ctx.state.save_service(name, &service.state)?;
+    ctx.save_service(name, &service.state)?;
     println!("Client `{client}` added.");
     if onion::address(&service.state).is_some() {
         print_connection_info(ctx, &service, Some(client), false, true)?;
@@ -71,7 +71,7 @@ pub fn remove(ctx: &Context, name: &str, client: &str) -> Result<()> {
     service.state.clients.remove(client);
     // Re-published without the key, the removed client can no longer connect.
     republish_if_enabled(ctx, &service)?;
-    ctx.state.save_service(name, &service.state)?;
+    ctx.save_service(name, &service.state)?;
     println!("Client `{client}` removed.");
     Ok(())
 }
@@ -169,7 +169,7 @@ pub fn rotate_address(ctx: &Context, name: &str, yes: bool) -> Result<()> {
             onion::publish(&mut tor, &service).await
         })?;
     }
-    ctx.state.save_service(name, &service.state)?;
+    ctx.save_service(name, &service.state)?;
     println!("New address: {}", onion::address(&service.state).expect("made above"));
     Ok(())
 }

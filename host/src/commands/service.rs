@@ -34,7 +34,7 @@ fn status_map(ctx: &Context, service: &Service) -> Result<Map<String, Value>> {
     let mut map = Map::new();
     map.insert("installed".into(), Value::Bool(missing.is_empty()));
     let unit = &service.record.info.systemd_service;
-    let running = block_on(async { Systemd::connect().await?.active_state(unit).await });
+    let running = if ctx.live() { block_on(async { Systemd::connect().await?.active_state(unit).await }) } else { Err(anyhow::anyhow!("not live")) };
     map.insert("running".into(), running.map(|s| Value::Bool(s == "active")).unwrap_or(Value::Null));
     map.insert("published".into(), Value::Bool(onion::is_published(ctx, &service.state)));
     Ok(map)
@@ -116,6 +116,7 @@ pub fn get_option(ctx: &Context, name: &str, option: &str, reveal: bool) -> Resu
 
 pub fn set_option(ctx: &Context, name: &str, option: &str, text: &str, yes: bool) -> Result<()> {
     let _lock = ctx.state.lock()?;
+    repair_quietly(ctx)?;
     let mut service = ctx.service(name)?;
     let spec = spec(&service, option)?.clone();
     if spec.read_only {
@@ -141,19 +142,14 @@ pub fn set_option(ctx: &Context, name: &str, option: &str, text: &str, yes: bool
         set_persistence(ctx, &service, value == OptionValue::Boolean(true), yes)?;
     }
     service.state.options.insert(option.to_string(), value);
+    ctx.save_service(name, &service.state)?;
     if service.state.enabled {
-        let instance = match instance {
-            Some(i) => i,
-            None => ctx.instance(&service)?,
-        };
-        reconfigure(&service, instance)?;
-        if [options::VIRTUAL_PORT, options::CLIENT_AUTHORIZATION].contains(&option) {
-            onion::ensure_first_client(&mut service);
-            let address = onion::publish_now(ctx, &service)?;
-            println!("Published again at {address}.");
-        }
+        // Every step is safe to repeat: the plugin rewrites the configuration,
+        // the unit restarts, the firewall and the onion follow the options.
+        drop(instance);
+        println!("{name} is enabled; applying {option}:");
+        engine::enable(ctx, &mut service)?;
     }
-    ctx.state.save_service(name, &service.state)?;
     println!("{option} set.");
     Ok(())
 }
@@ -210,10 +206,10 @@ pub fn reset_option(ctx: &Context, name: &str, option: &str) -> Result<()> {
     let spec = spec(&service, option)?.clone();
     service.state.options.remove(option);
     options::generate_missing_secrets(std::slice::from_ref(&spec), &mut service.state.options);
+    ctx.save_service(name, &service.state)?;
     if service.state.enabled {
-        reconfigure(&service, ctx.instance(&service)?)?;
+        engine::enable(ctx, &mut service)?;
     }
-    ctx.state.save_service(name, &service.state)?;
     match service.state.options.get(option) {
         Some(_) => println!("{option} reset: a new secret was generated."),
         None => println!("{option} reset to its default: {}", options::to_text(&spec.default)),

@@ -1,0 +1,107 @@
+//! The whole flow on a systemd host: enable → unit running with the options'
+//! configuration → firewall as allow-lan says → reachable through Tor with
+//! the client's key; disable → stopped, rules gone, onion gone.
+
+use tails_server_testkit::tornet::{fetch, Fetch};
+
+use super::{http_get, mumble_answers, Boot, World};
+
+const PAGE: &str = "<h1>tails-server system test</h1>";
+
+fn connection(host: &super::Host, service: &str) -> (String, String) {
+    let info: serde_json::Value = serde_json::from_str(&host.ok(&[service, "connection-info", "--json"])).unwrap();
+    (info["address"].as_str().unwrap().to_string(), info["clients"][0]["private-key"].as_str().unwrap().to_string())
+}
+
+pub fn enable_runs_units_opens_nothing_to_the_lan_and_publishes(w: &World) {
+    let host = w.host(Boot::default());
+    // Debian enabled both packages' units: they ran at boot.
+    assert_eq!(host.sys.active_state("lighttpd.service"), "active");
+    assert_eq!(host.sys.unit_file_state("lighttpd.service"), "enabled");
+    host.add_plugins(&["web", "mumble"]);
+    host.sys.sh(&format!("mkdir -p /srv/site && echo '{PAGE}' > /srv/site/index.html"));
+    host.ok(&["web", "set-option", "folder", "/srv/site"]);
+    host.ok(&["mumble", "set-option", "server-password", "correct horse battery"]);
+    host.ok(&["mumble", "set-option", "welcome-message", "Hello from the test host"]);
+
+    let out = host.ok(&["web", "enable"]);
+    assert!(out.contains("lighttpd.service was set to start on its own: stopped and disabled"), "{out}");
+    assert!(out.contains("✓ unit: lighttpd.service is running"), "{out}");
+    host.ok(&["mumble", "enable"]);
+
+    // Over D-Bus: both units run; lighttpd no longer starts on its own.
+    assert_eq!(host.sys.active_state("lighttpd.service"), "active");
+    assert_eq!(host.sys.active_state("mumble-server.service"), "active");
+    assert_eq!(host.sys.unit_file_state("lighttpd.service"), "disabled");
+    // The configuration holds the options' values.
+    let conf = host.sys.read("/etc/lighttpd/lighttpd.conf");
+    assert!(conf.contains("server.document-root = \"/srv/site\"") && conf.contains("server.bind = \"127.0.0.1\""), "{conf}");
+    let ini = host.sys.read("/etc/mumble-server.ini");
+    assert!(ini.contains("serverpassword=correct horse battery") && ini.contains("Hello from the test host"), "{ini}");
+    // The servers answer on their ports.
+    assert!(http_get(8080).contains(PAGE), "lighttpd serves the folder");
+    assert!(mumble_answers(64738), "murmur answers a UDP ping");
+    let status: serde_json::Value = serde_json::from_str(&host.ok(&["web", "status", "--json"])).unwrap();
+    assert_eq!(status, serde_json::json!({"enabled": true, "installed": true, "running": true, "published": true}));
+
+    // Without allow-lan nothing reaches them from the LAN, and our tagged
+    // rules drop their ports from every interface but lo.
+    let rules = host.nft_rules();
+    assert!(rules.contains("tcp dport 8080 drop comment \"tails-server:web\""), "{rules}");
+    assert!(rules.contains("udp dport 64738 drop comment \"tails-server:mumble\""), "{rules}");
+    assert!(!w.lan_reaches(8080) && !w.lan_reaches(64738));
+    // With allow-lan the unit listens on every address and the port is open.
+    host.ok(&["web", "set-option", "allow-lan", "true"]);
+    assert!(host.sys.read("/etc/lighttpd/lighttpd.conf").contains("server.bind = \"0.0.0.0\""));
+    assert!(host.nft_rules().contains("tcp dport 8080 accept comment \"tails-server:web\""));
+    assert!(w.lan_reaches(8080), "allow-lan opens the port to the LAN");
+    assert!(!w.lan_reaches(64738), "mumble's allow-lan is still off");
+
+    // Through the private Tor network, with the client's key.
+    let (web, web_key) = connection(&host, "web");
+    let (mumble, mumble_key) = connection(&host, "mumble");
+    w.tor.client_key(&web, Some(&web_key));
+    w.tor.client_key(&mumble, Some(&mumble_key));
+    match fetch(w.tor.client_socks, &web, 80) {
+        Fetch::Page(page) => assert!(page.contains(PAGE), "{page}"),
+        other => panic!("the web site through Tor: {other:?}"),
+    }
+    // SOCKS success means tor reached murmur's port on the host.
+    assert!(matches!(fetch(w.tor.client_socks, &mumble, 64738), Fetch::Page(_)), "mumble through Tor");
+
+    host.ok(&["web", "disable"]);
+    host.ok(&["mumble", "disable"]);
+    assert_eq!(host.sys.active_state("lighttpd.service"), "inactive");
+    assert_eq!(host.sys.active_state("mumble-server.service"), "inactive");
+    assert_eq!(host.sys.unit_file_state("lighttpd.service"), "disabled", "left disabled after disable");
+    assert!(!host.nft_rules().contains("tails-server"), "no rule of ours is left:\n{}", host.nft_rules());
+    assert!(!w.published(&web) && !w.published(&mumble));
+    assert!(!w.lan_reaches(8080));
+    w.tor.client_key(&web, None);
+    w.tor.client_key(&mumble, None);
+}
+
+/// Tails' ferm policy drops incoming packets; our iptables chain is what
+/// lets the LAN in, and only with allow-lan.
+pub fn tails_iptables_rules_follow_allow_lan(w: &World) {
+    let host = w.host(Boot::default());
+    host.add_plugins(&["web"]);
+    host.sys.sh("iptables -P INPUT DROP && iptables -A INPUT -i lo -j ACCEPT && iptables -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT");
+    let env = [("TAILS_SERVER_FIREWALL", "iptables")];
+    host.ok_with(&env, &["web", "set-option", "allow-lan", "true"]);
+    host.ok_with(&env, &["web", "enable"]);
+    let rules = host.sys.sh("iptables-save -t filter");
+    assert!(rules.contains("-A TAILS-SERVER-IN ! -i lo -p tcp -m tcp --dport 8080 -m comment --comment \"tails-server:web\" -j ACCEPT"), "{rules}");
+    let first_input = rules.lines().find(|l| l.starts_with("-A INPUT")).unwrap_or("");
+    assert!(first_input.contains("-j TAILS-SERVER-IN"), "our jump comes before Tails' rules: {rules}");
+    assert!(w.lan_reaches(8080), "allow-lan lets the LAN through the drop policy");
+
+    host.ok_with(&env, &["web", "set-option", "allow-lan", "false"]);
+    assert!(!host.sys.sh("iptables-save -t filter").contains("--dport 8080"));
+    assert!(!w.lan_reaches(8080));
+
+    host.ok_with(&env, &["web", "disable"]);
+    let rules = host.sys.sh("iptables-save -t filter");
+    assert!(!rules.contains("tails-server") && !rules.contains("TAILS-SERVER"), "{rules}");
+    assert!(rules.contains(":INPUT DROP"), "Tails' own policy is left alone: {rules}");
+}

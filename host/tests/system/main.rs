@@ -1,0 +1,235 @@
+//! System tests: `enable` for real, inside disposable systemd test hosts.
+//!
+//! The process moves into a network namespace of its own; there it starts the
+//! private Tor network and boots test hosts (systemd as PID 1 of their own PID
+//! and mount namespaces, sharing this network namespace), so a host's units,
+//! the service tor and the client tor all meet on this namespace's loopback.
+//! A second namespace, joined by a veth pair, plays the LAN. Tests run one
+//! after another (hosts are heavy and share the network); `cargo test --test
+//! system NAME` runs the tests whose name contains NAME.
+
+mod crash;
+mod flow;
+mod packages;
+mod reboot;
+
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use tails_server_testkit::fixtures;
+use tails_server_testkit::systemd_host::{Item, NetNs, SystemdHost};
+use tails_server_testkit::tornet::TorNet;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_tails-server");
+/// Where the binary lives inside a host (where the autostart unit runs it).
+pub const INSIDE_BIN: &str = "/usr/local/sbin/tails-server";
+/// The test host's address on the veth pair, and the LAN peer's.
+pub const HOST_IP: &str = "10.231.7.1";
+pub const LAN_IP: &str = "10.231.7.2";
+
+pub struct World {
+    pub tor: TorNet,
+    pub lan: NetNs,
+    _own: NetNs,
+}
+
+/// A test host with the binary and the plugins copied in, and the private
+/// Tor network's files shared.
+pub struct Host {
+    pub sys: SystemdHost,
+    control: String,
+}
+
+pub struct Boot<'a> {
+    /// Mounted at Tails' Persistent Storage path inside.
+    pub persistent: Option<&'a Path>,
+    /// Install and enable tails-server-autostart.service.
+    pub autostart: bool,
+    /// Extra files to copy in.
+    pub files: Vec<(PathBuf, String)>,
+}
+
+impl Default for Boot<'_> {
+    fn default() -> Self {
+        Boot { persistent: None, autostart: false, files: Vec::new() }
+    }
+}
+
+impl World {
+    /// Boot a host. Netfilter rules live in the network namespace, which
+    /// hosts share: like a real boot, each host starts with none.
+    pub fn host(&self, boot: Boot) -> Host {
+        let flushed = Command::new("nft").args(["flush", "ruleset"]).status().expect("nft");
+        assert!(flushed.success());
+        let control = self.tor.service_control();
+        let tor_dir = self.tor.dir().display().to_string();
+        let mut items = vec![
+            Item::Bind(self.tor.dir().to_path_buf(), tor_dir),
+            Item::Copy(BIN.into(), INSIDE_BIN.into()),
+            Item::Copy(fixtures::MUMBLE.into(), "/root/mumble.wasm".into()),
+            Item::Copy(fixtures::WEB.into(), "/root/web.wasm".into()),
+        ];
+        if let Some(dir) = boot.persistent {
+            items.push(Item::Bind(dir.to_path_buf(), "/live/persistence/TailsData_unlocked".into()));
+        }
+        let dropin = tempfile::NamedTempFile::new().unwrap();
+        if boot.autostart {
+            let unit = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/systemd/tails-server-autostart.service");
+            items.push(Item::Copy(unit, "/etc/systemd/system/tails-server-autostart.service".into()));
+            // The host's tor is the private network's service tor.
+            std::fs::write(dropin.path(), format!("[Service]\nEnvironment=TAILS_SERVER_TOR_CONTROL={control}\n")).unwrap();
+            items.push(Item::Copy(dropin.path().into(), "/etc/systemd/system/tails-server-autostart.service.d/test.conf".into()));
+            items.push(Item::Wants("tails-server-autostart.service".into()));
+        }
+        for (from, inside) in boot.files {
+            items.push(Item::Copy(from, inside));
+        }
+        Host { sys: SystemdHost::boot(&items), control }
+    }
+
+    /// Is the onion service of `address` held by the service tor?
+    pub fn published(&self, address: &str) -> bool {
+        let id = address.trim_end_matches(".onion");
+        self.tor.control("service", "GETINFO onions/detached").expect("service tor").contains(id)
+    }
+
+    /// Can the LAN peer open a TCP connection to the host's `port`?
+    pub fn lan_reaches(&self, port: u16) -> bool {
+        self.lan.run(move || {
+            let addr: SocketAddr = format!("{HOST_IP}:{port}").parse().unwrap();
+            TcpStream::connect_timeout(&addr, Duration::from_secs(3)).is_ok()
+        })
+    }
+}
+
+impl Host {
+    /// `tails-server ARGS` inside the host, using the private network's tor.
+    pub fn ts_command(&self, args: &[&str]) -> Command {
+        let mut cmd = self.sys.command(INSIDE_BIN);
+        cmd.args(args).env("TAILS_SERVER_TOR_CONTROL", &self.control).stdin(Stdio::null());
+        cmd
+    }
+
+    pub fn ts(&self, args: &[&str]) -> Output {
+        self.ts_command(args).output().expect("nsenter")
+    }
+
+    /// Run and require success; stdout and stderr together.
+    pub fn ok(&self, args: &[&str]) -> String {
+        self.ok_with(&[], args)
+    }
+
+    pub fn ok_with(&self, env: &[(&str, &str)], args: &[&str]) -> String {
+        let out = self.ts_command(args).envs(env.iter().copied()).output().expect("nsenter");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "tails-server {} failed in the test host:\n{text}", args.join(" "));
+        text
+    }
+
+    pub fn info(&self, service: &str) -> serde_json::Value {
+        serde_json::from_str(&self.ok(&[service, "info", "--details", "--json", "--show-secrets"])).unwrap()
+    }
+
+    pub fn add_plugins(&self, names: &[&str]) {
+        for name in names {
+            self.ok(&["plugin", "add", &format!("/root/{name}.wasm"), "--yes"]);
+        }
+    }
+
+    /// Our firewall rules in the host's network namespace (nftables).
+    pub fn nft_rules(&self) -> String {
+        String::from_utf8_lossy(&self.sys.run("nft", &["list", "ruleset"]).stdout).into_owned()
+    }
+}
+
+/// GET / from 127.0.0.1:port (the namespace's loopback, which hosts share).
+pub fn http_get(port: u16) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = TcpStream::connect_timeout(&format!("127.0.0.1:{port}").parse().unwrap(), Duration::from_secs(3)) else {
+        return String::new();
+    };
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
+    let mut page = String::new();
+    let _ = s.read_to_string(&mut page);
+    page
+}
+
+/// Mumble's UDP ping: 4 zero bytes and an 8-byte ident; a running murmur
+/// answers 24 bytes echoing the ident. Bounded retries.
+pub fn mumble_answers(port: u16) -> bool {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let ident = *b"tailsts1";
+    let mut ping = vec![0u8; 4];
+    ping.extend_from_slice(&ident);
+    for _ in 0..20 {
+        let _ = socket.send_to(&ping, ("127.0.0.1", port));
+        let mut buf = [0u8; 64];
+        if let Ok(n) = socket.recv(&mut buf) {
+            return n == 24 && buf[4..12] == ident;
+        }
+    }
+    false
+}
+
+type Test = (&'static str, fn(&World));
+
+const TESTS: &[Test] = &[
+    ("enable_runs_units_opens_nothing_to_the_lan_and_publishes", flow::enable_runs_units_opens_nothing_to_the_lan_and_publishes),
+    ("tails_iptables_rules_follow_allow_lan", flow::tails_iptables_rules_follow_allow_lan),
+    ("packages_are_installed_with_apt_after_waiting_for_the_lock", packages::packages_are_installed_with_apt_after_waiting_for_the_lock),
+    ("kill_at_each_step_then_repair", crash::kill_at_each_step_then_repair),
+    ("persistence_and_autostart_across_reboots", reboot::persistence_and_autostart_across_reboots),
+];
+
+fn main() {
+    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    if std::env::args().any(|a| a == "--list") {
+        for (name, _) in TESTS {
+            println!("{name}: test");
+        }
+        return;
+    }
+    let chosen: Vec<&Test> = TESTS.iter().filter(|(name, _)| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()))).collect();
+    if chosen.is_empty() {
+        println!("running 0 tests");
+        return;
+    }
+    // SAFETY: getuid has no preconditions.
+    assert_eq!(unsafe { libc::getuid() }, 0, "the system tests boot systemd test hosts and need root");
+
+    let pid = std::process::id();
+    let own = NetNs::new(&format!("tsys{pid}"));
+    own.enter();
+    let lan = NetNs::new(&format!("tlan{pid}"));
+    lan.link_from_here(&format!("{HOST_IP}/24"), &format!("{LAN_IP}/24"));
+    let up = Command::new("ip").args(["link", "set", "lo", "up"]).status().unwrap();
+    assert!(up.success());
+    println!("starting the private Tor network in namespace {} ...", own.name);
+    let world = World { tor: TorNet::start(), lan, _own: own };
+
+    println!("running {} tests", chosen.len());
+    let mut failed = Vec::new();
+    for (name, test) in chosen {
+        let started = std::time::Instant::now();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| test(&world)));
+        let took = started.elapsed().as_secs_f32();
+        match result {
+            Ok(()) => println!("test {name} ... ok ({took:.1} s)"),
+            Err(_) => {
+                println!("test {name} ... FAILED ({took:.1} s)");
+                failed.push(*name);
+            }
+        }
+    }
+    drop(world);
+    if failed.is_empty() {
+        println!("\ntest result: ok");
+    } else {
+        println!("\ntest result: FAILED: {}", failed.join(", "));
+        std::process::exit(1);
+    }
+}

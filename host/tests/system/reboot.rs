@@ -1,0 +1,82 @@
+//! Persistence and autostart across reboots: a second (and third) test host
+//! boots over the same persistent folder, as Tails over its Persistent
+//! Storage; the state folder and everything else were in the first host's RAM.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::{mumble_answers, Boot, Host, World};
+
+fn boot(w: &World, persistent: &Path) -> Host {
+    let host = w.host(Boot { persistent: Some(persistent), autostart: true, ..Boot::default() });
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let state = host.sys.active_state("tails-server-autostart.service");
+        if state == "active" {
+            return host;
+        }
+        assert!(state != "failed" && Instant::now() < deadline, "autostart: {state}\n{}", host.sys.sh("journalctl -u tails-server-autostart.service --no-pager | tail -30"));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+pub fn persistence_and_autostart_across_reboots(w: &World) {
+    let storage = tempfile::tempdir_in("/var/tmp").unwrap();
+    let list = storage.path().join("live-additional-software.conf");
+    std::fs::write(&list, "# the user's own\nvim\n").unwrap();
+    let kept = storage.path().join("tails-server");
+
+    let (address, key, clients) = {
+        let a = boot(w, storage.path());
+        a.add_plugins(&["mumble", "web"]);
+        for service in ["mumble", "web"] {
+            a.ok(&[service, "set-option", "persistence", "true"]);
+        }
+        a.ok(&["mumble", "set-option", "autostart", "true"]);
+        a.ok(&["mumble", "set-option", "server-password", "kept across reboots"]);
+        a.ok(&["mumble", "enable"]);
+        a.ok(&["web", "enable"]);
+        let info = a.info("mumble");
+        let connection: serde_json::Value = serde_json::from_str(&a.ok(&["mumble", "connection-info", "--json"])).unwrap();
+        let software = std::fs::read_to_string(&list).unwrap();
+        assert_eq!(software, "# the user's own\nvim\nmumble-server\nlighttpd\n");
+        let state = kept.join("services/mumble/state.json");
+        assert_eq!(std::fs::metadata(&state).unwrap().permissions().mode() & 0o777, 0o600, "keys are stored 0600");
+        assert!(kept.join("files/mumble/etc/mumble-server.ini").exists());
+        (info["address"].as_str().unwrap().to_string(), connection["clients"][0]["private-key"].clone(), info["clients"].clone())
+    }; // power cut: the host and its RAM are gone
+
+    {
+        let b = boot(w, storage.path());
+        let mumble = b.info("mumble");
+        assert_eq!(mumble["enabled"], true, "autostart on: enabled again");
+        assert_eq!(mumble["address"], address.as_str(), "same onion address");
+        assert_eq!(mumble["clients"], clients);
+        assert_eq!(mumble["options"]["server-password"], "kept across reboots");
+        let connection: serde_json::Value = serde_json::from_str(&b.ok(&["mumble", "connection-info", "--json"])).unwrap();
+        assert_eq!(connection["clients"][0]["private-key"], key, "same client key");
+        assert_eq!(b.sys.active_state("mumble-server.service"), "active");
+        assert!(b.sys.read("/etc/mumble-server.ini").contains("serverpassword=kept across reboots"));
+        assert!(mumble_answers(64738));
+        assert!(w.published(&address));
+
+        let web = b.info("web");
+        assert_eq!(web["enabled"], false, "autostart off: restored but not enabled");
+        assert_eq!(b.sys.active_state("lighttpd.service"), "inactive", "its package's unit does not run on its own");
+
+        // Turning persistence off asks first; no answer is a no.
+        let refused = b.ts(&["web", "set-option", "persistence", "false"]);
+        assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("nothing was deleted"));
+        assert!(kept.join("services/web/state.json").exists());
+        b.ok(&["web", "set-option", "persistence", "false", "--yes"]);
+        assert!(!kept.join("services/web").exists() && !kept.join("plugins/web").exists());
+        assert_eq!(std::fs::read_to_string(&list).unwrap(), "# the user's own\nvim\nmumble-server\n");
+    }
+
+    let c = boot(w, storage.path());
+    let services = c.ok(&["list"]);
+    assert!(services.contains("mumble") && !services.contains("web"), "only what was kept came back:\n{services}");
+    assert_eq!(c.info("mumble")["address"], address.as_str());
+    c.ok(&["mumble", "disable"]);
+}
