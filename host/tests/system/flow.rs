@@ -37,7 +37,7 @@ pub fn enable_runs_units_opens_nothing_to_the_lan_and_publishes(w: &World) {
     let conf = host.sys.read("/etc/lighttpd/lighttpd.conf");
     assert!(conf.contains("server.document-root = \"/srv/site\"") && conf.contains("server.bind = \"127.0.0.1\""), "{conf}");
     let ini = host.sys.read("/etc/mumble-server.ini");
-    assert!(ini.contains("serverpassword=correct horse battery") && ini.contains("Hello from the test host"), "{ini}");
+    assert!(ini.contains("serverpassword=\"correct horse battery\"") && ini.contains("Hello from the test host"), "{ini}");
     // The servers answer on their ports.
     assert!(http_get(8080).contains(PAGE), "lighttpd serves the folder");
     assert!(mumble_answers(64738), "murmur answers a UDP ping");

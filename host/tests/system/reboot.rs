@@ -57,7 +57,7 @@ pub fn persistence_and_autostart_across_reboots(w: &World) {
         let connection: serde_json::Value = serde_json::from_str(&b.ok(&["mumble", "connection-info", "--json"])).unwrap();
         assert_eq!(connection["clients"][0]["private-key"], key, "same client key");
         assert_eq!(b.sys.active_state("mumble-server.service"), "active");
-        assert!(b.sys.read("/etc/mumble-server.ini").contains("serverpassword=kept across reboots"));
+        assert!(b.sys.read("/etc/mumble-server.ini").contains("serverpassword=\"kept across reboots\""));
         assert!(mumble_answers(64738));
         assert!(w.published(&address));
 
