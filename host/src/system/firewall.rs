@@ -24,6 +24,8 @@ pub const TAG: &str = "tails-server";
 const NFT_TABLE: &str = "tails_server";
 const IPT_IN: &str = "TAILS-SERVER-IN";
 const IPT_OUT: &str = "TAILS-SERVER-OUT";
+/// Tails' desktop user.
+const DESKTOP_USER: &str = "amnesia";
 
 /// What one enabled service needs from the firewall.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +103,9 @@ pub fn nft_ruleset(openings: &[Opening]) -> String {
 
 /// The iptables rules of our chains, for `iptables-restore --noflush` (a
 /// chain line flushes that chain; the commit is atomic).
-pub fn iptables_rules(openings: &[Opening]) -> String {
+/// `desktop_uid`: Tails' desktop user (`amnesia`), whom allow-localhost lets
+/// reach the port; without one there is no such rule to add.
+pub fn iptables_rules(openings: &[Opening], desktop_uid: Option<u32>) -> String {
     let mut s = format!("*filter\n:{IPT_IN} - [0:0]\n:{IPT_OUT} - [0:0]\n");
     for o in openings {
         let comment = tag(&o.service);
@@ -109,9 +113,9 @@ pub fn iptables_rules(openings: &[Opening]) -> String {
             if o.lan {
                 s += &format!("-A {IPT_IN} ! -i lo -p {proto} --dport {port} -m comment --comment \"{comment}\" -j ACCEPT\n");
             }
-            if o.localhost {
+            if let (true, Some(uid)) = (o.localhost, desktop_uid) {
                 s += &format!(
-                    "-A {IPT_OUT} -o lo -p {proto} --dport {port} -m owner --uid-owner amnesia -m comment --comment \"{comment}\" -j ACCEPT\n"
+                    "-A {IPT_OUT} -o lo -p {proto} --dport {port} -m owner --uid-owner {uid} -m comment --comment \"{comment}\" -j ACCEPT\n"
                 );
             }
         }
@@ -133,7 +137,7 @@ fn apply_iptables(openings: &[Opening]) -> Result<()> {
         }
         return Ok(());
     }
-    let mut rules = iptables_rules(openings);
+    let mut rules = iptables_rules(openings, uid_of(DESKTOP_USER));
     for (chain, ours) in jumps {
         let present = Command::new("iptables")
             .args(["-w", "-C", chain, "-j", ours, "-m", "comment", "--comment", TAG])
@@ -221,11 +225,14 @@ mod tests {
 
     #[test]
     fn iptables_rules_open_only_what_is_allowed() {
-        let rules = iptables_rules(&[web(true, false), Opening { service: "mumble".into(), ports: vec![(64738, Proto::Udp)], lan: false, localhost: true }]);
+        let mumble = Opening { service: "mumble".into(), ports: vec![(64738, Proto::Udp)], lan: false, localhost: true };
+        let rules = iptables_rules(&[web(true, false), mumble.clone()], Some(1000));
         assert!(rules.contains("-A TAILS-SERVER-IN ! -i lo -p tcp --dport 8080 -m comment --comment \"tails-server:web\" -j ACCEPT"), "{rules}");
         assert!(!rules.contains("-A TAILS-SERVER-OUT -o lo -p tcp --dport 8080"), "{rules}");
-        assert!(rules.contains("-A TAILS-SERVER-OUT -o lo -p udp --dport 64738 -m owner --uid-owner amnesia"), "{rules}");
-        assert!(!rules.contains("--dport 64738 -m comment --comment \"tails-server:mumble\" -j ACCEPT\n-A TAILS-SERVER-IN"), "{rules}");
+        assert!(rules.contains("-A TAILS-SERVER-OUT -o lo -p udp --dport 64738 -m owner --uid-owner 1000"), "{rules}");
+        assert!(!rules.contains("-A TAILS-SERVER-IN ! -i lo -p udp --dport 64738"), "{rules}");
+        // No desktop user: no localhost rule.
+        assert!(!iptables_rules(&[mumble], None).contains("TAILS-SERVER-OUT -o lo"));
         assert!(rules.ends_with("COMMIT\n"));
     }
 }

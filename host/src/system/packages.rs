@@ -56,9 +56,7 @@ pub fn install(root: &Path, names: &[String]) -> Result<(), String> {
     if root != Path::new("/") {
         return Err(format!("installing packages under --root {} is not supported; install {} there yourself", root.display(), names.join(" ")));
     }
-    if let Some(holder) = lock_holder(Path::new(DPKG_FRONTEND_LOCK)) {
-        eprintln!("Waiting for the package manager: {holder} holds the dpkg lock (up to {} s)...", LOCK_WAIT.as_secs());
-    }
+    wait_for_lock(Path::new(DPKG_FRONTEND_LOCK))?;
     if interrupted(root) {
         eprintln!("A previous dpkg run was interrupted; finishing it first (dpkg --configure -a)...");
         run(Command::new("dpkg").args(["--configure", "-a"]), "dpkg --configure -a")?;
@@ -98,6 +96,22 @@ fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
         }
         Err(e) => Err(format!("cannot run {what}: {e}")),
     }
+}
+
+/// Wait (bounded) while another program holds the dpkg lock, saying who.
+/// apt-get waits by itself too (DPkg::Lock::Timeout); `dpkg --configure -a`
+/// does not.
+fn wait_for_lock(lock: &Path) -> Result<(), String> {
+    let Some(holder) = lock_holder(lock) else { return Ok(()) };
+    eprintln!("Waiting for the package manager: {holder} holds the dpkg lock (up to {} s)...", LOCK_WAIT.as_secs());
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    while let Some(holder) = lock_holder(lock) {
+        if std::time::Instant::now() > deadline {
+            return Err(format!("{holder} still holds the dpkg lock after {} s; try again when it is done", LOCK_WAIT.as_secs()));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    Ok(())
 }
 
 /// dpkg leaves its pending status updates in `updates/` when interrupted;

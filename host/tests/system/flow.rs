@@ -86,6 +86,8 @@ pub fn enable_runs_units_opens_nothing_to_the_lan_and_publishes(w: &World) {
 pub fn tails_iptables_rules_follow_allow_lan(w: &World) {
     let host = w.host(Boot::default());
     host.add_plugins(&["web"]);
+    // As on Tails: a desktop user, and a policy that drops what it does not accept.
+    host.sys.sh("useradd --no-create-home amnesia");
     host.sys.sh("iptables -P INPUT DROP && iptables -A INPUT -i lo -j ACCEPT && iptables -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT");
     let env = [("TAILS_SERVER_FIREWALL", "iptables")];
     host.ok_with(&env, &["web", "set-option", "allow-lan", "true"]);
@@ -95,9 +97,11 @@ pub fn tails_iptables_rules_follow_allow_lan(w: &World) {
     let first_input = rules.lines().find(|l| l.starts_with("-A INPUT")).unwrap_or("");
     assert!(first_input.contains("-j TAILS-SERVER-IN"), "our jump comes before Tails' rules: {rules}");
     assert!(w.lan_reaches(8080), "allow-lan lets the LAN through the drop policy");
+    let amnesia = host.sys.sh("id -u amnesia");
+    assert!(rules.contains(&format!("-A TAILS-SERVER-OUT -o lo -p tcp -m tcp --dport 8080 -m owner --uid-owner {} ", amnesia.trim())), "allow-localhost lets the desktop user in: {rules}");
 
     host.ok_with(&env, &["web", "set-option", "allow-lan", "false"]);
-    assert!(!host.sys.sh("iptables-save -t filter").contains("--dport 8080"));
+    assert!(!host.sys.sh("iptables-save -t filter").contains("-A TAILS-SERVER-IN ! -i lo -p tcp -m tcp --dport 8080"));
     assert!(!w.lan_reaches(8080));
 
     host.ok_with(&env, &["web", "disable"]);
