@@ -97,7 +97,7 @@ pub fn enable(ctx: &Context, service: &mut Service) -> Result<()> {
 fn run_step(ctx: &Context, service: &mut Service, step: Step) -> Result<()> {
     service.state.journal.current = Some(step);
     save(ctx, service)?;
-    let said = if skipped(ctx, step) { not_live(ctx) } else { do_step(ctx, service, step)? };
+    let said = if skipped(ctx, step) { not_live(ctx, service, step)? } else { do_step(ctx, service, step)? };
     println!("  ✓ {}: {said}", step.name());
     test_pause(Operation::Enable, step);
     let journal = &mut service.state.journal;
@@ -120,7 +120,7 @@ pub fn disable(ctx: &Context, service: &mut Service) -> Result<()> {
         service.state.journal.current = Some(step);
         save(ctx, service)?;
         let said = if skipped(ctx, step) {
-            not_live(ctx)
+            not_live(ctx, service, step)?
         } else {
             undo_step(ctx, service, step).map_err(|e| e.context(format!("undoing step `{}`", step.name())))?
         };
@@ -164,14 +164,21 @@ pub fn repair(ctx: &Context) -> Result<Vec<String>> {
     Ok(report)
 }
 
-/// Under `--root DIR` only files change: units and the firewall belong to
-/// the running system.
+/// Under `--root DIR` only files change: packages, units and the firewall
+/// belong to the running system.
 fn skipped(ctx: &Context, step: Step) -> bool {
-    !ctx.live() && matches!(step, Step::Unit | Step::Firewall)
+    !ctx.live() && matches!(step, Step::Packages | Step::Unit | Step::Firewall)
 }
 
-fn not_live(ctx: &Context) -> String {
-    format!("skipped: --root {} is a folder, not the running system", ctx.root.display())
+fn not_live(ctx: &Context, service: &Service, step: Step) -> Result<String> {
+    let mut said = format!("skipped: --root {} is a folder, not the running system", ctx.root.display());
+    if step == Step::Packages {
+        let missing = crate::system::packages::missing(&ctx.root, &granted_packages(service))?;
+        if !missing.is_empty() {
+            said += &format!(" (not installed there: {})", missing.join(", "));
+        }
+    }
+    Ok(said)
 }
 
 /// Do one step; returns what it did, for the user.
@@ -184,9 +191,6 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
             broker.install_packages(&packages).map_err(|e| anyhow!("{}", e.message()))?;
             let unit = &info.systemd_service;
             block_on(async {
-                if !ctx.live() {
-                    return Ok(());
-                }
                 let systemd = Systemd::connect().await?;
                 // A package may have enabled and started its unit on install.
                 if !service.state.journal.done.contains(&Step::Unit) && systemd.is_enabled(unit).await? {

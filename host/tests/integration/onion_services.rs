@@ -38,8 +38,8 @@ fn key_of(info: &serde_json::Value, client: &str) -> String {
 #[test]
 fn a_web_site_is_reachable_only_with_a_client_key() {
     let net = tornet();
-    // The system-integration step (starting lighttpd) is not built yet: the
-    // test serves the web plugin's target port itself.
+    // Under --root no unit is started (the system tests start lighttpd for
+    // real): the test serves the web plugin's target port itself.
     serve(8080, PAGE);
     let sandbox = exclusive_sandbox_with_tor();
     sandbox.ok(&["plugin", "add", fixtures::WEB, "--yes"]);
