@@ -1,66 +1,54 @@
-//! The main job, shown on a machine without internet: start a private Tor
-//! network on loopback, add the `web` plugin to a throw-away root, enable it
-//! (configuration written, onion service published with client
-//! authorization), and fetch the page through Tor with the client's key.
+//! The main job, shown on a machine without Tails or internet: start a
+//! private Tor network and a systemd test host in a network namespace of
+//! their own, add the `web` plugin inside, enable it (lighttpd installed,
+//! configured, started by systemd, firewall closed to the LAN, onion service
+//! published with client authorization), and fetch the page through Tor with
+//! the client's key. Needs root (namespaces).
 //!
-//! Run: `scripts/demo` (or `cargo run -p tails-server --example demo`).
+//! Run: `scripts/demo`.
 
+use std::path::Path;
 use std::process::Command;
 
-use tails_server_testkit::tornet::{fetch, serve, Fetch, TorNet};
-use tails_server_testkit::fixtures;
+use tails_server_testkit::systemd_host::{tails_server_items, NetNs, SystemdHost, INSIDE_BIN};
+use tails_server_testkit::tornet::{fetch, Fetch, TorNet};
+
+const PAGE: &str = "<h1>Hello from Tails Server, through Tor</h1>";
 
 fn main() {
     let bin = std::env::var("TAILS_SERVER_BIN").expect("scripts/demo sets TAILS_SERVER_BIN");
-    let root = tempfile::Builder::new().prefix("tails-server-demo").tempdir().unwrap();
-    std::fs::create_dir_all(root.path().join("var/lib/dpkg")).unwrap();
-    std::fs::copy("/var/lib/dpkg/status", root.path().join("var/lib/dpkg/status")).unwrap();
-
-    println!("== Starting a private Tor network on loopback (about 30-40 s)…");
+    let netns = NetNs::new(&format!("tsdemo{}", std::process::id()));
+    netns.enter();
+    println!("== Starting a private Tor network in network namespace {} (about 30-60 s)…", netns.name);
     let net = TorNet::start();
-    // Starting lighttpd is the system-integration step, not built yet: the
-    // demo serves the web plugin's local port itself.
-    serve(8080, "<h1>Hello from Tails Server, through Tor</h1>\n");
+    println!("== Booting a systemd test host (its own PID and mount namespaces, an overlay of this machine's root)…");
+    let host = SystemdHost::boot(&tails_server_items(Path::new(&bin), net.dir()));
+    host.sh(&format!("echo '{PAGE}' > /var/www/html/index.html"));
 
-    let run = |args: &[&str]| {
-        println!("\n$ tails-server {}", args.join(" "));
-        let status = Command::new(&bin)
-            .args(args)
-            .env("TAILS_SERVER_ROOT", root.path())
-            .env("TAILS_SERVER_TOR_CONTROL", net.service_control())
-            .status()
-            .expect("run tails-server");
-        assert!(status.success(), "tails-server {args:?} failed");
+    let tails_server = |args: &[&str]| -> Command {
+        let mut cmd = host.command(INSIDE_BIN);
+        cmd.args(args).env("TAILS_SERVER_TOR_CONTROL", net.service_control());
+        cmd
     };
-    run(&["plugin", "add", fixtures::WEB, "--yes"]);
+    let run = |args: &[&str]| {
+        println!("\n(test host) $ tails-server {}", args.join(" "));
+        assert!(tails_server(args).status().expect("run tails-server").success(), "tails-server {args:?} failed");
+    };
+    run(&["plugin", "add", "/root/web.wasm", "--yes"]);
     run(&["web", "enable"]);
     run(&["web", "info"]);
+    println!("\n(over D-Bus) lighttpd.service is {}", host.active_state("lighttpd.service"));
 
-    let out = Command::new(&bin)
-        .args(["web", "connection-info", "--json"])
-        .env("TAILS_SERVER_ROOT", root.path())
-        .env("TAILS_SERVER_TOR_CONTROL", net.service_control())
-        .output()
-        .unwrap();
+    let out = tails_server(&["web", "connection-info", "--json"]).output().unwrap();
     let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let address = info["address"].as_str().unwrap().to_string();
     let key = info["clients"][0]["private-key"].as_str().unwrap().to_string();
 
     println!("\n== Fetching http://{address}/ through the client tor, with the client's key…");
     net.client_key(&address, Some(&key));
-    let mut result = None;
-    for _ in 0..30 {
-        match fetch(net.client_socks, &address, 80) {
-            Fetch::Page(page) => {
-                result = Some(page);
-                break;
-            }
-            Fetch::Refused(_) => std::thread::sleep(std::time::Duration::from_secs(2)),
-        }
-    }
-    match result {
-        Some(page) => println!("{page}"),
-        None => panic!("the page did not come through Tor"),
+    match fetch(net.client_socks, &address, 80) {
+        Fetch::Page(page) => println!("{page}"),
+        Fetch::Refused(code) => panic!("the page did not come through Tor (SOCKS error {code:#04x})"),
     }
     net.client_key(&address, None);
     match fetch(net.client_socks, &address, 80) {
@@ -68,5 +56,5 @@ fn main() {
         Fetch::Page(_) => panic!("the page came without a key"),
     }
     run(&["web", "disable"]);
-    println!("\n== Done; the Tor network and the demo root are removed.");
+    println!("\n== Done; the test host, the Tor network and the namespace are removed.");
 }

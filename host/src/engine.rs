@@ -97,8 +97,9 @@ pub fn enable(ctx: &Context, service: &mut Service) -> Result<()> {
 fn run_step(ctx: &Context, service: &mut Service, step: Step) -> Result<()> {
     service.state.journal.current = Some(step);
     save(ctx, service)?;
+    let started = std::time::Instant::now();
     let said = if skipped(ctx, step) { not_live(ctx, service, step)? } else { do_step(ctx, service, step)? };
-    println!("  ✓ {}: {said}", step.name());
+    println!("  ✓ {}: {said} [{:.2} s]", step.name(), started.elapsed().as_secs_f64());
     test_pause(Operation::Enable, step);
     let journal = &mut service.state.journal;
     if !journal.done.contains(&step) {

@@ -31,6 +31,21 @@ pub enum Item {
     Wants(String),
 }
 
+/// Where the binary under test lives inside a host (where the autostart unit runs it).
+pub const INSIDE_BIN: &str = "/usr/local/sbin/tails-server";
+
+/// The items every Tails Server host gets: the binary at [`INSIDE_BIN`], the
+/// first-party plugins at /root/NAME.wasm, and the private Tor network's
+/// folder shared (its control cookies are read inside).
+pub fn tails_server_items(bin: &Path, tor_dir: &Path) -> Vec<Item> {
+    vec![
+        Item::Bind(tor_dir.to_path_buf(), tor_dir.display().to_string()),
+        Item::Copy(bin.to_path_buf(), INSIDE_BIN.into()),
+        Item::Copy(crate::fixtures::MUMBLE.into(), "/root/mumble.wasm".into()),
+        Item::Copy(crate::fixtures::WEB.into(), "/root/web.wasm".into()),
+    ]
+}
+
 impl SystemdHost {
     /// Boot a host and wait (bounded) until systemd says it is up.
     pub fn boot(items: &[Item]) -> SystemdHost {

@@ -18,13 +18,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use tails_server_testkit::fixtures;
-use tails_server_testkit::systemd_host::{Item, NetNs, SystemdHost};
+use tails_server_testkit::systemd_host::{tails_server_items, Item, NetNs, SystemdHost, INSIDE_BIN};
 use tails_server_testkit::tornet::TorNet;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tails-server");
-/// Where the binary lives inside a host (where the autostart unit runs it).
-pub const INSIDE_BIN: &str = "/usr/local/sbin/tails-server";
 /// The test host's address on the veth pair, and the LAN peer's.
 pub const HOST_IP: &str = "10.231.7.1";
 pub const LAN_IP: &str = "10.231.7.2";
@@ -64,13 +61,7 @@ impl World {
         let flushed = Command::new("nft").args(["flush", "ruleset"]).status().expect("nft");
         assert!(flushed.success());
         let control = self.tor.service_control();
-        let tor_dir = self.tor.dir().display().to_string();
-        let mut items = vec![
-            Item::Bind(self.tor.dir().to_path_buf(), tor_dir),
-            Item::Copy(BIN.into(), INSIDE_BIN.into()),
-            Item::Copy(fixtures::MUMBLE.into(), "/root/mumble.wasm".into()),
-            Item::Copy(fixtures::WEB.into(), "/root/web.wasm".into()),
-        ];
+        let mut items = tails_server_items(Path::new(BIN), self.tor.dir());
         if let Some(dir) = boot.persistent {
             items.push(Item::Bind(dir.to_path_buf(), "/live/persistence/TailsData_unlocked".into()));
         }
