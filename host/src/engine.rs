@@ -99,7 +99,7 @@ fn run_step(ctx: &Context, service: &mut Service, step: Step) -> Result<()> {
     save(ctx, service)?;
     let started = std::time::Instant::now();
     let said = if skipped(ctx, step) { not_live(ctx, service, step)? } else { do_step(ctx, service, step)? };
-    println!("  ✓ {}: {said} [{:.2} s]", step.name(), started.elapsed().as_secs_f64());
+    println!("  ✓ {}: {said} [{:.3} s]", step.name(), started.elapsed().as_secs_f64());
     test_pause(Operation::Enable, step);
     let journal = &mut service.state.journal;
     if !journal.done.contains(&step) {

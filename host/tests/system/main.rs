@@ -39,6 +39,7 @@ pub struct Host {
     control: String,
 }
 
+#[derive(Default)]
 pub struct Boot<'a> {
     /// Mounted at Tails' Persistent Storage path inside.
     pub persistent: Option<&'a Path>,
@@ -46,12 +47,6 @@ pub struct Boot<'a> {
     pub autostart: bool,
     /// Extra files to copy in.
     pub files: Vec<(PathBuf, String)>,
-}
-
-impl Default for Boot<'_> {
-    fn default() -> Self {
-        Boot { persistent: None, autostart: false, files: Vec::new() }
-    }
 }
 
 impl World {
