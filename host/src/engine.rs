@@ -133,7 +133,14 @@ pub fn disable(ctx: &Context, service: &mut Service) -> Result<()> {
     }
     service.state.enabled = false;
     service.state.journal = Journal::default();
-    save(ctx, service)
+    save(ctx, service)?;
+    // The service's data changed while it ran: keep its latest files.
+    if persistence::wanted(&service.state) {
+        if let Some(p) = &ctx.persistence {
+            p.save(ctx, service)?;
+        }
+    }
+    Ok(())
 }
 
 /// Finish or undo whatever a crash interrupted, for every service; then make

@@ -141,14 +141,26 @@ pub fn set_option(ctx: &Context, name: &str, option: &str, text: &str, yes: bool
     if option == options::PERSISTENCE {
         set_persistence(ctx, &service, value == OptionValue::Boolean(true), yes)?;
     }
-    service.state.options.insert(option.to_string(), value);
+    let previous = service.state.options.insert(option.to_string(), value);
     ctx.save_service(name, &service.state)?;
     if service.state.enabled {
         // Every step is safe to repeat: the plugin rewrites the configuration,
         // the unit restarts, the firewall and the onion follow the options.
         drop(instance);
         println!("{name} is enabled; applying {option}:");
-        engine::enable(ctx, &mut service)?;
+        if let Err(e) = engine::enable(ctx, &mut service) {
+            // Losing the service for a bad value is worse than the value:
+            // put the old one back and enable with it again.
+            match previous {
+                Some(old) => service.state.options.insert(option.to_string(), old),
+                None => service.state.options.remove(option),
+            };
+            println!("The new value of {option} did not work; enabling {name} again with the previous one:");
+            if let Err(again) = engine::enable(ctx, &mut service) {
+                return Err(e.context(format!("and enabling with the previous value failed too: {again:#}")));
+            }
+            return Err(e.context(format!("{option} was not changed; {name} runs with the previous value")));
+        }
     }
     println!("{option} set.");
     Ok(())

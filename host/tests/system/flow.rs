@@ -50,6 +50,22 @@ pub fn enable_runs_units_opens_nothing_to_the_lan_and_publishes(w: &World) {
     assert!(rules.contains("tcp dport 8080 drop comment \"tails-server:web\""), "{rules}");
     assert!(rules.contains("udp dport 64738 drop comment \"tails-server:mumble\""), "{rules}");
     assert!(!w.lan_reaches(8080) && !w.lan_reaches(64738));
+    // A unit that fails to start: its result and last log lines are shown,
+    // and the service goes on with the previous value. The fault is made by
+    // the test (a drop-in refusing a configuration that listens on the LAN).
+    host.sys.sh(
+        "mkdir -p /etc/systemd/system/lighttpd.service.d && printf '[Service]\\nExecStartPre=/bin/sh -c \"! grep -q 0.0.0.0 /etc/lighttpd/lighttpd.conf\"\\n' \
+         > /etc/systemd/system/lighttpd.service.d/test-fault.conf && systemctl daemon-reload",
+    );
+    let out = host.ts(&["web", "set-option", "allow-lan", "true"]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("lighttpd.service: the Restart job ended with `failed`") && said.contains("Its last log lines:"), "{said}");
+    assert!(said.contains("allow-lan was not changed; web runs with the previous value"), "{said}");
+    assert_eq!(host.info("web")["options"]["allow-lan"], false);
+    assert_eq!(host.sys.active_state("lighttpd.service"), "active");
+    assert!(http_get(8080).contains(PAGE));
+    host.sys.sh("rm -r /etc/systemd/system/lighttpd.service.d && systemctl daemon-reload");
     // With allow-lan the unit listens on every address and the port is open.
     host.ok(&["web", "set-option", "allow-lan", "true"]);
     assert!(host.sys.read("/etc/lighttpd/lighttpd.conf").contains("server.bind = \"0.0.0.0\""));
