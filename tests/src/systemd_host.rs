@@ -60,10 +60,14 @@ impl SystemdHost {
                 Item::Wants(unit) => format!("wants:{unit}"),
             });
         }
-        let unshare = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().expect("unshare");
+        // The boot script's errors go to a log shown if the boot fails
+        // (unshare also complains there when the host is killed at the end).
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let unshare = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log.reopen().unwrap()).spawn().expect("unshare");
+        let boot_log = || std::fs::read_to_string(log.path()).unwrap_or_default();
         let deadline = Instant::now() + BOOT_TIMEOUT;
         let pid = loop {
-            assert!(Instant::now() < deadline, "the test host's systemd did not start");
+            assert!(Instant::now() < deadline, "the test host's systemd did not start:\n{}", boot_log());
             let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", unshare.id())).unwrap_or_default();
             if let Some(pid) = children.split_whitespace().next().and_then(|p| p.parse::<u32>().ok()) {
                 if std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "systemd") {
@@ -82,7 +86,7 @@ impl SystemdHost {
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        panic!("the test host did not finish booting: SystemState {state:?}");
+        panic!("the test host did not finish booting: SystemState {state:?}\n{}", boot_log());
     }
 
     /// A command run inside the host (its mount, PID and network namespaces).
