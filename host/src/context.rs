@@ -64,12 +64,16 @@ impl Context {
     /// persistence is on.
     pub fn save_service(&self, name: &str, state: &ServiceState) -> Result<()> {
         self.state.save_service(name, state)?;
-        if crate::persistence::wanted(state) {
-            if let Some(p) = &self.persistence {
-                p.save_state(name, state)?;
-            }
+        if let Some(p) = self.kept(state) {
+            p.save_state(name, state)?;
         }
         Ok(())
+    }
+
+    /// The Persistent Storage a service is kept in: there is one and the
+    /// service's persistence is on.
+    pub fn kept(&self, state: &ServiceState) -> Option<&Persistence> {
+        self.persistence.as_ref().filter(|_| crate::persistence::wanted(state))
     }
 
     /// Whether we act on the running system (`--root /`). Under another root

@@ -13,7 +13,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::broker::caps::Capability;
 use crate::context::{Context, Service};
-use crate::persistence;
 use crate::system::firewall::{self, Opening};
 use crate::system::systemd::{Job, Systemd};
 use crate::tor::block_on;
@@ -86,12 +85,16 @@ pub fn enable(ctx: &Context, service: &mut Service) -> Result<()> {
     service.state.enabled = true;
     service.state.journal = Journal { done: STEPS.to_vec(), ..Journal::default() };
     save(ctx, service)?;
-    if persistence::wanted(&service.state) {
-        if let Some(p) = &ctx.persistence {
-            p.save(ctx, service)?;
-        }
+    keep(ctx, service)
+}
+
+/// Keep the service's latest files (and plugin) in Persistent Storage when
+/// its persistence is on.
+fn keep(ctx: &Context, service: &Service) -> Result<()> {
+    match ctx.kept(&service.state) {
+        Some(p) => p.save(ctx, service),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn run_step(ctx: &Context, service: &mut Service, step: Step) -> Result<()> {
@@ -134,13 +137,8 @@ pub fn disable(ctx: &Context, service: &mut Service) -> Result<()> {
     service.state.enabled = false;
     service.state.journal = Journal::default();
     save(ctx, service)?;
-    // The service's data changed while it ran: keep its latest files.
-    if persistence::wanted(&service.state) {
-        if let Some(p) = &ctx.persistence {
-            p.save(ctx, service)?;
-        }
-    }
-    Ok(())
+    // The service's data changed while it ran.
+    keep(ctx, service)
 }
 
 /// Finish or undo whatever a crash interrupted, for every service; then make

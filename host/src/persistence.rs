@@ -89,9 +89,16 @@ impl Persistence {
         self.store().save_service(name, &kept)
     }
 
-    /// Delete everything kept for the service.
-    pub fn forget(&self, name: &str, packages: &[String], still_needed: &[String]) -> Result<()> {
+    /// Delete everything kept for the service; its packages leave Additional
+    /// Software's list unless another kept service needs them.
+    pub fn forget(&self, name: &str, packages: &[String]) -> Result<()> {
         let store = self.store();
+        let mut still_needed = Vec::new();
+        for other in self.names()?.into_iter().filter(|n| n != name) {
+            if let Some(record) = store.record(&other)? {
+                still_needed.extend(record.info.capabilities.packages);
+            }
+        }
         if store.record(name)?.is_some() {
             store.remove_plugin(name)?;
         }

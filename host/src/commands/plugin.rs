@@ -175,9 +175,7 @@ pub fn remove(ctx: &Context, name: &str) -> Result<()> {
         bail!("{name} was interrupted while being enabled or disabled; run `tails-server repair` first");
     }
     if let Some(p) = &ctx.persistence {
-        // Its packages leave Additional Software's list unless another kept service needs them.
-        let others = super::service::packages_of_others(ctx, name)?;
-        p.forget(name, &service.record.info.capabilities.packages, &others)?;
+        p.forget(name, &service.record.info.capabilities.packages)?;
     }
     ctx.state.remove_plugin(name)?;
     ctx.runtime()?.forget_cached(&service.record.sha256);

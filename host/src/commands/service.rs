@@ -193,23 +193,10 @@ fn set_persistence(ctx: &Context, service: &Service, on: bool, yes: bool) -> Res
         if !yes && !crate::consent::ask(&question) {
             bail!("persistence left on; nothing was deleted");
         }
-        p.forget(&service.name, &service.record.info.capabilities.packages, &packages_of_others(ctx, &service.name)?)?;
+        p.forget(&service.name, &service.record.info.capabilities.packages)?;
         println!("Deleted what was kept of {} in {}.", service.name, p.dir.display());
     }
     Ok(())
-}
-
-/// Packages that other kept services still need (for Additional Software).
-pub fn packages_of_others(ctx: &Context, name: &str) -> Result<Vec<String>> {
-    let mut needed = Vec::new();
-    if let Some(p) = &ctx.persistence {
-        for other in p.names()?.into_iter().filter(|n| n != name) {
-            if let Some(record) = ctx.state.record(&other)? {
-                needed.extend(record.info.capabilities.packages);
-            }
-        }
-    }
-    Ok(needed)
 }
 
 pub fn reset_option(ctx: &Context, name: &str, option: &str) -> Result<()> {
