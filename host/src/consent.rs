@@ -13,6 +13,15 @@ pub fn describe(caps: &BTreeSet<Capability>, info: &ServiceInfo) -> Vec<String> 
         .map(|cap| {
             let words = match cap {
                 Capability::Package { name } => format!("install the Debian package {name}"),
+                Capability::NpmPackage { spec } => match crate::broker::caps::NpmSpec::parse(spec) {
+                    Ok(npm) => format!(
+                        "install the npm package {} {} from the npm registry into {}, without running its install scripts",
+                        npm.name,
+                        npm.version,
+                        crate::system::npm::folder_of(&info.name).display()
+                    ),
+                    Err(e) => e,
+                },
                 Capability::ConfigPath { path } if path.ends_with('/') => format!("write files in the folder {path}"),
                 Capability::ConfigPath { path } => format!("write the file {path}"),
                 Capability::Port { port, protocol } => {

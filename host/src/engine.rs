@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::broker::caps::Capability;
 use crate::context::{Context, Service};
 use crate::system::firewall::{self, Opening};
+use crate::system::npm;
 use crate::system::systemd::{Job, Systemd};
 use crate::tor::block_on;
 use crate::{onion, options};
@@ -179,7 +180,9 @@ fn skipped(ctx: &Context, step: Step) -> bool {
 fn not_live(ctx: &Context, service: &Service, step: Step) -> Result<String> {
     let mut said = format!("skipped: --root {} is a folder, not the running system", ctx.root.display());
     if step == Step::Packages {
-        let missing = crate::system::packages::missing(&ctx.root, &granted_packages(service))?;
+        let (debian, npm) = granted_packages(service);
+        let mut missing = crate::system::packages::missing(&ctx.root, &debian)?;
+        missing.extend(crate::system::npm::missing(&ctx.root, &service.name, &npm).into_iter().map(|spec| format!("npm:{spec}")));
         if !missing.is_empty() {
             said += &format!(" (not installed there: {})", missing.join(", "));
         }
@@ -192,9 +195,11 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
     let info = service.record.info.clone();
     match step {
         Step::Packages => {
-            let packages = granted_packages(service);
+            let (packages, npm) = granted_packages(service);
             let mut broker = ctx.broker(service);
+            // Debian's first: they bring nodejs and npm.
             broker.install_packages(&packages).map_err(|e| anyhow!("{}", e.message()))?;
+            broker.install_npm(&npm).map_err(|e| anyhow!("{}", e.message()))?;
             let unit = &info.systemd_service;
             block_on(async {
                 let systemd = Systemd::connect().await?;
@@ -205,7 +210,8 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
                 }
                 Ok::<_, anyhow::Error>(())
             })?;
-            Ok(if packages.is_empty() { "none needed".into() } else { format!("installed: {}", packages.join(", ")) })
+            let all: Vec<String> = packages.into_iter().chain(npm.iter().map(|spec| format!("{spec} (npm, in {})", npm::folder_of(&service.name).display()))).collect();
+            Ok(if all.is_empty() { "none needed".into() } else { format!("installed: {}", all.join(", ")) })
         }
         Step::Configure => {
             let (written, _ports) = crate::commands::service::reconfigure(service, ctx.instance(service)?)?;
@@ -215,6 +221,8 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
             let unit = info.systemd_service.clone();
             block_on(async {
                 let systemd = Systemd::connect().await?;
+                // The plugin may have just written (or changed) the unit file itself.
+                systemd.reload_if_changed(&unit).await?;
                 systemd.run(Job::Restart, &unit).await?;
                 let state = systemd.active_state(&unit).await?;
                 if state != "active" {
@@ -298,9 +306,13 @@ fn undo_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String>
     }
 }
 
-fn granted_packages(service: &Service) -> Vec<String> {
-    let declared = &service.record.info.capabilities.packages;
-    declared.iter().filter(|name| service.grant.granted.contains(&Capability::Package { name: (*name).clone() })).cloned().collect()
+/// The declared packages the user granted: Debian's, and npm's.
+fn granted_packages(service: &Service) -> (Vec<String>, Vec<String>) {
+    let caps = &service.record.info.capabilities;
+    let granted = |cap: Capability| service.grant.granted.contains(&cap);
+    let debian = caps.packages.iter().filter(|name| granted(Capability::Package { name: (*name).clone() })).cloned().collect();
+    let npm = caps.npm_packages.iter().filter(|spec| granted(Capability::NpmPackage { spec: (*spec).clone() })).cloned().collect();
+    (debian, npm)
 }
 
 /// What the firewall must let through for this service: its granted ports.

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::broker::caps::{validate_declared_path, validate_package_name};
+use crate::broker::caps::{validate_declared_path, validate_package_name, NpmSpec};
 use crate::options::{self, fits, valid_name};
 use crate::runtime::bindings::tails::server::types::ServiceInfo;
 
@@ -55,6 +55,14 @@ pub fn problems(info: &ServiceInfo) -> Vec<String> {
     for package in &caps.packages {
         if let Err(e) = validate_package_name(package) {
             say(e);
+        }
+    }
+    let mut npm_names = BTreeSet::new();
+    for spec in &caps.npm_packages {
+        match NpmSpec::parse(spec) {
+            Ok(npm) if !npm_names.insert(npm.name.clone()) => say(format!("npm package {} is declared at two versions", npm.name)),
+            Ok(_) => {}
+            Err(e) => say(e),
         }
     }
     for path in &caps.config_paths {

@@ -48,12 +48,13 @@ impl PluginRecord {
 pub fn requested(info: &ServiceInfo) -> BTreeSet<Capability> {
     let caps = &info.capabilities;
     let packages = caps.packages.iter().map(|name| Capability::Package { name: name.clone() });
+    let npm = caps.npm_packages.iter().map(|spec| Capability::NpmPackage { spec: spec.clone() });
     let paths = caps.config_paths.iter().map(|path| Capability::ConfigPath { path: path.clone() });
     let ports = caps.ports.iter().map(|p| Capability::Port {
         port: p.port,
         protocol: p.protocol.into(),
     });
-    packages.chain(paths).chain(ports).collect()
+    packages.chain(npm).chain(paths).chain(ports).collect()
 }
 
 /// What the user granted, bound to the exact build (hash) they said yes to.

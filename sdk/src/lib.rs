@@ -9,7 +9,7 @@
 
 wit_bindgen::generate!({
     path: "../wit",
-    world: "tails:server/tails-service@0.1.0",
+    world: "tails:server/tails-service@0.2.0",
     pub_export_macro: true,
     default_bindings_module: "tails_server_sdk",
 });
@@ -19,7 +19,7 @@ pub use tails::server::types::*;
 pub use tails::server::{config, network, packages};
 
 /// The contract version this SDK builds plugins for.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";
 
 /// Log through the host, tagged with the plugin's name.
 pub mod log {

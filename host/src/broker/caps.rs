@@ -12,11 +12,14 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// One thing a plugin may do. Shown to the user as `package:NAME`,
-/// `file:/PATH`, `folder:/PATH/` or `port:N/tcp`, the same syntax `--deny` takes.
+/// `npm:NAME@VERSION`, `file:/PATH`, `folder:/PATH/` or `port:N/tcp`, the same
+/// syntax `--deny` takes.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Capability {
     Package { name: String },
+    /// An npm package at an exact version, `NAME@VERSION`.
+    NpmPackage { spec: String },
     /// A path ending in `/` is a folder and covers everything below it.
     ConfigPath { path: String },
     Port { port: u16, protocol: Proto },
@@ -42,6 +45,7 @@ impl fmt::Display for Capability {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Capability::Package { name } => write!(f, "package:{name}"),
+            Capability::NpmPackage { spec } => write!(f, "npm:{spec}"),
             Capability::ConfigPath { path } if path.ends_with('/') => write!(f, "folder:{path}"),
             Capability::ConfigPath { path } => write!(f, "file:{path}"),
             Capability::Port { port, protocol } => write!(f, "port:{port}/{protocol}"),
@@ -52,10 +56,11 @@ impl fmt::Display for Capability {
 impl FromStr for Capability {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a capability; write package:NAME, file:/PATH, folder:/PATH/ or port:N/tcp|udp");
+        let bad = || format!("`{s}` is not a capability; write package:NAME, npm:NAME@VERSION, file:/PATH, folder:/PATH/ or port:N/tcp|udp");
         let (kind, rest) = s.split_once(':').ok_or_else(bad)?;
         match kind {
             "package" => Ok(Capability::Package { name: rest.into() }),
+            "npm" => Ok(Capability::NpmPackage { spec: rest.into() }),
             "file" | "folder" => Ok(Capability::ConfigPath { path: rest.into() }),
             "port" => {
                 let (port, proto) = rest.split_once('/').ok_or_else(bad)?;
@@ -96,6 +101,7 @@ impl fmt::Display for Refusal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request<'a> {
     Package(&'a str),
+    NpmPackage(&'a str),
     Path(&'a SysPath),
     Port(u16, Proto),
 }
@@ -104,6 +110,7 @@ impl fmt::Display for Request<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Request::Package(name) => write!(f, "package `{name}`"),
+            Request::NpmPackage(spec) => write!(f, "npm package `{spec}`"),
             Request::Path(path) => write!(f, "path `{}`", path.as_str()),
             Request::Port(port, proto) => write!(f, "port {port}/{proto}"),
         }
@@ -115,6 +122,7 @@ impl Capability {
     pub fn covers(&self, request: &Request) -> bool {
         match (self, request) {
             (Capability::Package { name }, Request::Package(wanted)) => name == wanted,
+            (Capability::NpmPackage { spec }, Request::NpmPackage(wanted)) => spec == wanted,
             (Capability::Port { port, protocol }, Request::Port(p, proto)) => port == p && protocol == proto,
             (Capability::ConfigPath { path }, Request::Path(wanted)) => match path.strip_suffix('/') {
                 // A folder covers what is strictly below it, not itself.
@@ -188,7 +196,7 @@ pub fn validate_declared_path(path: &str) -> Result<(), String> {
     let is_folder = path.ends_with('/');
     let file_form = if is_folder { &path[..path.len() - 1] } else { path };
     SysPath::parse(file_form).map_err(|r| r.to_string())?;
-    const FORBIDDEN: &[&str] = &["/proc", "/sys", "/dev", "/boot", "/run/tor", "/var/lib/tor", "/var/lib/tails-server", "/etc/sudoers", "/etc/sudoers.d", "/etc/ld.so.preload", "/etc/pam.d", "/etc/shadow", "/etc/passwd", "/etc/group", "/etc/gshadow", "/etc/tor", "/root", "/live"];
+    const FORBIDDEN: &[&str] = &["/proc", "/sys", "/dev", "/boot", "/run/tor", "/var/lib/tor", "/var/lib/tails-server", "/etc/sudoers", "/etc/sudoers.d", "/etc/ld.so.preload", "/etc/pam.d", "/etc/shadow", "/etc/passwd", "/etc/group", "/etc/gshadow", "/etc/tor", "/root", "/live", crate::system::npm::BASE];
     for forbidden in FORBIDDEN {
         let inside = file_form == *forbidden || file_form.starts_with(&format!("{forbidden}/")) || forbidden.starts_with(&format!("{file_form}/"));
         if inside {
@@ -215,6 +223,52 @@ pub fn validate_package_name(name: &str) -> Result<(), String> {
     }
 }
 
+/// An npm package at one exact version, as a plugin declares it:
+/// `NAME@VERSION` or `@SCOPE/NAME@VERSION`. Names follow npm's rules for new
+/// packages (lower case, URL-safe, at most 214 characters); the version is an
+/// exact semantic version. Ranges, tags, URLs, git and `file:` specifiers are
+/// refused: the user consents to one published build, fetched from the
+/// registry, never to "whatever `latest` is" or to a path on this computer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NpmSpec {
+    pub name: String,
+    pub version: String,
+}
+
+impl NpmSpec {
+    pub fn parse(spec: &str) -> Result<NpmSpec, String> {
+        let bad = |why: &str| Err(format!("{spec:?} is not an npm package at an exact version ({why}); write NAME@1.2.3 or @SCOPE/NAME@1.2.3"));
+        // The version follows the last `@`; a scope's `@` is the first character.
+        let Some((name, version)) = spec.rsplit_once('@').filter(|(name, _)| !name.is_empty()) else {
+            return bad("no version");
+        };
+        let part_ok = |p: &str| {
+            !p.is_empty()
+                && !p.starts_with(['.', '_', '-'])
+                && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-._".contains(c))
+        };
+        let name_ok = name.len() <= 214
+            && match name.strip_prefix('@') {
+                Some(scoped) => scoped.split_once('/').is_some_and(|(scope, bare)| part_ok(scope) && part_ok(bare)),
+                None => part_ok(name),
+            };
+        if !name_ok {
+            return bad("bad name");
+        }
+        let (core, pre) = match version.split_once('-') {
+            Some((core, pre)) => (core, Some(pre)),
+            None => (version, None),
+        };
+        let numbers: Vec<&str> = core.split('.').collect();
+        let number_ok = |n: &&str| !n.is_empty() && n.len() <= 16 && n.chars().all(|c| c.is_ascii_digit()) && (n.len() == 1 || !n.starts_with('0'));
+        let pre_ok = pre.is_none_or(|p| !p.is_empty() && p.split('.').all(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')));
+        if numbers.len() != 3 || !numbers.iter().all(number_ok) || !pre_ok {
+            return bad("not an exact version");
+        }
+        Ok(NpmSpec { name: name.into(), version: version.into() })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,8 +279,8 @@ mod tests {
 
     #[test]
     fn check_requires_declared_and_granted() {
-        let declared = caps(&["package:mumble-server", "package:extra", "file:/etc/mumble-server.ini", "folder:/etc/lighttpd/", "port:64738/tcp"]);
-        let granted = caps(&["package:mumble-server", "file:/etc/mumble-server.ini", "folder:/etc/lighttpd/", "port:64738/tcp", "package:sneaky"]);
+        let declared = caps(&["package:mumble-server", "package:extra", "npm:hello@1.0.0", "npm:extra@1.0.0", "file:/etc/mumble-server.ini", "folder:/etc/lighttpd/", "port:64738/tcp"]);
+        let granted = caps(&["package:mumble-server", "npm:hello@1.0.0", "file:/etc/mumble-server.ini", "folder:/etc/lighttpd/", "port:64738/tcp", "package:sneaky"]);
         let path = |p: &str| SysPath::parse(p).unwrap();
         let ini = path("/etc/mumble-server.ini");
         let in_folder = path("/etc/lighttpd/conf.d/x.conf");
@@ -239,6 +293,13 @@ mod tests {
             // Granted (a stale or forged grant) but not declared: still refused.
             (Request::Package("sneaky"), Err("not declared")),
             (Request::Package("netcat"), Err("not declared")),
+            (Request::NpmPackage("hello@1.0.0"), Ok(())),
+            // Another version of a granted package is another build: not covered.
+            (Request::NpmPackage("hello@1.0.1"), Err("not declared")),
+            (Request::NpmPackage("extra@1.0.0"), Err("not granted")),
+            // A Debian package and an npm package of the same name are different things.
+            (Request::Package("hello"), Err("not declared")),
+            (Request::NpmPackage("mumble-server"), Err("not declared")),
             (Request::Path(&ini), Ok(())),
             (Request::Path(&in_folder), Ok(())),
             (Request::Path(&folder_itself), Err("not declared")),
@@ -301,12 +362,33 @@ mod tests {
 
     #[test]
     fn capability_syntax_round_trips() {
-        for text in ["package:mumble-server", "file:/etc/x.ini", "folder:/etc/x/", "port:80/tcp", "port:53/udp"] {
+        for text in ["package:mumble-server", "npm:@scope/x@1.2.3", "file:/etc/x.ini", "folder:/etc/x/", "port:80/tcp", "port:53/udp"] {
             assert_eq!(text.parse::<Capability>().unwrap().to_string(), text);
         }
         for bad in ["mumble", "port:80", "port:x/tcp", "port:80/sctp", "shell:rm"] {
             assert!(bad.parse::<Capability>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn npm_specs_name_one_exact_published_version() {
+        let ok = ["left-pad@1.3.0", "@scope/name@0.1.2", "a.b_c@10.20.30", "x@1.0.0-rc.1", "x@1.0.0-beta-2"];
+        for spec in ok {
+            let parsed = NpmSpec::parse(spec).unwrap_or_else(|e| panic!("{spec}: {e}"));
+            assert_eq!(format!("{}@{}", parsed.name, parsed.version), spec);
+        }
+        assert_eq!(NpmSpec::parse("@scope/name@0.1.2").unwrap().name, "@scope/name");
+        let refused = [
+            "left-pad", "left-pad@", "@1.0.0", "left-pad@^1.3.0", "left-pad@~1.3.0", "left-pad@>=1", "left-pad@latest",
+            "left-pad@1.3", "left-pad@1.3.0 || 2.0.0", "left-pad@01.3.0", "left-pad@1.3.0+build", "Left-Pad@1.3.0",
+            "file:/etc/x@1.0.0", "git+ssh://host/x@1.0.0", "https://host/x.tgz@1.0.0", "../x@1.0.0", ".hidden@1.0.0",
+            "_x@1.0.0", "@scope@1.0.0", "@/x@1.0.0", "@scope/@1.0.0", "a/b@1.0.0", "x@1.0.0-", "x@1.0.0-a..b", "x y@1.0.0",
+            "-x@1.0.0", "x@1.0.0\n",
+        ];
+        for spec in refused {
+            assert!(NpmSpec::parse(spec).is_err(), "{spec} must be refused");
+        }
+        assert!(NpmSpec::parse(&format!("{}@1.0.0", "a".repeat(215))).is_err());
     }
 
     #[test]

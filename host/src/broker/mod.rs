@@ -12,7 +12,7 @@ use caps::{Capability, Proto, Refusal, Request, SysPath};
 
 use crate::audit::AuditLog;
 use crate::fsutil::{self, Mode};
-use crate::system::packages;
+use crate::system::{npm, packages};
 
 /// Largest config file a plugin may write or read back.
 const MAX_CONFIG_BYTES: usize = 1 << 20;
@@ -104,6 +104,25 @@ impl Broker {
             }
         })();
         self.log("install-packages", &names.join(" "), &result);
+        result
+    }
+
+    /// Install npm packages (`NAME@VERSION`) into the service's own folder
+    /// (the broker serves one service, named after its plugin).
+    pub fn install_npm(&mut self, specs: &[String]) -> Result<(), BrokerError> {
+        let service = self.plugin.clone();
+        let result = (|| {
+            for spec in specs {
+                caps::NpmSpec::parse(spec).map_err(BrokerError::Invalid)?;
+                self.check(&Request::NpmPackage(spec))?;
+            }
+            if npm::missing(&self.root, &service, specs).is_empty() {
+                Ok(())
+            } else {
+                npm::install(&self.root, &service, specs).map_err(BrokerError::Failed)
+            }
+        })();
+        self.log("install-npm", &specs.join(" "), &result);
         result
     }
 

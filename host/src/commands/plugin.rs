@@ -177,8 +177,10 @@ pub fn remove(ctx: &Context, name: &str) -> Result<()> {
     if let Some(p) = &ctx.persistence {
         p.forget(name, &service.record.info.capabilities.packages)?;
     }
+    // The npm folder goes first: if that fails, the service is still there to retry.
+    crate::system::npm::remove(&ctx.root, name).with_context(|| format!("removing {name}'s npm folder"))?;
     ctx.state.remove_plugin(name)?;
     ctx.runtime()?.forget_cached(&service.record.sha256);
-    println!("Removed {name}: its plugin, grants and settings are gone (from Persistent Storage too). Files it wrote stay in place.");
+    println!("Removed {name}: its plugin, grants, settings and npm packages are gone (from Persistent Storage too). Files it wrote stay in place.");
     Ok(())
 }

@@ -9,7 +9,7 @@ use crate::tor::block_on;
 use crate::{engine, onion, options, persistence};
 use crate::runtime::{error_message, error_text};
 use crate::runtime::bindings::tails::server::types::{OptionSpec, OptionValue};
-use crate::system::packages;
+use crate::system::{npm, packages};
 
 fn option_value<'a>(service: &'a Service, spec: &'a OptionSpec) -> &'a OptionValue {
     service.value(&spec.name).expect("a spec of this service")
@@ -26,13 +26,15 @@ fn port_option(service: &Service, name: &str) -> Value {
     spec(service, name).map(|s| options::to_json(s, option_value(service, s), true)).unwrap_or(Value::Null)
 }
 
-/// The state every front end shows: `installed` from dpkg's status, `running`
+/// The state every front end shows: `installed` from dpkg's status (and the
+/// versions in the service's npm folder), `running`
 /// from the unit's ActiveState (null when systemd cannot be asked),
 /// `published` from the tor in use (never starts one).
 fn status_map(ctx: &Context, service: &Service) -> Result<Map<String, Value>> {
-    let missing = packages::missing(&ctx.root, &service.record.info.capabilities.packages)?;
+    let caps = &service.record.info.capabilities;
+    let installed = packages::missing(&ctx.root, &caps.packages)?.is_empty() && npm::missing(&ctx.root, &service.name, &caps.npm_packages).is_empty();
     let mut map = Map::new();
-    map.insert("installed".into(), Value::Bool(missing.is_empty()));
+    map.insert("installed".into(), Value::Bool(installed));
     let unit = &service.record.info.systemd_service;
     let running = if ctx.live() { block_on(async { Systemd::connect().await?.active_state(unit).await }) } else { Err(anyhow::anyhow!("not live")) };
     map.insert("running".into(), running.map(|s| Value::Bool(s == "active")).unwrap_or(Value::Null));
@@ -64,6 +66,7 @@ pub fn info(ctx: &Context, name: &str, details: bool, as_json: bool, reveal: boo
         map.insert("systemd-service".into(), json!(info.systemd_service));
         map.insert("icon-name".into(), json!(info.icon_name));
         map.insert("packages".into(), json!(info.capabilities.packages));
+        map.insert("npm-packages".into(), json!(info.capabilities.npm_packages));
         map.insert("plugin-sha256".into(), json!(service.record.sha256));
         map.insert("contract".into(), json!(format!("tails:server@{}", service.record.contract)));
         let caps: Map<String, Value> =

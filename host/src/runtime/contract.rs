@@ -7,7 +7,7 @@ use wasmtime::component::Component;
 use wasmtime::Engine;
 
 /// The `tails:server` contract version this host speaks.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";
 
 /// The interfaces of ours a plugin may import.
 const OUR_IMPORTS: &[&str] = &["types", "packages", "config", "network", "log"];
@@ -75,10 +75,10 @@ mod tests {
     #[test]
     fn imports_are_allow_listed() {
         let table: &[(&str, bool)] = &[
-            ("tails:server/config@0.1.0", true),
-            ("tails:server/log@0.1.0", true),
-            ("tails:server/config@0.2.0", false),
-            ("tails:server/shell@0.1.0", false),
+            ("tails:server/config@0.2.0", true),
+            ("tails:server/log@0.2.0", true),
+            ("tails:server/config@0.9.0", false),
+            ("tails:server/shell@0.2.0", false),
             ("wasi:cli/environment@0.2.6", true),
             ("wasi:filesystem/preopens@0.2.0", true),
             ("wasi:sockets/tcp@0.2.0", false),

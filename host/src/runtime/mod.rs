@@ -20,7 +20,7 @@ pub use host::{error_message, error_text, HostState};
 pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
-        world: "tails:server/tails-service@0.1.0",
+        world: "tails:server/tails-service@0.2.0",
         additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
     });
 }

@@ -2,5 +2,6 @@
 //! allowed it. Each reads and writes under the `--root` prefix.
 
 pub mod packages;
+pub mod npm;
 pub mod firewall;
 pub mod systemd;

@@ -28,21 +28,26 @@ pub fn installed(root: &Path) -> std::io::Result<BTreeSet<String>> {
 
 /// dpkg's status file: paragraphs separated by blank lines; a package is
 /// installed when its `Status:` is `install ok installed` (or `hold ok installed`).
+/// What an installed package `Provides:` counts as installed too, as it does
+/// for apt (a nodejs build that bundles npm provides `npm`).
 /// Architecture-qualified names (`libc6:amd64`) count under their bare name.
 fn parse_status(status: &str) -> BTreeSet<String> {
+    let bare = |name: &str| name.split([':', ' ', '(']).next().unwrap_or(name).trim().to_string();
     let mut installed = BTreeSet::new();
     for paragraph in status.split("\n\n") {
-        let mut name = None;
+        let mut names = Vec::new();
         let mut ok = false;
         for line in paragraph.lines() {
             if let Some(v) = line.strip_prefix("Package: ") {
-                name = Some(v.trim());
+                names.push(bare(v.trim()));
+            } else if let Some(v) = line.strip_prefix("Provides: ") {
+                names.extend(v.split(',').map(|p| bare(p.trim())));
             } else if let Some(v) = line.strip_prefix("Status: ") {
                 ok = v.trim().ends_with(" ok installed");
             }
         }
-        if let (Some(name), true) = (name, ok) {
-            installed.insert(name.split(':').next().unwrap_or(name).to_string());
+        if ok {
+            installed.extend(names.into_iter().filter(|n| !n.is_empty()));
         }
     }
     installed
@@ -81,7 +86,7 @@ const LOCK_WAIT: Duration = Duration::from_secs(300);
 
 /// Run a package tool: on a terminal the user sees its progress; otherwise
 /// its output is kept and the end of it is part of the error.
-fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
+pub(crate) fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
     let terminal = std::io::stdout().is_terminal();
     let result = if terminal {
         cmd.status().map(|status| (status, String::new()))
@@ -149,9 +154,10 @@ mod tests {
         let status = "Package: lighttpd\nStatus: install ok installed\nVersion: 1.4.69\n\n\
                       Package: mumble-server\nStatus: deinstall ok config-files\n\n\
                       Package: tor\nStatus: hold ok installed\nDescription: x\n continued\n\n\
-                      Package: half\nStatus: install ok half-configured\n";
+                      Package: half\nStatus: install ok half-configured\nProvides: half-virtual\n\n\
+                      Package: nodejs\nStatus: install ok installed\nProvides: nodejs-dev, npm (= 10.8.2), libnode:amd64\n";
         let got = parse_status(status);
-        assert_eq!(got.into_iter().collect::<Vec<_>>(), ["lighttpd", "tor"]);
+        assert_eq!(got.into_iter().collect::<Vec<_>>(), ["libnode", "lighttpd", "nodejs", "nodejs-dev", "npm", "tor"]);
     }
 
     #[test]

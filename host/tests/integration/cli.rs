@@ -206,6 +206,7 @@ fn an_upgrade_asks_only_about_what_changed() {
     let shown = text(&out.stdout);
     let asked = shown.split("It now also asks to:").nth(1).expect(&shown).split("Allow").next().unwrap();
     assert!(asked.contains("[package:mumble-server]") && asked.contains("[file:/etc/versioned/b.conf]"), "{shown}");
+    assert!(asked.contains("install the npm package @versioned/helper 2.0.0") && asked.contains("[npm:@versioned/helper@2.0.0]"), "{shown}");
     assert!(!asked.contains("lighttpd") && !asked.contains("a.conf"), "already granted things are not asked again:\n{shown}");
     assert!(shown.contains("It no longer asks to:") && shown.contains("[port:8181/udp]"), "{shown}");
     let show = sandbox.ok(&["plugin", "show", "versioned"]);

@@ -135,7 +135,7 @@ fn component_importing_an_unknown_interface_is_refused() {
 
 #[test]
 fn component_for_another_contract_version_is_refused_naming_both() {
-    add_is_refused(fixtures::FUTURE_CONTRACT, &["tails:server@0.2.0", "this Tails Server speaks tails:server@0.1.0"]);
+    add_is_refused(fixtures::FUTURE_CONTRACT, &["tails:server@0.9.0", "this Tails Server speaks tails:server@0.2.0"]);
 }
 
 #[test]

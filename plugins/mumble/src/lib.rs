@@ -33,6 +33,7 @@ impl Service for Mumble {
             ],
             capabilities: Capabilities {
                 packages: vec!["mumble-server".into()],
+                npm_packages: vec![],
                 config_paths: vec![CONFIG.into()],
                 ports: vec![PortRequest::tcp(PORT, "voice chat (control)"), PortRequest::udp(PORT, "voice chat (audio)")],
             },

@@ -32,6 +32,7 @@ impl Service for Web {
             ],
             capabilities: Capabilities {
                 packages: vec!["lighttpd".into()],
+                npm_packages: vec![],
                 config_paths: vec![CONFIG.into()],
                 ports: vec![PortRequest::tcp(PORT, "web site (HTTP)")],
             },
