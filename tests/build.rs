@@ -37,7 +37,7 @@ fn main() {
         let built = build(&workspace, &wasm_target, &format!("tails-server-plugin-{plugin}"), None);
         consts += &install(&built, &out, plugin);
     }
-    for fixture in ["foreign-import", "future-contract"] {
+    for fixture in ["foreign-import", "future-contract", "npm-hello"] {
         let built = build(&workspace, &wasm_target, &format!("fixture-{fixture}"), None);
         consts += &install(&built, &out, fixture);
     }

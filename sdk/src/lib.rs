@@ -38,6 +38,13 @@ pub mod log {
     }
 }
 
+/// The folder the host installs a service's npm packages into (its
+/// `node_modules/` is there): run them from it with Debian's nodejs, e.g.
+/// `ExecStart=/usr/bin/node /opt/tails-server/NAME/node_modules/PKG/server.js`.
+pub fn npm_folder(service: &str) -> String {
+    format!("/opt/tails-server/{service}")
+}
+
 // `Error` already implements Display and std::error::Error (generated).
 
 /// Shorthand for an `invalid` error, for `validate_option`.

@@ -15,6 +15,7 @@ use std::process::{Command, Output, Stdio};
 
 use sha2::{Digest, Sha256};
 
+pub mod npm_registry;
 pub mod systemd_host;
 pub mod tornet;
 

@@ -101,7 +101,8 @@ pub fn install(root: &Path, service: &str, specs: &[String]) -> Result<(), Strin
         .args(["--ignore-scripts", "--omit=dev", "--no-audit", "--no-fund", "--no-update-notifier", "--loglevel=warn"])
         .env("npm_config_cache", CACHE)
         .current_dir(&dir);
-    packages::run(&mut cmd, &format!("npm install {}", specs.join(" ")))?;
+    packages::run(&mut cmd, &format!("npm install {}", specs.join(" ")))
+        .map_err(|e| format!("{e}\n(npm fetches from the registry its configuration names: `npm config get registry`{})", if torsocks.is_some() { ", through Tor" } else { "" }))?;
     let still = missing(root, service, specs);
     if !still.is_empty() {
         return Err(format!("npm finished but {} is still not installed in {}", still.join(", "), dir.display()));

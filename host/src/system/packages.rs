@@ -96,11 +96,20 @@ pub(crate) fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
     match result {
         Ok((status, _)) if status.success() => Ok(()),
         Ok((status, output)) => {
-            let tail: Vec<&str> = output.lines().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect();
-            Err(format!("{what} failed ({status}):\n  {}", tail.join("\n  ")))
+            Err(format!("{what} failed ({status}):\n  {}", head_and_tail(&output, 4, 8).join("\n  ")))
         }
         Err(e) => Err(format!("cannot run {what}: {e}")),
     }
+}
+
+/// The first and last lines of a tool's output: apt says what went wrong at
+/// the end, npm at the start.
+fn head_and_tail(output: &str, head: usize, tail: usize) -> Vec<&str> {
+    let lines: Vec<&str> = output.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.len() <= head + tail {
+        return lines;
+    }
+    [&lines[..head], &["..."], &lines[lines.len() - tail..]].concat()
 }
 
 /// Wait (bounded) while another program holds the dpkg lock, saying who.
@@ -158,6 +167,15 @@ mod tests {
                       Package: nodejs\nStatus: install ok installed\nProvides: nodejs-dev, npm (= 10.8.2), libnode:amd64\n";
         let got = parse_status(status);
         assert_eq!(got.into_iter().collect::<Vec<_>>(), ["libnode", "lighttpd", "nodejs", "nodejs-dev", "npm", "tor"]);
+    }
+
+    #[test]
+    fn failures_show_the_first_and_last_lines() {
+        let short = "a\n\nb\n";
+        assert_eq!(head_and_tail(short, 4, 8), ["a", "b"]);
+        let long: String = (1..=20).map(|i| format!("line {i}\n")).collect();
+        let shown = head_and_tail(&long, 2, 3);
+        assert_eq!(shown, ["line 1", "line 2", "...", "line 18", "line 19", "line 20"]);
     }
 
     #[test]

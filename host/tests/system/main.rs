@@ -10,6 +10,7 @@
 
 mod crash;
 mod flow;
+mod npm;
 mod packages;
 mod reboot;
 
@@ -143,6 +144,19 @@ pub fn http_get(port: u16) -> String {
     page
 }
 
+/// GET / once the server listens (a `Type=simple` unit is active before its
+/// program listens); bounded, empty if it never answers.
+pub fn page_when_up(port: u16) -> String {
+    for _ in 0..100 {
+        let page = http_get(port);
+        if !page.is_empty() {
+            return page;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    String::new()
+}
+
 /// Mumble's UDP ping: 4 zero bytes and an 8-byte ident; a running murmur
 /// answers 24 bytes echoing the ident. Bounded retries.
 pub fn mumble_answers(port: u16) -> bool {
@@ -167,6 +181,7 @@ const TESTS: &[Test] = &[
     ("enable_runs_units_opens_nothing_to_the_lan_and_publishes", flow::enable_runs_units_opens_nothing_to_the_lan_and_publishes),
     ("tails_iptables_rules_follow_allow_lan", flow::tails_iptables_rules_follow_allow_lan),
     ("packages_are_installed_with_apt_after_waiting_for_the_lock", packages::packages_are_installed_with_apt_after_waiting_for_the_lock),
+    ("npm_packages_are_installed_into_the_service_folder_and_run", npm::npm_packages_are_installed_into_the_service_folder_and_run),
     ("kill_at_each_step_then_repair", crash::kill_at_each_step_then_repair),
     ("persistence_and_autostart_across_reboots", reboot::persistence_and_autostart_across_reboots),
 ];
