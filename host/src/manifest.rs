@@ -75,9 +75,11 @@ pub fn problems(info: &ServiceInfo) -> Vec<String> {
             say(format!("port {} must be from 1 to 65535 with a one-line purpose", port.port));
         }
     }
+    // Persistent folders are bind-mounted into place: the same limits as the
+    // paths a plugin may write.
     for path in &info.persistent_paths {
-        if !path.starts_with('/') || path.split('/').any(|c| c == "..") {
-            say(format!("persistent path {path:?} must be absolute, without `..`"));
+        if let Err(e) = validate_declared_path(path) {
+            say(format!("persistent path: {e}"));
         }
     }
     problems

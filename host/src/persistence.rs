@@ -11,7 +11,13 @@
 //! PERSIST/services/<name>/state.json options, onion key, client keys (0600)
 //! PERSIST/files/<name>/<path>       the service's persistent paths
 //! ```
-//! At boot, `tails-server autostart` copies them back into place.
+//! On the running system a persistent folder (a path ending in `/`) is
+//! bind-mounted from PERSIST into place, so the service writes straight to
+//! Persistent Storage and a power cut loses nothing; `tails-server autostart`
+//! mounts them again at boot. A single file (a config file the plugin
+//! rewrites atomically, which a mount would refuse) is copied: into PERSIST
+//! at enable and disable, back into place at boot. Under `--root DIR` folders
+//! are copied too.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -23,6 +29,7 @@ use crate::fsutil;
 use crate::options;
 use crate::runtime::bindings::tails::server::types::OptionValue;
 use crate::state::{ServiceState, StateDir};
+use crate::system::mounts;
 
 /// Where Tails mounts the unlocked Persistent Storage.
 pub const TAILS_PERSISTENCE: &str = "/live/persistence/TailsData_unlocked";
@@ -69,11 +76,14 @@ impl Persistence {
         store.store_plugin(&service.name, &wasm, &service.record, &service.grant)?;
         self.save_state(&service.name, &service.state)?;
         for path in &service.record.info.persistent_paths {
-            let from = ctx.root.join(path.trim_start_matches('/'));
-            if from.exists() {
-                copy_tree(&from, &self.files(&service.name).join(path.trim_start_matches('/')))?;
+            if !(ctx.live() && is_folder(path)) {
+                let from = ctx.root.join(path.trim_start_matches('/'));
+                if from.exists() {
+                    copy_tree(&from, &self.kept_path(&service.name, path))?;
+                }
             }
         }
+        self.attach(ctx, &service.name, &service.record.info.persistent_paths)?;
         if let Some(tails) = &self.tails {
             additional_software(tails, &service.record.info.capabilities.packages, &[])?;
         }
@@ -89,10 +99,64 @@ impl Persistence {
         self.store().save_service(name, &kept)
     }
 
-    /// Delete everything kept for the service; its packages leave Additional
+    /// The kept copy of one of the service's persistent paths.
+    fn kept_path(&self, name: &str, path: &str) -> PathBuf {
+        self.files(name).join(path.trim_start_matches('/'))
+    }
+
+    /// On the running system, bind-mount each kept persistent folder into
+    /// place (the first time, what is there now becomes the kept copy).
+    pub fn attach(&self, ctx: &Context, name: &str, paths: &[String]) -> Result<()> {
+        if !ctx.live() {
+            return Ok(());
+        }
+        for path in paths.iter().filter(|p| is_folder(p)) {
+            let (kept, target) = (self.kept_path(name, path), ctx.root.join(path.trim_start_matches('/')));
+            if mounts::is_bound(&kept, &target) {
+                continue;
+            }
+            if !kept.exists() {
+                if target.exists() {
+                    copy_tree(&target, &kept)?;
+                } else {
+                    std::fs::create_dir_all(&kept)?;
+                }
+            }
+            std::fs::create_dir_all(&target)?;
+            mounts::bind(&kept, &target).with_context(|| format!("bind-mounting {} on {}", kept.display(), target.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Undo [`Persistence::attach`]: take the mounts off and put a copy of
+    /// the kept folders in their place, so the service keeps its data (in RAM,
+    /// on Tails) once Persistent Storage no longer holds it.
+    fn detach(&self, root: &Path, name: &str, paths: &[String]) -> Result<()> {
+        for path in paths.iter().filter(|p| is_folder(p)) {
+            let (kept, target) = (self.kept_path(name, path), root.join(path.trim_start_matches('/')));
+            if !mounts::is_bound(&kept, &target) {
+                continue;
+            }
+            mounts::unbind(&target).with_context(|| format!("unmounting {}", target.display()))?;
+            // Under the mount is the folder as it was when it was first kept.
+            for entry in std::fs::read_dir(&target)? {
+                let entry = entry?.path();
+                if entry.is_dir() && !entry.is_symlink() { std::fs::remove_dir_all(&entry) } else { std::fs::remove_file(&entry) }
+                    .with_context(|| format!("clearing {}", entry.display()))?;
+            }
+            copy_tree(&kept, &target)?;
+        }
+        Ok(())
+    }
+
+    /// Delete everything kept for the service (its persistent folders are
+    /// copied back into place first); its packages leave Additional
     /// Software's list unless another kept service needs them.
-    pub fn forget(&self, name: &str, packages: &[String]) -> Result<()> {
+    pub fn forget(&self, root: &Path, name: &str, packages: &[String]) -> Result<()> {
         let store = self.store();
+        if let Some(record) = store.record(name)? {
+            self.detach(root, name, &record.info.persistent_paths)?;
+        }
         let mut still_needed = Vec::new();
         for other in self.names()?.into_iter().filter(|n| n != name) {
             if let Some(record) = store.record(&other)? {
@@ -127,13 +191,18 @@ impl Persistence {
         ctx.state.store_plugin(name, &wasm, &record, &grant)?;
         ctx.state.save_service(name, &store.service(name)?)?;
         for path in &record.info.persistent_paths {
-            let kept = self.files(name).join(path.trim_start_matches('/'));
-            if kept.exists() {
+            let kept = self.kept_path(name, path);
+            if kept.exists() && !(ctx.live() && is_folder(path)) {
                 copy_tree(&kept, &ctx.root.join(path.trim_start_matches('/')))?;
             }
         }
-        Ok(())
+        self.attach(ctx, name, &record.info.persistent_paths)
     }
+}
+
+/// A persistent path ending in `/` is a folder.
+fn is_folder(path: &str) -> bool {
+    path.ends_with('/')
 }
 
 /// Whether the service's `persistence` option is on.

@@ -175,7 +175,7 @@ pub fn remove(ctx: &Context, name: &str) -> Result<()> {
         bail!("{name} was interrupted while being enabled or disabled; run `tails-server repair` first");
     }
     if let Some(p) = &ctx.persistence {
-        p.forget(name, &service.record.info.capabilities.packages)?;
+        p.forget(&ctx.root, name, &service.record.info.capabilities.packages)?;
     }
     // The npm folder goes first: if that fails, the service is still there to retry.
     crate::system::npm::remove(&ctx.root, name).with_context(|| format!("removing {name}'s npm folder"))?;

@@ -196,7 +196,7 @@ fn set_persistence(ctx: &Context, service: &Service, on: bool, yes: bool) -> Res
         if !yes && !crate::consent::ask(&question) {
             bail!("persistence left on; nothing was deleted");
         }
-        p.forget(&service.name, &service.record.info.capabilities.packages)?;
+        p.forget(&ctx.root, &service.name, &service.record.info.capabilities.packages)?;
         println!("Deleted what was kept of {} in {}.", service.name, p.dir.display());
     }
     Ok(())
@@ -291,6 +291,14 @@ pub fn autostart(ctx: &Context) -> Result<()> {
             if ctx.state.record(&name)?.is_none() {
                 p.restore(ctx, &name)?;
                 println!("{name}: restored from {}", p.dir.display());
+            }
+        }
+        // Where the state folder outlives a reboot (off Tails) nothing was
+        // restored, but the persistent folders must be mounted again.
+        for name in ctx.state.plugin_names()? {
+            let service = ctx.service(&name)?;
+            if ctx.kept(&service.state).is_some() {
+                p.attach(ctx, &name, &service.record.info.persistent_paths)?;
             }
         }
     }

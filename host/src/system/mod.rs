@@ -4,4 +4,5 @@
 pub mod packages;
 pub mod npm;
 pub mod firewall;
+pub mod mounts;
 pub mod systemd;

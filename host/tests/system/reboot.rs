@@ -44,6 +44,13 @@ pub fn persistence_and_autostart_across_reboots(w: &World) {
         let state = kept.join("services/mumble/state.json");
         assert_eq!(std::fs::metadata(&state).unwrap().permissions().mode() & 0o777, 0o600, "keys are stored 0600");
         assert!(kept.join("files/mumble/etc/mumble-server.ini").exists());
+        // The persistent folder is mounted from Persistent Storage: murmur's
+        // database and anything written there later are kept at once, with
+        // no tails-server command in between (a power cut loses nothing).
+        assert!(a.sys.sh("findmnt -n -o TARGET /var/lib/mumble-server").contains("/var/lib/mumble-server"));
+        assert!(kept.join("files/mumble/var/lib/mumble-server/mumble-server.sqlite").exists());
+        a.sys.sh("echo written-while-running > /var/lib/mumble-server/marker");
+        assert_eq!(std::fs::read_to_string(kept.join("files/mumble/var/lib/mumble-server/marker")).unwrap(), "written-while-running\n");
         (info["address"].as_str().unwrap().to_string(), connection["clients"][0]["private-key"].clone(), info["clients"].clone())
     }; // power cut: the host and its RAM are gone
 
@@ -60,6 +67,7 @@ pub fn persistence_and_autostart_across_reboots(w: &World) {
         assert!(b.sys.read("/etc/mumble-server.ini").contains("serverpassword=\"kept across reboots\""));
         assert!(mumble_answers(64738));
         assert!(w.published(&address));
+        assert_eq!(b.sys.read("/var/lib/mumble-server/marker"), "written-while-running\n", "mounted again at boot");
 
         let web = b.info("web");
         assert_eq!(web["enabled"], false, "autostart off: restored but not enabled");
@@ -79,4 +87,10 @@ pub fn persistence_and_autostart_across_reboots(w: &World) {
     assert!(services.contains("mumble") && !services.contains("web"), "only what was kept came back:\n{services}");
     assert_eq!(c.info("mumble")["address"], address.as_str());
     c.ok(&["mumble", "disable"]);
+    // Persistence off: the folder is unmounted and its data copied back into
+    // place (RAM, on Tails), then deleted from Persistent Storage.
+    c.ok(&["mumble", "set-option", "persistence", "false", "--yes"]);
+    assert!(!c.sys.run("findmnt", &["/var/lib/mumble-server"]).status.success(), "no longer mounted");
+    assert_eq!(c.sys.read("/var/lib/mumble-server/marker"), "written-while-running\n");
+    assert!(!kept.join("files/mumble").exists() && !kept.join("services/mumble").exists());
 }
