@@ -350,6 +350,10 @@ mod tests {
             ("/etc/shadow", false),
             ("/etc/sudoers.d/x", false),
             ("/var/lib/tails-server/plugins/x", false),
+            // The npm folders: a planted .npmrc could point npm elsewhere.
+            ("/opt/tails-server/hello/.npmrc", false),
+            ("/opt/tails-server/", false),
+            ("/opt/other/", true),
             ("/var/lib/", false),
             ("/proc/self/mem", false),
             ("/etc/../shadow", false),
