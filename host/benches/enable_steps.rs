@@ -1,7 +1,9 @@
 //! Benchmark (not a test): the time of each step of `enable` (and of
 //! `disable`) with the packages already installed, for the `web` and `mumble`
-//! plugins in a systemd test host on the private Tor network. Median and
-//! range over several runs, as enable prints them (`[0.12 s]`).
+//! plugins and the `hello` fixture (whose program comes from npm, here from a
+//! loopback registry) in a systemd test host on the private Tor network.
+//! Median and range over several runs, as enable prints them (`[0.12 s]`);
+//! for `hello` also the first enable's packages step, a real `npm install`.
 //!
 //! Run (as root): `cargo bench -p tails-server --bench enable_steps`.
 
@@ -9,7 +11,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use tails_server_testkit::systemd_host::{tails_server_items, NetNs, SystemdHost, INSIDE_BIN};
+use tails_server_testkit::npm_registry::{pack, NpmRegistry};
+use tails_server_testkit::systemd_host::{tails_server_items, Item, NetNs, SystemdHost, INSIDE_BIN};
 use tails_server_testkit::tornet::TorNet;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tails-server");
@@ -23,15 +26,25 @@ fn main() {
     let netns = NetNs::new(&format!("tsbench{}", std::process::id()));
     netns.enter();
     let net = TorNet::start();
-    let host = SystemdHost::boot(&tails_server_items(Path::new(BIN), net.dir()));
+    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/npm-hello/npm");
+    let registry = NpmRegistry::start(vec![pack(&sources.join("tails-server-hello-greeting")), pack(&sources.join("tails-server-hello"))]);
+    let mut items = tails_server_items(Path::new(BIN), net.dir());
+    items.push(Item::Copy(tails_server_testkit::fixtures::NPM_HELLO.into(), "/root/hello.wasm".into()));
+    let host = SystemdHost::boot(&items);
     let ts = |args: &[&str]| {
-        let out = host.command(INSIDE_BIN).args(args).env("TAILS_SERVER_TOR_CONTROL", net.service_control()).output().unwrap();
+        let mut cmd = host.command(INSIDE_BIN);
+        cmd.args(args).env("TAILS_SERVER_TOR_CONTROL", net.service_control()).env("npm_config_registry", &registry.url);
+        let out = cmd.output().unwrap();
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    for service in ["web", "mumble"] {
+    for service in ["web", "mumble", "hello"] {
         ts(&["plugin", "add", &format!("/root/{service}.wasm"), "--yes"]);
-        ts(&[service, "enable"]); // first run: vendor unit stopped, key made
+        // First run: vendor unit stopped, key made; npm packages installed.
+        let first = ts(&[service, "enable"]);
+        if service == "hello" {
+            println!("hello: first enable's packages step (npm install of 2 packages from the loopback registry): {:.3} s", step_time(&first, "packages"));
+        }
         ts(&[service, "disable"]);
         let mut steps: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
         let (mut enables, mut disables) = (Vec::new(), Vec::new());
@@ -40,9 +53,7 @@ fn main() {
             let out = ts(&[service, "enable"]);
             enables.push(started.elapsed().as_secs_f64());
             for step in STEPS {
-                let line = out.lines().find(|l| l.trim_start().starts_with(&format!("✓ {step}:"))).expect("a line per step");
-                let secs = line.rsplit_once('[').and_then(|(_, t)| t.trim_end_matches(" s]").parse::<f64>().ok()).expect("a time");
-                steps.entry(step).or_default().push(secs);
+                steps.entry(step).or_default().push(step_time(&out, step));
             }
             let started = Instant::now();
             ts(&[service, "disable"]);
@@ -55,6 +66,12 @@ fn main() {
         println!("  {:<10} {}  (whole command, from the test, through nsenter)", "enable", figure(enables));
         println!("  {:<10} {}", "disable", figure(disables));
     }
+}
+
+/// The time enable printed for a step (`✓ unit: ... [0.120 s]`).
+fn step_time(out: &str, step: &str) -> f64 {
+    let line = out.lines().find(|l| l.trim_start().starts_with(&format!("✓ {step}:"))).expect("a line per step");
+    line.rsplit_once('[').and_then(|(_, t)| t.trim_end_matches(" s]").parse::<f64>().ok()).expect("a time")
 }
 
 fn figure(mut v: Vec<f64>) -> String {

@@ -149,7 +149,12 @@ pub enum ServiceCommand {
         yes: bool,
     },
     /// Set one option back to its default (a secret gets a new random value).
-    ResetOption { option: String },
+    ResetOption {
+        option: String,
+        /// Do not ask (resetting persistence deletes what was kept).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Install, configure, start and publish the service.
     Enable,
     /// Stop and unpublish the service.

@@ -95,7 +95,7 @@ pub fn run(args: Vec<OsString>) -> anyhow::Result<()> {
                 ServiceCommand::Status { json } => service::status(&ctx, &name, json),
                 ServiceCommand::GetOption { option, show_secret } => service::get_option(&ctx, &name, &option, show_secret),
                 ServiceCommand::SetOption { option, value, yes } => service::set_option(&ctx, &name, &option, &value, yes),
-                ServiceCommand::ResetOption { option } => service::reset_option(&ctx, &name, &option),
+                ServiceCommand::ResetOption { option, yes } => service::reset_option(&ctx, &name, &option, yes),
                 ServiceCommand::Enable => service::enable(&ctx, &name),
                 ServiceCommand::Disable => service::disable(&ctx, &name),
                 ServiceCommand::Client(ClientCommand::Add { name: client }) => publishing::add(&ctx, &name, &client),

@@ -32,8 +32,20 @@ pub struct TorNet {
     pub client_socks: u16,
 }
 
+/// A port nothing listens on now and that this process has not handed out
+/// before: the kernel may give the same free port to two quick binds, and two
+/// nodes sharing a port means one tor exits (before it opens its log).
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap();
+    for _ in 0..100 {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+    panic!("no unused loopback port after 100 tries");
 }
 
 fn run(cmd: &mut Command) -> String {
@@ -147,7 +159,9 @@ impl TorNet {
 
     fn launch(&self, i: usize) {
         let node = &self.nodes[i];
-        let child = Command::new("tor").arg("-f").arg(&node.torrc).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("tor");
+        // What tor says before its log file is open (a port it cannot bind, say).
+        let early = std::fs::File::create(node.dir.join("stdout.log")).unwrap();
+        let child = Command::new("tor").arg("-f").arg(&node.torrc).stdout(early).stderr(Stdio::null()).spawn().expect("tor");
         stop_at_exit(child.id());
         *node.child.lock().unwrap() = Some(child);
     }
@@ -159,9 +173,11 @@ impl TorNet {
 
     /// Poll `status/bootstrap-phase` (bounded) until PROGRESS=100.
     pub fn wait_bootstrapped(&self, name: &str) {
+        let node = self.node(name);
+        let exited = || node.child.lock().unwrap().as_mut().and_then(|c| c.try_wait().ok().flatten());
         let deadline = Instant::now() + BOOTSTRAP_TIMEOUT;
         let mut last = String::new();
-        while Instant::now() < deadline {
+        while Instant::now() < deadline && exited().is_none() {
             if let Ok(reply) = self.control(name, "GETINFO status/bootstrap-phase") {
                 if reply.contains("PROGRESS=100") {
                     return;
@@ -170,8 +186,10 @@ impl TorNet {
             }
             std::thread::sleep(Duration::from_millis(500));
         }
-        let log = std::fs::read_to_string(self.node(name).dir.join("notice.log")).unwrap_or_default();
-        panic!("tor {name} did not bootstrap within {BOOTSTRAP_TIMEOUT:?}: {last}\n{log}");
+        let exited = exited();
+        let early = std::fs::read_to_string(node.dir.join("stdout.log")).unwrap_or_default();
+        let log = std::fs::read_to_string(node.dir.join("notice.log")).unwrap_or_default();
+        panic!("tor {name} did not bootstrap within {BOOTSTRAP_TIMEOUT:?} (exited: {exited:?}): {last}\n{early}\n{log}");
     }
 
     /// Stop the service tor (by its pid) and start it again on the same data.

@@ -120,37 +120,64 @@ pub fn get_option(ctx: &Context, name: &str, option: &str, reveal: bool) -> Resu
 pub fn set_option(ctx: &Context, name: &str, option: &str, text: &str, yes: bool) -> Result<()> {
     let _lock = ctx.state.lock()?;
     repair_quietly(ctx)?;
-    let mut service = ctx.service(name)?;
+    let service = ctx.service(name)?;
     let spec = spec(&service, option)?.clone();
     if spec.read_only {
         bail!("{option} is read-only");
     }
     let value = options::parse(&spec, text).map_err(anyhow::Error::msg)?;
     // The plugin checks its own options' values (the standard ones are ours).
-    let plugin_option = service.record.info.options.iter().any(|o| o.name == option);
-    let mut instance = None;
-    if plugin_option {
-        let inst = instance.insert(ctx.instance(&service)?);
-        if let Err(e) = inst.validate_option(option, &value)? {
+    if service.record.info.options.iter().any(|o| o.name == option) {
+        if let Err(e) = ctx.instance(&service)?.validate_option(option, &value)? {
             bail!("`{text}` is not a valid value for {option}: {}", error_message(&e));
         }
     }
-    if option == options::CLIENT_AUTHORIZATION && value == OptionValue::Boolean(false) {
+    change_option(ctx, service, &spec, Some(value), yes)?;
+    println!("{option} set.");
+    Ok(())
+}
+
+pub fn reset_option(ctx: &Context, name: &str, option: &str, yes: bool) -> Result<()> {
+    let _lock = ctx.state.lock()?;
+    repair_quietly(ctx)?;
+    let service = ctx.service(name)?;
+    let spec = spec(&service, option)?.clone();
+    let service = change_option(ctx, service, &spec, None, yes)?;
+    match service.state.options.get(option) {
+        Some(_) => println!("{option} reset: a new secret was generated."),
+        None => println!("{option} reset to its default: {}", options::to_text(&spec.default)),
+    }
+    Ok(())
+}
+
+/// Give an option a checked value (`None`: its default; a secret whose
+/// default is empty gets a new random one), and apply it if the service is
+/// enabled. Returns the service as it is afterwards.
+fn change_option(ctx: &Context, mut service: Service, spec: &OptionSpec, value: Option<OptionValue>, yes: bool) -> Result<Service> {
+    let option = spec.name.as_str();
+    let effective = value.as_ref().unwrap_or(&spec.default);
+    if option == options::CLIENT_AUTHORIZATION && *effective == OptionValue::Boolean(false) {
         eprintln!(
             "Warning: without client authorization, anyone who knows the onion address can connect.\n\
              Keep the address secret and share it only with people you trust."
         );
     }
     if option == options::PERSISTENCE {
-        set_persistence(ctx, &service, value == OptionValue::Boolean(true), yes)?;
+        set_persistence(ctx, &service, *effective == OptionValue::Boolean(true), yes)?;
     }
-    let previous = service.state.options.insert(option.to_string(), value);
-    ctx.save_service(name, &service.state)?;
+    let previous = match value {
+        Some(value) => service.state.options.insert(option.to_string(), value),
+        None => {
+            let previous = service.state.options.remove(option);
+            options::generate_missing_secrets(std::slice::from_ref(spec), &mut service.state.options);
+            previous
+        }
+    };
+    ctx.save_service(&service.name, &service.state)?;
     if service.state.enabled {
         // Every step is safe to repeat: the plugin rewrites the configuration,
         // the unit restarts, the firewall and the onion follow the options.
-        drop(instance);
-        println!("{name} is enabled; applying {option}:");
+        println!("{} is enabled; applying {option}:", service.name);
         if let Err(e) = engine::enable(ctx, &mut service) {
             // Losing the service for a bad value is worse than the value:
             // put the old one back and enable with it again.
@@ -158,15 +185,14 @@ pub fn set_option(ctx: &Context, name: &str, option: &str, text: &str, yes: bool
                 Some(old) => service.state.options.insert(option.to_string(), old),
                 None => service.state.options.remove(option),
             };
-            println!("The new value of {option} did not work; enabling {name} again with the previous one:");
+            println!("The new value of {option} did not work; enabling {} again with the previous one:", service.name);
             if let Err(again) = engine::enable(ctx, &mut service) {
                 return Err(e.context(format!("and enabling with the previous value failed too: {again:#}")));
             }
-            return Err(e.context(format!("{option} was not changed; {name} runs with the previous value")));
+            return Err(e.context(format!("{option} was not changed; {} runs with the previous value", service.name)));
         }
     }
-    println!("{option} set.");
-    Ok(())
+    Ok(service)
 }
 
 /// Turning persistence on keeps the service in Persistent Storage from now
@@ -201,24 +227,6 @@ fn set_persistence(ctx: &Context, service: &Service, on: bool, yes: bool) -> Res
     }
     Ok(())
 }
-
-pub fn reset_option(ctx: &Context, name: &str, option: &str) -> Result<()> {
-    let _lock = ctx.state.lock()?;
-    let mut service = ctx.service(name)?;
-    let spec = spec(&service, option)?.clone();
-    service.state.options.remove(option);
-    options::generate_missing_secrets(std::slice::from_ref(&spec), &mut service.state.options);
-    ctx.save_service(name, &service.state)?;
-    if service.state.enabled {
-        engine::enable(ctx, &mut service)?;
-    }
-    match service.state.options.get(option) {
-        Some(_) => println!("{option} reset: a new secret was generated."),
-        None => println!("{option} reset to its default: {}", options::to_text(&spec.default)),
-    }
-    Ok(())
-}
-
 
 /// Run the plugin's `configure` with the service's current values and write
 /// what it staged. Returns the files written and the ports asked for.

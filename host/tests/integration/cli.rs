@@ -134,6 +134,25 @@ fn options_are_checked_by_type_then_by_the_plugin() {
 }
 
 #[test]
+fn resetting_persistence_asks_before_deleting_what_was_kept() {
+    let mut sandbox = Sandbox::new(BIN);
+    let kept = sandbox.root.join("persistent");
+    sandbox.env("TAILS_SERVER_PERSISTENT_DIR", kept.to_str().unwrap());
+    sandbox.ok(&["plugin", "add", fixtures::MUMBLE, "--yes"]);
+    sandbox.ok(&["mumble", "set-option", "persistence", "true"]);
+    assert!(kept.join("services/mumble/state.json").exists());
+
+    let refused = sandbox.run(&["mumble", "reset-option", "persistence"], "n\n");
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused.stderr).contains("persistence left on; nothing was deleted"), "{}", text(&refused.stderr));
+    assert!(kept.join("services/mumble/state.json").exists());
+    assert_eq!(sandbox.ok(&["mumble", "get-option", "persistence"]).trim(), "true");
+
+    assert!(sandbox.ok(&["mumble", "reset-option", "persistence", "--yes"]).contains("reset to its default: false"));
+    assert!(!kept.join("services/mumble").exists() && !kept.join("plugins/mumble").exists());
+}
+
+#[test]
 fn turning_client_authorization_off_warns() {
     let sandbox = with(fixtures::WEB);
     let out = sandbox.run(&["web", "set-option", "client-authorization", "false"], "");
