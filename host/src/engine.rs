@@ -210,8 +210,13 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
                 }
                 Ok::<_, anyhow::Error>(())
             })?;
+            let refused = refused_packages(service, &packages, &npm);
             let all: Vec<String> = packages.into_iter().chain(npm.iter().map(|spec| format!("{spec} (npm, in {})", npm::folder_of(&service.name).display()))).collect();
-            Ok(if all.is_empty() { "none needed".into() } else { format!("installed: {}", all.join(", ")) })
+            let mut said = if all.is_empty() { "none needed".into() } else { format!("installed: {}", all.join(", ")) };
+            if !refused.is_empty() {
+                said += &format!("\n    Not granted, so not installed: {} (the service may not run without it)", refused.join(", "));
+            }
+            Ok(said)
         }
         Step::Configure => {
             let (written, _ports) = crate::commands::service::reconfigure(service, ctx.instance(service)?)?;
@@ -313,6 +318,14 @@ fn granted_packages(service: &Service) -> (Vec<String>, Vec<String>) {
     let debian = caps.packages.iter().filter(|name| granted(Capability::Package { name: (*name).clone() })).cloned().collect();
     let npm = caps.npm_packages.iter().filter(|spec| granted(Capability::NpmPackage { spec: (*spec).clone() })).cloned().collect();
     (debian, npm)
+}
+
+/// Declared packages the user refused at `plugin add`.
+fn refused_packages(service: &Service, debian: &[String], npm: &[String]) -> Vec<String> {
+    let caps = &service.record.info.capabilities;
+    let debian = caps.packages.iter().filter(|p| !debian.contains(p)).cloned();
+    let npm = caps.npm_packages.iter().filter(|p| !npm.contains(p)).map(|p| format!("npm:{p}"));
+    debian.chain(npm).collect()
 }
 
 /// What the firewall must let through for this service: its granted ports.
