@@ -180,9 +180,9 @@ fn skipped(ctx: &Context, step: Step) -> bool {
 fn not_live(ctx: &Context, service: &Service, step: Step) -> Result<String> {
     let mut said = format!("skipped: --root {} is a folder, not the running system", ctx.root.display());
     if step == Step::Packages {
-        let (debian, npm) = granted_packages(service);
+        let (debian, npm_specs) = granted_packages(service);
         let mut missing = crate::system::packages::missing(&ctx.root, &debian)?;
-        missing.extend(crate::system::npm::missing(&ctx.root, &service.name, &npm).into_iter().map(|spec| format!("npm:{spec}")));
+        missing.extend(npm::missing(&ctx.root, &service.name, &npm_specs).into_iter().map(|spec| format!("npm:{spec}")));
         if !missing.is_empty() {
             said += &format!(" (not installed there: {})", missing.join(", "));
         }
@@ -195,11 +195,11 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
     let info = service.record.info.clone();
     match step {
         Step::Packages => {
-            let (packages, npm) = granted_packages(service);
+            let (packages, npm_specs) = granted_packages(service);
             let mut broker = ctx.broker(service);
             // Debian's first: they bring nodejs and npm.
             broker.install_packages(&packages).map_err(|e| anyhow!("{}", e.message()))?;
-            broker.install_npm(&npm).map_err(|e| anyhow!("{}", e.message()))?;
+            broker.install_npm(&npm_specs).map_err(|e| anyhow!("{}", e.message()))?;
             let unit = &info.systemd_service;
             block_on(async {
                 let systemd = Systemd::connect().await?;
@@ -210,8 +210,8 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
                 }
                 Ok::<_, anyhow::Error>(())
             })?;
-            let refused = refused_packages(service, &packages, &npm);
-            let all: Vec<String> = packages.into_iter().chain(npm.iter().map(|spec| format!("{spec} (npm, in {})", npm::folder_of(&service.name).display()))).collect();
+            let refused = refused_packages(service, &packages, &npm_specs);
+            let all: Vec<String> = packages.into_iter().chain(npm_specs.iter().map(|spec| format!("{spec} (npm, in {})", npm::folder_of(&service.name).display()))).collect();
             let mut said = if all.is_empty() { "none needed".into() } else { format!("installed: {}", all.join(", ")) };
             if !refused.is_empty() {
                 said += &format!("\n    Not granted, so not installed: {} (the service may not run without it)", refused.join(", "));
@@ -316,16 +316,16 @@ fn granted_packages(service: &Service) -> (Vec<String>, Vec<String>) {
     let caps = &service.record.info.capabilities;
     let granted = |cap: Capability| service.grant.granted.contains(&cap);
     let debian = caps.packages.iter().filter(|name| granted(Capability::Package { name: (*name).clone() })).cloned().collect();
-    let npm = caps.npm_packages.iter().filter(|spec| granted(Capability::NpmPackage { spec: (*spec).clone() })).cloned().collect();
-    (debian, npm)
+    let npm_specs = caps.npm_packages.iter().filter(|spec| granted(Capability::NpmPackage { spec: (*spec).clone() })).cloned().collect();
+    (debian, npm_specs)
 }
 
 /// Declared packages the user refused at `plugin add`.
-fn refused_packages(service: &Service, debian: &[String], npm: &[String]) -> Vec<String> {
+fn refused_packages(service: &Service, debian: &[String], npm_specs: &[String]) -> Vec<String> {
     let caps = &service.record.info.capabilities;
     let debian = caps.packages.iter().filter(|p| !debian.contains(p)).cloned();
-    let npm = caps.npm_packages.iter().filter(|p| !npm.contains(p)).map(|p| format!("npm:{p}"));
-    debian.chain(npm).collect()
+    let npm_refused = caps.npm_packages.iter().filter(|p| !npm_specs.contains(p)).map(|p| format!("npm:{p}"));
+    debian.chain(npm_refused).collect()
 }
 
 /// What the firewall must let through for this service: its granted ports.

@@ -3,7 +3,7 @@
 
 use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use cap_fs_ext::{DirExt, FollowSymlinks, OpenOptionsFollowExt};
 use cap_std::ambient_authority;
@@ -147,6 +147,12 @@ fn split(path: &Path) -> io::Result<(&Path, &str)> {
     let parent = path.parent().ok_or_else(|| io::Error::other(format!("{} has no folder", path.display())))?;
     let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| io::Error::other(format!("bad file name {}", path.display())))?;
     Ok((parent, name))
+}
+
+/// Where a system path (`/etc/x`) is under `--root DIR`.
+pub fn under_root(root: &Path, system_path: impl AsRef<Path>) -> PathBuf {
+    let path = system_path.as_ref();
+    root.join(path.strip_prefix("/").unwrap_or(path))
 }
 
 /// Write one of the host's own state files (in a folder it owns).

@@ -54,7 +54,7 @@ impl Persistence {
         if let Some(dir) = configured {
             return Some(Persistence { dir: dir.to_path_buf(), tails: None });
         }
-        let tails = root.join(TAILS_PERSISTENCE.trim_start_matches('/'));
+        let tails = fsutil::under_root(root, TAILS_PERSISTENCE);
         tails.is_dir().then(|| Persistence { dir: tails.join("tails-server"), tails: Some(tails) })
     }
 
@@ -75,12 +75,10 @@ impl Persistence {
         let wasm = std::fs::read(ctx.state.plugin_wasm(&service.name))?;
         store.store_plugin(&service.name, &wasm, &service.record, &service.grant)?;
         self.save_state(&service.name, &service.state)?;
-        for path in &service.record.info.persistent_paths {
-            if !(ctx.live() && is_folder(path)) {
-                let from = ctx.root.join(path.trim_start_matches('/'));
-                if from.exists() {
-                    copy_tree(&from, &self.kept_path(&service.name, path))?;
-                }
+        for path in service.record.info.persistent_paths.iter().filter(|p| !mounted(ctx, p)) {
+            let from = fsutil::under_root(&ctx.root, path);
+            if from.exists() {
+                copy_tree(&from, &self.kept_path(&service.name, path))?;
             }
         }
         self.attach(ctx, &service.name, &service.record.info.persistent_paths)?;
@@ -101,17 +99,14 @@ impl Persistence {
 
     /// The kept copy of one of the service's persistent paths.
     fn kept_path(&self, name: &str, path: &str) -> PathBuf {
-        self.files(name).join(path.trim_start_matches('/'))
+        fsutil::under_root(&self.files(name), path)
     }
 
     /// On the running system, bind-mount each kept persistent folder into
     /// place (the first time, what is there now becomes the kept copy).
     pub fn attach(&self, ctx: &Context, name: &str, paths: &[String]) -> Result<()> {
-        if !ctx.live() {
-            return Ok(());
-        }
-        for path in paths.iter().filter(|p| is_folder(p)) {
-            let (kept, target) = (self.kept_path(name, path), ctx.root.join(path.trim_start_matches('/')));
+        for path in paths.iter().filter(|p| mounted(ctx, p)) {
+            let (kept, target) = (self.kept_path(name, path), fsutil::under_root(&ctx.root, path));
             if mounts::is_bound(&kept, &target) {
                 continue;
             }
@@ -133,7 +128,7 @@ impl Persistence {
     /// on Tails) once Persistent Storage no longer holds it.
     fn detach(&self, root: &Path, name: &str, paths: &[String]) -> Result<()> {
         for path in paths.iter().filter(|p| is_folder(p)) {
-            let (kept, target) = (self.kept_path(name, path), root.join(path.trim_start_matches('/')));
+            let (kept, target) = (self.kept_path(name, path), fsutil::under_root(root, path));
             if !mounts::is_bound(&kept, &target) {
                 continue;
             }
@@ -154,7 +149,8 @@ impl Persistence {
     /// Software's list unless another kept service needs them.
     pub fn forget(&self, root: &Path, name: &str, packages: &[String]) -> Result<()> {
         let store = self.store();
-        if let Some(record) = store.record(name)? {
+        let record = store.record(name)?;
+        if let Some(record) = &record {
             self.detach(root, name, &record.info.persistent_paths)?;
         }
         let mut still_needed = Vec::new();
@@ -163,7 +159,7 @@ impl Persistence {
                 still_needed.extend(record.info.capabilities.packages);
             }
         }
-        if store.record(name)?.is_some() {
+        if record.is_some() {
             store.remove_plugin(name)?;
         }
         let files = self.files(name);
@@ -190,10 +186,10 @@ impl Persistence {
         let wasm = std::fs::read(store.plugin_wasm(name))?;
         ctx.state.store_plugin(name, &wasm, &record, &grant)?;
         ctx.state.save_service(name, &store.service(name)?)?;
-        for path in &record.info.persistent_paths {
+        for path in record.info.persistent_paths.iter().filter(|p| !mounted(ctx, p)) {
             let kept = self.kept_path(name, path);
-            if kept.exists() && !(ctx.live() && is_folder(path)) {
-                copy_tree(&kept, &ctx.root.join(path.trim_start_matches('/')))?;
+            if kept.exists() {
+                copy_tree(&kept, &fsutil::under_root(&ctx.root, path))?;
             }
         }
         self.attach(ctx, name, &record.info.persistent_paths)
@@ -203,6 +199,12 @@ impl Persistence {
 /// A persistent path ending in `/` is a folder.
 fn is_folder(path: &str) -> bool {
     path.ends_with('/')
+}
+
+/// The one rule for how a persistent path is kept: a folder on the running
+/// system is bind-mounted; a file, or anything under `--root`, is copied.
+fn mounted(ctx: &Context, path: &str) -> bool {
+    ctx.live() && is_folder(path)
 }
 
 /// Whether the service's `persistence` option is on.

@@ -25,12 +25,7 @@ fn c_path(path: &Path) -> io::Result<CString> {
 pub fn bind(source: &Path, target: &Path) -> io::Result<()> {
     let (s, t) = (c_path(source)?, c_path(target)?);
     // SAFETY: both are valid NUL-terminated paths; no filesystem type or data.
-    let rc = unsafe { libc::mount(s.as_ptr(), t.as_ptr(), std::ptr::null(), libc::MS_BIND, std::ptr::null()) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    os_result(unsafe { libc::mount(s.as_ptr(), t.as_ptr(), std::ptr::null(), libc::MS_BIND, std::ptr::null()) })
 }
 
 /// Take the mount off `target`. Detached lazily: a running service that still
@@ -38,7 +33,11 @@ pub fn bind(source: &Path, target: &Path) -> io::Result<()> {
 pub fn unbind(target: &Path) -> io::Result<()> {
     let t = c_path(target)?;
     // SAFETY: a valid NUL-terminated path.
-    let rc = unsafe { libc::umount2(t.as_ptr(), libc::MNT_DETACH) };
+    os_result(unsafe { libc::umount2(t.as_ptr(), libc::MNT_DETACH) })
+}
+
+/// A libc call's return code: 0 is success, else errno says why.
+fn os_result(rc: libc::c_int) -> io::Result<()> {
     if rc == 0 {
         Ok(())
     } else {

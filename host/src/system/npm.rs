@@ -30,7 +30,7 @@ pub fn folder_of(service: &str) -> PathBuf {
 }
 
 fn folder(root: &Path, service: &str) -> PathBuf {
-    root.join(folder_of(service).strip_prefix("/").expect("absolute"))
+    fsutil::under_root(root, folder_of(service))
 }
 
 /// The specs of `wanted` that are not installed, at their exact version, in
