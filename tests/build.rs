@@ -18,7 +18,38 @@ const HOSTILE: &[&str] = &[
     "endless-loop",
     "memory-bomb",
     "panic",
+    "sleep-describe",
+    "sleep-configure",
+    "sleep-validate",
+    "sleep-connection-info",
+    "audit-flood",
+    "stage-flood",
+    "escape-error",
+    "escape-connection-text",
+    "escape-description",
+    "many-options",
+    "tor-dash-package",
+    "regex-package",
+    "cron-path",
+    "host-binary",
+    "var-run",
+    "persistent-elsewhere",
+    "persistent-undeclared",
+    "tor-port",
+    "target-port-undeclared",
+    "unit-path",
+    "unit-own",
+    "secret-in-unit",
+    "unit-program-etc",
+    "impostor",
 ];
+
+/// The key the test kit signs first-party plugins and fixtures with. A test
+/// key, committed so that builds are reproducible; releases are signed with
+/// the project's own key, kept offline.
+const TEST_PUBLISHER_SEED: [u8; 32] = *b"tails-server test publisher key!";
+/// Another publisher, for the impostor fixture.
+const OTHER_PUBLISHER_SEED: [u8; 32] = *b"somebody else's publisher key!!!";
 
 fn main() {
     let kit = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -31,11 +62,12 @@ fn main() {
         println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
     }
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed={}", workspace.join("signature").display());
 
     let mut consts = String::new();
     for plugin in ["mumble", "web"] {
         let built = build(&workspace, &wasm_target, &format!("tails-server-plugin-{plugin}"), None);
-        consts += &install(&built, &out, plugin);
+        consts += &install_signed(&built, &out, plugin, &TEST_PUBLISHER_SEED);
     }
     for fixture in ["foreign-import", "future-contract", "npm-hello"] {
         let built = build(&workspace, &wasm_target, &format!("fixture-{fixture}"), None);
@@ -47,8 +79,12 @@ fn main() {
     }
     for feature in HOSTILE {
         let built = build(&workspace, &wasm_target, "fixture-hostile", Some(feature));
-        consts += &install(&built, &out, &format!("hostile-{feature}"));
+        let seed = if *feature == "impostor" { &OTHER_PUBLISHER_SEED } else { &TEST_PUBLISHER_SEED };
+        consts += &install_signed(&built, &out, &format!("hostile-{feature}"), seed);
     }
+    // The first-party web plugin as somebody else built it: unsigned.
+    consts += &install(&wasm_target.join("wasm32-wasip2/release/tails_server_plugin_web.wasm"), &out, "web-unsigned");
+    consts += &format!("pub const TEST_PUBLISHER: &str = {:?};\n", tails_server_signature::publisher_of(&TEST_PUBLISHER_SEED).fingerprint());
     fs::write(out.join("fixtures.rs"), consts).unwrap();
 }
 
@@ -72,6 +108,16 @@ fn build(workspace: &Path, target_dir: &Path, package: &str, feature: Option<&st
         "building {package} for wasm32-wasip2 failed; is the target installed? (`rustup target add wasm32-wasip2`)"
     );
     target_dir.join("wasm32-wasip2/release").join(format!("{}.wasm", package.replace('-', "_")))
+}
+
+/// Sign the component and install it (see [`install`]).
+fn install_signed(built: &Path, out: &Path, name: &str, seed: &[u8; 32]) -> String {
+    let signed = tails_server_signature::sign(&fs::read(built).unwrap(), seed);
+    let tmp = out.join(format!("{name}.signed"));
+    fs::write(&tmp, signed).unwrap();
+    let line = install(&tmp, out, name);
+    fs::remove_file(&tmp).unwrap();
+    line
 }
 
 /// Copy the component into OUT_DIR (a feature build overwrites the last one) and

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, Write};
 
 use crate::broker::caps::Capability;
+use crate::display;
 use crate::runtime::bindings::tails::server::types::ServiceInfo;
 
 /// One line per capability, in words, with the port's stated purpose, and
@@ -22,31 +23,47 @@ pub fn describe(caps: &BTreeSet<Capability>, info: &ServiceInfo) -> Vec<String> 
                     ),
                     Err(e) => e,
                 },
-                Capability::ConfigPath { path } if path.ends_with('/') => format!("write files in the folder {path}"),
-                Capability::ConfigPath { path } => format!("write the file {path}"),
+                Capability::ConfigPath { path } if path.ends_with('/') => format!("read and write files in the folder {}{}", display::line(path), kept(info, path)),
+                Capability::ConfigPath { path } => format!("read and write the file {}{}", display::line(path), kept(info, path)),
+                Capability::Unit { .. } => crate::units::consent_words(&info.name, &info.unit),
                 Capability::Port { port, protocol } => {
                     let purpose = info
                         .capabilities
                         .ports
                         .iter()
                         .find(|p| p.port == *port && crate::broker::caps::Proto::from(p.protocol) == *protocol)
-                        .map(|p| format!(" ({})", p.purpose))
+                        .map(|p| format!(" ({})", display::line(&p.purpose)))
                         .unwrap_or_default();
-                    format!("listen on port {port}/{protocol}{purpose}")
+                    let target = if *port == info.default_target_port && *protocol == crate::broker::caps::Proto::Tcp {
+                        "; tor sends the onion service's clients here"
+                    } else {
+                        ""
+                    };
+                    format!("listen on port {port}/{protocol}{purpose}{target}")
                 }
             };
-            format!("  - {words}   [{cap}]")
+            format!("  - {words}   [{}]", display::line(&cap.to_string()))
         })
         .collect()
 }
 
+/// What consent adds to a path that Persistent Storage keeps.
+fn kept(info: &ServiceInfo, path: &str) -> String {
+    let inside: Vec<&str> = info.persistent_paths.iter().filter(|p| p.as_str() == path || p.starts_with(path) && path.ends_with('/')).map(String::as_str).collect();
+    match inside.as_slice() {
+        [] => String::new(),
+        [one] if *one == path => "; kept in Persistent Storage when persistence is on".into(),
+        some => format!("; {} kept in Persistent Storage when persistence is on", display::line(&some.join(", "))),
+    }
+}
+
 /// Ask a yes/no question on the terminal; anything but "y"/"yes" (or no
-/// answer at all) is a no.
+/// answer at all) is a no. At most a short line is read.
 pub fn ask(question: &str) -> bool {
     print!("{question} [y/N] ");
     let _ = std::io::stdout().flush();
     let mut answer = String::new();
-    match std::io::stdin().lock().read_line(&mut answer) {
+    match std::io::Read::take(std::io::stdin().lock(), 256).read_line(&mut answer) {
         Ok(0) | Err(_) => {
             println!();
             false

@@ -17,7 +17,9 @@ use crate::system::firewall::{self, Opening};
 use crate::system::npm;
 use crate::system::systemd::{Job, Systemd};
 use crate::tor::block_on;
-use crate::{onion, options};
+use crate::fsutil;
+use crate::runtime::bindings::tails::server::types::{OptionValue, ServiceUnit};
+use crate::{onion, options, units};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -72,6 +74,7 @@ fn save(ctx: &Context, service: &Service) -> Result<()> {
 /// Enable the service. If a step fails, what was done is undone and the
 /// error says which step failed and why.
 pub fn enable(ctx: &Context, service: &mut Service) -> Result<()> {
+    refuse_ungranted(service)?;
     service.state.journal.operation = Some(Operation::Enable);
     save(ctx, service)?;
     for step in STEPS {
@@ -87,6 +90,25 @@ pub fn enable(ctx: &Context, service: &mut Service) -> Result<()> {
     service.state.journal = Journal { done: STEPS.to_vec(), ..Journal::default() };
     save(ctx, service)?;
     keep(ctx, service)
+}
+
+/// What a service cannot run without: the port tor sends clients to, and its
+/// unit. Refused before anything is done.
+fn refuse_ungranted(service: &Service) -> Result<()> {
+    let info = &service.record.info;
+    let granted = |cap: &Capability| service.grant.granted.contains(cap);
+    let target = Capability::Port { port: info.default_target_port, protocol: crate::broker::caps::Proto::Tcp };
+    if !granted(&target) {
+        bail!(
+            "{} cannot be enabled: its port {}/tcp (where tor sends its clients) was refused at `plugin add`; add the plugin again and allow it",
+            service.name,
+            info.default_target_port
+        );
+    }
+    if !service.grant.granted.iter().any(|c| matches!(c, Capability::Unit { .. })) {
+        bail!("{} cannot be enabled: its unit was refused at `plugin add`; add the plugin again and allow it", service.name);
+    }
+    Ok(())
 }
 
 /// Keep the service's latest files (and plugin) in Persistent Storage when
@@ -171,10 +193,57 @@ pub fn repair(ctx: &Context) -> Result<Vec<String>> {
     Ok(report)
 }
 
-/// Under `--root DIR` only files change: packages, units and the firewall
-/// belong to the running system.
+/// Under `--root DIR` only files change: packages, starting units and the
+/// firewall belong to the running system (the unit step still writes its file).
 fn skipped(ctx: &Context, step: Step) -> bool {
-    !ctx.live() && matches!(step, Step::Packages | Step::Unit | Step::Firewall)
+    !ctx.live() && matches!(step, Step::Packages | Step::Firewall)
+}
+
+/// Where the host writes the service's unit (host-written) or the drop-in
+/// that confines its packaged unit.
+fn unit_file(ctx: &Context, service: &Service) -> std::path::PathBuf {
+    let unit = units::unit_name(&service.name, &service.record.info.unit);
+    let folder = fsutil::under_root(&ctx.root, units::UNIT_FOLDER);
+    match &service.record.info.unit {
+        ServiceUnit::HostWritten(_) => folder.join(&unit),
+        ServiceUnit::Packaged(_) => folder.join(format!("{unit}.d")).join("tails-server.conf"),
+    }
+}
+
+/// Write the unit the service runs as (or its confining drop-in). Returns
+/// the unit's name and the file written. A packaged unit must be one a
+/// granted package ships.
+fn write_unit(ctx: &Context, service: &Service) -> Result<(String, String)> {
+    let info = &service.record.info;
+    let unit = units::unit_name(&service.name, &info.unit);
+    let lan = service.value(options::ALLOW_LAN) == Some(&OptionValue::Boolean(true));
+    let text = match &info.unit {
+        ServiceUnit::HostWritten(spec) => {
+            let address = onion::address(&service.state).ok_or_else(|| anyhow!("{} has no onion key yet", service.name))?;
+            let values = options::for_configure(info, &service.specs, &service.state.options, &address)
+                .into_iter()
+                .map(|s| (s.name, options::to_text(&s.value)))
+                .collect();
+            units::render(&service.name, spec, &values, lan).map_err(|e| anyhow!("writing {unit}: {e}"))?
+        }
+        ServiceUnit::Packaged(_) => {
+            let (granted, _) = granted_packages(service);
+            if ctx.live() && crate::system::packages::shipping_unit(&ctx.root, &granted, &unit).is_none() {
+                bail!(
+                    "{unit} is not a unit that any of {}'s granted Debian packages ({}) ships; Tails Server starts no other unit",
+                    service.name,
+                    if granted.is_empty() { "none".into() } else { granted.join(", ") }
+                );
+            }
+            units::packaged_drop_in(lan)
+        }
+    };
+    let file = unit_file(ctx, service);
+    if let Some(folder) = file.parent() {
+        std::fs::create_dir_all(folder).map_err(|e| anyhow!("making {}: {e}", folder.display()))?;
+    }
+    fsutil::write_path_atomic(&file, text.as_bytes(), fsutil::Mode::KeepOr(0o644)).map_err(|e| anyhow!("writing {}: {e}", file.display()))?;
+    Ok((unit, crate::display::path(&file)))
 }
 
 fn not_live(ctx: &Context, service: &Service, step: Step) -> Result<String> {
@@ -200,11 +269,11 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
             // Debian's first: they bring nodejs and npm.
             broker.install_packages(&packages).map_err(|e| anyhow!("{}", e.message()))?;
             broker.install_npm(&npm_specs).map_err(|e| anyhow!("{}", e.message()))?;
-            let unit = &info.systemd_service;
+            let unit = &units::unit_name(&service.name, &info.unit);
             block_on(async {
                 let systemd = Systemd::connect().await?;
                 // A package may have enabled and started its unit on install.
-                if !service.state.journal.done.contains(&Step::Unit) && systemd.is_enabled(unit).await? {
+                if matches!(info.unit, ServiceUnit::Packaged(_)) && !service.state.journal.done.contains(&Step::Unit) && systemd.is_enabled(unit).await? {
                     systemd.stop_and_disable(unit).await?;
                     println!("    {unit} was set to start on its own: stopped and disabled (Tails Server starts it)");
                 }
@@ -223,17 +292,20 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
             Ok(format!("configuration written: {}", if written.is_empty() { "(none)".into() } else { written.join(", ") }))
         }
         Step::Unit => {
-            let unit = info.systemd_service.clone();
+            let (unit, file) = write_unit(ctx, service)?;
+            if !ctx.live() {
+                return Ok(format!("{file} written; not started: --root {} is a folder, not the running system", ctx.root.display()));
+            }
             block_on(async {
                 let systemd = Systemd::connect().await?;
-                // The plugin may have just written (or changed) the unit file itself.
-                systemd.reload_if_changed(&unit).await?;
+                // The host just wrote the unit or its drop-in.
+                systemd.reload().await?;
                 systemd.run(Job::Restart, &unit).await?;
                 let state = systemd.active_state(&unit).await?;
                 if state != "active" {
                     bail!("{unit} is {state} after starting; its last log lines:\n{}", crate::system::systemd::last_log_lines(&unit, 10));
                 }
-                Ok(format!("{unit} is running"))
+                Ok(format!("{unit} is running (confined by {file})"))
             })
         }
         Step::Firewall => {
@@ -283,14 +355,26 @@ fn undo_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String>
         Step::Packages => Ok("packages stay installed".into()),
         Step::Configure => Ok("configuration files stay in place".into()),
         Step::Unit => {
-            let unit = service.record.info.systemd_service.clone();
-            block_on(async {
-                let systemd = Systemd::connect().await?;
-                if systemd.active_state(&unit).await? != "inactive" {
-                    systemd.run(Job::Stop, &unit).await?;
-                }
-                Ok(format!("{unit} stopped"))
-            })
+            let unit = units::unit_name(&service.name, &service.record.info.unit);
+            let file = unit_file(ctx, service);
+            if ctx.live() {
+                block_on(async {
+                    let systemd = Systemd::connect().await?;
+                    if systemd.active_state(&unit).await? != "inactive" {
+                        systemd.run(Job::Stop, &unit).await?;
+                    }
+                    Ok::<_, anyhow::Error>(())
+                })?;
+            }
+            match std::fs::remove_file(&file) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(anyhow!("removing {}: {e}", file.display())),
+            }
+            if ctx.live() {
+                block_on(async { Systemd::connect().await?.reload().await })?;
+            }
+            Ok(format!("{unit} stopped; {} removed", crate::display::path(&file)))
         }
         Step::Firewall => {
             firewall::apply(firewall::Backend::detect()?, &openings(ctx, Some(&service.name))?)?;
@@ -330,7 +414,7 @@ fn refused_packages(service: &Service, debian: &[String], npm_specs: &[String]) 
 
 /// What the firewall must let through for this service: its granted ports.
 fn opening(service: &Service) -> Opening {
-    let flag = |name| service.value(name) == Some(&crate::runtime::bindings::tails::server::types::OptionValue::Boolean(true));
+    let flag = |name| service.value(name) == Some(&OptionValue::Boolean(true));
     let ports = service
         .grant
         .granted

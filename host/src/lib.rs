@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod consent;
 pub mod context;
+pub mod display;
 pub mod engine;
 pub mod fsutil;
 pub mod manifest;
@@ -17,6 +18,7 @@ pub mod options;
 pub mod persistence;
 pub mod runtime;
 pub mod state;
+pub mod units;
 pub mod system;
 pub mod tor;
 

@@ -17,6 +17,12 @@ pub const ALLOW_LAN: &str = "allow-lan";
 pub const CLIENT_AUTHORIZATION: &str = "client-authorization";
 /// Derived from allow-lan, passed to `configure`, not settable.
 pub const LISTEN_ADDRESS: &str = "listen-address";
+/// Values the host derives and passes to `configure`; no plugin option may
+/// take their names.
+pub const DERIVED: &[&str] = &[TARGET_PORT, LISTEN_ADDRESS, ONION_ADDRESS];
+/// The service's onion address, passed to `configure` (and to
+/// `validate-option`); the key is made when the plugin is added.
+pub const ONION_ADDRESS: &str = "onion-address";
 
 /// Length of generated secrets (base32-ish alphabet: about 100 bits).
 const SECRET_LENGTH: usize = 20;
@@ -173,8 +179,9 @@ pub fn current(specs: &[OptionSpec], values: &BTreeMap<String, OptionValue>) -> 
 
 /// What `configure` receives: every option's value, the target port and the
 /// listen address derived from allow-lan.
-pub fn for_configure(info: &ServiceInfo, specs: &[OptionSpec], values: &BTreeMap<String, OptionValue>) -> Vec<OptionSetting> {
+pub fn for_configure(info: &ServiceInfo, specs: &[OptionSpec], values: &BTreeMap<String, OptionValue>, onion_address: &str) -> Vec<OptionSetting> {
     let mut settings = current(specs, values);
+    settings.push(OptionSetting { name: ONION_ADDRESS.into(), value: OptionValue::Text(onion_address.into()) });
     settings.push(OptionSetting { name: TARGET_PORT.into(), value: OptionValue::Port(info.default_target_port) });
     let lan = settings.iter().any(|s| s.name == ALLOW_LAN && s.value == OptionValue::Boolean(true));
     let address = if lan { "0.0.0.0" } else { "127.0.0.1" };

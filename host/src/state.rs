@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::audit::AuditLog;
 use crate::broker::caps::Capability;
 use crate::fsutil;
-use crate::runtime::bindings::tails::server::types::{OptionValue, ServiceInfo};
+use crate::runtime::bindings::tails::server::types::{OptionValue, ServiceInfo, ServiceUnit};
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -34,6 +34,10 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub struct PluginRecord {
     pub sha256: String,
     pub contract: String,
+    /// The publisher's ed25519 public key (hex) when the build is signed: an
+    /// upgrade must come from the same one.
+    #[serde(default)]
+    pub publisher: Option<String>,
     /// The plugin's own description of itself, taken once at add.
     pub info: ServiceInfo,
 }
@@ -54,7 +58,14 @@ pub fn requested(info: &ServiceInfo) -> BTreeSet<Capability> {
         port: p.port,
         protocol: p.protocol.into(),
     });
-    packages.chain(npm).chain(paths).chain(ports).collect()
+    let unit = Capability::Unit {
+        name: crate::units::unit_name(&info.name, &info.unit),
+        spec: match &info.unit {
+            ServiceUnit::Packaged(_) => String::new(),
+            ServiceUnit::HostWritten(spec) => serde_json::to_string(spec).expect("a unit spec serializes"),
+        },
+    };
+    packages.chain(npm).chain(paths).chain(ports).chain(std::iter::once(unit)).collect()
 }
 
 /// What the user granted, bound to the exact build (hash) they said yes to.

@@ -9,7 +9,7 @@
 
 wit_bindgen::generate!({
     path: "../wit",
-    world: "tails:server/tails-service@0.2.0",
+    world: "tails:server/tails-service@0.3.0",
     pub_export_macro: true,
     default_bindings_module: "tails_server_sdk",
 });
@@ -19,7 +19,7 @@ pub use tails::server::types::*;
 pub use tails::server::{config, network, packages};
 
 /// The contract version this SDK builds plugins for.
-pub const CONTRACT_VERSION: &str = "0.2.0";
+pub const CONTRACT_VERSION: &str = "0.3.0";
 
 /// Log through the host, tagged with the plugin's name.
 pub mod log {
@@ -40,7 +40,7 @@ pub mod log {
 
 /// The folder the host installs a service's npm packages into (its
 /// `node_modules/` is there): run them from it with Debian's nodejs, e.g.
-/// `ExecStart=/usr/bin/node /opt/tails-server/NAME/node_modules/PKG/server.js`.
+/// `UnitSpec::new("/usr/bin/node").arg(&format!("{}/node_modules/PKG/server.js", npm_folder(NAME)))`.
 pub fn npm_folder(service: &str) -> String {
     format!("/opt/tails-server/{service}")
 }
@@ -93,6 +93,50 @@ impl OptionSpec {
     }
     pub fn read_only(mut self) -> Self {
         self.read_only = true;
+        self
+    }
+}
+
+impl UnitSpec {
+    /// A unit the host writes that runs `program` (an absolute path) as a
+    /// user of its own, confined (see the contract).
+    pub fn new(program: &str) -> Self {
+        UnitSpec {
+            program: program.into(),
+            arguments: Vec::new(),
+            environment: Vec::new(),
+            working_folder: None,
+            user: None,
+            data_folders: Vec::new(),
+            setup_commands: Vec::new(),
+        }
+    }
+    /// One argument; `{option-name}` is replaced by the option's value.
+    pub fn arg(mut self, arg: &str) -> Self {
+        self.arguments.push(arg.into());
+        self
+    }
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.environment.push((name.into(), value.into()));
+        self
+    }
+    /// A folder it writes: `/var/lib/SOMETHING/`.
+    pub fn data_folder(mut self, folder: &str) -> Self {
+        self.data_folders.push(folder.into());
+        self
+    }
+    pub fn working_folder(mut self, folder: &str) -> Self {
+        self.working_folder = Some(folder.into());
+        self
+    }
+    /// Run as this system user (made by a granted package) instead of a user of its own.
+    pub fn user(mut self, user: &str) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+    /// A command run before each start, under the same confinement.
+    pub fn setup_command(mut self, command: &[&str]) -> Self {
+        self.setup_commands.push(command.iter().map(|s| s.to_string()).collect());
         self
     }
 }
@@ -153,4 +197,7 @@ pub mod standard {
     /// The address the server should listen on, derived by the host from
     /// `allow-lan`: `127.0.0.1`, or `0.0.0.0` when the LAN may connect.
     pub const LISTEN_ADDRESS: &str = "listen-address";
+    /// The service's onion address (with `.onion`), known before the first
+    /// `configure`: for a server that must know its own name.
+    pub const ONION_ADDRESS: &str = "onion-address";
 }

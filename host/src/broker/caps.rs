@@ -23,6 +23,9 @@ pub enum Capability {
     /// A path ending in `/` is a folder and covers everything below it.
     ConfigPath { path: String },
     Port { port: u16, protocol: Proto },
+    /// The unit that runs the service: `spec` is what it runs (empty for a
+    /// unit a package ships), so that a grant covers exactly that command.
+    Unit { name: String, spec: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -49,6 +52,7 @@ impl fmt::Display for Capability {
             Capability::ConfigPath { path } if path.ends_with('/') => write!(f, "folder:{path}"),
             Capability::ConfigPath { path } => write!(f, "file:{path}"),
             Capability::Port { port, protocol } => write!(f, "port:{port}/{protocol}"),
+            Capability::Unit { name, .. } => write!(f, "unit:{name}"),
         }
     }
 }
@@ -56,12 +60,13 @@ impl fmt::Display for Capability {
 impl FromStr for Capability {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a capability; write package:NAME, npm:NAME@VERSION, file:/PATH, folder:/PATH/ or port:N/tcp|udp");
+        let bad = || format!("`{s}` is not a capability; write package:NAME, npm:NAME@VERSION, file:/PATH, folder:/PATH/, port:N/tcp|udp or unit:NAME");
         let (kind, rest) = s.split_once(':').ok_or_else(bad)?;
         match kind {
             "package" => Ok(Capability::Package { name: rest.into() }),
             "npm" => Ok(Capability::NpmPackage { spec: rest.into() }),
             "file" | "folder" => Ok(Capability::ConfigPath { path: rest.into() }),
+            "unit" => Ok(Capability::Unit { name: rest.into(), spec: String::new() }),
             "port" => {
                 let (port, proto) = rest.split_once('/').ok_or_else(bad)?;
                 let port = port.parse().map_err(|_| bad())?;
@@ -190,36 +195,209 @@ impl SysPath {
     }
 }
 
+/// System links that lead elsewhere (Debian 12's merged /usr, /var/run): a
+/// declared path is compared with the places below as the link resolves, so
+/// that `/var/run/tor/` is `/run/tor/` and `/sbin/x` is `/usr/sbin/x`.
+const SYSTEM_LINKS: &[(&str, &str)] = &[
+    ("/var/run", "/run"),
+    ("/var/lock", "/run/lock"),
+    ("/bin", "/usr/bin"),
+    ("/sbin", "/usr/sbin"),
+    ("/lib", "/usr/lib"),
+    ("/lib32", "/usr/lib32"),
+    ("/lib64", "/usr/lib64"),
+    ("/libx32", "/usr/libx32"),
+];
+
+/// Where a plugin may write at all: service configuration and data. Anything
+/// else (`/usr`, `/home`, `/root`, `/run`, `/tmp`, `/boot`, ...) is refused.
+const WRITABLE_TREES: &[&str] = &["/etc", "/var/lib", "/var/www", "/var/cache", "/var/log", "/srv", "/opt"];
+
+/// Places inside [`WRITABLE_TREES`] that no plugin may write: files there are
+/// run or read by root (or the desktop user), decide what is installed, who
+/// logs in and what the firewall and tor do, or belong to Tails Server itself.
+const FORBIDDEN: &[(&str, &str)] = &[
+    ("/etc/systemd", "systemd runs what its files say, as root"),
+    ("/etc/init.d", "its scripts run as root"),
+    ("/etc/init", "its files run as root"),
+    ("/etc/rc.local", "it runs as root"),
+    ("/etc/cron.d", "cron runs its files as root"),
+    ("/etc/cron.hourly", "cron runs its files as root"),
+    ("/etc/cron.daily", "cron runs its files as root"),
+    ("/etc/cron.weekly", "cron runs its files as root"),
+    ("/etc/cron.monthly", "cron runs its files as root"),
+    ("/etc/crontab", "cron runs it as root"),
+    ("/etc/anacrontab", "anacron runs it as root"),
+    ("/etc/at.allow", "it decides who may run jobs"),
+    ("/etc/at.deny", "it decides who may run jobs"),
+    ("/etc/logrotate.d", "logrotate runs its scripts as root"),
+    ("/etc/logrotate.conf", "logrotate runs its scripts as root"),
+    ("/etc/profile", "login shells run it"),
+    ("/etc/profile.d", "login shells run its files"),
+    ("/etc/bash.bashrc", "shells run it"),
+    ("/etc/bash_completion.d", "shells run its files"),
+    ("/etc/zsh", "shells run its files"),
+    ("/etc/environment", "every session reads it"),
+    ("/etc/environment.d", "every session reads it"),
+    ("/etc/skel", "new users get its files"),
+    ("/etc/X11", "the desktop session runs its files"),
+    ("/etc/xdg/autostart", "the desktop session starts what it names"),
+    ("/etc/xdg/systemd", "systemd user sessions run what it names"),
+    ("/etc/gdm3", "the login screen runs its files"),
+    ("/etc/dconf", "it sets the desktop's settings"),
+    ("/etc/apt", "it decides what apt installs and runs"),
+    ("/etc/dpkg", "it decides what dpkg runs"),
+    ("/var/lib/dpkg", "it is dpkg's database (its scripts run as root)"),
+    ("/var/lib/apt", "it is apt's state"),
+    ("/var/cache/apt", "apt installs the packages kept there"),
+    ("/etc/ld.so.conf", "it decides which libraries programs load"),
+    ("/etc/ld.so.conf.d", "it decides which libraries programs load"),
+    ("/etc/ld.so.preload", "it loads a library into every program"),
+    ("/etc/ld.so.cache", "it decides which libraries programs load"),
+    ("/etc/sudoers", "it gives root to users"),
+    ("/etc/sudoers.d", "it gives root to users"),
+    ("/etc/pam.d", "it decides who logs in"),
+    ("/etc/security", "it decides who logs in"),
+    ("/etc/login.defs", "it decides who logs in"),
+    ("/etc/shadow", "it holds the passwords"),
+    ("/etc/gshadow", "it holds the passwords"),
+    ("/etc/passwd", "it defines the users"),
+    ("/etc/group", "it defines the groups"),
+    ("/etc/subuid", "it defines the users"),
+    ("/etc/subgid", "it defines the groups"),
+    ("/etc/shells", "it decides who logs in"),
+    ("/etc/udev", "udev runs what its rules say, as root"),
+    ("/etc/polkit-1", "it decides who may act as root"),
+    ("/var/lib/polkit-1", "it decides who may act as root"),
+    ("/etc/dbus-1", "it decides who may call system services"),
+    ("/etc/modprobe.d", "it decides how the kernel loads modules"),
+    ("/etc/modules", "it decides which kernel modules load"),
+    ("/etc/modules-load.d", "it decides which kernel modules load"),
+    ("/etc/sysctl.conf", "it sets the kernel's settings"),
+    ("/etc/sysctl.d", "it sets the kernel's settings"),
+    ("/etc/tmpfiles.d", "systemd acts on its files as root"),
+    ("/etc/sysusers.d", "systemd acts on its files as root"),
+    ("/etc/binfmt.d", "it decides how programs are run"),
+    ("/etc/kernel", "its scripts run as root"),
+    ("/etc/initramfs-tools", "its scripts run as root at boot"),
+    ("/etc/grub.d", "its scripts run as root"),
+    ("/etc/default", "init scripts run its files as root"),
+    ("/etc/update-motd.d", "its scripts run as root"),
+    ("/etc/apparmor", "it confines programs"),
+    ("/etc/apparmor.d", "it confines programs"),
+    ("/etc/alternatives", "it decides which program a command runs"),
+    ("/etc/fstab", "it decides what is mounted"),
+    ("/etc/crypttab", "it decides what is unlocked"),
+    ("/etc/hosts", "it decides where names lead"),
+    ("/etc/resolv.conf", "it decides where names lead"),
+    ("/etc/nsswitch.conf", "it decides where names and users come from"),
+    ("/etc/network", "its scripts run as root"),
+    ("/etc/NetworkManager", "its scripts run as root"),
+    ("/etc/ferm", "it is Tails' firewall"),
+    ("/etc/nftables.conf", "it is the firewall"),
+    ("/etc/iptables", "it is the firewall"),
+    ("/etc/ssl", "it decides which certificates are trusted"),
+    ("/etc/ca-certificates", "it decides which certificates are trusted"),
+    ("/etc/ca-certificates.conf", "it decides which certificates are trusted"),
+    ("/etc/gnupg", "it decides which keys are trusted"),
+    ("/etc/ssh", "it is the system's SSH server and client"),
+    ("/etc/gitconfig", "git runs what it says"),
+    ("/etc/npmrc", "npm's configuration (where Tails Server installs from)"),
+    ("/etc/python3", "Python runs its files"),
+    ("/etc/python3.11", "Python runs its files"),
+    ("/etc/perl", "Perl runs its files"),
+    ("/etc/tor", "it is tor's configuration"),
+    ("/var/lib/tor", "it is tor's state (onion keys)"),
+    ("/etc/onion-grater.d", "it decides what may talk to tor"),
+    ("/etc/tails-server", "it is Tails Server's own"),
+    ("/var/lib/tails-server", "it is Tails Server's own state"),
+    ("/var/cache/tails-server", "it is Tails Server's own (npm's cache)"),
+    (crate::system::npm::BASE, "Tails Server installs npm packages there"),
+    ("/var/lib/systemd", "it is systemd's state"),
+    ("/var/lib/private", "it holds other services' private state"),
+    ("/etc/machine-id", "it identifies this computer"),
+    ("/etc/hostname", "it names this computer"),
+    ("/var/spool", "its files are run or sent as root"),
+    ("/var/mail", "it holds users' mail"),
+    ("/var/log/journal", "it is the system's log"),
+    ("/var/log/audit", "it is the system's log"),
+];
+
+/// A system path as its links resolve (see [`SYSTEM_LINKS`]).
+pub fn resolve_system_links(path: &str) -> String {
+    for (link, target) in SYSTEM_LINKS {
+        if path == *link || path.starts_with(&format!("{link}/")) {
+            return format!("{target}{}", &path[link.len()..]);
+        }
+    }
+    path.to_string()
+}
+
+/// Is `path` (a file or a folder without its `/`) `place` or inside it, or
+/// would a folder grant of `path` contain it?
+fn touches(path: &str, place: &str, is_folder: bool) -> bool {
+    path == place || path.starts_with(&format!("{place}/")) || (is_folder && place.starts_with(&format!("{path}/")))
+}
+
 /// Checks a path a plugin declares (`file` or `folder/`): the same rules as a
-/// request, and not one of the places no service plugin may write.
+/// request; inside the places services keep configuration and data; none of
+/// the places whose files run as root or decide who may do what (compared
+/// after resolving system links such as `/var/run`).
 pub fn validate_declared_path(path: &str) -> Result<(), String> {
     let is_folder = path.ends_with('/');
     let file_form = if is_folder { &path[..path.len() - 1] } else { path };
     SysPath::parse(file_form).map_err(|r| r.to_string())?;
-    const FORBIDDEN: &[&str] = &["/proc", "/sys", "/dev", "/boot", "/run/tor", "/var/lib/tor", "/var/lib/tails-server", "/etc/sudoers", "/etc/sudoers.d", "/etc/ld.so.preload", "/etc/pam.d", "/etc/shadow", "/etc/passwd", "/etc/group", "/etc/gshadow", "/etc/tor", "/root", "/live", crate::system::npm::BASE];
-    for forbidden in FORBIDDEN {
-        let inside = file_form == *forbidden || file_form.starts_with(&format!("{forbidden}/")) || forbidden.starts_with(&format!("{file_form}/"));
-        if inside {
-            return Err(format!("`{path}` touches {forbidden}, which no service plugin may write"));
+    let resolved = resolve_system_links(file_form);
+    if !WRITABLE_TREES.iter().any(|tree| resolved.starts_with(&format!("{tree}/"))) {
+        return Err(format!("`{path}` is outside the places a service plugin may write ({})", WRITABLE_TREES.join(", ")));
+    }
+    for (place, why) in FORBIDDEN {
+        if touches(&resolved, place, is_folder) {
+            return Err(format!("`{path}` touches {place}, which no service plugin may write: {why}"));
         }
     }
-    if is_folder && file_form.matches('/').count() < 2 {
+    if is_folder && resolved.matches('/').count() < 2 {
         return Err(format!("folder `{path}` is too broad: grant a folder at least two levels deep, e.g. /etc/NAME/"));
     }
     Ok(())
 }
 
+/// Ports no service may listen on: the system's well-known ports (below
+/// 1024), tor's and Tails' own (a plugin that published tor's control port
+/// on its onion address would hand tor to its clients).
+pub fn reserved_port(port: u16) -> Option<&'static str> {
+    match port {
+        0 => Some("port 0 is not a port"),
+        1..=1023 => Some("ports below 1024 are the system's well-known ports"),
+        5353 => Some("it is Tails' DNS port"),
+        9040 => Some("it is tor's transparent proxy port on Tails"),
+        9050..=9052 => Some("it is one of tor's own ports (SOCKS, control)"),
+        9061..=9063 => Some("it is one of tor's ports on Tails"),
+        9150 | 9151 => Some("it is Tor Browser's tor port"),
+        _ => None,
+    }
+}
+
 /// Debian package names (Debian Policy 5.6.7): lower case, digits, `+ - .`,
-/// at least two characters, starting with an alphanumeric.
+/// at least two characters, starting with an alphanumeric. Stricter than
+/// Policy where apt would read a name as something else: a trailing `-` means
+/// "remove" and a trailing `+` "install" to apt, so the name must end with a
+/// letter or digit; `..` and `.+` patterns read as regular expressions are
+/// covered by asking apt for the exact name before installing (see
+/// `system::packages`).
 pub fn validate_package_name(name: &str) -> Result<(), String> {
     let ok = name.len() >= 2
         && name.len() <= 100
         && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
     if ok {
         Ok(())
     } else {
-        Err(format!("{name:?} is not a Debian package name"))
+        Err(format!(
+            "{} is not a Debian package name (lower-case letters, digits, + - . inside; starting and ending with a letter or digit)",
+            crate::display::quoted(name)
+        ))
     }
 }
 
@@ -358,6 +536,37 @@ mod tests {
             ("/proc/self/mem", false),
             ("/etc/../shadow", false),
             ("relative", false),
+            // Places whose files run as root.
+            ("/etc/systemd/system/x.service", false),
+            ("/etc/cron.d/x", false),
+            ("/etc/profile.d/x.sh", false),
+            ("/etc/apt/sources.list.d/x.list", false),
+            ("/etc/apt/apt.conf.d/99x", false),
+            ("/etc/ld.so.conf.d/x.conf", false),
+            ("/etc/onion-grater.d/x.yml", false),
+            ("/etc/xdg/autostart/x.desktop", false),
+            ("/etc/xdg/infinoted.conf", true),
+            ("/etc/default/tor", false),
+            ("/etc/ssh/sshd_config.d/x.conf", false),
+            ("/etc/npmrc", false),
+            // Outside the service trees: programs, homes, runtime folders.
+            ("/usr/local/bin/x", false),
+            ("/usr/local/sbin/tails-server", false),
+            ("/usr/lib/x/", false),
+            ("/home/amnesia/.bashrc", false),
+            ("/home/amnesia/Persistent/", false),
+            ("/root/.ssh/authorized_keys", false),
+            ("/tmp/x", false),
+            // Through the system links.
+            ("/var/run/tor/control", false),
+            ("/var/run/x/", false),
+            ("/sbin/x", false),
+            ("/lib/systemd/system/x.service", false),
+            // A folder that holds a forbidden place is refused too.
+            ("/etc/xdg/", false),
+            ("/var/lib/mumble-server/", true),
+            ("/var/www/site/", true),
+            ("/srv/files/", true),
         ];
         for (raw, ok) in table {
             assert_eq!(validate_declared_path(raw).is_ok(), *ok, "{raw:?}: {:?}", validate_declared_path(raw));
@@ -365,8 +574,26 @@ mod tests {
     }
 
     #[test]
+    fn system_links_resolve() {
+        assert_eq!(resolve_system_links("/var/run/tor"), "/run/tor");
+        assert_eq!(resolve_system_links("/var/runner"), "/var/runner");
+        assert_eq!(resolve_system_links("/lib/x"), "/usr/lib/x");
+        assert_eq!(resolve_system_links("/etc/x"), "/etc/x");
+    }
+
+    #[test]
+    fn reserved_ports() {
+        for port in [0, 22, 80, 443, 951, 5353, 9040, 9050, 9051, 9052, 9150] {
+            assert!(reserved_port(port).is_some(), "{port}");
+        }
+        for port in [1024, 6667, 8080, 9001, 64738] {
+            assert!(reserved_port(port).is_none(), "{port}");
+        }
+    }
+
+    #[test]
     fn capability_syntax_round_trips() {
-        for text in ["package:mumble-server", "npm:@scope/x@1.2.3", "file:/etc/x.ini", "folder:/etc/x/", "port:80/tcp", "port:53/udp"] {
+        for text in ["package:mumble-server", "npm:@scope/x@1.2.3", "file:/etc/x.ini", "folder:/etc/x/", "port:80/tcp", "port:53/udp", "unit:x.service"] {
             assert_eq!(text.parse::<Capability>().unwrap().to_string(), text);
         }
         for bad in ["mumble", "port:80", "port:x/tcp", "port:80/sctp", "shell:rm"] {
@@ -397,10 +624,10 @@ mod tests {
 
     #[test]
     fn package_names_follow_debian_policy() {
-        for good in ["mumble-server", "lighttpd", "g++", "libc6.1", "0ad"] {
+        for good in ["mumble-server", "lighttpd", "libc6.1", "0ad", "libstdc++6"] {
             assert!(validate_package_name(good).is_ok(), "{good}");
         }
-        for bad in ["", "a", "Mumble", "-rf", "x;rm", "x y", "../x", "pkg=1.0"] {
+        for bad in ["", "a", "Mumble", "-rf", "x;rm", "x y", "../x", "pkg=1.0", "tor-", "tor+", "g++", "lib.*", "lib?", "lib[a]", "^x", "x$", "x|y", "x^"] {
             assert!(validate_package_name(bad).is_err(), "{bad}");
         }
     }

@@ -16,6 +16,12 @@ use crate::system::{npm, packages};
 
 /// Largest config file a plugin may write or read back.
 const MAX_CONFIG_BYTES: usize = 1 << 20;
+/// What one `configure` may stage in all: files, and bytes.
+const MAX_STAGED_FILES: usize = 128;
+const MAX_STAGED_BYTES: usize = 8 << 20;
+/// Audit lines one plugin call may write; past it, one summary line says how
+/// many requests went unlogged (refusals still write nothing else).
+pub const MAX_AUDIT_LINES_PER_CALL: usize = 64;
 
 /// What a refused or failed request returns to the plugin (as the WIT `error`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,11 +71,14 @@ pub struct Broker {
     pending: Vec<PendingWrite>,
     /// Ports the plugin asked to open during this session.
     pub ports: Vec<(u16, Proto)>,
+    /// Audit lines written in the current call, and requests not logged.
+    audited: usize,
+    unlogged: usize,
 }
 
 impl Broker {
     pub fn new(plugin: &str, root: PathBuf, declared: BTreeSet<Capability>, granted: BTreeSet<Capability>, audit: AuditLog) -> Self {
-        Broker { plugin: plugin.into(), root, declared, granted, audit, pending: Vec::new(), ports: Vec::new() }
+        Broker { plugin: plugin.into(), root, declared, granted, audit, pending: Vec::new(), ports: Vec::new(), audited: 0, unlogged: 0 }
     }
 
     /// A broker that allows nothing, for calls made before anything is granted
@@ -78,12 +87,29 @@ impl Broker {
         Self::new(plugin, PathBuf::from("/nonexistent"), BTreeSet::new(), BTreeSet::new(), audit)
     }
 
-    fn log<T>(&self, action: &str, target: &str, result: &Result<T, BrokerError>) {
+    fn log<T>(&mut self, action: &str, target: &str, result: &Result<T, BrokerError>) {
+        if self.audited >= MAX_AUDIT_LINES_PER_CALL {
+            self.unlogged += 1;
+            return;
+        }
+        self.audited += 1;
         let (outcome, reason) = match result {
             Ok(_) => ("allowed", ""),
             Err(e) => (e.outcome(), e.message()),
         };
-        self.audit.record(&self.plugin, action, target, outcome, reason);
+        // A target is the plugin's to choose: only its start is kept.
+        let target: String = target.chars().take(1024).collect();
+        self.audit.record(&self.plugin, action, &target, outcome, reason);
+    }
+
+    /// The end of one plugin call: say how many requests were not logged.
+    pub fn end_call(&mut self) {
+        if self.unlogged > 0 {
+            let said = format!("{} more requests in this call were not logged (at most {MAX_AUDIT_LINES_PER_CALL} a call)", self.unlogged);
+            self.audit.record(&self.plugin, "unlogged", "", "summary", &said);
+        }
+        self.audited = 0;
+        self.unlogged = 0;
     }
 
     fn check(&self, request: &Request) -> Result<(), BrokerError> {
@@ -136,8 +162,15 @@ impl Broker {
             if contents.len() > MAX_CONFIG_BYTES {
                 return Err(BrokerError::Invalid(format!("config file is larger than {MAX_CONFIG_BYTES} bytes")));
             }
-            self.preflight(&path)?;
             self.pending.retain(|w| w.path != path);
+            let staged: usize = self.pending.iter().map(|w| w.contents.len()).sum();
+            if self.pending.len() >= MAX_STAGED_FILES || staged + contents.len() > MAX_STAGED_BYTES {
+                return Err(BrokerError::Invalid(format!(
+                    "one configure may write at most {MAX_STAGED_FILES} files and {} MiB in all",
+                    MAX_STAGED_BYTES >> 20
+                )));
+            }
+            self.preflight(&path)?;
             self.pending.push(PendingWrite { path, contents: contents.to_string(), secret });
             Ok(())
         })();

@@ -9,45 +9,104 @@ use crate::broker::caps::Capability;
 use crate::broker::Broker;
 use crate::context::Context;
 use crate::state::{self, Grant, PluginRecord};
-use crate::{consent, manifest, options};
+use crate::{consent, display, manifest, options};
+use tails_server_signature::Publisher;
+
+/// Read a plugin file: a regular file (not a FIFO, a device or a terminal),
+/// at most the size limit, read no further than that.
+fn read_plugin_file(file: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let shown = display::path(file);
+    // Non-blocking, so that opening a FIFO does not wait for a writer; the
+    // flag does nothing to reading a regular file.
+    let handle = std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(file)
+        .with_context(|| format!("cannot read {shown}"))?;
+    let meta = handle.metadata().with_context(|| format!("cannot read {shown}"))?;
+    if !meta.is_file() {
+        bail!("refusing {shown}: it is not a regular file (a plugin is a .wasm file)");
+    }
+    let limit = crate::runtime::MAX_PLUGIN_BYTES;
+    let mut wasm = Vec::new();
+    handle.take(limit as u64 + 1).read_to_end(&mut wasm).with_context(|| format!("cannot read {shown}"))?;
+    if wasm.len() > limit {
+        bail!("refusing {shown}: it is larger than {} MiB", limit >> 20);
+    }
+    Ok(wasm)
+}
+
+/// Who made a build, for people.
+fn publisher_words(publisher: Option<&str>) -> String {
+    match publisher {
+        Some(key) => format!("signed by {}", Publisher(key.to_string()).fingerprint()),
+        None => "unsigned: Tails Server cannot tell who made it".into(),
+    }
+}
 
 pub fn add(ctx: &Context, file: &Path, yes: bool, deny: &[String]) -> Result<()> {
-    let deny: BTreeSet<Capability> = deny.iter().map(|d| d.parse().map_err(|e: String| anyhow!("--deny {e}"))).collect::<Result<_>>()?;
-    let wasm = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let deny: BTreeSet<String> = deny.iter().map(|d| d.parse::<Capability>().map(|c| c.to_string()).map_err(|e: String| anyhow!("--deny {}", display::line(&e)))).collect::<Result<_>>()?;
+    let shown = display::path(file);
+    let wasm = read_plugin_file(file)?;
     let sha256 = state::sha256_hex(&wasm);
-    let refuse = |why: anyhow::Error| anyhow!("refusing {}: {why:#}", file.display());
+    let refuse = |why: anyhow::Error| anyhow!("refusing {shown}: {why:#}");
+    let publisher = tails_server_signature::verify(&wasm).map_err(|e| refuse(anyhow!(e)))?.map(|p| p.0);
 
+    // Locked (and the state folder made, so that the audit log of `describe`
+    // is kept) from here: every plugin call has a deadline, so the lock is
+    // never held for long by a plugin.
+    let _lock = ctx.state.lock()?;
     let rt = ctx.runtime()?;
     let component = rt.compile_new(&wasm).map_err(refuse)?;
     // `describe` runs with nothing granted: a plugin that calls the broker
-    // from it is refused like any other ungranted request.
-    let label = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    // from it is refused like any other ungranted request. Until it has said
+    // its name, the audit log names it by its hash.
+    let label = format!("sha256:{}", &sha256[..12]);
     let info = rt
         .instantiate(&component, &label, Broker::deny_all(&label, ctx.state.audit()))
         .and_then(|mut instance| instance.describe())
         .map_err(refuse)?;
     let problems = manifest::problems(&info);
     if !problems.is_empty() {
-        bail!("refusing {}: its description has problems:\n  - {}", file.display(), problems.join("\n  - "));
+        bail!("refusing {shown}: its description has problems:\n  - {}", problems.iter().map(|p| display::line(p)).collect::<Vec<_>>().join("\n  - "));
     }
     let name = info.name.clone();
     let requested = state::requested(&info);
-    if let Some(unknown) = deny.iter().find(|d| !requested.contains(d)) {
+    let requested_words: BTreeSet<String> = requested.iter().map(|c| c.to_string()).collect();
+    if let Some(unknown) = deny.iter().find(|d| !requested_words.contains(*d)) {
         bail!("--deny {unknown}: `{name}` does not ask for that; it asks for: {}", list(&requested));
     }
+    let deny: BTreeSet<Capability> = requested.iter().filter(|c| deny.contains(&c.to_string())).cloned().collect();
 
-    let _lock = ctx.state.lock()?;
     let previous = ctx.state.record(&name)?;
     let previous_grant = ctx.state.grant(&name)?;
     if previous.as_ref().is_some_and(|p| p.sha256 == sha256) && deny.is_empty() {
         println!("{name} is already added (sha256 {sha256}).");
         return Ok(());
     }
+    // A taken name is only ever upgraded by the same publisher: anything else
+    // would inherit the grants, options, secrets and onion keys of another's
+    // service.
+    if let Some(old) = &previous {
+        if old.publisher != publisher {
+            bail!(
+                "refusing {shown}: the name `{name}` is taken by the added plugin, {}; this file is {}. \
+                 Only a build from the same publisher can replace it. To replace it anyway, remove it first \
+                 (`tails-server plugin remove {name}`: its settings, onion address and client keys are deleted).",
+                publisher_words(old.publisher.as_deref()),
+                publisher_words(publisher.as_deref())
+            );
+        }
+    }
 
-    println!("Plugin: {name} — {}", info.description);
-    println!("File:   {} (sha256 {sha256})", file.display());
+    println!("Plugin: {name} — {}", display::line(&info.description));
+    println!("File:   {shown} (sha256 {sha256})");
+    println!("From:   {}", publisher_words(publisher.as_deref()));
     // On an upgrade, only what is new needs a yes; what was granted before
-    // stays granted (or refused) as the user decided then.
+    // stays granted (or refused) as the user decided then. The code changed
+    // though, so an upgrade always asks.
     let (to_ask, kept) = match &previous {
         None => (requested.clone(), BTreeSet::new()),
         Some(old) => {
@@ -65,28 +124,43 @@ pub fn add(ctx: &Context, file: &Path, yes: bool, deny: &[String]) -> Result<()>
     if !deny.is_empty() {
         println!("Refused (--deny):\n{}", consent::describe(&deny, &info).join("\n"));
     }
-    if asked.is_empty() {
-        println!("{}", if previous.is_some() { "It asks for nothing new." } else { "It asks for nothing." });
+    let question = if asked.is_empty() {
+        match &previous {
+            Some(_) => {
+                println!("It asks for nothing new, but its code is different: it will act with the permissions granted before.");
+                Some(format!("Replace {name} with this build?"))
+            }
+            None => {
+                println!("It asks for nothing.");
+                None
+            }
+        }
     } else {
         let intro = if previous.is_some() { "It now also asks to:" } else { "It asks to:" };
         println!("{intro}\n{}", consent::describe(&asked, &info).join("\n"));
+        Some(format!("Allow {name} to do this?"))
+    };
+    if let Some(question) = question {
         if yes {
             println!("Granted (--yes).");
-        } else if !consent::ask(&format!("Allow {name} to do this?")) {
+        } else if !consent::ask(&question) {
             bail!("not added: permission was not granted; nothing was stored");
         }
     }
     let granted: BTreeSet<Capability> = kept.union(&asked).filter(|c| !deny.contains(c)).cloned().collect();
-    let record = PluginRecord { sha256: sha256.clone(), contract: crate::runtime::CONTRACT_VERSION.into(), info };
+    let record = PluginRecord { sha256: sha256.clone(), contract: crate::runtime::CONTRACT_VERSION.into(), publisher, info };
     ctx.state.store_plugin(&name, &wasm, &record, &Grant { sha256: sha256.clone(), granted })?;
     rt.store_in_cache(&component, &sha256);
     if let Some(old) = &previous {
         rt.forget_cached(&old.sha256);
     }
     // Secrets with no value get a random one now, so that they never change
-    // behind the user's back later.
+    // behind the user's back later; the onion key is made now, so that the
+    // plugin knows its address from the first `configure`.
     let mut service = ctx.state.service(&name)?;
-    if options::generate_missing_secrets(&options::all_specs(&record.info), &mut service.options) || previous.is_none() {
+    let new_secrets = options::generate_missing_secrets(&options::all_specs(&record.info), &mut service.options);
+    let (_, new_key) = crate::onion::ensure_key(&mut service)?;
+    if new_secrets || new_key || previous.is_none() {
         ctx.save_service(&name, &service)?;
     }
     println!("Added {name}. Next: `tails-server {name} info`, then `tails-server {name} enable`.");
@@ -111,7 +185,7 @@ pub fn list_plugins(ctx: &Context, json: bool) -> Result<()> {
         println!("No plugins added. Add one with `tails-server plugin add FILE.wasm`.");
     } else {
         for r in &rows {
-            println!("{:<16} {}  tails:server@{}  {}", r["name"].as_str().unwrap(), &r["sha256"].as_str().unwrap()[..12], r["contract"].as_str().unwrap(), r["description"].as_str().unwrap());
+            println!("{:<16} {}  tails:server@{}  {}", r["name"].as_str().unwrap(), &r["sha256"].as_str().unwrap()[..12], r["contract"].as_str().unwrap(), display::line(r["description"].as_str().unwrap()));
         }
     }
     Ok(())
@@ -132,7 +206,7 @@ pub fn list_services(ctx: &Context, json: bool) -> Result<()> {
     } else {
         for r in &rows {
             let enabled = if r["enabled"].as_bool().unwrap() { "enabled" } else { "disabled" };
-            println!("{:<16} {enabled:<9} {}", r["name"].as_str().unwrap(), r["description"].as_str().unwrap());
+            println!("{:<16} {enabled:<9} {}", r["name"].as_str().unwrap(), display::line(r["description"].as_str().unwrap()));
         }
     }
     Ok(())
@@ -149,11 +223,13 @@ pub fn show(ctx: &Context, name: &str, json: bool) -> Result<()> {
         let value = serde_json::json!({
             "name": name, "sha256": service.record.sha256, "contract": service.record.contract,
             "description": service.record.info.description, "capabilities": caps,
+            "publisher": service.record.publisher.as_ref().map(|k| Publisher(k.clone()).fingerprint()),
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
-    println!("{name} — {}", service.record.info.description);
+    println!("{name} — {}", display::line(&service.record.info.description));
+    println!("from:     {}", publisher_words(service.record.publisher.as_deref()));
     println!("sha256:   {}", service.record.sha256);
     println!("contract: tails:server@{}", service.record.contract);
     println!("enabled:  {}", service.state.enabled);
@@ -167,6 +243,11 @@ pub fn show(ctx: &Context, name: &str, json: bool) -> Result<()> {
 
 pub fn remove(ctx: &Context, name: &str) -> Result<()> {
     let _lock = ctx.state.lock()?;
+    // An interrupted enable or disable is finished (or undone) first, so that
+    // even a service whose plugin hangs can be got rid of.
+    for line in crate::engine::repair(ctx)? {
+        println!("{line}");
+    }
     let service = ctx.service(name)?;
     if service.state.enabled {
         bail!("{name} is enabled; disable it first with `tails-server {name} disable`");

@@ -11,7 +11,18 @@ use crate::runtime::bindings::tails::server::types::{ClientCredential, Connectio
 use crate::tor::block_on;
 use crate::tor::detect::TorSettings;
 use crate::tor::keys::ClientKey;
-use crate::{consent, options};
+use crate::{consent, display, options};
+
+/// The most of a plugin's connection text shown.
+const MAX_CONNECTION_TEXT: usize = 8 * 1024;
+
+/// A plugin's text, cut at the limit (on a character boundary).
+fn bounded(text: &str) -> &str {
+    match text.char_indices().nth(MAX_CONNECTION_TEXT) {
+        Some((at, _)) => &text[..at],
+        None => text,
+    }
+}
 
 /// Publish the service again (with its current clients and ports) if it is enabled.
 fn republish_if_enabled(ctx: &Context, service: &Service) -> Result<()> {
@@ -35,7 +46,7 @@ pub fn add(ctx: &Context, name: &str, client: &str) -> Result<()> {
     republish_if_enabled(ctx, &service)?;
     ctx.save_service(name, &service.state)?;
     println!("Client `{client}` added.");
-    if onion::address(&service.state).is_some() {
+    if service.state.enabled {
         print_connection_info(ctx, &service, Some(client), false, true)?;
     } else {
         println!("Its key is shown by `tails-server {name} connection-info {client}` once the service is enabled.");
@@ -89,8 +100,9 @@ pub fn connection_info(ctx: &Context, name: &str, client: Option<&str>, as_json:
 /// Address and port, each client's key (base32 for Tor Browser, and the
 /// `.auth_private` line), the plugin's own text, QR codes.
 pub fn print_connection_info(ctx: &Context, service: &Service, only: Option<&str>, as_json: bool, qr: bool) -> Result<()> {
-    let Some(address) = onion::address(&service.state) else {
-        bail!("{} has no onion address yet; enable it first with `tails-server {} enable`", service.name, service.name);
+    let address = match onion::address(&service.state) {
+        Some(address) if service.state.enabled => address,
+        _ => bail!("{} is not published yet, so it has no onion address to share; enable it first with `tails-server {} enable`", service.name, service.name),
     };
     let port = onion::virtual_port(service);
     let auth = onion::client_authorization(service);
@@ -117,7 +129,7 @@ pub fn print_connection_info(ctx: &Context, service: &Service, only: Option<&str
             .iter()
             .map(|(n, k)| json!({"name": n, "private-key": k.private_base32(), "auth-private": k.auth_private_line(&address)}))
             .collect();
-        let value = json!({"address": address, "port": port, "client-authorization": auth, "clients": clients, "text": text.text, "gui-text": text.gui_text});
+        let value = json!({"address": address, "port": port, "client-authorization": auth, "clients": clients, "text": bounded(&text.text), "gui-text": bounded(&text.gui_text)});
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
@@ -138,7 +150,7 @@ pub fn print_connection_info(ctx: &Context, service: &Service, only: Option<&str
             print!("{}", qr_code(&key.private_base32()));
         }
     }
-    println!("\n{}", text.text.trim_end());
+    println!("\n{}", display::text(bounded(&text.text)).trim_end());
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 use crate::context::{Context, Service};
 use crate::system::systemd::Systemd;
 use crate::tor::block_on;
-use crate::{engine, onion, options, persistence};
+use crate::{display, engine, onion, options, persistence};
 use crate::runtime::{error_message, error_text};
 use crate::runtime::bindings::tails::server::types::{OptionSpec, OptionValue};
 use crate::system::{npm, packages};
@@ -35,7 +35,7 @@ fn status_map(ctx: &Context, service: &Service) -> Result<Map<String, Value>> {
     let installed = packages::missing(&ctx.root, &caps.packages)?.is_empty() && npm::missing(&ctx.root, &service.name, &caps.npm_packages).is_empty();
     let mut map = Map::new();
     map.insert("installed".into(), Value::Bool(installed));
-    let unit = &service.record.info.systemd_service;
+    let unit = &crate::units::unit_name(&service.name, &service.record.info.unit);
     let running = if ctx.live() { block_on(async { Systemd::connect().await?.active_state(unit).await }) } else { Err(anyhow::anyhow!("not live")) };
     map.insert("running".into(), running.map(|s| Value::Bool(s == "active")).unwrap_or(Value::Null));
     map.insert("published".into(), Value::Bool(onion::is_published(ctx, &service.state)));
@@ -63,7 +63,7 @@ pub fn info(ctx: &Context, name: &str, details: bool, as_json: bool, reveal: boo
         map.insert("client-application".into(), json!(info.client_application));
         map.insert("client-application-in-gui".into(), json!(info.client_application_in_gui));
         map.insert("documentation".into(), json!(info.documentation));
-        map.insert("systemd-service".into(), json!(info.systemd_service));
+        map.insert("systemd-service".into(), json!(crate::units::unit_name(&service.name, &info.unit)));
         map.insert("icon-name".into(), json!(info.icon_name));
         map.insert("packages".into(), json!(info.capabilities.packages));
         map.insert("npm-packages".into(), json!(info.capabilities.npm_packages));
@@ -112,7 +112,7 @@ pub fn get_option(ctx: &Context, name: &str, option: &str, reveal: bool) -> Resu
     if options::is_secret(spec) && !reveal {
         println!("******** (secret: add --show-secret to print it)");
     } else {
-        println!("{}", options::to_text(value));
+        println!("{}", display::line(&options::to_text(value)));
     }
     Ok(())
 }
@@ -128,8 +128,9 @@ pub fn set_option(ctx: &Context, name: &str, option: &str, text: &str, yes: bool
     let value = options::parse(&spec, text).map_err(anyhow::Error::msg)?;
     // The plugin checks its own options' values (the standard ones are ours).
     if service.record.info.options.iter().any(|o| o.name == option) {
-        if let Err(e) = ctx.instance(&service)?.validate_option(option, &value)? {
-            bail!("`{text}` is not a valid value for {option}: {}", error_message(&e));
+        let address = onion::address(&service.state).unwrap_or_default();
+        if let Err(e) = ctx.instance(&service)?.validate_option(option, &value, &address)? {
+            bail!("{} is not a valid value for {option}: {}", display::quoted(text), display::line(error_message(&e)));
         }
     }
     change_option(ctx, service, &spec, Some(value), yes)?;
@@ -231,9 +232,10 @@ fn set_persistence(ctx: &Context, service: &Service, on: bool, yes: bool) -> Res
 /// Run the plugin's `configure` with the service's current values and write
 /// what it staged. Returns the files written and the ports asked for.
 pub fn reconfigure(service: &Service, mut instance: crate::runtime::Instance) -> Result<(Vec<String>, Vec<String>)> {
-    let values = options::for_configure(&service.record.info, &service.specs, &service.state.options);
+    let address = onion::address(&service.state).ok_or_else(|| anyhow::anyhow!("{} has no onion key; add its plugin again", service.name))?;
+    let values = options::for_configure(&service.record.info, &service.specs, &service.state.options, &address);
     if let Err(e) = instance.configure(&values)? {
-        bail!("{}: the plugin could not configure the service; nothing was written:\n  {}", service.name, error_text(&e));
+        bail!("{}: the plugin could not configure the service; nothing was written:\n  {}", service.name, display::text(&error_text(&e)));
     }
     let broker = instance.broker();
     let written = broker.commit().map_err(|e| anyhow::anyhow!("{}: writing the configuration failed: {}", service.name, e.message()))?;
@@ -334,7 +336,7 @@ pub fn autostart(ctx: &Context) -> Result<()> {
 /// A service that is not enabled must not run, even if its package (say,
 /// reinstalled by Additional Software at boot) started its unit.
 fn keep_unit_stopped(service: &Service) -> Result<()> {
-    let unit = &service.record.info.systemd_service;
+    let unit = &crate::units::unit_name(&service.name, &service.record.info.unit);
     block_on(async {
         let systemd = Systemd::connect().await?;
         if systemd.exists(unit).await? {

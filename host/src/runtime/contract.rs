@@ -7,7 +7,7 @@ use wasmtime::component::Component;
 use wasmtime::Engine;
 
 /// The `tails:server` contract version this host speaks.
-pub const CONTRACT_VERSION: &str = "0.2.0";
+pub const CONTRACT_VERSION: &str = "0.3.0";
 
 /// The interfaces of ours a plugin may import.
 const OUR_IMPORTS: &[&str] = &["types", "packages", "config", "network", "log"];
@@ -27,14 +27,54 @@ pub fn check_header(wasm: &[u8]) -> Result<()> {
     }
 }
 
+/// The top-level imports and exports of a component, read from its bytes
+/// without compiling anything: a component that imports what the host does
+/// not provide, or does not export our contract, is refused at once (a
+/// hostile one could take minutes to compile).
+pub fn check_names(wasm: &[u8]) -> Result<()> {
+    use wasmparser::{Parser, Payload};
+    let (mut imports, mut exports) = (Vec::new(), Vec::new());
+    let mut depth = 0usize;
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload.map_err(|e| anyhow!("it is not a valid WebAssembly component: {e}"))? {
+            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
+            Payload::End(_) => depth = depth.saturating_sub(1),
+            Payload::ComponentImportSection(section) if depth == 0 => {
+                for import in section {
+                    imports.push(import.map_err(|e| anyhow!("its imports cannot be read: {e}"))?.name.name.to_string());
+                }
+            }
+            Payload::ComponentExportSection(section) if depth == 0 => {
+                for export in section {
+                    exports.push(export.map_err(|e| anyhow!("its exports cannot be read: {e}"))?.name.name.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    check_exports(&exports)?;
+    for name in &imports {
+        check_import(name)?;
+    }
+    Ok(())
+}
+
 pub fn check(engine: &Engine, component: &Component) -> Result<()> {
     let ty = component.component_type();
     let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
+    check_exports(&exports)?;
+    for (name, _) in ty.imports(engine) {
+        check_import(name)?;
+    }
+    Ok(())
+}
+
+fn check_exports(exports: &[String]) -> Result<()> {
     let ours = format!("tails:server/service@{CONTRACT_VERSION}");
     if !exports.contains(&ours) {
         return Err(match exports.iter().find(|e| e.starts_with("tails:server/service")) {
             Some(other) => {
-                let version = other.split_once('@').map(|(_, v)| v).unwrap_or("(unversioned)");
+                let version = crate::display::line(other.split_once('@').map(|(_, v)| v).unwrap_or("(unversioned)"));
                 anyhow!(
                     "it is built for contract tails:server@{version}, but this Tails Server speaks tails:server@{CONTRACT_VERSION}; \
                      rebuild the plugin with tails-server-sdk {CONTRACT_VERSION}, or use a Tails Server that speaks {version}"
@@ -42,12 +82,9 @@ pub fn check(engine: &Engine, component: &Component) -> Result<()> {
             }
             None => anyhow!(
                 "it does not export `{ours}`, so it is not a Tails Server plugin (it exports: {})",
-                if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") }
+                if exports.is_empty() { "nothing".to_string() } else { crate::display::line(&exports.join(", ")) }
             ),
         });
-    }
-    for (name, _) in ty.imports(engine) {
-        check_import(name)?;
     }
     Ok(())
 }
@@ -60,12 +97,12 @@ fn check_import(name: &str) -> Result<()> {
         }
     }
     if name.starts_with("wasi:sockets/") {
-        bail!("it imports `{name}`: plugins get no network access");
+        bail!("it imports `{}`: plugins get no network access", crate::display::line(name));
     }
     if WASI_IMPORTS.iter().any(|p| name.starts_with(p)) && name.contains("@0.2.") {
         return Ok(());
     }
-    bail!("it imports `{name}`, which Tails Server does not provide")
+    bail!("it imports `{}`, which Tails Server does not provide", crate::display::line(name))
 }
 
 #[cfg(test)]
@@ -75,10 +112,11 @@ mod tests {
     #[test]
     fn imports_are_allow_listed() {
         let table: &[(&str, bool)] = &[
-            ("tails:server/config@0.2.0", true),
-            ("tails:server/log@0.2.0", true),
+            ("tails:server/config@0.3.0", true),
+            ("tails:server/log@0.3.0", true),
             ("tails:server/config@0.9.0", false),
-            ("tails:server/shell@0.2.0", false),
+            ("tails:server/config@0.2.0", false),
+            ("tails:server/shell@0.3.0", false),
             ("wasi:cli/environment@0.2.6", true),
             ("wasi:filesystem/preopens@0.2.0", true),
             ("wasi:sockets/tcp@0.2.0", false),

@@ -3,6 +3,7 @@
 //! Each import converts types and hands the request to the broker, which does
 //! every check; nothing here decides what is allowed.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
@@ -17,6 +18,8 @@ use crate::broker::{Broker, BrokerError};
 const STDERR_CAPACITY: usize = 16 * 1024;
 /// Longest log message a plugin may write in one call.
 const MAX_LOG_MESSAGE: usize = 4 * 1024;
+/// Log lines one call may print.
+const MAX_LOG_LINES_PER_CALL: usize = 100;
 
 pub struct HostState {
     wasi: WasiCtx,
@@ -25,11 +28,41 @@ pub struct HostState {
     pub limiter: MemoryLimiter,
     pub broker: Broker,
     pub plugin: String,
-    /// Wall-clock budget for the plugin's own computing in one call; time spent
-    /// in host calls (such as installing packages) does not count.
+    /// Wall-clock budget for one call: the plugin's computing and its waiting
+    /// in WASI count; time spent in the broker (such as installing packages)
+    /// does not.
     pub budget: Duration,
-    pub call_started: Instant,
-    pub host_time: Duration,
+    pub clock: CallClock,
+    /// Log lines printed in the current call.
+    pub log_lines: usize,
+}
+
+/// When the current call started and how long it has spent in the broker;
+/// shared between the store (which adds broker time) and the caller (which
+/// waits for the deadline).
+#[derive(Clone, Default)]
+pub struct CallClock(Arc<Mutex<(Option<Instant>, Duration)>>);
+
+impl CallClock {
+    pub fn start(&self) {
+        *self.0.lock().unwrap() = (Some(Instant::now()), Duration::ZERO);
+    }
+
+    /// The guest's own time in the current call.
+    pub fn spent(&self) -> Duration {
+        let (started, broker) = *self.0.lock().unwrap();
+        started.map(|s| s.elapsed().saturating_sub(broker)).unwrap_or_default()
+    }
+
+    /// When the current call's `budget` runs out, as things stand.
+    pub fn deadline(&self, budget: Duration) -> Instant {
+        let (started, broker) = *self.0.lock().unwrap();
+        started.unwrap_or_else(Instant::now) + budget + broker
+    }
+
+    fn add_broker_time(&self, time: Duration) {
+        self.0.lock().unwrap().1 += time;
+    }
 }
 
 impl HostState {
@@ -51,8 +84,8 @@ impl HostState {
             broker,
             plugin: plugin.into(),
             budget,
-            call_started: Instant::now(),
-            host_time: Duration::ZERO,
+            clock: CallClock::default(),
+            log_lines: 0,
         }
     }
 
@@ -60,15 +93,14 @@ impl HostState {
         self.limiter.limit >> 20
     }
 
-    /// Time the plugin itself has computed in the current call.
-    pub fn guest_time(&self) -> Duration {
-        self.call_started.elapsed().saturating_sub(self.host_time)
-    }
-
+    /// Run a broker call that does real system work (apt, npm: minutes, on
+    /// their own timeouts) outside the plugin's deadline. Quick calls
+    /// (config, ports) count as the plugin's time, so that a plugin cannot
+    /// spin in refused requests for free.
     fn timed<R>(&mut self, f: impl FnOnce(&mut Broker) -> R) -> R {
         let start = Instant::now();
         let r = f(&mut self.broker);
-        self.host_time += start.elapsed();
+        self.clock.add_broker_time(start.elapsed());
         r
     }
 }
@@ -144,16 +176,16 @@ impl packages::Host for HostState {
 
 impl config::Host for HostState {
     fn write(&mut self, path: String, contents: String, secret: bool) -> Result<(), types::Error> {
-        self.timed(|b| b.write_config(&path, &contents, secret)).map_err(Into::into)
+        self.broker.write_config(&path, &contents, secret).map_err(Into::into)
     }
     fn read(&mut self, path: String) -> Result<Option<String>, types::Error> {
-        self.timed(|b| b.read_config(&path)).map_err(Into::into)
+        self.broker.read_config(&path).map_err(Into::into)
     }
 }
 
 impl network::Host for HostState {
     fn open_port(&mut self, port: u16, protocol: types::Protocol) -> Result<(), types::Error> {
-        self.timed(|b| b.open_port(port, protocol.into())).map_err(Into::into)
+        self.broker.open_port(port, protocol.into()).map_err(Into::into)
     }
 }
 
@@ -166,9 +198,12 @@ impl log::Host for HostState {
             log::Level::Warn => "warning",
             log::Level::Error => "error",
         };
-        let mut message: String = message.chars().take(MAX_LOG_MESSAGE).collect();
-        // One line per message, whatever the plugin sent.
-        message = message.replace(|c: char| c.is_control(), " ");
-        eprintln!("{}: {level}: {message}", self.plugin);
+        if self.log_lines >= MAX_LOG_LINES_PER_CALL {
+            return;
+        }
+        self.log_lines += 1;
+        let message: String = message.chars().take(MAX_LOG_MESSAGE).collect();
+        // One line per message, whatever the plugin sent, nothing a terminal acts on.
+        eprintln!("{}: {level}: {}", crate::display::line(&self.plugin), crate::display::line(&message));
     }
 }

@@ -1,39 +1,49 @@
 //! The plugin runtime: wasmtime with the component model, one sandboxed
-//! instance per use, a memory cap and a deadline on every call, compiled
-//! components cached on disk.
+//! instance per use, a memory cap and a wall-clock deadline on every call,
+//! compiled components cached on disk.
+//!
+//! Calls run on wasmtime's async support so that a deadline holds whatever
+//! the guest does: computing is stopped by epoch interruption, and waiting in
+//! WASI (a sleep, a poll on a clock) is a future that is dropped when the
+//! deadline passes. Only time spent in the broker (installing packages, say)
+//! does not count; the broker's own calls have their own timeouts.
 
 mod contract;
 mod host;
 
+use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, Store, UpdateDeadline};
 
 pub use contract::CONTRACT_VERSION;
-pub use host::{error_message, error_text, HostState};
+pub use host::{error_message, error_text, CallClock, HostState};
 
 pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
-        world: "tails:server/tails-service@0.2.0",
+        world: "tails:server/tails-service@0.3.0",
         additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
+        // Exports are called as futures so that a deadline can drop them; our
+        // own imports stay synchronous (the broker blocks, on its own timeouts).
+        exports: { default: async },
     });
 }
 
-use bindings::exports::tails::server::service as svc;
 use bindings::tails::server::types;
 
 use crate::broker::Broker;
 
 /// How often the deadline is checked.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
-/// Largest plugin file accepted.
-const MAX_PLUGIN_BYTES: usize = 64 << 20;
+/// Largest plugin file accepted (a Python plugin with its interpreter is
+/// about 18 MiB).
+pub const MAX_PLUGIN_BYTES: usize = 48 << 20;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -72,7 +82,7 @@ impl Runtime {
         config.wasm_component_model(true).epoch_interruption(true);
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         bindings::TailsService::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
         start_epoch_ticker(&engine);
         Ok(Runtime { engine, linker, cache_dir, limits })
@@ -86,6 +96,7 @@ impl Runtime {
             bail!("the file is larger than {} MiB", MAX_PLUGIN_BYTES >> 20);
         }
         contract::check_header(wasm)?;
+        contract::check_names(wasm)?;
         let component = Component::from_binary(&self.engine, wasm)
             .map_err(|e| anyhow!("it is not a valid WebAssembly component: {}", first_line(&e)))?;
         contract::check(&self.engine, &component)?;
@@ -140,20 +151,55 @@ impl Runtime {
     /// A fresh, sandboxed instance whose imports go through `broker`.
     pub fn instantiate(&self, component: &Component, plugin: &str, broker: Broker) -> Result<Instance> {
         let state = HostState::new(plugin, broker, self.limits.call_budget, self.limits.memory);
+        let clock = state.clock.clone();
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_callback(|ctx| {
-            if ctx.data().guest_time() > ctx.data().budget {
+            let state = ctx.data();
+            if state.clock.spent() > state.budget {
                 Err(DeadlineExceeded.into())
             } else {
-                Ok(UpdateDeadline::Continue(1))
+                // Yield so that the wall-clock timer around the call is polled.
+                Ok(UpdateDeadline::Yield(1))
             }
         });
         store.set_epoch_deadline(1);
-        let bindings = bindings::TailsService::instantiate(&mut store, component, &self.linker)
-            .map_err(|e| explain(store.data(), plugin, "start", e))?;
-        Ok(Instance { store, bindings, plugin: plugin.into() })
+        clock.start();
+        let budget = self.limits.call_budget;
+        let started = with_deadline(&clock, budget, bindings::TailsService::instantiate_async(&mut store, component, &self.linker));
+        let bindings = started.map_err(|e| explain(store.data(), plugin, "start", e))?;
+        Ok(Instance { store, bindings, plugin: plugin.into(), clock, broken: false })
     }
+}
+
+/// Run one call of the guest to its end or to its deadline: `budget` of the
+/// guest's own time (computing or waiting in WASI), not counting the time
+/// spent in the broker. The call runs on a thread of its own with a runtime
+/// of its own, so that it can be made from anywhere (even inside another
+/// tokio runtime).
+fn with_deadline<R: Send>(clock: &CallClock, budget: Duration, call: impl Future<Output = wasmtime::Result<R>> + Send) -> wasmtime::Result<R> {
+    let run = || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a tokio runtime for a plugin call");
+        rt.block_on(async {
+            tokio::pin!(call);
+            loop {
+                let deadline = clock.deadline(budget);
+                tokio::select! {
+                    result = &mut call => return result,
+                    () = tokio::time::sleep_until(deadline.into()) => {
+                        // Broker time may have pushed the deadline back meanwhile.
+                        if Instant::now() >= clock.deadline(budget) {
+                            return Err(DeadlineExceeded.into());
+                        }
+                    }
+                }
+            }
+        })
+    };
+    std::thread::scope(|scope| match scope.spawn(run).join() {
+        Ok(result) => result,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
 }
 
 /// One tick thread per process advances the engine's epoch.
@@ -168,36 +214,49 @@ fn start_epoch_ticker(engine: &Engine) {
     });
 }
 
-/// A live plugin instance. A call that traps leaves it unusable; make a new one.
+/// A live plugin instance. A call that traps or runs past its deadline
+/// leaves it unusable; make a new one.
 pub struct Instance {
     store: Store<HostState>,
     bindings: bindings::TailsService,
     plugin: String,
+    clock: CallClock,
+    broken: bool,
+}
+
+/// Call one export under the deadline: `$method` of the service interface
+/// with the arguments after the store.
+macro_rules! call_export {
+    ($self:ident, $what:literal, $method:ident $(, $arg:expr)*) => {{
+        if $self.broken {
+            bail!("plugin `{}` was stopped by an earlier error in this command", $self.plugin);
+        }
+        $self.clock.start();
+        $self.store.data_mut().log_lines = 0;
+        let budget = $self.store.data().budget;
+        let guest = $self.bindings.tails_server_service();
+        let result = with_deadline(&$self.clock, budget, guest.$method(&mut $self.store $(, $arg)*));
+        $self.broken = result.is_err();
+        $self.store.data_mut().broker.end_call();
+        result.map_err(|e| explain($self.store.data(), &$self.plugin, $what, e))
+    }};
 }
 
 impl Instance {
-    fn call<R>(&mut self, what: &str, f: impl FnOnce(&svc::Guest, &mut Store<HostState>) -> wasmtime::Result<R>) -> Result<R> {
-        let data = self.store.data_mut();
-        data.call_started = std::time::Instant::now();
-        data.host_time = Duration::ZERO;
-        let result = f(self.bindings.tails_server_service(), &mut self.store);
-        result.map_err(|e| explain(self.store.data(), &self.plugin, what, e))
-    }
-
     pub fn describe(&mut self) -> Result<types::ServiceInfo> {
-        self.call("describe", |s, store| s.call_describe(store))
+        call_export!(self, "describe", call_describe)
     }
 
-    pub fn validate_option(&mut self, name: &str, value: &types::OptionValue) -> Result<Result<(), types::Error>> {
-        self.call("validate-option", |s, store| s.call_validate_option(store, name, value))
+    pub fn validate_option(&mut self, name: &str, value: &types::OptionValue, onion_address: &str) -> Result<Result<(), types::Error>> {
+        call_export!(self, "validate-option", call_validate_option, name, value, onion_address)
     }
 
     pub fn configure(&mut self, options: &[types::OptionSetting]) -> Result<Result<(), types::Error>> {
-        self.call("configure", |s, store| s.call_configure(store, options))
+        call_export!(self, "configure", call_configure, options)
     }
 
     pub fn connection_info(&mut self, request: &types::ConnectionRequest) -> Result<types::ConnectionText> {
-        self.call("connection-info", |s, store| s.call_connection_info(store, request))
+        call_export!(self, "connection-info", call_connection_info, request)
     }
 
     pub fn broker(&mut self) -> &mut Broker {
@@ -209,14 +268,14 @@ impl Instance {
 fn explain(state: &HostState, plugin: &str, what: &str, error: wasmtime::Error) -> anyhow::Error {
     let error = anyhow::Error::from(error);
     if error.chain().any(|e| e.is::<DeadlineExceeded>()) {
-        return anyhow!("plugin `{plugin}` ran longer than {:?} in `{what}` and was stopped", state.budget);
+        return anyhow!("plugin `{plugin}` ran longer than {:?} in `{what}` (computing or waiting) and was stopped", state.budget);
     }
     if state.limiter.refused {
         return anyhow!("plugin `{plugin}` tried to use more than {} MiB of memory in `{what}` and was stopped", state.limiter_limit_mib());
     }
     let said = String::from_utf8_lossy(&state.stderr.contents()).trim().to_string();
-    let said: String = said.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n  ");
-    let trap = error.downcast_ref::<wasmtime::Trap>().map(|t| t.to_string()).unwrap_or_else(|| first_line(&error));
+    let said: String = said.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().map(crate::display::line).collect::<Vec<_>>().join("\n  ");
+    let trap = error.downcast_ref::<wasmtime::Trap>().map(|t| t.to_string()).unwrap_or_else(|| crate::display::line(&first_line(&error)));
     if said.is_empty() {
         anyhow!("plugin `{plugin}` crashed in `{what}`: {trap}")
     } else {

@@ -53,6 +53,40 @@ fn parse_status(status: &str) -> BTreeSet<String> {
     installed
 }
 
+/// Refuse any name apt does not know as exactly that package: apt takes an
+/// exact name first, and only an unknown one as a regular expression or a
+/// glob, so a known name cannot select other packages. `apt-cache pkgnames
+/// PREFIX` lists names by plain prefix, never as a pattern.
+fn known_exactly(names: &[String]) -> Result<(), String> {
+    for name in names {
+        let out = Command::new("apt-cache").args(["pkgnames", "--", name]).output().map_err(|e| format!("running apt-cache: {e}"))?;
+        let listed = String::from_utf8_lossy(&out.stdout);
+        if !listed.lines().any(|l| l == name) {
+            return Err(format!(
+                "apt knows no package named exactly `{name}` (is `apt-get update` needed, or is the name wrong?); nothing was installed"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Which of `packages` (installed under `root`) ships the unit `unit`: as a
+/// unit file, or as the init script systemd makes it from. dpkg's file lists
+/// say.
+pub fn shipping_unit(root: &Path, packages: &[String], unit: &str) -> Option<String> {
+    let stem = unit.strip_suffix(".service").unwrap_or(unit);
+    let wanted = [format!("/lib/systemd/system/{unit}"), format!("/usr/lib/systemd/system/{unit}"), format!("/etc/init.d/{stem}")];
+    let info = root.join("var/lib/dpkg/info");
+    let entries: Vec<_> = std::fs::read_dir(&info).ok()?.flatten().collect();
+    packages.iter().find(|package| {
+        entries.iter().any(|entry| {
+            let file = entry.file_name().to_string_lossy().to_string();
+            let listed = file == format!("{package}.list") || (file.starts_with(&format!("{package}:")) && file.ends_with(".list"));
+            listed && std::fs::read_to_string(entry.path()).is_ok_and(|list| list.lines().any(|l| wanted.iter().any(|w| w == l)))
+        })
+    }).cloned()
+}
+
 /// Install `names` with apt, non-interactively: no recommends, existing
 /// configuration files kept. Waits for the dpkg lock (and says who holds it),
 /// finishes an interrupted dpkg run first, and shows apt's progress when
@@ -61,6 +95,13 @@ pub fn install(root: &Path, names: &[String]) -> Result<(), String> {
     if root != Path::new("/") {
         return Err(format!("installing packages under --root {} is not supported; install {} there yourself", root.display(), names.join(" ")));
     }
+    // Checked again right here, whatever checked them before: apt reads a
+    // trailing `-` as "remove" and a name it does not know exactly as a
+    // pattern.
+    for name in names {
+        crate::broker::caps::validate_package_name(name)?;
+    }
+    known_exactly(names)?;
     wait_for_lock(Path::new(DPKG_FRONTEND_LOCK))?;
     if interrupted(root) {
         eprintln!("A previous dpkg run was interrupted; finishing it first (dpkg --configure -a)...");

@@ -92,6 +92,12 @@ impl Systemd {
         Ok(())
     }
 
+    /// Make systemd read its unit files again (`systemctl daemon-reload`):
+    /// after the host wrote or removed a unit or a drop-in.
+    pub async fn reload(&self) -> Result<()> {
+        self.manager.reload().await.context("systemd refused to reload its unit files")
+    }
+
     /// Run a job on the unit and wait for its result. We subscribe to
     /// JobRemoved before queueing the job, so that its end cannot be missed.
     pub async fn run(&self, job: Job, name: &str) -> Result<()> {

@@ -29,15 +29,19 @@ fn add_shows_every_capability_and_takes_consent_on_stdin() {
     for line in [
         "Plugin: mumble — A low-latency, high quality voice chat server",
         "install the Debian package mumble-server   [package:mumble-server]",
-        "write the file /etc/mumble-server.ini   [file:/etc/mumble-server.ini]",
-        "listen on port 64738/tcp (voice chat (control))   [port:64738/tcp]",
+        "read and write the file /etc/mumble-server.ini; kept in Persistent Storage when persistence is on   [file:/etc/mumble-server.ini]",
+        "read and write files in the folder /var/lib/mumble-server/; kept in Persistent Storage when persistence is on   [folder:/var/lib/mumble-server/]",
+        "listen on port 64738/tcp (voice chat (control)); tor sends the onion service's clients here   [port:64738/tcp]",
+        "start, restart and stop the systemd unit mumble-server.service that one of its Debian packages ships",
+        "From:   signed by ed25519:",
         "listen on port 64738/udp (voice chat (audio))   [port:64738/udp]",
         "Allow mumble to do this? [y/N]",
     ] {
         assert!(shown.contains(line), "missing {line:?} in:\n{shown}");
     }
     let show = sandbox.ok(&["plugin", "show", "mumble"]);
-    assert_eq!(show.matches("granted ").count(), 4, "{show}");
+    assert_eq!(show.matches("granted ").count(), 6, "{show}");
+    assert!(show.contains(&format!("from:     signed by {}", fixtures::TEST_PUBLISHER)), "{show}");
     assert!(sandbox.ok(&["plugin", "list"]).starts_with("mumble "));
 }
 
@@ -166,7 +170,11 @@ fn enable_writes_the_config_and_set_option_rewrites_it() {
     let out = sandbox.ok(&["web", "enable"]);
     assert!(out.contains("configuration written: /etc/lighttpd/lighttpd.conf"), "{out}");
     // Under --root only files change: the unit and firewall steps say so.
-    assert!(out.contains("✓ unit: skipped: --root") && out.contains("✓ firewall: skipped: --root"), "{out}");
+    assert!(out.contains("✓ unit: ") && out.contains("not started: --root") && out.contains("✓ firewall: skipped: --root"), "{out}");
+    // The packaged unit is confined by a drop-in the host writes, removed at disable.
+    let drop_in = sandbox.path("/run/systemd/system/lighttpd.service.d/tails-server.conf");
+    let confinement = std::fs::read_to_string(&drop_in).unwrap();
+    assert!(confinement.contains("NoNewPrivileges=yes") && confinement.contains("IPAddressDeny=any"), "{confinement}");
     assert!(out.contains("✓ publish: published"), "{out}");
     let conf = sandbox.path("/etc/lighttpd/lighttpd.conf");
     assert!(std::fs::read_to_string(&conf).unwrap().contains("dir-listing.activate = \"disable\""));
@@ -180,8 +188,10 @@ fn enable_writes_the_config_and_set_option_rewrites_it() {
     assert!(written.contains("server.bind = \"0.0.0.0\""), "{written}");
     assert!(sandbox.ok(&["list"]).contains("enabled"));
 
+    assert!(std::fs::read_to_string(&drop_in).unwrap().contains("IPAddressAllow=localhost 10.0.0.0/8"), "allow-lan lets the LAN in");
     let out = sandbox.ok(&["web", "disable"]);
     assert!(out.contains("web is disabled"));
+    assert!(!drop_in.exists(), "the drop-in goes with disable");
     assert!(sandbox.ok(&["list"]).contains("disabled"));
 }
 
@@ -191,8 +201,8 @@ fn a_denied_capability_makes_enable_fail_cleanly() {
     sandbox.ok(&["plugin", "add", fixtures::WEB, "--yes", "--deny", "port:8080/tcp"]);
     let before = snapshot(&sandbox.root);
     let out = sandbox.fails(&["web", "enable"]);
-    assert!(out.contains("port 8080/tcp was declared but not granted"), "{out}");
-    // The config the plugin wrote before asking for the port was staged, not written.
+    assert!(out.contains("its port 8080/tcp (where tor sends its clients) was refused"), "{out}");
+    // Refused before any step: nothing written.
     assert_eq!(changes(&before, &snapshot(&sandbox.root)), Vec::<String>::new());
     assert!(sandbox.fails(&["plugin", "add", fixtures::WEB, "--yes", "--deny", "port:1/tcp"]).contains("does not ask for that"));
 }

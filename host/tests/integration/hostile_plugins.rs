@@ -135,7 +135,7 @@ fn component_importing_an_unknown_interface_is_refused() {
 
 #[test]
 fn component_for_another_contract_version_is_refused_naming_both() {
-    add_is_refused(fixtures::FUTURE_CONTRACT, &["tails:server@0.9.0", "this Tails Server speaks tails:server@0.2.0"]);
+    add_is_refused(fixtures::FUTURE_CONTRACT, &["tails:server@0.9.0", "this Tails Server speaks tails:server@0.3.0"]);
 }
 
 #[test]
@@ -157,4 +157,142 @@ fn corrupt_files_are_refused() {
     let missing = tmp.path().join("missing.wasm");
     let sandbox = Sandbox::new(BIN);
     assert!(sandbox.fails(&["plugin", "add", missing.to_str().unwrap()]).contains("cannot read"));
+}
+
+/// Each plugin's description tries something no description may: refused
+/// at `plugin add`, naming why, storing nothing.
+#[test]
+fn descriptions_that_reach_past_consent_are_refused() {
+    let cases: &[(&str, &[&str])] = &[
+        // Class 3: names apt reads as something else.
+        (fixtures::HOSTILE_TOR_DASH_PACKAGE, &["\"tor-\" is not a Debian package name"]),
+        (fixtures::HOSTILE_REGEX_PACKAGE, &["\"lib.*\" is not a Debian package name"]),
+        // Class 5: places whose files run as root, the host's own files, system links.
+        (fixtures::HOSTILE_CRON_PATH, &["/etc/cron.d/", "cron runs its files as root"]),
+        (fixtures::HOSTILE_HOST_BINARY, &["/usr/local/sbin/tails-server", "outside the places a service plugin may write"]),
+        (fixtures::HOSTILE_VAR_RUN, &["/var/run/tor/", "outside the places"]),
+        // Class 6: persistent paths only among the declared ones, never system places.
+        (fixtures::HOSTILE_PERSISTENT_ELSEWHERE, &["persistent path", "/etc/ssh"]),
+        (fixtures::HOSTILE_PERSISTENT_UNDECLARED, &["persistent path \"/var/lib/other/\" must be one of the config paths or data folders it declares"]),
+        // Class 7: tor's ports; a target port it did not declare.
+        (fixtures::HOSTILE_TOR_PORT, &["port 9051 may not be used", "tor's own ports"]),
+        (fixtures::HOSTILE_TARGET_PORT_UNDECLARED, &["default-target-port 9051 must be one of the TCP ports it declares"]),
+        // Class 4: units.
+        (fixtures::HOSTILE_UNIT_PATH, &["unit \"../../etc/x.service\" must be NAME.service"]),
+        (fixtures::HOSTILE_UNIT_OWN, &["unit `tails-server-autostart.service` is Tails Server's own"]),
+        (fixtures::HOSTILE_SECRET_IN_UNIT, &["`{pw}` is a secret"]),
+        (fixtures::HOSTILE_UNIT_PROGRAM_ETC, &["program \"/etc/hostile/run.sh\" must be a system program"]),
+        // Class 8: text a terminal would act on.
+        (fixtures::HOSTILE_ESCAPE_DESCRIPTION, &["description must be one non-empty line", "without control characters"]),
+        // Class 9: 100 000 options are refused without looking at each.
+        (fixtures::HOSTILE_MANY_OPTIONS, &["it declares 100000 options; at most 64 are allowed"]),
+        // Class 2: waiting in WASI in describe meets the deadline too.
+        (fixtures::HOSTILE_SLEEP_DESCRIBE, &["ran longer than 1s in `describe` (computing or waiting)"]),
+    ];
+    for (fixture, expect) in cases {
+        let mut sandbox = Sandbox::new(BIN);
+        sandbox.env("TAILS_SERVER_CALL_TIMEOUT_MS", "1000");
+        let started = std::time::Instant::now();
+        let before = snapshot(&sandbox.root);
+        let out = sandbox.fails(&["plugin", "add", fixture, "--yes"]);
+        for e in *expect {
+            assert!(out.contains(e), "{fixture}: expected {e:?} in:\n{out}");
+        }
+        assert!(!out.contains('\u{1b}'), "{fixture}: raw escape in:\n{out}");
+        assert_eq!(changes(&before, &snapshot(&sandbox.root)), Vec::<String>::new(), "{fixture}");
+        assert!(sandbox.ok(&["plugin", "list"]).contains("No plugins added"), "{fixture}");
+        // The hostile part is refused quickly; the 1 s deadline holds even
+        // while the guest waits rather than computes.
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{fixture} took {:?}", started.elapsed());
+    }
+}
+
+#[test]
+fn waiting_in_wasi_meets_the_deadline_and_frees_the_lock() {
+    let (s, _) = enable_is_refused(fixtures::HOSTILE_SLEEP_CONFIGURE, "hostile-sleep-configure", &[], |_| {}, &[
+        "ran longer than 1s in `configure` (computing or waiting)",
+    ]);
+    // The wedged service can be removed, and nothing of it is left.
+    s.ok(&["plugin", "remove", "hostile-sleep-configure"]);
+    assert!(!s.ok(&["list"]).contains("hostile-sleep-configure"));
+
+    let mut sandbox = Sandbox::new(BIN);
+    sandbox.env("TAILS_SERVER_CALL_TIMEOUT_MS", "1000");
+    sandbox.ok(&["plugin", "add", fixtures::HOSTILE_SLEEP_VALIDATE, "--yes"]);
+    let started = std::time::Instant::now();
+    let out = sandbox.fails(&["hostile-sleep-validate", "set-option", "word", "x"]);
+    assert!(out.contains("ran longer than 1s in `validate-option`"), "{out}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert!(sandbox.ok(&["hostile-sleep-validate", "get-option", "word"]).contains("hello"), "the value did not change");
+}
+
+#[test]
+fn staging_is_bounded() {
+    let (_, out) = enable_is_refused(fixtures::HOSTILE_STAGE_FLOOD, "hostile-stage-flood", &[], |_| {}, &[
+        "one configure may write at most 128 files and 8 MiB in all",
+    ]);
+    assert!(out.contains("nothing was written"), "{out}");
+}
+
+#[test]
+fn a_plugins_error_cannot_drive_the_terminal() {
+    let (_, out) = enable_is_refused(fixtures::HOSTILE_ESCAPE_ERROR, "hostile-escape-error", &[], |_| {}, &["oops\\e[2J\\e[H\\rAddress: fakefakefake.onion\\u{202e}"]);
+    assert!(!out.contains('\u{1b}') && !out.contains('\r') && !out.contains('\u{202e}'), "{out:?}");
+}
+
+#[test]
+fn refused_requests_before_consent_write_a_bounded_audit_trail() {
+    let sandbox = Sandbox::new(BIN);
+    // 100 000 refused writes in `describe`: the plugin is added (it asks for
+    // nothing odd), and the audit log holds at most a call's worth of lines.
+    sandbox.ok(&["plugin", "add", fixtures::HOSTILE_AUDIT_FLOOD, "--yes"]);
+    let log = sandbox.audit_log();
+    let lines = log.lines().count();
+    assert!(lines <= 65, "{lines} audit lines");
+    assert!(log.contains("more requests in this call were not logged"), "{log}");
+    // The lines name the plugin by its hash (its name is not known yet), not the file.
+    assert!(log.contains("plugin=\"sha256:") && !log.contains("hostile-audit-flood.wasm"), "{log}");
+    assert!(std::fs::metadata(sandbox.state.join("audit.log")).unwrap().len() < 16 * 1024);
+}
+
+#[test]
+fn a_taken_name_is_only_upgraded_by_its_publisher() {
+    let sandbox = Sandbox::new(BIN);
+    sandbox.ok(&["plugin", "add", fixtures::MUMBLE, "--yes"]);
+    sandbox.ok(&["mumble", "set-option", "welcome-message", "mine"]);
+    let state = std::fs::read(sandbox.state.join("services/mumble/state.json")).unwrap();
+    // Another publisher's build named `mumble`: refused, even with --yes.
+    let out = sandbox.fails(&["plugin", "add", fixtures::HOSTILE_IMPOSTOR, "--yes"]);
+    assert!(out.contains("the name `mumble` is taken by the added plugin, signed by ed25519:"), "{out}");
+    assert!(out.contains("Only a build from the same publisher can replace it"), "{out}");
+    assert_eq!(std::fs::read(sandbox.state.join("services/mumble/state.json")).unwrap(), state, "options, secrets and keys untouched");
+    assert!(sandbox.ok(&["mumble", "get-option", "welcome-message"]).contains("mine"));
+    // An unsigned build of a signed plugin: refused too.
+    sandbox.ok(&["plugin", "add", fixtures::WEB, "--yes"]);
+    let out = sandbox.fails(&["plugin", "add", fixtures::WEB_UNSIGNED, "--yes"]);
+    assert!(out.contains("this file is unsigned"), "{out}");
+}
+
+#[test]
+fn a_changed_signature_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut wasm = std::fs::read(fixtures::WEB).unwrap();
+    wasm[20] ^= 1;
+    let changed = tmp.path().join("changed.wasm");
+    std::fs::write(&changed, &wasm).unwrap();
+    add_is_refused(changed.to_str().unwrap(), &["signature does not match its contents"]);
+}
+
+#[test]
+fn only_regular_files_are_read() {
+    let sandbox = Sandbox::new(BIN);
+    for special in ["/dev/zero", "/dev/stdin", "/dev/null"] {
+        let out = sandbox.fails(&["plugin", "add", special]);
+        assert!(out.contains("is not a regular file"), "{special}: {out}");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("plugin.wasm");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    assert!(sandbox.fails(&["plugin", "add", fifo.to_str().unwrap()]).contains("is not a regular file"));
 }

@@ -155,7 +155,7 @@ fn a_tor_that_is_not_bootstrapped_gives_a_clear_message() {
 fn no_tor_at_all_is_a_clear_error() {
     let sandbox = Sandbox::new(BIN);
     sandbox.ok(&["plugin", "add", fixtures::WEB, "--yes"]);
-    assert!(sandbox.fails(&["web", "connection-info"]).contains("has no onion address yet"));
+    assert!(sandbox.fails(&["web", "connection-info"]).contains("is not published yet"));
     let out = sandbox.fails(&["web", "enable"]);
     assert!(out.contains("the configured tor at unix:") && out.contains("does not answer"), "{out}");
     assert!(sandbox.ok(&["web", "status"]).contains("enabled: false"));

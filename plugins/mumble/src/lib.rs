@@ -1,8 +1,9 @@
 //! Mumble: a low-latency voice chat server (mumble-server, formerly murmur).
 
-use tails_server_sdk::{config, export, network, Protocol, invalid, standard, Capabilities, ConnectionText, ConnectionRequest, Error, OptionSetting, OptionSpec, OptionValue, Options, PortRequest, Service, ServiceInfo};
+use tails_server_sdk::{config, export, network, Protocol, invalid, standard, Capabilities, ConnectionText, ConnectionRequest, Error, OptionSetting, OptionSpec, OptionValue, Options, PortRequest, Service, ServiceInfo, ServiceUnit};
 
 const CONFIG: &str = "/etc/mumble-server.ini";
+const DATA: &str = "/var/lib/mumble-server/";
 const PORT: u16 = 64738;
 
 struct Mumble;
@@ -16,11 +17,11 @@ impl Service for Mumble {
             client_application: "mumble".into(),
             client_application_in_gui: Some("Mumble".into()),
             documentation: "https://www.mumble.info/documentation/".into(),
-            systemd_service: "mumble-server.service".into(),
+            unit: ServiceUnit::Packaged("mumble-server.service".into()),
             default_target_port: PORT,
             default_virtual_port: None,
             icon_name: "mumble".into(),
-            persistent_paths: vec![CONFIG.into(), "/var/lib/mumble-server/".into()],
+            persistent_paths: vec![CONFIG.into(), DATA.into()],
             options: vec![
                 OptionSpec::secret("server-password", "Server password", "Password that clients must enter to connect"),
                 OptionSpec::text(
@@ -34,13 +35,15 @@ impl Service for Mumble {
             capabilities: Capabilities {
                 packages: vec!["mumble-server".into()],
                 npm_packages: vec![],
-                config_paths: vec![CONFIG.into()],
+                // The data folder is declared so that consent says Persistent
+                // Storage keeps it; the plugin itself only writes CONFIG.
+                config_paths: vec![CONFIG.into(), DATA.into()],
                 ports: vec![PortRequest::tcp(PORT, "voice chat (control)"), PortRequest::udp(PORT, "voice chat (audio)")],
             },
         }
     }
 
-    fn validate_option(name: String, value: OptionValue) -> Result<(), Error> {
+    fn validate_option(name: String, value: OptionValue, _onion_address: String) -> Result<(), Error> {
         match (name.as_str(), &value) {
             ("welcome-message" | "server-password", OptionValue::Text(s) | OptionValue::Secret(s)) => {
                 if s.chars().any(char::is_control) {

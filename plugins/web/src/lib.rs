@@ -1,6 +1,6 @@
 //! A static web site served by lighttpd from a folder the user chooses.
 
-use tails_server_sdk::{config, export, network, Protocol, invalid, standard, Capabilities, ConnectionText, ConnectionRequest, Error, OptionSetting, OptionSpec, OptionValue, Options, PortRequest, Service, ServiceInfo};
+use tails_server_sdk::{config, export, network, Protocol, invalid, standard, Capabilities, ConnectionText, ConnectionRequest, Error, OptionSetting, OptionSpec, OptionValue, Options, PortRequest, Service, ServiceInfo, ServiceUnit};
 
 const CONFIG: &str = "/etc/lighttpd/lighttpd.conf";
 const PORT: u16 = 8080;
@@ -16,7 +16,7 @@ impl Service for Web {
             client_application: "tor-browser".into(),
             client_application_in_gui: Some("Tor Browser".into()),
             documentation: "https://redmine.lighttpd.net/projects/lighttpd/wiki".into(),
-            systemd_service: "lighttpd.service".into(),
+            unit: ServiceUnit::Packaged("lighttpd.service".into()),
             default_target_port: PORT,
             default_virtual_port: Some(80),
             icon_name: "web-browser".into(),
@@ -39,7 +39,7 @@ impl Service for Web {
         }
     }
 
-    fn validate_option(name: String, value: OptionValue) -> Result<(), Error> {
+    fn validate_option(name: String, value: OptionValue, _onion_address: String) -> Result<(), Error> {
         if let ("folder", OptionValue::Text(folder)) = (name.as_str(), &value) {
             if !folder.starts_with('/') {
                 return Err(invalid("must be an absolute path, e.g. /home/amnesia/Persistent/site"));

@@ -1,0 +1,406 @@
+//! The systemd unit of a service: checking what a plugin asks to run, and the
+//! unit file the host writes for it, confined.
+//!
+//! A plugin never writes a unit: it either names the unit a granted Debian
+//! package ships (`packaged`), or says what to run (`host-written`) and the
+//! host writes `tails-server-NAME.service` here, with systemd's sandboxing, so
+//! that consent ("run /usr/bin/node … as a user of its own, writing only in
+//! /var/lib/NAME, reaching only this computer") is what happens. Pure: the
+//! engine writes the text and drives systemd.
+
+use std::collections::BTreeMap;
+
+use crate::broker::caps::{resolve_system_links, validate_declared_path, SysPath};
+use crate::display;
+use crate::runtime::bindings::tails::server::types::{OptionKind, OptionSpec, ServiceInfo, ServiceUnit, UnitSpec};
+
+/// The folder host-written units and drop-ins go to: systemd's runtime
+/// folder, so that nothing of a service is left in /etc, and a reboot starts
+/// from a clean slate (autostart writes them again).
+pub const UNIT_FOLDER: &str = "/run/systemd/system";
+
+/// Where a host-written unit's program may live: the system's programs and
+/// the service's own npm folder.
+const PROGRAM_TREES: &[&str] = &["/usr/bin", "/usr/sbin", "/usr/lib", "/usr/libexec", "/usr/share", crate::system::npm::BASE];
+
+const MAX_ARGUMENTS: usize = 64;
+const MAX_ENVIRONMENT: usize = 32;
+const MAX_DATA_FOLDERS: usize = 8;
+const MAX_SETUP_COMMANDS: usize = 8;
+const MAX_WORD: usize = 4096;
+
+/// Users a service may never run as: root, and the users whose files are
+/// tor's keys, the desktop's or the system's own.
+const FORBIDDEN_USERS: &[&str] = &["root", "debian-tor", "amnesia", "messagebus", "polkitd", "_apt", "clearnet", "tor-launcher", "nobody", "sync", "daemon", "bin", "sys"];
+
+/// The unit that runs a service.
+pub fn unit_name(service: &str, unit: &ServiceUnit) -> String {
+    match unit {
+        ServiceUnit::HostWritten(_) => format!("tails-server-{service}.service"),
+        ServiceUnit::Packaged(name) => name.clone(),
+    }
+}
+
+/// A unit name a package ships: `NAME.service`, plain characters, none of
+/// Tails Server's own.
+pub fn check_packaged_name(name: &str) -> Result<(), String> {
+    let stem = name.strip_suffix(".service").unwrap_or("");
+    let ok = !stem.is_empty()
+        && name.len() <= 100
+        && stem.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && stem.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@:".contains(c))
+        && !stem.contains("..");
+    if !ok {
+        return Err(format!(
+            "unit {} must be NAME.service (letters, digits, - _ . @ :), the name of a unit one of its Debian packages ships",
+            display::quoted(name)
+        ));
+    }
+    if stem.starts_with("tails-server") {
+        return Err(format!("unit `{name}` is Tails Server's own"));
+    }
+    Ok(())
+}
+
+/// Everything wrong with a host-written unit's spec, given the service's options.
+pub fn problems(info: &ServiceInfo, specs: &[OptionSpec]) -> Vec<String> {
+    let spec = match &info.unit {
+        ServiceUnit::Packaged(name) => {
+            let mut problems: Vec<String> = check_packaged_name(name).err().into_iter().collect();
+            if info.capabilities.packages.is_empty() {
+                problems.push(format!("unit `{}` must come from one of its Debian packages, and it declares none", display::line(name)));
+            }
+            return problems;
+        }
+        ServiceUnit::HostWritten(spec) => spec,
+    };
+    let mut problems = Vec::new();
+    let mut say = |p: String| problems.push(p);
+    let counts = [
+        ("arguments", spec.arguments.len(), MAX_ARGUMENTS),
+        ("environment variables", spec.environment.len(), MAX_ENVIRONMENT),
+        ("data folders", spec.data_folders.len(), MAX_DATA_FOLDERS),
+        ("set-up commands", spec.setup_commands.len(), MAX_SETUP_COMMANDS),
+    ];
+    for (what, count, max) in counts {
+        if count > max {
+            say(format!("unit: {count} {what}; at most {max} are allowed"));
+        }
+    }
+    if counts.iter().any(|(_, count, max)| count > max) {
+        return problems;
+    }
+    let programs = std::iter::once(&spec.program).chain(spec.setup_commands.iter().filter_map(|c| c.first()));
+    for program in programs {
+        if let Err(e) = check_program(program, &info.name) {
+            say(e);
+        }
+    }
+    for command in &spec.setup_commands {
+        if command.is_empty() || command.len() > MAX_ARGUMENTS {
+            say(format!("unit: a set-up command must be a program and at most {} arguments", MAX_ARGUMENTS - 1));
+        }
+    }
+    let words = spec.arguments.iter().chain(spec.setup_commands.iter().flatten()).chain(spec.environment.iter().map(|(_, v)| v));
+    for word in words {
+        if let Err(e) = check_word(word).and_then(|()| expand(word, &|name| placeholder_allowed(specs, name))) {
+            say(format!("unit: {e}"));
+        }
+    }
+    for (name, _) in &spec.environment {
+        let ok = !name.is_empty() && name.len() <= 100 && name.starts_with(|c: char| c.is_ascii_uppercase() || c == '_');
+        if !ok || !name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') {
+            say(format!("unit: environment variable {} must be upper-case letters, digits and _", display::quoted(name)));
+        }
+    }
+    for folder in &spec.data_folders {
+        if let Err(e) = check_data_folder(folder) {
+            say(format!("unit: {e}"));
+        }
+    }
+    if let Some(dir) = &spec.working_folder {
+        if !spec.data_folders.iter().any(|f| f == dir || f.trim_end_matches('/') == dir) {
+            say(format!("unit: working folder {} must be one of its data folders", display::quoted(dir)));
+        }
+    }
+    if let Some(user) = &spec.user {
+        let ok = !user.is_empty() && user.len() <= 32 && user.starts_with(|c: char| c.is_ascii_lowercase() || c == '_');
+        if !ok || !user.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-".contains(c)) {
+            say(format!("unit: user {} is not a user name", display::quoted(user)));
+        } else if FORBIDDEN_USERS.contains(&user.as_str()) || user.starts_with("systemd-") || user.starts_with("tails") {
+            say(format!("unit: a service may not run as `{user}`"));
+        }
+    }
+    problems
+}
+
+fn check_program(program: &str, service: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("unit: program {} {why}", display::quoted(program)));
+    if SysPath::parse(program).is_err() {
+        return bad("must be an absolute path");
+    }
+    let resolved = resolve_system_links(program);
+    let npm_own = format!("{}/{service}/", crate::system::npm::BASE);
+    let inside = |tree: &str| resolved.starts_with(&format!("{tree}/"));
+    let allowed = PROGRAM_TREES.iter().any(|t| inside(t)) && (!inside(crate::system::npm::BASE) || resolved.starts_with(&npm_own));
+    if !allowed {
+        return bad(&format!("must be a system program (under /usr) or in its own npm folder {npm_own}"));
+    }
+    Ok(())
+}
+
+fn check_word(word: &str) -> Result<(), String> {
+    if word.len() > MAX_WORD || word.chars().any(char::is_control) {
+        return Err(format!("{} must be one line of at most {MAX_WORD} bytes", display::quoted(word)));
+    }
+    Ok(())
+}
+
+fn check_data_folder(folder: &str) -> Result<(), String> {
+    let rest = folder.strip_prefix("/var/lib/").and_then(|r| r.strip_suffix('/')).unwrap_or("");
+    if rest.is_empty() {
+        return Err(format!("data folder {} must be /var/lib/SOMETHING/", display::quoted(folder)));
+    }
+    validate_declared_path(folder).map_err(|e| format!("data folder: {e}"))
+}
+
+/// Which placeholder names a unit may use: the service's options and the
+/// values the host derives, but no secret: a unit file and a command line
+/// are readable by every user of the computer.
+fn placeholder_allowed(specs: &[OptionSpec], name: &str) -> Result<String, String> {
+    if crate::options::DERIVED.contains(&name) {
+        return Ok(String::new());
+    }
+    match specs.iter().find(|s| s.name == name) {
+        Some(s) if crate::options::is_secret(s) || matches!(s.kind, OptionKind::Secret) => {
+            Err(format!("`{{{name}}}` is a secret; a unit's command line is readable by every user: write it into a secret config file"))
+        }
+        Some(_) => Ok(String::new()),
+        None => Err(format!("`{{{name}}}` names no option")),
+    }
+}
+
+/// Replace `{NAME}` by `value(NAME)`; `{{` and `}}` stand for braces.
+pub fn expand(word: &str, value: &dyn Fn(&str) -> Result<String, String>) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = word;
+    while let Some(i) = rest.find(['{', '}']) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            out.push_str(&tail[..1]);
+            rest = &tail[2..];
+        } else if let Some(stripped) = tail.strip_prefix('{') {
+            let end = stripped.find('}').ok_or_else(|| format!("{}: `{{` without `}}`", display::quoted(word)))?;
+            out.push_str(&value(&stripped[..end])?);
+            rest = &stripped[end + 1..];
+        } else {
+            return Err(format!("{}: a lone `}}` (write `}}}}`)", display::quoted(word)));
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// One word of a unit file's command line or `Environment=`: quoted, with
+/// systemd's specifiers (`%`) and variable expansion (`$`) made literal.
+fn quote(word: &str) -> String {
+    let escaped = word.replace('\\', "\\\\").replace('"', "\\\"").replace('%', "%%").replace('$', "$$");
+    format!("\"{escaped}\"")
+}
+
+fn command_line(words: &[String], values: &dyn Fn(&str) -> Result<String, String>) -> Result<String, String> {
+    words.iter().map(|w| expand(w, values).map(|w| quote(&w))).collect::<Result<Vec<_>, _>>().map(|w| w.join(" "))
+}
+
+/// Addresses the service may exchange packets with: this computer, and the
+/// LAN when `allow-lan` is on (it then answers the LAN; it can reach it too).
+const LAN: &str = "10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 169.254.0.0/16 fc00::/7 fe80::/10";
+
+/// The unit file for a host-written unit. `values` are the option values
+/// (with the derived ones) by name.
+pub fn render(service: &str, spec: &UnitSpec, values: &BTreeMap<String, String>, lan: bool) -> Result<String, String> {
+    let value = |name: &str| values.get(name).cloned().ok_or_else(|| format!("no value for `{{{name}}}`"));
+    let mut exec = vec![spec.program.clone()];
+    exec.extend(spec.arguments.iter().cloned());
+    let state_dirs: Vec<String> = spec.data_folders.iter().map(|f| f.trim_start_matches("/var/lib/").trim_end_matches('/').to_string()).collect();
+    let working = spec.working_folder.clone().or_else(|| spec.data_folders.first().cloned()).unwrap_or_else(|| "/".into());
+    let mut unit = format!(
+        "# Written by Tails Server for the service `{service}` at each enable; edits are replaced.\n\
+         [Unit]\n\
+         Description={service} (run by Tails Server)\n\
+         After=network.target\n\n\
+         [Service]\n\
+         Type=simple\n"
+    );
+    for command in &spec.setup_commands {
+        unit += &format!("ExecStartPre={}\n", command_line(command, &value)?);
+    }
+    unit += &format!("ExecStart={}\n", command_line(&exec, &value)?);
+    for (name, v) in &spec.environment {
+        unit += &format!("Environment={}\n", quote(&format!("{name}={}", expand(v, &value)?)));
+    }
+    // A data folder (checked plain: /var/lib/NAME/) or `/`.
+    let working = working.trim_end_matches('/');
+    unit += &format!("WorkingDirectory={}\n", if working.is_empty() { "/" } else { working });
+    match &spec.user {
+        Some(user) => unit += &format!("User={user}\nGroup={user}\n"),
+        None => unit += "DynamicUser=yes\n",
+    }
+    if !state_dirs.is_empty() {
+        unit += &format!("StateDirectory={}\nStateDirectoryMode=0700\n", state_dirs.join(" "));
+    }
+    unit += &format!(
+        "# Confinement: no privileges to gain, the system read-only but its data\n\
+         # folders, no homes, private /tmp and devices, only this computer (and the\n\
+         # LAN with allow-lan) to talk to.\n\
+         NoNewPrivileges=yes\n\
+         ProtectSystem=strict\n\
+         ProtectHome=yes\n\
+         PrivateTmp=yes\n\
+         PrivateDevices=yes\n\
+         ProtectKernelTunables=yes\n\
+         ProtectKernelModules=yes\n\
+         ProtectKernelLogs=yes\n\
+         ProtectControlGroups=yes\n\
+         ProtectHostname=yes\n\
+         ProtectClock=yes\n\
+         RestrictSUIDSGID=yes\n\
+         RestrictNamespaces=yes\n\
+         RestrictRealtime=yes\n\
+         LockPersonality=yes\n\
+         CapabilityBoundingSet=\n\
+         AmbientCapabilities=\n\
+         RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\n\
+         IPAddressDeny=any\n\
+         IPAddressAllow=localhost{}\n\
+         UMask=0077\n\
+         Restart=on-failure\n\
+         RestartSec=2\n",
+        if lan { format!(" {LAN}") } else { String::new() }
+    );
+    Ok(unit)
+}
+
+/// The drop-in the host adds to a packaged unit: what confinement such a
+/// unit bears without knowing where it writes (its own folders stay
+/// writable: `ProtectSystem=full` keeps /usr, /boot and /etc read-only).
+pub fn packaged_drop_in(lan: bool) -> String {
+    format!(
+        "# Added by Tails Server while it runs this unit; removed when it is disabled.\n\
+         [Service]\n\
+         NoNewPrivileges=yes\n\
+         ProtectSystem=full\n\
+         ProtectHome=yes\n\
+         PrivateTmp=yes\n\
+         ProtectKernelTunables=yes\n\
+         ProtectKernelModules=yes\n\
+         ProtectControlGroups=yes\n\
+         RestrictSUIDSGID=yes\n\
+         IPAddressDeny=any\n\
+         IPAddressAllow=localhost{}\n",
+        if lan { format!(" {LAN}") } else { String::new() }
+    )
+}
+
+/// What consent says about the unit.
+pub fn consent_words(service: &str, unit: &ServiceUnit) -> String {
+    match unit {
+        ServiceUnit::Packaged(name) => format!(
+            "start, restart and stop the systemd unit {} that one of its Debian packages ships (Tails Server adds confinement: no home folders, /usr and /etc read-only, only this computer to talk to)",
+            display::line(name)
+        ),
+        ServiceUnit::HostWritten(spec) => {
+            let mut words = vec![spec.program.clone()];
+            words.extend(spec.arguments.iter().cloned());
+            let who = match &spec.user {
+                Some(user) => format!("as the user {}", display::line(user)),
+                None => "as a user of its own".into(),
+            };
+            let writes = if spec.data_folders.is_empty() { "nothing".to_string() } else { spec.data_folders.join(", ") };
+            let mut said = format!(
+                "run `{}` {who} (unit tails-server-{service}.service); it can write only in {}, and reach only this computer",
+                display::line(&words.join(" ")),
+                display::line(&writes)
+            );
+            for command in &spec.setup_commands {
+                said += &format!("; before each start: `{}`", display::line(&command.join(" ")));
+            }
+            said
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(program: &str) -> UnitSpec {
+        UnitSpec {
+            program: program.into(),
+            arguments: vec![],
+            environment: vec![],
+            working_folder: None,
+            user: None,
+            data_folders: vec![],
+            setup_commands: vec![],
+        }
+    }
+
+    #[test]
+    fn placeholders_expand_and_braces_escape() {
+        let values = |n: &str| match n {
+            "target-port" => Ok("8091".to_string()),
+            "greeting" => Ok("hi".to_string()),
+            other => Err(format!("no `{other}`")),
+        };
+        assert_eq!(expand("--port={target-port}", &values).unwrap(), "--port=8091");
+        assert_eq!(expand("{{x}} {greeting}", &values).unwrap(), "{x} hi");
+        assert!(expand("{nope}", &values).unwrap_err().contains("no `nope`"));
+        assert!(expand("{open", &values).is_err());
+        assert!(expand("close}", &values).is_err());
+    }
+
+    #[test]
+    fn words_are_quoted_for_systemd() {
+        assert_eq!(quote("a b"), "\"a b\"");
+        assert_eq!(quote("say \"hi\" 100% $HOME \\"), "\"say \\\"hi\\\" 100%% $$HOME \\\\\"");
+    }
+
+    #[test]
+    fn programs_stay_in_system_places_or_own_npm_folder() {
+        assert!(check_program("/usr/bin/node", "hello").is_ok());
+        assert!(check_program("/bin/sh", "hello").is_ok()); // /usr/bin/sh
+        assert!(check_program("/opt/tails-server/hello/node_modules/x/cli.js", "hello").is_ok());
+        assert!(check_program("/opt/tails-server/other/node_modules/x/cli.js", "hello").is_err());
+        assert!(check_program("/etc/hello/run.sh", "hello").is_err());
+        assert!(check_program("/var/lib/hello/bin", "hello").is_err());
+        assert!(check_program("relative", "hello").is_err());
+        assert!(check_program("/usr/bin/../../etc/x", "hello").is_err());
+    }
+
+    #[test]
+    fn packaged_unit_names() {
+        for ok in ["mumble-server.service", "lighttpd.service", "prosody.service", "x@y.service"] {
+            assert!(check_packaged_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["ssh", "a/b.service", "../x.service", "x y.service", "tails-server-autostart.service", ".service", "x.socket", "-x.service"] {
+            assert!(check_packaged_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rendered_unit_is_confined_and_literal() {
+        let mut s = spec("/usr/bin/node");
+        s.arguments = vec!["/opt/tails-server/hello/node_modules/h/server.js".into(), "{listen-address}".into(), "{greeting}".into()];
+        s.data_folders = vec!["/var/lib/hello/".into()];
+        let values: BTreeMap<String, String> =
+            [("listen-address", "127.0.0.1"), ("greeting", "50% $USER \"x\"")].into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let unit = render("hello", &s, &values, false).unwrap();
+        assert!(unit.contains("ExecStart=\"/usr/bin/node\" \"/opt/tails-server/hello/node_modules/h/server.js\" \"127.0.0.1\" \"50%% $$USER \\\"x\\\"\"\n"), "{unit}");
+        for line in ["DynamicUser=yes", "StateDirectory=hello", "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "IPAddressDeny=any", "IPAddressAllow=localhost\n", "CapabilityBoundingSet=\n", "WorkingDirectory=/var/lib/hello\n"] {
+            assert!(unit.contains(line), "{line} missing:\n{unit}");
+        }
+        assert!(render("hello", &s, &values, true).unwrap().contains("IPAddressAllow=localhost 10.0.0.0/8"));
+    }
+}
