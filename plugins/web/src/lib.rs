@@ -50,6 +50,13 @@ impl Service for Web {
             if folder.chars().any(|c| c.is_control() || c == '"' || c == '\\') {
                 return Err(invalid("must not contain quotes, backslashes or control characters"));
             }
+            // Publishing the whole system, or a part of it that holds keys and
+            // passwords, is never what was meant.
+            let trimmed = folder.trim_end_matches('/');
+            const SYSTEM: &[&str] = &["/etc", "/proc", "/sys", "/dev", "/boot", "/root", "/run", "/usr", "/bin", "/sbin", "/lib", "/var/lib", "/live", "/lib/live"];
+            if trimmed.is_empty() || SYSTEM.iter().any(|s| trimmed == *s || trimmed.starts_with(&format!("{s}/"))) {
+                return Err(invalid("must be a folder of web pages, not / or a system folder (e.g. /var/www/html or /home/amnesia/Persistent/site)"));
+            }
         }
         Ok(())
     }
