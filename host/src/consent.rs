@@ -49,7 +49,7 @@ pub fn describe(caps: &BTreeSet<Capability>, info: &ServiceInfo) -> Vec<String> 
 
 /// What consent adds to a path that Persistent Storage keeps.
 fn kept(info: &ServiceInfo, path: &str) -> String {
-    let inside: Vec<&str> = info.persistent_paths.iter().filter(|p| p.as_str() == path || p.starts_with(path) && path.ends_with('/')).map(String::as_str).collect();
+    let inside: Vec<&str> = info.persistent_paths.iter().filter(|p| crate::manifest::covers_persistent(path, p)).map(String::as_str).collect();
     match inside.as_slice() {
         [] => String::new(),
         [one] if *one == path => "; kept in Persistent Storage when persistence is on".into(),

@@ -357,22 +357,22 @@ fn undo_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String>
         Step::Unit => {
             let unit = units::unit_name(&service.name, &service.record.info.unit);
             let file = unit_file(ctx, service);
+            let remove = || match std::fs::remove_file(&file) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(anyhow!("removing {}: {e}", file.display())),
+                _ => Ok(()),
+            };
             if ctx.live() {
+                // Stop it, take its file away, and have systemd forget it.
                 block_on(async {
                     let systemd = Systemd::connect().await?;
                     if systemd.active_state(&unit).await? != "inactive" {
                         systemd.run(Job::Stop, &unit).await?;
                     }
-                    Ok::<_, anyhow::Error>(())
+                    remove()?;
+                    systemd.reload().await
                 })?;
-            }
-            match std::fs::remove_file(&file) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(anyhow!("removing {}: {e}", file.display())),
-            }
-            if ctx.live() {
-                block_on(async { Systemd::connect().await?.reload().await })?;
+            } else {
+                remove()?;
             }
             Ok(format!("{unit} stopped; {} removed", crate::display::path(&file)))
         }

@@ -57,14 +57,11 @@ pub fn problems(info: &ServiceInfo) -> Vec<String> {
         ("ports", caps.ports.len(), MAX_PORTS),
         ("persistent paths", info.persistent_paths.len(), MAX_PERSISTENT_PATHS),
     ];
-    for (what, count, max) in counts {
-        if count > max {
-            say(format!("it declares {count} {what}; at most {max} are allowed"));
-        }
-    }
     // Past a bound, the rest is not looked at: a plugin cannot make the
     // checks themselves costly.
-    if problems_so_far_too_many(&counts) {
+    let over = over_bounds("it declares", &counts);
+    if !over.is_empty() {
+        problems.extend(over);
         return problems;
     }
 
@@ -164,12 +161,29 @@ fn data_folders(info: &ServiceInfo) -> impl Iterator<Item = &String> {
     }
 }
 
-fn problems_so_far_too_many(counts: &[(&str, usize, usize)]) -> bool {
-    counts.iter().any(|(_, count, max)| count > max)
+/// One problem per count past its bound: `(what, count, max)`, said as
+/// "PREFIX COUNT WHAT; at most MAX are allowed".
+pub fn over_bounds(prefix: &str, counts: &[(&str, usize, usize)]) -> Vec<String> {
+    counts.iter().filter(|(_, count, max)| count > max).map(|(what, count, max)| format!("{prefix} {count} {what}; at most {max} are allowed")).collect()
 }
 
 /// A persistent path is covered by a declared config path that is the same
 /// file or folder, or a folder that holds it.
-fn covers_persistent(declared: &str, persistent: &str) -> bool {
+pub fn covers_persistent(declared: &str, persistent: &str) -> bool {
     declared == persistent || (declared.ends_with('/') && persistent.starts_with(declared) && persistent.len() > declared.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_cli_command_is_a_reserved_name() {
+        use clap::CommandFactory;
+        for command in crate::cli::Cli::command().get_subcommands() {
+            for name in std::iter::once(command.get_name()).chain(command.get_all_aliases()) {
+                assert!(RESERVED_NAMES.contains(&name), "`{name}` is a CLI command but not a reserved service name");
+            }
+        }
+    }
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use crate::broker::caps::{resolve_system_links, validate_declared_path, SysPath};
 use crate::display;
-use crate::runtime::bindings::tails::server::types::{OptionKind, OptionSpec, ServiceInfo, ServiceUnit, UnitSpec};
+use crate::runtime::bindings::tails::server::types::{OptionSpec, ServiceInfo, ServiceUnit, UnitSpec};
 
 /// The folder host-written units and drop-ins go to: systemd's runtime
 /// folder, so that nothing of a service is left in /etc, and a reboot starts
@@ -74,22 +74,18 @@ pub fn problems(info: &ServiceInfo, specs: &[OptionSpec]) -> Vec<String> {
         }
         ServiceUnit::HostWritten(spec) => spec,
     };
-    let mut problems = Vec::new();
-    let mut say = |p: String| problems.push(p);
     let counts = [
         ("arguments", spec.arguments.len(), MAX_ARGUMENTS),
         ("environment variables", spec.environment.len(), MAX_ENVIRONMENT),
         ("data folders", spec.data_folders.len(), MAX_DATA_FOLDERS),
         ("set-up commands", spec.setup_commands.len(), MAX_SETUP_COMMANDS),
     ];
-    for (what, count, max) in counts {
-        if count > max {
-            say(format!("unit: {count} {what}; at most {max} are allowed"));
-        }
+    let over = crate::manifest::over_bounds("unit:", &counts);
+    if !over.is_empty() {
+        return over;
     }
-    if counts.iter().any(|(_, count, max)| count > max) {
-        return problems;
-    }
+    let mut problems = Vec::new();
+    let mut say = |p: String| problems.push(p);
     let programs = std::iter::once(&spec.program).chain(spec.setup_commands.iter().filter_map(|c| c.first()));
     for program in programs {
         if let Err(e) = check_program(program, &info.name) {
@@ -172,7 +168,7 @@ fn placeholder_allowed(specs: &[OptionSpec], name: &str) -> Result<String, Strin
         return Ok(String::new());
     }
     match specs.iter().find(|s| s.name == name) {
-        Some(s) if crate::options::is_secret(s) || matches!(s.kind, OptionKind::Secret) => {
+        Some(s) if crate::options::is_secret(s) => {
             Err(format!("`{{{name}}}` is a secret; a unit's command line is readable by every user: write it into a secret config file"))
         }
         Some(_) => Ok(String::new()),

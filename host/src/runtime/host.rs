@@ -28,40 +28,45 @@ pub struct HostState {
     pub limiter: MemoryLimiter,
     pub broker: Broker,
     pub plugin: String,
-    /// Wall-clock budget for one call: the plugin's computing and its waiting
-    /// in WASI count; time spent in the broker (such as installing packages)
-    /// does not.
-    pub budget: Duration,
     pub clock: CallClock,
     /// Log lines printed in the current call.
     pub log_lines: usize,
 }
 
-/// When the current call started and how long it has spent in the broker;
-/// shared between the store (which adds broker time) and the caller (which
-/// waits for the deadline).
-#[derive(Clone, Default)]
-pub struct CallClock(Arc<Mutex<(Option<Instant>, Duration)>>);
+/// Each call's wall-clock budget, when the current call started and how long
+/// it has spent in the broker; shared between the store (which adds broker
+/// time and stops computing past the budget) and the caller (which waits for
+/// the deadline). The plugin's computing and its waiting in WASI count; time
+/// spent in the broker (such as installing packages) does not.
+#[derive(Clone)]
+pub struct CallClock {
+    pub budget: Duration,
+    call: Arc<Mutex<(Option<Instant>, Duration)>>,
+}
 
 impl CallClock {
+    pub fn new(budget: Duration) -> Self {
+        CallClock { budget, call: Arc::default() }
+    }
+
     pub fn start(&self) {
-        *self.0.lock().unwrap() = (Some(Instant::now()), Duration::ZERO);
+        *self.call.lock().unwrap() = (Some(Instant::now()), Duration::ZERO);
     }
 
-    /// The guest's own time in the current call.
-    pub fn spent(&self) -> Duration {
-        let (started, broker) = *self.0.lock().unwrap();
-        started.map(|s| s.elapsed().saturating_sub(broker)).unwrap_or_default()
+    /// Whether the current call has used up its budget.
+    pub fn exceeded(&self) -> bool {
+        let (started, broker) = *self.call.lock().unwrap();
+        started.is_some_and(|s| s.elapsed().saturating_sub(broker) > self.budget)
     }
 
-    /// When the current call's `budget` runs out, as things stand.
-    pub fn deadline(&self, budget: Duration) -> Instant {
-        let (started, broker) = *self.0.lock().unwrap();
-        started.unwrap_or_else(Instant::now) + budget + broker
+    /// When the current call's budget runs out, as things stand.
+    pub fn deadline(&self) -> Instant {
+        let (started, broker) = *self.call.lock().unwrap();
+        started.unwrap_or_else(Instant::now) + self.budget + broker
     }
 
     fn add_broker_time(&self, time: Duration) {
-        self.0.lock().unwrap().1 += time;
+        self.call.lock().unwrap().1 += time;
     }
 }
 
@@ -83,8 +88,7 @@ impl HostState {
             limiter: MemoryLimiter { limit: memory_limit, refused: false },
             broker,
             plugin: plugin.into(),
-            budget,
-            clock: CallClock::default(),
+            clock: CallClock::new(budget),
             log_lines: 0,
         }
     }

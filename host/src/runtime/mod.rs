@@ -99,7 +99,6 @@ impl Runtime {
         contract::check_names(wasm)?;
         let component = Component::from_binary(&self.engine, wasm)
             .map_err(|e| anyhow!("it is not a valid WebAssembly component: {}", first_line(&e)))?;
-        contract::check(&self.engine, &component)?;
         self.linker
             .instantiate_pre(&component)
             .map_err(|e| anyhow!("its imports do not match what this host provides: {e:#}"))?;
@@ -155,8 +154,7 @@ impl Runtime {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_callback(|ctx| {
-            let state = ctx.data();
-            if state.clock.spent() > state.budget {
+            if ctx.data().clock.exceeded() {
                 Err(DeadlineExceeded.into())
             } else {
                 // Yield so that the wall-clock timer around the call is polled.
@@ -165,30 +163,29 @@ impl Runtime {
         });
         store.set_epoch_deadline(1);
         clock.start();
-        let budget = self.limits.call_budget;
-        let started = with_deadline(&clock, budget, bindings::TailsService::instantiate_async(&mut store, component, &self.linker));
+        let started = with_deadline(&clock, bindings::TailsService::instantiate_async(&mut store, component, &self.linker));
         let bindings = started.map_err(|e| explain(store.data(), plugin, "start", e))?;
         Ok(Instance { store, bindings, plugin: plugin.into(), clock, broken: false })
     }
 }
 
-/// Run one call of the guest to its end or to its deadline: `budget` of the
-/// guest's own time (computing or waiting in WASI), not counting the time
-/// spent in the broker. The call runs on a thread of its own with a runtime
+/// Run one call of the guest to its end or to its deadline: the clock's
+/// budget of the guest's own time (computing or waiting in WASI), not
+/// counting the time spent in the broker. The call runs on a thread of its own with a runtime
 /// of its own, so that it can be made from anywhere (even inside another
 /// tokio runtime).
-fn with_deadline<R: Send>(clock: &CallClock, budget: Duration, call: impl Future<Output = wasmtime::Result<R>> + Send) -> wasmtime::Result<R> {
+fn with_deadline<R: Send>(clock: &CallClock, call: impl Future<Output = wasmtime::Result<R>> + Send) -> wasmtime::Result<R> {
     let run = || {
         let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a tokio runtime for a plugin call");
         rt.block_on(async {
             tokio::pin!(call);
             loop {
-                let deadline = clock.deadline(budget);
+                let deadline = clock.deadline();
                 tokio::select! {
                     result = &mut call => return result,
                     () = tokio::time::sleep_until(deadline.into()) => {
                         // Broker time may have pushed the deadline back meanwhile.
-                        if Instant::now() >= clock.deadline(budget) {
+                        if Instant::now() >= clock.deadline() {
                             return Err(DeadlineExceeded.into());
                         }
                     }
@@ -233,9 +230,8 @@ macro_rules! call_export {
         }
         $self.clock.start();
         $self.store.data_mut().log_lines = 0;
-        let budget = $self.store.data().budget;
         let guest = $self.bindings.tails_server_service();
-        let result = with_deadline(&$self.clock, budget, guest.$method(&mut $self.store $(, $arg)*));
+        let result = with_deadline(&$self.clock, guest.$method(&mut $self.store $(, $arg)*));
         $self.broken = result.is_err();
         $self.store.data_mut().broker.end_call();
         result.map_err(|e| explain($self.store.data(), &$self.plugin, $what, e))
@@ -268,7 +264,7 @@ impl Instance {
 fn explain(state: &HostState, plugin: &str, what: &str, error: wasmtime::Error) -> anyhow::Error {
     let error = anyhow::Error::from(error);
     if error.chain().any(|e| e.is::<DeadlineExceeded>()) {
-        return anyhow!("plugin `{plugin}` ran longer than {:?} in `{what}` (computing or waiting) and was stopped", state.budget);
+        return anyhow!("plugin `{plugin}` ran longer than {:?} in `{what}` (computing or waiting) and was stopped", state.clock.budget);
     }
     if state.limiter.refused {
         return anyhow!("plugin `{plugin}` tried to use more than {} MiB of memory in `{what}` and was stopped", state.limiter_limit_mib());

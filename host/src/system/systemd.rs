@@ -37,8 +37,6 @@ trait Unit {
     fn active_state(&self) -> zbus::Result<String>;
     #[zbus(property)]
     fn load_state(&self) -> zbus::Result<String>;
-    #[zbus(property)]
-    fn need_daemon_reload(&self) -> zbus::Result<bool>;
 }
 
 #[zbus::proxy(interface = "org.freedesktop.systemd1.Service", default_service = "org.freedesktop.systemd1")]
@@ -80,16 +78,6 @@ impl Systemd {
 
     pub async fn exists(&self, name: &str) -> Result<bool> {
         Ok(self.unit(name).await?.load_state().await? == "loaded")
-    }
-
-    /// Make systemd read the unit's file again when it is new or changed
-    /// (a plugin may write its own unit), as `systemctl daemon-reload` would.
-    pub async fn reload_if_changed(&self, name: &str) -> Result<()> {
-        let unit = self.unit(name).await?;
-        if unit.load_state().await? == "not-found" || unit.need_daemon_reload().await? {
-            self.manager.reload().await.context("systemd refused to reload its unit files")?;
-        }
-        Ok(())
     }
 
     /// Make systemd read its unit files again (`systemctl daemon-reload`):
