@@ -313,11 +313,14 @@ pub fn consent_words(service: &str, unit: &ServiceUnit) -> String {
                 Some(user) => format!("as the user {}", display::line(user)),
                 None => "as a user of its own".into(),
             };
-            let writes = if spec.data_folders.is_empty() { "nothing".to_string() } else { spec.data_folders.join(", ") };
+            let writes = if spec.data_folders.is_empty() {
+                "it can write nowhere".to_string()
+            } else {
+                format!("it can write only in {}", display::line(&spec.data_folders.join(", ")))
+            };
             let mut said = format!(
-                "run `{}` {who} (unit tails-server-{service}.service); it can write only in {}, and reach only this computer",
-                display::line(&words.join(" ")),
-                display::line(&writes)
+                "run `{}` {who} (unit tails-server-{service}.service); {writes}, and reach only this computer",
+                display::line(&words.join(" "))
             );
             for command in &spec.setup_commands {
                 said += &format!("; before each start: `{}`", display::line(&command.join(" ")));
@@ -373,6 +376,18 @@ mod tests {
         assert!(check_program("/var/lib/hello/bin", "hello").is_err());
         assert!(check_program("relative", "hello").is_err());
         assert!(check_program("/usr/bin/../../etc/x", "hello").is_err());
+    }
+
+    #[test]
+    fn consent_says_what_runs_and_where_it_writes() {
+        let mut s = spec("/usr/bin/node");
+        s.arguments = vec!["{greeting}".into()];
+        let nowhere = consent_words("hello", &ServiceUnit::HostWritten(s.clone()));
+        assert!(nowhere.contains("run `/usr/bin/node {greeting}` as a user of its own (unit tails-server-hello.service); it can write nowhere, and reach only this computer"), "{nowhere}");
+        s.data_folders = vec!["/var/lib/hello/".into()];
+        s.user = Some("prosody".into());
+        let somewhere = consent_words("hello", &ServiceUnit::HostWritten(s));
+        assert!(somewhere.contains("as the user prosody") && somewhere.contains("it can write only in /var/lib/hello/,"), "{somewhere}");
     }
 
     #[test]
