@@ -41,6 +41,8 @@ const HOSTILE: &[&str] = &[
     "unit-own",
     "secret-in-unit",
     "unit-program-etc",
+    "unit-tor",
+    "unit-ssh",
     "impostor",
 ];
 
@@ -72,6 +74,12 @@ fn main() {
     for fixture in ["foreign-import", "future-contract", "npm-hello"] {
         let built = build(&workspace, &wasm_target, &format!("fixture-{fixture}"), None);
         consts += &install(&built, &out, fixture);
+    }
+    // Plugins built for contract 0.2 (unsigned, as they were): the web plugin
+    // of that release, and a hostile one naming another service's unit.
+    for (feature, name) in [("site", "contract-0-2"), ("takeover", "contract-0-2-takeover")] {
+        let built = build(&workspace, &wasm_target, "fixture-contract-0-2", Some(feature));
+        consts += &install(&built, &out, name);
     }
     for version in ["v1", "v2"] {
         let built = build(&workspace, &wasm_target, "fixture-versioned", Some(version));

@@ -75,6 +75,7 @@ fn save(ctx: &Context, service: &Service) -> Result<()> {
 /// error says which step failed and why.
 pub fn enable(ctx: &Context, service: &mut Service) -> Result<()> {
     refuse_ungranted(service)?;
+    refuse_shared_unit(ctx, service)?;
     service.state.journal.operation = Some(Operation::Enable);
     save(ctx, service)?;
     for step in STEPS {
@@ -107,6 +108,24 @@ fn refuse_ungranted(service: &Service) -> Result<()> {
     }
     if !service.grant.granted.iter().any(|c| matches!(c, Capability::Unit { .. })) {
         bail!("{} cannot be enabled: its unit was refused at `plugin add`; add the plugin again and allow it", service.name);
+    }
+    Ok(())
+}
+
+/// One unit runs one service: a plugin naming the packaged unit of another
+/// service that is enabled (or being enabled) would restart it with its own
+/// configuration and replace its drop-in.
+fn refuse_shared_unit(ctx: &Context, service: &Service) -> Result<()> {
+    let unit = units::unit_name(&service.name, &service.record.info.unit);
+    for other in ctx.state.plugin_names()? {
+        if other == service.name {
+            continue;
+        }
+        let other = ctx.service(&other)?;
+        let busy = other.state.enabled || other.state.journal.operation.is_some();
+        if busy && units::unit_name(&other.name, &other.record.info.unit) == unit {
+            bail!("{} cannot be enabled: its unit {unit} runs the service {}; disable {} first", service.name, other.name, other.name);
+        }
     }
     Ok(())
 }
@@ -210,6 +229,24 @@ fn unit_file(ctx: &Context, service: &Service) -> std::path::PathBuf {
     }
 }
 
+/// A packaged unit is the service's only when one of its granted packages
+/// ships it (dpkg's file lists say, once the packages are installed). Any
+/// other unit belongs to something else: it is never started, stopped,
+/// disabled or given a drop-in. Under `--root` nothing runs, so nothing is
+/// checked.
+fn check_shipped(ctx: &Context, service: &Service) -> Result<()> {
+    let ServiceUnit::Packaged(unit) = &service.record.info.unit else { return Ok(()) };
+    let (granted, _) = granted_packages(service);
+    if ctx.live() && crate::system::packages::shipping_unit(&ctx.root, &granted, unit).is_none() {
+        bail!(
+            "{unit} is not a unit that any of {}'s granted Debian packages ({}) ships; Tails Server starts, stops and confines no other unit",
+            service.name,
+            if granted.is_empty() { "none".into() } else { granted.join(", ") }
+        );
+    }
+    Ok(())
+}
+
 /// Write the unit the service runs as (or its confining drop-in). Returns
 /// the unit's name and the file written. A packaged unit must be one a
 /// granted package ships.
@@ -227,14 +264,7 @@ fn write_unit(ctx: &Context, service: &Service) -> Result<(String, String)> {
             units::render(&service.name, spec, &values, lan).map_err(|e| anyhow!("writing {unit}: {e}"))?
         }
         ServiceUnit::Packaged(_) => {
-            let (granted, _) = granted_packages(service);
-            if ctx.live() && crate::system::packages::shipping_unit(&ctx.root, &granted, &unit).is_none() {
-                bail!(
-                    "{unit} is not a unit that any of {}'s granted Debian packages ({}) ships; Tails Server starts no other unit",
-                    service.name,
-                    if granted.is_empty() { "none".into() } else { granted.join(", ") }
-                );
-            }
+            check_shipped(ctx, service)?;
             units::packaged_drop_in(lan)
         }
     };
@@ -270,6 +300,8 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
             broker.install_packages(&packages).map_err(|e| anyhow!("{}", e.message()))?;
             broker.install_npm(&npm_specs).map_err(|e| anyhow!("{}", e.message()))?;
             let unit = &units::unit_name(&service.name, &info.unit);
+            // Only a unit the service's packages ship is touched at all.
+            check_shipped(ctx, service)?;
             block_on(async {
                 let systemd = Systemd::connect().await?;
                 // A package may have enabled and started its unit on install.
@@ -361,6 +393,11 @@ fn undo_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String>
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(anyhow!("removing {}: {e}", file.display())),
                 _ => Ok(()),
             };
+            if ctx.live() && check_shipped(ctx, service).is_err() {
+                // Not the service's unit (the enable that failed said so, and
+                // wrote nothing): leave it, and its drop-in, alone.
+                return Ok(format!("{unit} left alone: none of {}'s packages ships it", service.name));
+            }
             if ctx.live() {
                 // Stop it, take its file away, and have systemd forget it.
                 block_on(async {

@@ -33,6 +33,28 @@ const MAX_WORD: usize = 4096;
 /// tor's keys, the desktop's or the system's own.
 const FORBIDDEN_USERS: &[&str] = &["root", "debian-tor", "amnesia", "messagebus", "polkitd", "_apt", "clearnet", "tor-launcher", "nobody", "sync", "daemon", "bin", "sys"];
 
+/// Units of the system Tails runs on, which no service plugin may drive even
+/// when it declares the package that ships them: stopping, restarting or
+/// confining one (a drop-in that denies tor the network) would take away
+/// Tor, the desktop or the system's own checks. A trailing `*` is a prefix.
+const SYSTEM_UNITS: &[&str] = &[
+    "tor.service", "tor@*", "onion-grater*", "ssh.service", "sshd*", "ssh@*", "dbus*", "polkit*", "systemd-*", "user@*",
+    "user-runtime-dir@*", "getty@*", "serial-getty@*", "gdm*", "display-manager.service", "NetworkManager*", "ModemManager*",
+    "wpa_supplicant*", "cron.service", "anacron.service", "apparmor.service", "ferm.service", "nftables.service",
+    "netfilter-persistent.service", "iptables.service", "ip6tables.service", "memlockd.service", "htpdate.service",
+    "tails-*", "apt-*", "unattended-upgrades.service", "packagekit.service", "udisks2.service", "accounts-daemon.service",
+    "rsyslog.service", "auditd.service", "cups*", "bluetooth.service", "avahi-daemon.service", "emergency.service",
+    "rescue.service", "console-*", "kmod*", "plymouth*",
+];
+
+/// The system unit `name` is, if it is one (see [`SYSTEM_UNITS`]).
+fn system_unit(name: &str) -> Option<&'static str> {
+    SYSTEM_UNITS.iter().copied().find(|u| match u.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => name == *u,
+    })
+}
+
 /// The unit that runs a service.
 pub fn unit_name(service: &str, unit: &ServiceUnit) -> String {
     match unit {
@@ -58,6 +80,9 @@ pub fn check_packaged_name(name: &str) -> Result<(), String> {
     }
     if stem.starts_with("tails-server") {
         return Err(format!("unit `{name}` is Tails Server's own"));
+    }
+    if let Some(unit) = system_unit(name) {
+        return Err(format!("unit `{name}` is part of the system Tails runs on ({unit}): no service plugin may start, stop or confine it"));
     }
     Ok(())
 }
@@ -398,6 +423,12 @@ mod tests {
         for bad in ["ssh", "a/b.service", "../x.service", "x y.service", "tails-server-autostart.service", ".service", "x.socket", "-x.service"] {
             assert!(check_packaged_name(bad).is_err(), "{bad}");
         }
+        // Units the system runs on, even when a declared package ships them.
+        for system in ["tor@default.service", "tor.service", "ssh.service", "systemd-logind.service", "onion-grater.service", "NetworkManager.service", "tails-persistent-storage.service"] {
+            let refused = check_packaged_name(system).unwrap_err();
+            assert!(refused.contains("part of the system Tails runs on"), "{system}: {refused}");
+        }
+        assert!(check_packaged_name("torrent-server.service").is_ok(), "only tor's own units, not every name starting with tor");
     }
 
     #[test]

@@ -64,9 +64,9 @@ pub fn add(ctx: &Context, file: &Path, yes: bool, deny: &[String]) -> Result<()>
     // from it is refused like any other ungranted request. Until it has said
     // its name, the audit log names it by its hash.
     let label = format!("sha256:{}", &sha256[..12]);
-    let info = rt
+    let (info, contract) = rt
         .instantiate(&component, &label, Broker::deny_all(&label, ctx.state.audit()))
-        .and_then(|mut instance| instance.describe())
+        .and_then(|mut instance| Ok((instance.describe()?, instance.contract())))
         .map_err(refuse)?;
     let problems = manifest::problems(&info);
     if !problems.is_empty() {
@@ -104,6 +104,12 @@ pub fn add(ctx: &Context, file: &Path, yes: bool, deny: &[String]) -> Result<()>
     println!("Plugin: {name} — {}", display::line(&info.description));
     println!("File:   {shown} (sha256 {sha256})");
     println!("From:   {}", publisher_words(publisher.as_deref()));
+    if contract != crate::runtime::CONTRACT_VERSION {
+        println!(
+            "Built for the older contract tails:server@{contract}: it runs through a compatibility layer, \
+             and can run only a program one of its Debian packages ships."
+        );
+    }
     // On an upgrade, only what is new needs a yes; what was granted before
     // stays granted (or refused) as the user decided then. The code changed
     // though, so an upgrade always asks.
@@ -148,7 +154,7 @@ pub fn add(ctx: &Context, file: &Path, yes: bool, deny: &[String]) -> Result<()>
         }
     }
     let granted: BTreeSet<Capability> = kept.union(&asked).filter(|c| !deny.contains(c)).cloned().collect();
-    let record = PluginRecord { sha256: sha256.clone(), contract: crate::runtime::CONTRACT_VERSION.into(), publisher, info };
+    let record = PluginRecord { sha256: sha256.clone(), contract: contract.into(), publisher, info };
     ctx.state.store_plugin(&name, &wasm, &record, &Grant { sha256: sha256.clone(), granted })?;
     rt.store_in_cache(&component, &sha256);
     if let Some(old) = &previous {

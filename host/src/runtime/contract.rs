@@ -1,11 +1,15 @@
 //! What a component must be to be loaded: a component (not a core module),
-//! exporting `tails:server/service` at the version this host speaks, and
-//! importing nothing but what the host provides.
+//! exporting `tails:server/service` at a version this host loads, and
+//! importing nothing but what the host provides (our interfaces at that same
+//! version).
 
 use anyhow::{anyhow, bail, Result};
 
 /// The `tails:server` contract version this host speaks.
 pub const CONTRACT_VERSION: &str = "0.3.0";
+/// The versions it loads: its own, and older ones through a shim
+/// (`since_v0_2`).
+pub const LOADED_VERSIONS: &[&str] = &[CONTRACT_VERSION, super::since_v0_2::VERSION];
 
 /// The interfaces of ours a plugin may import.
 const OUR_IMPORTS: &[&str] = &["types", "packages", "config", "network", "log"];
@@ -29,7 +33,7 @@ pub fn check_header(wasm: &[u8]) -> Result<()> {
 /// without compiling anything: a component that imports what the host does
 /// not provide, or does not export our contract, is refused at once (a
 /// hostile one could take minutes to compile).
-pub fn check_names(wasm: &[u8]) -> Result<()> {
+pub fn check_names(wasm: &[u8]) -> Result<&'static str> {
     use wasmparser::{Parser, Payload};
     let (mut imports, mut exports) = (Vec::new(), Vec::new());
     let mut depth = 0usize;
@@ -50,37 +54,45 @@ pub fn check_names(wasm: &[u8]) -> Result<()> {
             _ => {}
         }
     }
-    check_exports(&exports)?;
+    let version = check_exports(&exports)?;
     for name in &imports {
-        check_import(name)?;
+        check_import(name, version)?;
     }
-    Ok(())
+    Ok(version)
 }
 
-fn check_exports(exports: &[String]) -> Result<()> {
+/// The contract version a compiled component exports, if one this host loads.
+pub fn version_of(component: &wasmtime::component::types::Component, engine: &wasmtime::Engine) -> Option<&'static str> {
+    let exports: Vec<String> = component.exports(engine).map(|(name, _)| name.to_string()).collect();
+    check_exports(&exports).ok()
+}
+
+fn check_exports(exports: &[String]) -> Result<&'static str> {
+    if let Some(version) = LOADED_VERSIONS.iter().find(|v| exports.contains(&format!("tails:server/service@{v}"))) {
+        return Ok(version);
+    }
     let ours = format!("tails:server/service@{CONTRACT_VERSION}");
-    if !exports.contains(&ours) {
-        return Err(match exports.iter().find(|e| e.starts_with("tails:server/service")) {
-            Some(other) => {
-                let version = crate::display::line(other.split_once('@').map(|(_, v)| v).unwrap_or("(unversioned)"));
-                anyhow!(
-                    "it is built for contract tails:server@{version}, but this Tails Server speaks tails:server@{CONTRACT_VERSION}; \
-                     rebuild the plugin with tails-server-sdk {CONTRACT_VERSION}, or use a Tails Server that speaks {version}"
-                )
-            }
-            None => anyhow!(
-                "it does not export `{ours}`, so it is not a Tails Server plugin (it exports: {})",
-                if exports.is_empty() { "nothing".to_string() } else { crate::display::line(&exports.join(", ")) }
-            ),
-        });
-    }
-    Ok(())
+    Err(match exports.iter().find(|e| e.starts_with("tails:server/service")) {
+        Some(other) => {
+            let version = crate::display::line(other.split_once('@').map(|(_, v)| v).unwrap_or("(unversioned)"));
+            anyhow!(
+                "it is built for contract tails:server@{version}, but this Tails Server speaks tails:server@{CONTRACT_VERSION} \
+                 (and loads {}); rebuild the plugin with tails-server-sdk {CONTRACT_VERSION}, or use a Tails Server that speaks {version}",
+                LOADED_VERSIONS[1..].join(", ")
+            )
+        }
+        None => anyhow!(
+            "it does not export `{ours}`, so it is not a Tails Server plugin (it exports: {})",
+            if exports.is_empty() { "nothing".to_string() } else { crate::display::line(&exports.join(", ")) }
+        ),
+    })
 }
 
-fn check_import(name: &str) -> Result<()> {
+/// One import of a component exporting contract `version`.
+fn check_import(name: &str, version: &str) -> Result<()> {
     if let Some(rest) = name.strip_prefix("tails:server/") {
-        let (interface, version) = rest.split_once('@').unwrap_or((rest, ""));
-        if OUR_IMPORTS.contains(&interface) && version == CONTRACT_VERSION {
+        let (interface, imported) = rest.split_once('@').unwrap_or((rest, ""));
+        if OUR_IMPORTS.contains(&interface) && imported == version {
             return Ok(());
         }
     }
@@ -103,6 +115,7 @@ mod tests {
             ("tails:server/config@0.3.0", true),
             ("tails:server/log@0.3.0", true),
             ("tails:server/config@0.9.0", false),
+            // Our interfaces at another version than the exported contract's.
             ("tails:server/config@0.2.0", false),
             ("tails:server/shell@0.3.0", false),
             ("wasi:cli/environment@0.2.6", true),
@@ -113,8 +126,21 @@ mod tests {
             ("fixture:foreign/shell", false),
         ];
         for (name, ok) in table {
-            assert_eq!(check_import(name).is_ok(), *ok, "{name}");
+            assert_eq!(check_import(name, CONTRACT_VERSION).is_ok(), *ok, "{name}");
         }
+        assert!(check_import("tails:server/config@0.2.0", "0.2.0").is_ok());
+        assert!(check_import("tails:server/config@0.3.0", "0.2.0").is_err());
+    }
+
+    #[test]
+    fn exports_name_a_loaded_contract() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(check_exports(&names(&["tails:server/service@0.3.0"])).unwrap(), "0.3.0");
+        assert_eq!(check_exports(&names(&["tails:server/service@0.2.0"])).unwrap(), "0.2.0");
+        let future = check_exports(&names(&["tails:server/service@0.9.0"])).unwrap_err().to_string();
+        assert!(future.contains("built for contract tails:server@0.9.0") && future.contains("loads 0.2.0"), "{future}");
+        let none = check_exports(&names(&["wasi:cli/run@0.2.0"])).unwrap_err().to_string();
+        assert!(none.contains("not a Tails Server plugin"), "{none}");
     }
 
     #[test]

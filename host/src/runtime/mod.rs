@@ -10,6 +10,7 @@
 
 mod contract;
 mod host;
+mod since_v0_2;
 
 use std::future::Future;
 use std::hash::{Hash, Hasher};
@@ -84,6 +85,7 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         bindings::TailsService::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        since_v0_2::bindings::TailsService::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
         start_epoch_ticker(&engine);
         Ok(Runtime { engine, linker, cache_dir, limits })
     }
@@ -163,9 +165,19 @@ impl Runtime {
         });
         store.set_epoch_deadline(1);
         clock.start();
-        let started = with_deadline(&clock, bindings::TailsService::instantiate_async(&mut store, component, &self.linker));
-        let bindings = started.map_err(|e| explain(store.data(), plugin, "start", e))?;
-        Ok(Instance { store, bindings, plugin: plugin.into(), clock, broken: false })
+        let guest = match contract::version_of(&component.component_type(), &self.engine) {
+            Some(CONTRACT_VERSION) => {
+                with_deadline(&clock, bindings::TailsService::instantiate_async(&mut store, component, &self.linker)).map(Guest::Current)
+            }
+            Some(since_v0_2::VERSION) => with_deadline(
+                &clock,
+                since_v0_2::bindings::TailsService::instantiate_async(&mut store, component, &self.linker),
+            )
+            .map(Guest::V0_2),
+            _ => bail!("plugin `{}` exports no contract this host loads", crate::display::line(plugin)),
+        };
+        let guest = guest.map_err(|e| explain(store.data(), plugin, "start", e))?;
+        Ok(Instance { store, guest, plugin: plugin.into(), clock, broken: false })
     }
 }
 
@@ -215,23 +227,39 @@ fn start_epoch_ticker(engine: &Engine) {
 /// leaves it unusable; make a new one.
 pub struct Instance {
     store: Store<HostState>,
-    bindings: bindings::TailsService,
+    guest: Guest,
     plugin: String,
     clock: CallClock,
     broken: bool,
 }
 
-/// Call one export under the deadline: `$method` of the service interface
-/// with the arguments after the store.
+/// The plugin's exports, by the contract it was built for.
+enum Guest {
+    Current(bindings::TailsService),
+    V0_2(since_v0_2::bindings::TailsService),
+}
+
+/// Call one export under the deadline. `$current` and `$v0_2` are the call
+/// for each contract (given the service interface and the store), the latter
+/// converting to and from 0.2's types.
 macro_rules! call_export {
-    ($self:ident, $what:literal, $method:ident $(, $arg:expr)*) => {{
+    ($self:ident, $what:literal, |$service:ident, $store:ident| current: $current:expr, v0_2: $v0_2:expr) => {{
         if $self.broken {
             bail!("plugin `{}` was stopped by an earlier error in this command", $self.plugin);
         }
         $self.clock.start();
         $self.store.data_mut().log_lines = 0;
-        let guest = $self.bindings.tails_server_service();
-        let result = with_deadline(&$self.clock, guest.$method(&mut $self.store $(, $arg)*));
+        let $store = &mut $self.store;
+        let result = match &$self.guest {
+            Guest::Current(guest) => {
+                let $service = guest.tails_server_service();
+                with_deadline(&$self.clock, async { $current.await })
+            }
+            Guest::V0_2(guest) => {
+                let $service = guest.tails_server_service();
+                with_deadline(&$self.clock, async { $v0_2.await })
+            }
+        };
         $self.broken = result.is_err();
         $self.store.data_mut().broker.end_call();
         result.map_err(|e| explain($self.store.data(), &$self.plugin, $what, e))
@@ -239,20 +267,36 @@ macro_rules! call_export {
 }
 
 impl Instance {
+    /// The contract version the plugin was built for.
+    pub fn contract(&self) -> &'static str {
+        match self.guest {
+            Guest::Current(_) => CONTRACT_VERSION,
+            Guest::V0_2(_) => since_v0_2::VERSION,
+        }
+    }
+
     pub fn describe(&mut self) -> Result<types::ServiceInfo> {
-        call_export!(self, "describe", call_describe)
+        call_export!(self, "describe", |service, store|
+            current: service.call_describe(store),
+            v0_2: async { service.call_describe(store).await.map(since_v0_2::service_info) })
     }
 
     pub fn validate_option(&mut self, name: &str, value: &types::OptionValue, onion_address: &str) -> Result<Result<(), types::Error>> {
-        call_export!(self, "validate-option", call_validate_option, name, value, onion_address)
+        call_export!(self, "validate-option", |service, store|
+            current: service.call_validate_option(store, name, value, onion_address),
+            v0_2: async { service.call_validate_option(store, name, &value.into()).await.map(since_v0_2::result) })
     }
 
     pub fn configure(&mut self, options: &[types::OptionSetting]) -> Result<Result<(), types::Error>> {
-        call_export!(self, "configure", call_configure, options)
+        call_export!(self, "configure", |service, store|
+            current: service.call_configure(store, options),
+            v0_2: async { service.call_configure(store, &since_v0_2::settings(options)).await.map(since_v0_2::result) })
     }
 
     pub fn connection_info(&mut self, request: &types::ConnectionRequest) -> Result<types::ConnectionText> {
-        call_export!(self, "connection-info", call_connection_info, request)
+        call_export!(self, "connection-info", |service, store|
+            current: service.call_connection_info(store, request),
+            v0_2: async { service.call_connection_info(store, &since_v0_2::connection_request(request)).await.map(since_v0_2::connection_text) })
     }
 
     pub fn broker(&mut self) -> &mut Broker {

@@ -180,6 +180,8 @@ fn descriptions_that_reach_past_consent_are_refused() {
         // Class 4: units.
         (fixtures::HOSTILE_UNIT_PATH, &["unit \"../../etc/x.service\" must be NAME.service"]),
         (fixtures::HOSTILE_UNIT_OWN, &["unit `tails-server-autostart.service` is Tails Server's own"]),
+        (fixtures::HOSTILE_UNIT_TOR, &["unit `tor@default.service` is part of the system Tails runs on"]),
+        (fixtures::HOSTILE_UNIT_SSH, &["unit `ssh.service` is part of the system Tails runs on"]),
         (fixtures::HOSTILE_SECRET_IN_UNIT, &["`{pw}` is a secret"]),
         (fixtures::HOSTILE_UNIT_PROGRAM_ETC, &["program \"/etc/hostile/run.sh\" must be a system program"]),
         // Class 8: text a terminal would act on.

@@ -98,3 +98,47 @@ fn mumble_config_starts_a_real_mumble_server() {
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
+
+/// A plugin built for contract 0.2.0 (the web plugin of that release) is
+/// added, configured and asked for its connection text through the 0.2 shim;
+/// its `systemd-service` becomes a packaged unit, its error values and log
+/// lines arrive converted, and what it writes still goes through the broker.
+#[test]
+fn a_contract_0_2_plugin_runs_through_the_shim() {
+    let sandbox = super::sandbox_with_tor();
+    let added = sandbox.ok(&["plugin", "add", fixtures::CONTRACT_0_2, "--yes"]);
+    assert!(added.contains("Built for the older contract tails:server@0.2.0"), "{added}");
+    assert!(added.contains("systemd unit lighttpd.service that one of its Debian packages ships"), "{added}");
+    assert!(added.contains("unsigned"), "{added}");
+    let shown = sandbox.ok(&["plugin", "show", "site"]);
+    assert!(shown.contains("contract: tails:server@0.2.0"), "{shown}");
+
+    // validate-option's error comes back as 0.3's `invalid`, and nothing changes.
+    let refused = sandbox.fails(&["site", "set-option", "folder", "/etc"]);
+    assert!(refused.contains("must be a folder under /var/www/"), "{refused}");
+    assert!(sandbox.ok(&["site", "get-option", "folder"]).contains("/var/www/html"));
+    sandbox.ok(&["site", "set-option", "folder", "/var/www/site"]);
+
+    let enabled = sandbox.run(&["site", "enable"], "");
+    assert!(enabled.status.success(), "{}", text(&enabled.stderr));
+    assert!(text(&enabled.stderr).contains("site: info: writing the lighttpd configuration (contract 0.2)"), "{}", text(&enabled.stderr));
+    let conf = sandbox.path("/etc/lighttpd/lighttpd.conf");
+    lighttpd_accepts(&conf);
+    let written = std::fs::read_to_string(&conf).unwrap();
+    assert!(written.contains("server.document-root = \"/var/www/site\"") && written.contains("server.port = 8080"), "{written}");
+    let audit = sandbox.audit_log();
+    assert!(
+        audit.lines().any(|l| l.contains("plugin=\"site\"") && l.contains("action=write-config target=\"/etc/lighttpd/lighttpd.conf\" outcome=allowed")),
+        "{audit}"
+    );
+
+    // connection-info: the 0.3 request reaches the plugin as 0.2's.
+    let info = sandbox.ok(&["site", "info", "--details", "--json"]);
+    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    assert_eq!(info["contract"], "tails:server@0.2.0");
+    assert_eq!(info["systemd-service"], "lighttpd.service");
+    let address = info["address"].as_str().expect("an address").to_string();
+    let connection = sandbox.ok(&["site", "connection-info", "--no-qr"]);
+    assert!(connection.contains(&format!("Open in Tor Browser: http://{address}/ (1 client keys)")), "{connection}");
+    sandbox.ok(&["site", "disable"]);
+}

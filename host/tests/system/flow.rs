@@ -2,6 +2,7 @@
 //! configuration → firewall as allow-lan says → reachable through Tor with
 //! the client's key; disable → stopped, rules gone, onion gone.
 
+use tails_server_testkit::systemd_host::unit_path;
 use tails_server_testkit::tornet::{fetch, Fetch};
 
 use super::{http_get, mumble_answers, Boot, World};
@@ -14,7 +15,8 @@ fn connection(host: &super::Host, service: &str) -> (String, String) {
 }
 
 pub fn enable_runs_units_opens_nothing_to_the_lan_and_publishes(w: &World) {
-    let host = w.host(Boot::default());
+    let takeover = std::path::PathBuf::from(tails_server_testkit::fixtures::CONTRACT_0_2_TAKEOVER);
+    let host = w.host(Boot { files: vec![(takeover, "/root/takeover.wasm".into())], ..Boot::default() });
     // Debian enabled both packages' units: they ran at boot.
     assert_eq!(host.sys.active_state("lighttpd.service"), "active");
     assert_eq!(host.sys.unit_file_state("lighttpd.service"), "enabled");
@@ -28,6 +30,22 @@ pub fn enable_runs_units_opens_nothing_to_the_lan_and_publishes(w: &World) {
     assert!(out.contains("lighttpd.service was set to start on its own: stopped and disabled"), "{out}");
     assert!(out.contains("✓ unit: lighttpd.service is running"), "{out}");
     host.ok(&["mumble", "enable"]);
+    let mumble_started = host.sys.dbus_property(&unit_path("mumble-server.service"), "Unit", "ActiveEnterTimestampMonotonic");
+
+    // A plugin (built for contract 0.2, as the class was found) that asks for
+    // lighttpd and names mumble's unit: added, since consent shows both, but
+    // its enable is refused while mumble runs on the unit, and mumble runs
+    // on, not restarted, with its own drop-in.
+    let drop_in = "/run/systemd/system/mumble-server.service.d/tails-server.conf";
+    let mumble_drop_in = host.sys.read(drop_in);
+    host.ok(&["plugin", "add", "/root/takeover.wasm", "--yes"]);
+    let said = host.fails(&["takeover", "enable"]);
+    assert!(said.contains("its unit mumble-server.service runs the service mumble; disable mumble first"), "{said}");
+    assert_eq!(host.sys.active_state("mumble-server.service"), "active");
+    let started_after = host.sys.dbus_property(&unit_path("mumble-server.service"), "Unit", "ActiveEnterTimestampMonotonic");
+    assert!(!mumble_started.is_empty() && mumble_started != "0");
+    assert_eq!(mumble_started, started_after, "mumble-server was not restarted");
+    assert_eq!(host.sys.read(drop_in), mumble_drop_in, "mumble's drop-in is untouched");
 
     // Over D-Bus: both units run; lighttpd no longer starts on its own.
     assert_eq!(host.sys.active_state("lighttpd.service"), "active");
@@ -91,6 +109,20 @@ pub fn enable_runs_units_opens_nothing_to_the_lan_and_publishes(w: &World) {
     assert_eq!(host.sys.active_state("mumble-server.service"), "inactive");
     assert_eq!(host.sys.unit_file_state("lighttpd.service"), "disabled", "left disabled after disable");
     assert!(!host.nft_rules().contains("tails-server"), "no rule of ours is left:\n{}", host.nft_rules());
+
+    // With mumble disabled, the takeover plugin's enable is refused because
+    // none of its packages ships the unit: the unit is not started, and
+    // nothing of the plugin's is left.
+    let said = host.fails(&["takeover", "enable"]);
+    assert!(
+        said.contains("mumble-server.service is not a unit that any of takeover's granted Debian packages (lighttpd) ships"),
+        "{said}"
+    );
+    assert!(said.contains("nothing was left enabled"), "{said}");
+    assert_eq!(host.sys.active_state("mumble-server.service"), "inactive");
+    let left = host.sys.sh("find /etc/takeover /run/systemd/system/mumble-server.service.d -type f 2>/dev/null; true");
+    assert!(left.trim().is_empty(), "left behind: {left}");
+    host.ok(&["plugin", "remove", "takeover"]);
     assert!(!w.published(&web) && !w.published(&mumble));
     assert!(!w.lan_reaches(8080));
     w.tor.client_key(&web, None);

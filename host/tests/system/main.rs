@@ -115,6 +115,14 @@ impl Host {
         text
     }
 
+    /// Run and require failure; stdout and stderr together.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.ts(args);
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!out.status.success(), "tails-server {} should have failed in the test host:\n{text}", args.join(" "));
+        text
+    }
+
     pub fn info(&self, service: &str) -> serde_json::Value {
         serde_json::from_str(&self.ok(&[service, "info", "--details", "--json", "--show-secrets"])).unwrap()
     }
