@@ -123,13 +123,23 @@ pub fn print_connection_info(ctx: &Context, service: &Service, only: Option<&str
         clients: clients.iter().map(|(n, k)| ClientCredential { name: n.clone(), private_key: k.private_base32() }).collect(),
         options: options::current(&service.specs, &service.state.options),
     };
-    let text = ctx.instance(service)?.connection_info(&request)?;
+    // The address and keys are the host's; the plugin only adds how to use
+    // them. A plugin that fails or runs out of time here costs the user its
+    // words, never the address and keys.
+    let text = ctx.instance(service).and_then(|mut instance| instance.connection_info(&request));
+    let (text, gui_text) = match &text {
+        Ok(t) => (Some(bounded(&t.text)), Some(bounded(&t.gui_text))),
+        Err(e) => {
+            eprintln!("tails-server: warning: the plugin's own connection text cannot be shown: {e:#}");
+            (None, None)
+        }
+    };
     if as_json {
         let clients: Vec<_> = clients
             .iter()
             .map(|(n, k)| json!({"name": n, "private-key": k.private_base32(), "auth-private": k.auth_private_line(&address)}))
             .collect();
-        let value = json!({"address": address, "port": port, "client-authorization": auth, "clients": clients, "text": bounded(&text.text), "gui-text": bounded(&text.gui_text)});
+        let value = json!({"address": address, "port": port, "client-authorization": auth, "clients": clients, "text": text, "gui-text": gui_text});
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
@@ -150,7 +160,9 @@ pub fn print_connection_info(ctx: &Context, service: &Service, only: Option<&str
             print!("{}", qr_code(&key.private_base32()));
         }
     }
-    println!("\n{}", display::text(bounded(&text.text)).trim_end());
+    if let Some(text) = text {
+        println!("\n{}", display::text(text).trim_end());
+    }
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 
 use std::os::unix::fs::symlink;
 
-use tails_server_testkit::{changes, fixtures, snapshot, Sandbox};
+use tails_server_testkit::{changes, fixtures, snapshot, text, Sandbox};
 
 use super::BIN;
 
@@ -297,4 +297,43 @@ fn only_regular_files_are_read() {
     let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
     assert!(sandbox.fails(&["plugin", "add", fifo.to_str().unwrap()]).contains("is not a regular file"));
+}
+
+/// A plugin's connection text is shown escaped beside the real address (it
+/// cannot clear the screen and print a fake one), and `connection-info` has a
+/// deadline like every call: a plugin that never answers is stopped, the
+/// address and keys (the host's) are shown all the same, and it can be
+/// disabled and removed. Needs a published service, so Tor.
+#[test]
+fn connection_text_is_escaped_and_has_a_deadline() {
+    let _share = super::tor_lock().read().unwrap_or_else(|e| e.into_inner());
+    let mut sandbox = super::with_service_tor();
+    sandbox.env("TAILS_SERVER_CALL_TIMEOUT_MS", "1000");
+
+    let name = "hostile-escape-connection-text";
+    sandbox.ok(&["plugin", "add", fixtures::HOSTILE_ESCAPE_CONNECTION_TEXT, "--yes"]);
+    sandbox.ok(&[name, "enable"]);
+    let info: serde_json::Value = serde_json::from_str(&sandbox.ok(&[name, "info", "--json"])).unwrap();
+    let address = info["address"].as_str().unwrap().to_string();
+    let out = sandbox.ok(&[name, "connection-info", "--no-qr"]);
+    assert!(!out.contains('\u{1b}') && !out.contains('\r') && !out.contains('\u{202e}'), "{out:?}");
+    assert!(out.contains(&format!("{address}\\e[2J\\e[H\\rAddress: fakefakefake.onion")), "{out}");
+    sandbox.ok(&[name, "disable"]);
+
+    let name = "hostile-sleep-connection-info";
+    sandbox.ok(&["plugin", "add", fixtures::HOSTILE_SLEEP_CONNECTION_INFO, "--yes"]);
+    for command in [&[name, "enable"][..], &[name, "connection-info", "--no-qr"]] {
+        let started = std::time::Instant::now();
+        let out = sandbox.run(command, "");
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "{stdout}{stderr}");
+        assert!(stderr.contains("the plugin's own connection text cannot be shown") && stderr.contains("ran longer than 1s in `connection-info`"), "{stderr}");
+        let info: serde_json::Value = serde_json::from_str(&sandbox.ok(&[name, "info", "--json"])).unwrap();
+        assert!(stdout.contains(&format!("Address: {}", info["address"].as_str().unwrap())), "{stdout}");
+        assert!(stdout.contains("Key for Tor Browser:"), "{stdout}");
+    }
+    sandbox.ok(&[name, "disable"]);
+    sandbox.ok(&["plugin", "remove", name]);
+    assert!(!sandbox.ok(&["list"]).contains(name));
 }
