@@ -71,7 +71,7 @@ fn main() {
         let built = build(&workspace, &wasm_target, &format!("tails-server-plugin-{plugin}"), None);
         consts += &install_signed(&built, &out, plugin, &TEST_PUBLISHER_SEED);
     }
-    for fixture in ["foreign-import", "future-contract", "npm-hello"] {
+    for fixture in ["foreign-import", "future-contract", "npm-hello", "data-folder"] {
         let built = build(&workspace, &wasm_target, &format!("fixture-{fixture}"), None);
         consts += &install(&built, &out, fixture);
     }

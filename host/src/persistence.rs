@@ -27,9 +27,10 @@ use anyhow::{Context as _, Result};
 use crate::context::{Context, Service};
 use crate::fsutil;
 use crate::options;
-use crate::runtime::bindings::tails::server::types::OptionValue;
+use crate::runtime::bindings::tails::server::types::{OptionValue, ServiceInfo};
 use crate::state::{ServiceState, StateDir};
 use crate::system::mounts;
+use crate::units;
 
 /// Where Tails mounts the unlocked Persistent Storage.
 pub const TAILS_PERSISTENCE: &str = "/live/persistence/TailsData_unlocked";
@@ -75,13 +76,14 @@ impl Persistence {
         let wasm = std::fs::read(ctx.state.plugin_wasm(&service.name))?;
         store.store_plugin(&service.name, &wasm, &service.record, &service.grant)?;
         self.save_state(&service.name, &service.state)?;
-        for path in service.record.info.persistent_paths.iter().filter(|p| !mounted(ctx, p)) {
-            let from = fsutil::under_root(&ctx.root, path);
+        let info = &service.record.info;
+        for path in info.persistent_paths.iter().filter(|p| !mounted(ctx, p)) {
+            let from = fsutil::under_root(&ctx.root, &units::system_place(info, path));
             if from.exists() {
                 copy_tree(&from, &self.kept_path(&service.name, path))?;
             }
         }
-        self.attach(ctx, &service.name, &service.record.info.persistent_paths)?;
+        self.attach(ctx, &service.name, info)?;
         if let Some(tails) = &self.tails {
             additional_software(tails, &service.record.info.capabilities.packages, &[])?;
         }
@@ -104,11 +106,18 @@ impl Persistence {
 
     /// On the running system, bind-mount each kept persistent folder into
     /// place (the first time, what is there now becomes the kept copy).
-    pub fn attach(&self, ctx: &Context, name: &str, paths: &[String]) -> Result<()> {
-        for path in paths.iter().filter(|p| mounted(ctx, p)) {
-            let (kept, target) = (self.kept_path(name, path), fsutil::under_root(&ctx.root, path));
+    pub fn attach(&self, ctx: &Context, name: &str, info: &ServiceInfo) -> Result<()> {
+        for path in info.persistent_paths.iter().filter(|p| mounted(ctx, p)) {
+            let place = units::system_place(info, path);
+            let (kept, target) = (self.kept_path(name, path), fsutil::under_root(&ctx.root, &place));
             if mounts::is_bound(&kept, &target) {
                 continue;
+            }
+            if let Some(private) = units::private_state_folder(&place) {
+                // systemd's own folder for its dynamic users' data: root's, 0700.
+                let private = fsutil::under_root(&ctx.root, private);
+                std::fs::create_dir_all(&private)?;
+                std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700))?;
             }
             if !kept.exists() {
                 if target.exists() {
@@ -126,9 +135,9 @@ impl Persistence {
     /// Undo [`Persistence::attach`]: take the mounts off and put a copy of
     /// the kept folders in their place, so the service keeps its data (in RAM,
     /// on Tails) once Persistent Storage no longer holds it.
-    fn detach(&self, root: &Path, name: &str, paths: &[String]) -> Result<()> {
-        for path in paths.iter().filter(|p| is_folder(p)) {
-            let (kept, target) = (self.kept_path(name, path), fsutil::under_root(root, path));
+    fn detach(&self, root: &Path, name: &str, info: &ServiceInfo) -> Result<()> {
+        for path in info.persistent_paths.iter().filter(|p| is_folder(p)) {
+            let (kept, target) = (self.kept_path(name, path), fsutil::under_root(root, &units::system_place(info, path)));
             if !mounts::is_bound(&kept, &target) {
                 continue;
             }
@@ -151,7 +160,7 @@ impl Persistence {
         let store = self.store();
         let record = store.record(name)?;
         if let Some(record) = &record {
-            self.detach(root, name, &record.info.persistent_paths)?;
+            self.detach(root, name, &record.info)?;
         }
         let mut still_needed = Vec::new();
         for other in self.names()?.into_iter().filter(|n| n != name) {
@@ -189,10 +198,10 @@ impl Persistence {
         for path in record.info.persistent_paths.iter().filter(|p| !mounted(ctx, p)) {
             let kept = self.kept_path(name, path);
             if kept.exists() {
-                copy_tree(&kept, &fsutil::under_root(&ctx.root, path))?;
+                copy_tree(&kept, &fsutil::under_root(&ctx.root, &units::system_place(&record.info, path)))?;
             }
         }
-        self.attach(ctx, name, &record.info.persistent_paths)
+        self.attach(ctx, name, &record.info)
     }
 }
 

@@ -55,6 +55,31 @@ fn system_unit(name: &str) -> Option<&'static str> {
     })
 }
 
+/// Where systemd keeps the state folders of a unit whose user is its own.
+const PRIVATE_STATE: &str = "/var/lib/private";
+
+/// Where one of a service's paths really is. systemd keeps the data folders
+/// of a unit with a user of its own (DynamicUser) in /var/lib/private/NAME
+/// and makes /var/lib/NAME a link to it at each start: what Persistent
+/// Storage keeps must be mounted or copied there, on the real folder, or
+/// systemd could not make its link (and would refuse to start).
+pub fn system_place(info: &ServiceInfo, path: &str) -> String {
+    if let ServiceUnit::HostWritten(spec) = &info.unit {
+        if spec.user.is_none() && spec.data_folders.iter().any(|folder| path == folder || path.starts_with(folder.as_str())) {
+            if let Some(rest) = path.strip_prefix("/var/lib/") {
+                return format!("{PRIVATE_STATE}/{rest}");
+            }
+        }
+    }
+    path.to_string()
+}
+
+/// The folder [`system_place`] puts private data folders in, if `place` is
+/// one: it must exist, root's and 0700, before anything is mounted in it.
+pub fn private_state_folder(place: &str) -> Option<&'static str> {
+    place.starts_with(&format!("{PRIVATE_STATE}/")).then_some(PRIVATE_STATE)
+}
+
 /// The unit that runs a service.
 pub fn unit_name(service: &str, unit: &ServiceUnit) -> String {
     match unit {
@@ -413,6 +438,43 @@ mod tests {
         s.user = Some("prosody".into());
         let somewhere = consent_words("hello", &ServiceUnit::HostWritten(s));
         assert!(somewhere.contains("as the user prosody") && somewhere.contains("it can write only in /var/lib/hello/,"), "{somewhere}");
+    }
+
+    #[test]
+    fn data_folders_of_a_user_of_its_own_are_in_systemds_private_folder() {
+        let mut info = crate::runtime::bindings::tails::server::types::ServiceInfo {
+            name: "x".into(),
+            name_in_gui: None,
+            description: String::new(),
+            client_application: String::new(),
+            client_application_in_gui: None,
+            documentation: String::new(),
+            unit: ServiceUnit::HostWritten(UnitSpec { data_folders: vec!["/var/lib/x/".into()], ..spec("/usr/bin/x") }),
+            default_target_port: 8000,
+            default_virtual_port: None,
+            icon_name: String::new(),
+            persistent_paths: vec![],
+            options: vec![],
+            capabilities: crate::runtime::bindings::tails::server::types::Capabilities {
+                packages: vec![],
+                npm_packages: vec![],
+                config_paths: vec![],
+                ports: vec![],
+            },
+        };
+        assert_eq!(system_place(&info, "/var/lib/x/"), "/var/lib/private/x/");
+        assert_eq!(system_place(&info, "/var/lib/x/db/"), "/var/lib/private/x/db/");
+        assert_eq!(system_place(&info, "/var/lib/xy/"), "/var/lib/xy/", "only inside a data folder");
+        assert_eq!(system_place(&info, "/etc/x.conf"), "/etc/x.conf");
+        assert_eq!(private_state_folder("/var/lib/private/x/"), Some("/var/lib/private"));
+        assert_eq!(private_state_folder("/var/lib/x/"), None);
+        // A named user's folders are where they are named.
+        if let ServiceUnit::HostWritten(spec) = &mut info.unit {
+            spec.user = Some("prosody".into());
+        }
+        assert_eq!(system_place(&info, "/var/lib/x/"), "/var/lib/x/");
+        info.unit = ServiceUnit::Packaged("x.service".into());
+        assert_eq!(system_place(&info, "/var/lib/x/"), "/var/lib/x/");
     }
 
     #[test]

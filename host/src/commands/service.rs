@@ -308,7 +308,7 @@ pub fn autostart(ctx: &Context) -> Result<()> {
         for name in ctx.state.plugin_names()? {
             let service = ctx.service(&name)?;
             if ctx.kept(&service.state).is_some() {
-                p.attach(ctx, &name, &service.record.info.persistent_paths)?;
+                p.attach(ctx, &name, &service.record.info)?;
             }
         }
     }

@@ -141,12 +141,16 @@ impl Host {
 
 /// GET / from 127.0.0.1:port (the namespace's loopback, which hosts share).
 pub fn http_get(port: u16) -> String {
+    http_get_path(port, "/")
+}
+
+pub fn http_get_path(port: u16, path: &str) -> String {
     use std::io::{Read, Write};
     let Ok(mut s) = TcpStream::connect_timeout(&format!("127.0.0.1:{port}").parse().unwrap(), Duration::from_secs(3)) else {
         return String::new();
     };
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
+    let _ = s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes());
     let mut page = String::new();
     let _ = s.read_to_string(&mut page);
     page
@@ -155,8 +159,12 @@ pub fn http_get(port: u16) -> String {
 /// GET / once the server listens (a `Type=simple` unit is active before its
 /// program listens); bounded, empty if it never answers.
 pub fn page_when_up(port: u16) -> String {
+    path_when_up(port, "/")
+}
+
+pub fn path_when_up(port: u16, path: &str) -> String {
     for _ in 0..100 {
-        let page = http_get(port);
+        let page = http_get_path(port, path);
         if !page.is_empty() {
             return page;
         }

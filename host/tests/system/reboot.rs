@@ -6,10 +6,13 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::{mumble_answers, Boot, Host, World};
+use tails_server_testkit::fixtures;
+
+use super::{mumble_answers, path_when_up, Boot, Host, World};
 
 fn boot(w: &World, persistent: &Path) -> Host {
-    let host = w.host(Boot { persistent: Some(persistent), autostart: true, ..Boot::default() });
+    let starts = (fixtures::DATA_FOLDER.into(), "/root/starts.wasm".to_string());
+    let host = w.host(Boot { persistent: Some(persistent), autostart: true, files: vec![starts] });
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
         let state = host.sys.active_state("tails-server-autostart.service");
@@ -29,11 +32,12 @@ pub fn persistence_and_autostart_across_reboots(w: &World) {
 
     let (address, key, clients) = {
         let a = boot(w, storage.path());
-        a.add_plugins(&["mumble", "web"]);
-        for service in ["mumble", "web"] {
+        a.add_plugins(&["mumble", "web", "starts"]);
+        for service in ["mumble", "web", "starts"] {
             a.ok(&[service, "set-option", "persistence", "true"]);
         }
         a.ok(&["mumble", "set-option", "autostart", "true"]);
+        a.ok(&["starts", "set-option", "autostart", "true"]);
         a.ok(&["mumble", "set-option", "server-password", "kept across reboots"]);
         a.ok(&["mumble", "enable"]);
         a.ok(&["web", "enable"]);
@@ -51,6 +55,13 @@ pub fn persistence_and_autostart_across_reboots(w: &World) {
         assert!(kept.join("files/mumble/var/lib/mumble-server/mumble-server.sqlite").exists());
         a.sys.sh("echo written-while-running > /var/lib/mumble-server/marker");
         assert_eq!(std::fs::read_to_string(kept.join("files/mumble/var/lib/mumble-server/marker")).unwrap(), "written-while-running\n");
+        // A unit the host writes, with a user of its own: its data folder is
+        // systemd's /var/lib/private/NAME, mounted from Persistent Storage.
+        a.ok(&["starts", "enable"]);
+        let starts = path_when_up(8095, "/starts");
+        assert_eq!(starts.matches("start as ").count(), 1, "{starts}");
+        assert!(a.sys.sh("findmnt -n -o TARGET /var/lib/private/tails-server-starts").contains("/var/lib/private/tails-server-starts"));
+        assert_eq!(a.sys.sh("readlink /var/lib/tails-server-starts").trim(), "private/tails-server-starts", "systemd's link");
         (info["address"].as_str().unwrap().to_string(), connection["clients"][0]["private-key"].clone(), info["clients"].clone())
     }; // power cut: the host and its RAM are gone
 
@@ -68,6 +79,16 @@ pub fn persistence_and_autostart_across_reboots(w: &World) {
         assert!(mumble_answers(64738));
         assert!(w.published(&address));
         assert_eq!(b.sys.read("/var/lib/mumble-server/marker"), "written-while-running\n", "mounted again at boot");
+        // The starts of the first boot are there, and this boot's user (a new
+        // dynamic user, chowned to by systemd) could add its own.
+        assert_eq!(b.sys.active_state("tails-server-starts.service"), "active");
+        let starts = path_when_up(8095, "/starts");
+        assert_eq!(starts.matches("start as ").count(), 2, "{starts}");
+        let lines = std::fs::read_to_string(kept.join("files/starts/var/lib/tails-server-starts/starts")).unwrap();
+        assert_eq!(lines.lines().count(), 2, "kept in Persistent Storage: {lines}");
+        b.ok(&["starts", "disable"]);
+        b.ok(&["plugin", "remove", "starts"]);
+        assert!(!kept.join("files/starts").exists() && !kept.join("services/starts").exists());
 
         let web = b.info("web");
         assert_eq!(web["enabled"], false, "autostart off: restored but not enabled");
