@@ -218,6 +218,29 @@ fn waiting_in_wasi_meets_the_deadline_and_frees_the_lock() {
     s.ok(&["plugin", "remove", "hostile-sleep-configure"]);
     assert!(!s.ok(&["list"]).contains("hostile-sleep-configure"));
 
+    // An enable killed while the plugin waits in `configure` (a power cut, a
+    // user's Ctrl-C): repair finishes it within the deadline (undone, since
+    // configure never ends), and the service can be disabled and removed.
+    s.ok(&["plugin", "add", fixtures::HOSTILE_SLEEP_CONFIGURE, "--yes"]);
+    let mut enable = s.command_as(std::path::Path::new(BIN), &["hostile-sleep-configure", "enable"]).spawn().unwrap();
+    let journal = s.state.join("services/hostile-sleep-configure/state.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !std::fs::read_to_string(&journal).unwrap_or_default().contains("\"configure\"") {
+        assert!(std::time::Instant::now() < deadline, "the enable never reached configure");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    enable.kill().unwrap();
+    enable.wait().unwrap();
+    assert!(std::fs::read_to_string(&journal).unwrap().contains("\"operation\": \"enable\""), "interrupted mid-enable");
+    let started = std::time::Instant::now();
+    let repaired = s.ok(&["repair"]);
+    assert!(repaired.contains("hostile-sleep-configure: the interrupted enable could not be finished and was undone"), "{repaired}");
+    assert!(repaired.contains("ran longer than 1s in `configure`"), "{repaired}");
+    s.ok(&["hostile-sleep-configure", "disable"]);
+    s.ok(&["plugin", "remove", "hostile-sleep-configure"]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", started.elapsed());
+    assert!(!s.ok(&["list"]).contains("hostile-sleep-configure"));
+
     let mut sandbox = Sandbox::new(BIN);
     sandbox.env("TAILS_SERVER_CALL_TIMEOUT_MS", "1000");
     sandbox.ok(&["plugin", "add", fixtures::HOSTILE_SLEEP_VALIDATE, "--yes"]);
