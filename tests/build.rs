@@ -43,6 +43,9 @@ const HOSTILE: &[&str] = &[
     "unit-program-etc",
     "unit-tor",
     "unit-ssh",
+    "root-run-paths",
+    "system-ports",
+    "package-names",
     "impostor",
 ];
 

@@ -188,6 +188,30 @@ fn descriptions_that_reach_past_consent_are_refused() {
         (fixtures::HOSTILE_ESCAPE_DESCRIPTION, &["description must be one non-empty line", "without control characters"]),
         // Class 9: 100 000 options are refused without looking at each.
         (fixtures::HOSTILE_MANY_OPTIONS, &["it declares 100000 options; at most 64 are allowed"]),
+        // Many at once: each is named.
+        (fixtures::HOSTILE_ROOT_RUN_PATHS, &[
+            "`/etc/systemd/system/evil.service` touches /etc/systemd",
+            "/etc/profile.d/evil.sh",
+            "/etc/apt/apt.conf.d/",
+            "/etc/ld.so.conf.d/evil.conf",
+            "/etc/sudoers.d/evil",
+            "/etc/onion-grater.d/evil.yml",
+            "/etc/polkit-1/rules.d/",
+            "`/home/amnesia/.bashrc` is outside the places",
+            "`/usr/local/bin/evil` is outside the places",
+            "/var/lib/tails-server/",
+            "`/lib/systemd/system/evil.service` is outside the places",
+        ]),
+        (fixtures::HOSTILE_SYSTEM_PORTS, &["port 22 may not be used", "port 53 may not be used", "port 9050 may not be used", "port 9150 may not be used", "port 5353 may not be used"]),
+        (fixtures::HOSTILE_PACKAGE_NAMES, &[
+            "\"tor+\" is not a Debian package name",
+            "\"-tor\" is not",
+            "\"Tor\" is not",
+            "\"lib?\" is not",
+            "\"x\" is not",
+            "\"a b\" is not",
+            "\"openssh-server/unstable\" is not",
+        ]),
         // Class 2: waiting in WASI in describe meets the deadline too.
         (fixtures::HOSTILE_SLEEP_DESCRIBE, &["ran longer than 1s in `describe` (computing or waiting)"]),
     ];
