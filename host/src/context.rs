@@ -125,6 +125,9 @@ fn limits_from_env() -> Result<Limits> {
     if let Some(ms) = read("TAILS_SERVER_CALL_TIMEOUT_MS")? {
         limits.call_budget = Duration::from_millis(ms);
     }
+    if let Some(ms) = read("TAILS_SERVER_COMPILE_TIMEOUT_MS")? {
+        limits.compile = Duration::from_millis(ms);
+    }
     if let Some(mib) = read("TAILS_SERVER_MEMORY_MIB")? {
         limits.memory = (mib as usize) << 20;
     }

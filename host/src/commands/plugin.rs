@@ -54,12 +54,14 @@ pub fn add(ctx: &Context, file: &Path, yes: bool, deny: &[String]) -> Result<()>
     let refuse = |why: anyhow::Error| anyhow!("refusing {shown}: {why:#}");
     let publisher = tails_server_signature::verify(&wasm).map_err(|e| refuse(anyhow!(e)))?.map(|p| p.0);
 
+    // Compiled before the lock is taken, so that a file that compiles slowly
+    // (bounded too) keeps no other command waiting.
+    let rt = ctx.runtime()?;
+    let component = rt.compile_new(&wasm).map_err(refuse)?;
     // Locked (and the state folder made, so that the audit log of `describe`
     // is kept) from here: every plugin call has a deadline, so the lock is
     // never held for long by a plugin.
     let _lock = ctx.state.lock()?;
-    let rt = ctx.runtime()?;
-    let component = rt.compile_new(&wasm).map_err(refuse)?;
     // `describe` runs with nothing granted: a plugin that calls the broker
     // from it is refused like any other ungranted request. Until it has said
     // its name, the audit log names it by its hash.

@@ -52,11 +52,14 @@ pub struct Limits {
     pub call_budget: Duration,
     /// Linear memory one instance may grow to, in bytes.
     pub memory: usize,
+    /// Wall-clock time compiling a file offered to `plugin add` may take (a
+    /// Python plugin with its interpreter takes about 10 s on 2 cores).
+    pub compile: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { call_budget: Duration::from_secs(10), memory: 64 << 20 }
+        Limits { call_budget: Duration::from_secs(10), memory: 64 << 20, compile: Duration::from_secs(120) }
     }
 }
 
@@ -99,12 +102,27 @@ impl Runtime {
         }
         contract::check_header(wasm)?;
         contract::check_names(wasm)?;
-        let component = Component::from_binary(&self.engine, wasm)
-            .map_err(|e| anyhow!("it is not a valid WebAssembly component: {}", first_line(&e)))?;
+        let component = self.compile_within(wasm, self.limits.compile)?;
         self.linker
             .instantiate_pre(&component)
             .map_err(|e| anyhow!("its imports do not match what this host provides: {e:#}"))?;
         Ok(component)
+    }
+
+    /// Compile on a thread of its own, waiting at most `limit`: a component
+    /// made to compile for minutes is refused instead. (wasmtime cannot stop
+    /// a compilation; the thread is left to finish, and ends with the
+    /// process, as a refused `plugin add` does at once.)
+    fn compile_within(&self, wasm: &[u8], limit: Duration) -> Result<Component> {
+        let (engine, wasm) = (self.engine.clone(), wasm.to_vec());
+        let (done, result) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(Component::from_binary(&engine, &wasm));
+        });
+        match result.recv_timeout(limit) {
+            Ok(compiled) => compiled.map_err(|e| anyhow!("it is not a valid WebAssembly component: {}", first_line(&e))),
+            Err(_) => bail!("compiling it took longer than {} s, so it was given up", limit.as_secs_f32()),
+        }
     }
 
     /// Load an added plugin: from the cache when it holds this exact build for

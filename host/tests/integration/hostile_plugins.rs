@@ -138,6 +138,20 @@ fn component_for_another_contract_version_is_refused_naming_both() {
     add_is_refused(fixtures::FUTURE_CONTRACT, &["tails:server@0.9.0", "this Tails Server speaks tails:server@0.3.0"]);
 }
 
+/// Compiling has a wall-clock bound too, and happens before the state lock
+/// is taken: a real compilation past a (here tiny) bound is given up, and
+/// nothing is stored.
+#[test]
+fn compiling_too_long_is_given_up_without_the_lock() {
+    let mut sandbox = Sandbox::new(BIN);
+    sandbox.env("TAILS_SERVER_COMPILE_TIMEOUT_MS", "1");
+    let before = snapshot(&sandbox.root);
+    let out = sandbox.fails(&["plugin", "add", fixtures::WEB, "--yes"]);
+    assert!(out.contains("compiling it took longer than 0.001 s, so it was given up"), "{out}");
+    assert_eq!(changes(&before, &snapshot(&sandbox.root)), Vec::<String>::new());
+    assert!(!sandbox.state.join("lock").exists(), "the state lock was never taken");
+}
+
 #[test]
 fn corrupt_files_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
