@@ -5,7 +5,7 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use cap_fs_ext::{DirExt, FollowSymlinks, OpenOptionsFollowExt};
+use cap_fs_ext::{DirExt, FollowSymlinks, OpenOptionsExt as _, OpenOptionsFollowExt};
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, DirBuilder, OpenOptions};
 
@@ -123,7 +123,8 @@ pub fn write_atomic(dir: &Dir, name: &str, contents: &[u8], mode: Mode) -> io::R
 /// `Ok(None)` when it does not exist.
 pub fn read_nofollow(dir: &Dir, name: &str, limit: u64) -> io::Result<Option<Vec<u8>>> {
     let mut options = OpenOptions::new();
-    options.read(true).follow(FollowSymlinks::No);
+    // Non-blocking: opening a FIFO someone planted must not wait for a writer.
+    options.read(true).follow(FollowSymlinks::No).custom_flags(libc::O_NONBLOCK);
     let file = match dir.open_with(name, &options) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -172,6 +173,21 @@ pub fn write_path_atomic(path: &Path, contents: &[u8], mode: Mode) -> io::Result
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
+
+    /// A FIFO planted where a plugin may read (by a service's own user, say)
+    /// is refused at once, not waited on forever under the state lock.
+    #[test]
+    fn reading_a_fifo_does_not_wait_for_a_writer() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fifo = std::ffi::CString::new(tmp.path().join("planted").to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string; mkfifo has no other precondition.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let dir = Dir::open_ambient_dir(tmp.path(), ambient_authority()).unwrap();
+        let (done, result) = std::sync::mpsc::channel();
+        std::thread::spawn(move || done.send(read_nofollow(&dir, "planted", 1024).map_err(|e| e.to_string())));
+        let result = result.recv_timeout(std::time::Duration::from_secs(5)).expect("read_nofollow returned");
+        assert!(result.unwrap_err().contains("not a regular file"));
+    }
 
     #[test]
     fn atomic_write_replaces_and_keeps_mode() {
