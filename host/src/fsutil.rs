@@ -2,7 +2,7 @@
 //! (cap-std `Dir`), and walking a path without following symbolic links.
 
 use std::io::{self, Read, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use cap_fs_ext::{DirExt, FollowSymlinks, OpenOptionsExt as _, OpenOptionsFollowExt};
@@ -66,6 +66,8 @@ pub enum Mode {
     Secret,
     /// Keep the mode and owner of the file being replaced; new files get this mode.
     KeepOr(u32),
+    /// A copy of another file: its mode and owner, whatever was there.
+    CopyOf { mode: u32, uid: u32, gid: u32 },
 }
 
 /// Replace `dir/name` atomically: write a temporary file beside it, fsync it,
@@ -92,6 +94,7 @@ pub fn write_atomic(dir: &Dir, name: &str, contents: &[u8], mode: Mode) -> io::R
             (meta.mode() & 0o7777, Some((meta.uid(), meta.gid())))
         }
         (Mode::KeepOr(default), None) => (default, None),
+        (Mode::CopyOf { mode, uid, gid }, _) => (mode, Some((uid, gid))),
     };
 
     let mut random = [0u8; 6];
@@ -144,6 +147,58 @@ pub fn read_nofollow(dir: &Dir, name: &str, limit: u64) -> io::Result<Option<Vec
     Ok(Some(bytes))
 }
 
+/// Copy a file or a folder tree, keeping modes and owners; an existing target
+/// is replaced file by file. No symbolic link is followed on either side, at
+/// any depth (a link in the source is not copied; one in the target is
+/// refused), and nothing but regular files and folders is opened (a FIFO
+/// would block, a device is not data): both sides may be folders a service's
+/// own user writes while root copies (its data, bind-mounted from Persistent
+/// Storage), and a link swapped in meanwhile must not lead root elsewhere.
+pub fn copy_tree_nofollow(from: &Path, to: &Path) -> io::Result<()> {
+    let (from_parent, from_name) = split(from)?;
+    let (to_parent, to_name) = split(to)?;
+    std::fs::create_dir_all(to_parent)?;
+    copy_entry(&open_ambient(from_parent)?, from_name, &open_ambient(to_parent)?, to_name)
+}
+
+fn copy_entry(src: &Dir, name: &str, dst: &Dir, to_name: &str) -> io::Result<()> {
+    let mut options = OpenOptions::new();
+    options.read(true).follow(FollowSymlinks::No).custom_flags(libc::O_NONBLOCK);
+    let handle = match src.open_with(name, &options) {
+        Ok(handle) => handle.into_std(),
+        // Gone meanwhile, or a link: not ours to carry.
+        Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ELOOP) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    // What it is, decided on the opened file itself.
+    let meta = handle.metadata()?;
+    let (mode, uid, gid) = (meta.mode() & 0o7777, meta.uid(), meta.gid());
+    if meta.is_dir() {
+        let from = Dir::from_std_file(handle);
+        let into = descend_nofollow(dst, [to_name], true)?.ok_or_else(|| io::Error::other(format!("could not make `{to_name}`")))?;
+        for entry in from.entries()? {
+            let entry_name = entry?.file_name();
+            let entry_name = entry_name
+                .to_str()
+                .ok_or_else(|| io::Error::other(format!("`{}` is not a UTF-8 file name; copy it by hand", entry_name.to_string_lossy())))?;
+            copy_entry(&from, entry_name, &into, entry_name)?;
+        }
+        // cap-std holds folders as O_PATH handles, which cannot change an
+        // owner: open the folder itself (without following) to set it.
+        let into = dst.open_with(to_name, &options)?.into_std();
+        if !into.metadata()?.is_dir() {
+            return Err(io::Error::other(format!("`{to_name}` is no longer a folder")));
+        }
+        std::os::unix::fs::fchown(&into, Some(uid), Some(gid))?;
+        into.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    } else if meta.is_file() {
+        let mut bytes = Vec::new();
+        { handle }.read_to_end(&mut bytes)?;
+        write_atomic(dst, to_name, &bytes, Mode::CopyOf { mode, uid, gid })?;
+    }
+    Ok(())
+}
+
 fn split(path: &Path) -> io::Result<(&Path, &str)> {
     let parent = path.parent().ok_or_else(|| io::Error::other(format!("{} has no folder", path.display())))?;
     let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| io::Error::other(format!("bad file name {}", path.display())))?;
@@ -187,6 +242,34 @@ mod tests {
         std::thread::spawn(move || done.send(read_nofollow(&dir, "planted", 1024).map_err(|e| e.to_string())));
         let result = result.recv_timeout(std::time::Duration::from_secs(5)).expect("read_nofollow returned");
         assert!(result.unwrap_err().contains("not a regular file"));
+    }
+
+    /// A link in the source is not followed (nor copied), a FIFO is not
+    /// opened, and a link in the target is refused rather than written through.
+    #[test]
+    fn copying_a_tree_follows_no_link_and_opens_no_fifo() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (src, dst, secret) = (tmp.path().join("src"), tmp.path().join("dst"), tmp.path().join("shadow"));
+        std::fs::create_dir_all(src.join("sub")).unwrap();
+        std::fs::write(&secret, "root's secret").unwrap();
+        std::fs::write(src.join("sub/db"), "data").unwrap();
+        symlink(&secret, src.join("sub/leak")).unwrap();
+        symlink(tmp.path(), src.join("up")).unwrap();
+        let fifo = std::ffi::CString::new(src.join("pipe").to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        copy_tree_nofollow(&src, &dst).unwrap();
+        assert_eq!(std::fs::read_to_string(dst.join("sub/db")).unwrap(), "data");
+        for not_copied in ["sub/leak", "up", "pipe"] {
+            assert!(std::fs::symlink_metadata(dst.join(not_copied)).is_err(), "{not_copied} was copied");
+        }
+        // A target folder swapped for a link elsewhere: refused, nothing written there.
+        let elsewhere = tmp.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::fs::remove_dir_all(dst.join("sub")).unwrap();
+        symlink(&elsewhere, dst.join("sub")).unwrap();
+        assert!(copy_tree_nofollow(&src, &dst).is_err());
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
     }
 
     #[test]

@@ -242,28 +242,10 @@ fn additional_software(tails: &Path, add: &[String], remove: &[String]) -> Resul
     Ok(())
 }
 
-/// Copy a file or a folder (recursively), keeping modes and owners; an
-/// existing target is replaced file by file. Links are not followed.
+/// Copy a file or a folder (recursively), keeping modes and owners, never
+/// following a link (see [`fsutil::copy_tree_nofollow`]).
 fn copy_tree(from: &Path, to: &Path) -> Result<()> {
-    let meta = std::fs::symlink_metadata(from)?;
-    if meta.is_dir() {
-        std::fs::create_dir_all(to)?;
-        for entry in std::fs::read_dir(from)? {
-            let entry = entry?;
-            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
-        }
-    } else if meta.is_file() {
-        if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        let bytes = std::fs::read(from)?;
-        fsutil::write_path_atomic(to, &bytes, fsutil::Mode::KeepOr(meta.mode() & 0o7777))?;
-    } else {
-        return Ok(()); // links, sockets: not ours to carry
-    }
-    std::fs::set_permissions(to, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
-    std::os::unix::fs::lchown(to, Some(meta.uid()), Some(meta.gid())).with_context(|| format!("setting the owner of {}", to.display()))?;
-    Ok(())
+    fsutil::copy_tree_nofollow(from, to).with_context(|| format!("copying {} to {}", from.display(), to.display()))
 }
 
 #[cfg(test)]
