@@ -19,7 +19,7 @@
 //! at enable and disable, back into place at boot. Under `--root DIR` folders
 //! are copied too.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
@@ -78,7 +78,7 @@ impl Persistence {
         self.save_state(&service.name, &service.state)?;
         let info = &service.record.info;
         for path in info.persistent_paths.iter().filter(|p| !mounted(ctx, p)) {
-            let from = fsutil::under_root(&ctx.root, &units::system_place(info, path));
+            let from = fsutil::under_root(&ctx.root, units::system_place(info, path));
             if from.exists() {
                 copy_tree(&from, &self.kept_path(&service.name, path))?;
             }
@@ -137,7 +137,7 @@ impl Persistence {
     /// on Tails) once Persistent Storage no longer holds it.
     fn detach(&self, root: &Path, name: &str, info: &ServiceInfo) -> Result<()> {
         for path in info.persistent_paths.iter().filter(|p| is_folder(p)) {
-            let (kept, target) = (self.kept_path(name, path), fsutil::under_root(root, &units::system_place(info, path)));
+            let (kept, target) = (self.kept_path(name, path), fsutil::under_root(root, units::system_place(info, path)));
             if !mounts::is_bound(&kept, &target) {
                 continue;
             }
@@ -198,7 +198,7 @@ impl Persistence {
         for path in record.info.persistent_paths.iter().filter(|p| !mounted(ctx, p)) {
             let kept = self.kept_path(name, path);
             if kept.exists() {
-                copy_tree(&kept, &fsutil::under_root(&ctx.root, &units::system_place(&record.info, path)))?;
+                copy_tree(&kept, &fsutil::under_root(&ctx.root, units::system_place(&record.info, path)))?;
             }
         }
         self.attach(ctx, name, &record.info)
@@ -251,6 +251,7 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::MetadataExt;
 
     #[test]
     fn additional_software_list_keeps_other_lines() {

@@ -159,10 +159,7 @@ impl Controller {
         let auth = info.lines.iter().find_map(|l| l.text.strip_prefix("AUTH ")).unwrap_or("").to_string();
         let methods: Vec<String> = argument(&auth, "METHODS").unwrap_or_default().split(',').map(str::to_string).collect();
         let has = |m: &str| methods.iter().any(|x| x == m);
-        let cookie = match argument(&auth, "COOKIEFILE") {
-            Some(path) => Some(std::fs::read(&path).with_context(|| format!("reading tor's cookie {path}"))),
-            None => None,
-        };
+        let cookie = argument(&auth, "COOKIEFILE").map(|path| std::fs::read(&path).with_context(|| format!("reading tor's cookie {path}")));
         let cookie_error = match &cookie {
             Some(Err(e)) => format!(" ({e:#})"),
             _ => String::new(),
@@ -347,7 +344,7 @@ mod tests {
         let mut p = UploadProgress::default();
         assert!(p.take(&format!("HS_DESC UPLOAD {id} UNKNOWN $AA~r1 desc1 HSDIR_INDEX=00"), id));
         assert!(p.take(&format!("HS_DESC UPLOAD {id} UNKNOWN $BB~r2 desc1 HSDIR_INDEX=01"), id));
-        assert!(!p.take(&format!("HS_DESC UPLOAD otherservice UNKNOWN $CC~r3 d HSDIR_INDEX=02"), id));
+        assert!(!p.take("HS_DESC UPLOAD otherservice UNKNOWN $CC~r3 d HSDIR_INDEX=02", id));
         p.take(&format!("HS_DESC UPLOADED {id} UNKNOWN $AA~r1"), id);
         assert!(!p.finished());
         p.take(&format!("HS_DESC FAILED {id} UNKNOWN $BB~r2 REASON=UPLOAD_REJECTED"), id);
