@@ -96,7 +96,7 @@ pub fn check_packaged_name(name: &str) -> Result<(), String> {
         && name.len() <= 100
         && stem.starts_with(|c: char| c.is_ascii_alphanumeric())
         && stem.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@:".contains(c))
-        && !stem.contains("..");
+        && !name.contains("..");
     if !ok {
         return Err(format!(
             "unit {} must be NAME.service (letters, digits, - _ . @ :), the name of a unit one of its Debian packages ships",
@@ -482,7 +482,7 @@ mod tests {
         for ok in ["mumble-server.service", "lighttpd.service", "prosody.service", "x@y.service"] {
             assert!(check_packaged_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["ssh", "a/b.service", "../x.service", "x y.service", "tails-server-autostart.service", ".service", "x.socket", "-x.service"] {
+        for bad in ["ssh", "a/b.service", "../x.service", "a..service", "x y.service", "tails-server-autostart.service", ".service", "x.socket", "-x.service"] {
             assert!(check_packaged_name(bad).is_err(), "{bad}");
         }
         // Units the system runs on, even when a declared package ships them.
