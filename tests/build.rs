@@ -70,7 +70,7 @@ fn main() {
     println!("cargo:rerun-if-changed={}", workspace.join("signature").display());
 
     let mut consts = String::new();
-    for plugin in ["mumble", "web"] {
+    for plugin in ["mumble", "web", "irc"] {
         let built = build(&workspace, &wasm_target, &format!("tails-server-plugin-{plugin}"), None);
         consts += &install_signed(&built, &out, plugin, &TEST_PUBLISHER_SEED);
     }

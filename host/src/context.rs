@@ -85,6 +85,7 @@ impl Context {
     /// The broker for a service: exactly what it declared and was granted.
     pub fn broker(&self, service: &Service) -> Broker {
         Broker::new(&service.name, self.root.clone(), service.record.requested(), service.grant.granted.clone(), self.state.audit())
+            .with_secret_readers(crate::units::secret_readers(self.live(), &service.record.info, &service.name))
     }
 
     /// A sandboxed instance of the service's plugin, with its broker.

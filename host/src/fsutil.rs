@@ -60,10 +60,11 @@ pub fn descend_nofollow<'a>(base: &Dir, components: impl IntoIterator<Item = &'a
 pub enum Mode {
     /// 0600, whatever was there before: the host's own state.
     Private,
-    /// A config file holding a secret: keep the owner and group of the file
-    /// being replaced (a daemon's group may need to read it) but never let
-    /// others read it; a new file is 0600.
-    Secret,
+    /// A config file holding a secret. With `readers`, root's and that
+    /// group's (the service's own), 0640. Without, keep the owner and group
+    /// of the file being replaced (a daemon's group may need to read it) but
+    /// never let others read it; a new file is 0600.
+    Secret { readers: Option<u32> },
     /// Keep the mode and owner of the file being replaced; new files get this mode.
     KeepOr(u32),
     /// A copy of another file: its mode and owner, whatever was there.
@@ -84,8 +85,9 @@ pub fn write_atomic(dir: &Dir, name: &str, contents: &[u8], mode: Mode) -> io::R
         Err(e) => return Err(e),
     };
     let (perm, owner) = match (mode, &existing) {
-        (Mode::Private, _) | (Mode::Secret, None) => (0o600, None),
-        (Mode::Secret, Some(meta)) => {
+        (Mode::Secret { readers: Some(gid) }, _) => (0o640, Some((0, gid))),
+        (Mode::Private, _) | (Mode::Secret { readers: None }, None) => (0o600, None),
+        (Mode::Secret { readers: None }, Some(meta)) => {
             use cap_std::fs::MetadataExt;
             (meta.mode() & 0o750, Some((meta.uid(), meta.gid())))
         }

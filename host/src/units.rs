@@ -80,6 +80,46 @@ pub fn private_state_folder(place: &str) -> Option<&'static str> {
     place.starts_with(&format!("{PRIVATE_STATE}/")).then_some(PRIVATE_STATE)
 }
 
+/// Who may read the secret files a service's plugin writes, besides root:
+/// the group its unit runs as, so that a daemon that drops privileges (or
+/// never has them: `User=irc`) reads its password and no other user does.
+/// A unit with a user of its own (DynamicUser) gets none: only root reads.
+/// Asks the running systemd for a packaged unit (its file and drop-ins say);
+/// `None` off the running system.
+pub fn secret_readers(live: bool, info: &ServiceInfo, service: &str) -> Option<u32> {
+    if !live {
+        return None;
+    }
+    let (user, group) = match &info.unit {
+        ServiceUnit::HostWritten(spec) => (spec.user.clone()?, String::new()),
+        ServiceUnit::Packaged(_) => crate::tor::block_on(async {
+            let systemd = crate::system::systemd::Systemd::connect().await.ok()?;
+            systemd.runs_as(&unit_name(service, &info.unit)).await.ok()
+        })?,
+    };
+    // Never root's group by way of a plugin's unit.
+    let gid = if !group.is_empty() { group_id(&group)? } else { primary_group(&user)? };
+    (gid != 0).then_some(gid)
+}
+
+fn group_id(name: &str) -> Option<u32> {
+    let name = std::ffi::CString::new(name).ok()?;
+    // SAFETY: getgrnam with a valid C string; the result is read at once, on
+    // this thread, before any other call that could reuse its buffer.
+    let group = unsafe { libc::getgrnam(name.as_ptr()) };
+    (!group.is_null()).then(|| unsafe { (*group).gr_gid })
+}
+
+fn primary_group(user: &str) -> Option<u32> {
+    if user.is_empty() {
+        return None;
+    }
+    let name = std::ffi::CString::new(user).ok()?;
+    // SAFETY: as in `group_id`.
+    let entry = unsafe { libc::getpwnam(name.as_ptr()) };
+    (!entry.is_null()).then(|| unsafe { (*entry).pw_gid })
+}
+
 /// The unit that runs a service.
 pub fn unit_name(service: &str, unit: &ServiceUnit) -> String {
     match unit {

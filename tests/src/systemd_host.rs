@@ -43,6 +43,7 @@ pub fn tails_server_items(bin: &Path, tor_dir: &Path) -> Vec<Item> {
         Item::Copy(bin.to_path_buf(), INSIDE_BIN.into()),
         Item::Copy(crate::fixtures::MUMBLE.into(), "/root/mumble.wasm".into()),
         Item::Copy(crate::fixtures::WEB.into(), "/root/web.wasm".into()),
+        Item::Copy(crate::fixtures::IRC.into(), "/root/irc.wasm".into()),
     ]
 }
 

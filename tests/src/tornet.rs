@@ -303,23 +303,37 @@ pub enum Fetch {
 
 /// GET `/` from `host:port` through the SOCKS port (bounded by timeouts).
 pub fn fetch(socks_port: u16, host: &str, port: u16) -> Fetch {
+    match connect(socks_port, host, port) {
+        Ok(mut s) => {
+            s.write_all(format!("GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes()).unwrap();
+            let mut page = String::new();
+            let _ = s.read_to_string(&mut page);
+            Fetch::Page(page)
+        }
+        Err(code) => Fetch::Refused(code),
+    }
+}
+
+/// A stream to `host:port` through the client tor's SOCKS port, for a real
+/// client's protocol; the SOCKS reply code when refused. Reads time out.
+pub fn connect(socks_port: u16, host: &str, port: u16) -> Result<TcpStream, u8> {
     // SOCKS 0x01, "general failure", is a circuit that failed to build on
     // this small network (seen about once in five runs right after a
-    // service is published again); a person would load the page again.
-    // Only that code is retried, three times at most: the onion-specific
-    // refusals (0xF0-0xF7, ExtendedErrors) come back at once.
+    // service is published again); a person would try again. Only that
+    // code is retried, three times at most: the onion-specific refusals
+    // (0xF0-0xF7, ExtendedErrors) come back at once.
     const GENERAL_FAILURE: u8 = 1;
     let mut attempts = 0;
     loop {
         attempts += 1;
-        match fetch_once(socks_port, host, port) {
-            Fetch::Refused(GENERAL_FAILURE) if attempts < 3 => std::thread::sleep(Duration::from_secs(3)),
+        match connect_once(socks_port, host, port) {
+            Err(GENERAL_FAILURE) if attempts < 3 => std::thread::sleep(Duration::from_secs(3)),
             other => return other,
         }
     }
 }
 
-fn fetch_once(socks_port: u16, host: &str, port: u16) -> Fetch {
+fn connect_once(socks_port: u16, host: &str, port: u16) -> Result<TcpStream, u8> {
     let mut s = TcpStream::connect(("127.0.0.1", socks_port)).expect("client SOCKS port");
     s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
     s.write_all(&[5, 1, 0]).unwrap();
@@ -333,12 +347,9 @@ fn fetch_once(socks_port: u16, host: &str, port: u16) -> Fetch {
     let mut reply = [0u8; 10];
     s.read_exact(&mut reply).unwrap();
     if reply[1] != 0 {
-        return Fetch::Refused(reply[1]);
+        return Err(reply[1]);
     }
-    s.write_all(format!("GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes()).unwrap();
-    let mut page = String::new();
-    let _ = s.read_to_string(&mut page);
-    Fetch::Page(page)
+    Ok(s)
 }
 
 /// Serve `body` over HTTP on 127.0.0.1:`port` from a thread, for as long as

@@ -74,11 +74,20 @@ pub struct Broker {
     /// Audit lines written in the current call, and requests not logged.
     audited: usize,
     unlogged: usize,
+    /// The group that may read the secret files written (0640); none: root alone.
+    secret_readers: Option<u32>,
 }
 
 impl Broker {
     pub fn new(plugin: &str, root: PathBuf, declared: BTreeSet<Capability>, granted: BTreeSet<Capability>, audit: AuditLog) -> Self {
-        Broker { plugin: plugin.into(), root, declared, granted, audit, pending: Vec::new(), ports: Vec::new(), audited: 0, unlogged: 0 }
+        Broker { plugin: plugin.into(), root, declared, granted, audit, pending: Vec::new(), ports: Vec::new(), audited: 0, unlogged: 0, secret_readers: None }
+    }
+
+    /// The group that may read the secret files this plugin writes: the one
+    /// its service runs as (see `units::secret_readers`); none for root alone.
+    pub fn with_secret_readers(mut self, gid: Option<u32>) -> Self {
+        self.secret_readers = gid;
+        self
     }
 
     /// A broker that allows nothing, for calls made before anything is granted
@@ -185,7 +194,7 @@ impl Broker {
             let result = (|| {
                 let (parent, name) = self.open_parent(&write.path, true)?;
                 let parent = parent.expect("created");
-                let mode = if write.secret { Mode::Secret } else { Mode::KeepOr(0o644) };
+                let mode = if write.secret { Mode::Secret { readers: self.secret_readers } } else { Mode::KeepOr(0o644) };
                 fsutil::write_atomic(&parent, name, write.contents.as_bytes(), mode).map_err(|e| failed(&write.path, e))
             })();
             self.log("commit-config", write.path.as_str(), &result);

@@ -43,6 +43,10 @@ trait Unit {
 trait ServiceUnit {
     #[zbus(property)]
     fn result(&self) -> zbus::Result<String>;
+    #[zbus(property)]
+    fn user(&self) -> zbus::Result<String>;
+    #[zbus(property)]
+    fn group(&self) -> zbus::Result<String>;
 }
 
 pub struct Systemd {
@@ -78,6 +82,14 @@ impl Systemd {
 
     pub async fn exists(&self, name: &str) -> Result<bool> {
         Ok(self.unit(name).await?.load_state().await? == "loaded")
+    }
+
+    /// The user and group a service unit runs as (empty when root's), as
+    /// systemd reads its file and drop-ins.
+    pub async fn runs_as(&self, name: &str) -> Result<(String, String)> {
+        let unit = self.unit(name).await?;
+        let service = ServiceUnitProxy::builder(&self.conn).path(unit.inner().path().to_owned())?.build().await?;
+        Ok((service.user().await.unwrap_or_default(), service.group().await.unwrap_or_default()))
     }
 
     /// Make systemd read its unit files again (`systemctl daemon-reload`):

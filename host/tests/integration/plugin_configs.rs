@@ -142,3 +142,30 @@ fn a_contract_0_2_plugin_runs_through_the_shim() {
     assert!(connection.contains(&format!("Open in Tor Browser: http://{address}/ (1 client keys)")), "{connection}");
     sandbox.ok(&["site", "disable"]);
 }
+
+/// The irc plugin's file passes ngIRCd's own check, names the server after
+/// its onion address, lifts the per-address limit, and is not readable by
+/// other users (it holds the server password).
+#[test]
+fn irc_config_passes_ngircds_own_check() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = super::sandbox_with_tor();
+    sandbox.ok(&["plugin", "add", fixtures::IRC, "--yes"]);
+    sandbox.ok(&["irc", "set-option", "server-password", "correct-horse"]);
+    sandbox.ok(&["irc", "set-option", "welcome-message", "Hello, friends"]);
+    let refused = sandbox.fails(&["irc", "set-option", "server-password", "two words"]);
+    assert!(refused.contains("must be 1 to 64 printable ASCII characters without spaces"), "{refused}");
+    sandbox.ok(&["irc", "enable"]);
+    let conf = sandbox.path("/etc/ngircd/ngircd.conf");
+    let out = Command::new("/usr/sbin/ngircd").arg("--configtest").arg("--config").arg(&conf).output().expect("ngircd is installed (see scripts/setup)");
+    let said = text(&out.stdout) + &text(&out.stderr);
+    assert!(out.status.success(), "ngircd --configtest refused {}:\n{said}", conf.display());
+    let info: serde_json::Value = serde_json::from_str(&sandbox.ok(&["irc", "info", "--json"])).unwrap();
+    let address = info["address"].as_str().unwrap();
+    // ngIRCd's own reading of the file.
+    for expected in [format!("Name = {address}"), "Password = correct-horse".into(), "MaxConnectionsIP = 0".into(), "Listen = 127.0.0.1".into()] {
+        assert!(said.contains(&expected), "{expected:?} not in:\n{said}");
+    }
+    assert_eq!(std::fs::metadata(&conf).unwrap().permissions().mode() & 0o077 & !0o040, 0, "not readable by others");
+    assert!(sandbox.ok(&["irc", "connection-info", "--no-qr"]).contains(&format!("irc://{address}:6667/")));
+}

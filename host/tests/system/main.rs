@@ -8,6 +8,7 @@
 //! after another (hosts are heavy and share the network); `cargo test --test
 //! system NAME` runs the tests whose name contains NAME.
 
+mod catalog;
 mod crash;
 mod flow;
 mod npm;
@@ -200,6 +201,7 @@ const TESTS: &[Test] = &[
     ("npm_packages_are_installed_into_the_service_folder_and_run", npm::npm_packages_are_installed_into_the_service_folder_and_run),
     ("kill_at_each_step_then_repair", crash::kill_at_each_step_then_repair),
     ("persistence_and_autostart_across_reboots", reboot::persistence_and_autostart_across_reboots),
+    ("services_work_through_tor_with_their_real_clients", catalog::services_work_through_tor_with_their_real_clients),
 ];
 
 fn main() {
