@@ -5,7 +5,7 @@
 use tails_server_testkit::systemd_host::unit_path;
 use tails_server_testkit::tornet::{fetch, Fetch};
 
-use super::{http_get, mumble_answers, Boot, World};
+use super::{http_get, mumble_answers, mumble_handshake, Boot, World};
 
 const PAGE: &str = "<h1>tails-server system test</h1>";
 
@@ -100,8 +100,11 @@ pub fn enable_runs_units_opens_nothing_to_the_lan_and_publishes(w: &World) {
         Fetch::Page(page) => assert!(page.contains(PAGE), "{page}"),
         other => panic!("the web site through Tor: {other:?}"),
     }
-    // SOCKS success means tor reached murmur's port on the host.
-    assert!(matches!(fetch(w.tor.client_socks, &mumble, 64738), Fetch::Page(_)), "mumble through Tor");
+    // A Mumble client's handshake: the password lets it in; a wrong one is
+    // refused by murmur itself (Reject type 4, WrongServerPW).
+    assert_eq!(mumble_handshake(w, &mumble, 64738, "correct horse battery"), "ServerSync");
+    let refused = mumble_handshake(w, &mumble, 64738, "guessed");
+    assert!(refused.starts_with("Reject 4 "), "{refused}");
 
     host.ok(&["web", "disable"]);
     host.ok(&["mumble", "disable"]);

@@ -174,6 +174,19 @@ pub fn path_when_up(port: u16, path: &str) -> String {
     String::new()
 }
 
+/// A Mumble client's handshake through the client tor (`tests/clients/mumble.py`):
+/// TLS, Version, Authenticate with `password`; what the server answered
+/// (`ServerSync`, or `Reject TYPE REASON`).
+pub fn mumble_handshake(w: &World, address: &str, port: u16, password: &str) -> String {
+    let client = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/clients/mumble.py");
+    let out = Command::new("python3")
+        .arg(client)
+        .args([&w.tor.client_socks.to_string(), address, &port.to_string(), password])
+        .output()
+        .expect("python3");
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)).trim().to_string()
+}
+
 /// Mumble's UDP ping: 4 zero bytes and an 8-byte ident; a running murmur
 /// answers 24 bytes echoing the ident. Bounded retries.
 pub fn mumble_answers(port: u16) -> bool {
