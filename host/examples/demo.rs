@@ -34,7 +34,7 @@ fn main() {
         println!("\n(test host) $ tails-server {}", args.join(" "));
         assert!(tails_server(args).status().expect("run tails-server").success(), "tails-server {args:?} failed");
     };
-    run(&["plugin", "add", "/root/web.wasm", "--yes"]);
+    run(&["plugin", "add", "web", "--yes"]);
     run(&["web", "enable"]);
     run(&["web", "info"]);
     println!("\n(over D-Bus) lighttpd.service is {}", host.active_state("lighttpd.service"));

@@ -63,8 +63,11 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
-    /// Add a plugin (a .wasm component): shows what it asks for and asks for consent.
+    /// Add a plugin: shows what it asks for and asks for consent.
     Add {
+        /// A .wasm component (a path), or the name of a plugin shipped with
+        /// Tails Server (see `plugin available`).
+        #[arg(value_name = "FILE|NAME")]
         file: PathBuf,
         /// Grant everything it asks for without asking (for scripts).
         #[arg(long)]
@@ -72,6 +75,11 @@ pub enum PluginCommand {
         /// Refuse one capability it asks for (package:NAME, file:/PATH, folder:/PATH/, port:N/tcp); repeatable.
         #[arg(long, value_name = "CAPABILITY")]
         deny: Vec<String>,
+    },
+    /// List the plugins shipped with Tails Server, and whether each is added.
+    Available {
+        #[arg(long)]
+        json: bool,
     },
     /// List the added plugins.
     List {

@@ -17,6 +17,7 @@ pub mod onion;
 pub mod options;
 pub mod persistence;
 pub mod runtime;
+pub mod shipped;
 pub mod state;
 pub mod units;
 pub mod system;
@@ -66,6 +67,7 @@ pub fn run(args: Vec<OsString>) -> anyhow::Result<()> {
             let ctx = Context::new(&cli.global)?;
             match cmd {
                 PluginCommand::Add { file, yes, deny } => plugin::add(&ctx, &file, yes, &deny),
+                PluginCommand::Available { json } => plugin::available(&ctx, json),
                 PluginCommand::List { json } => plugin::list_plugins(&ctx, json),
                 PluginCommand::Show { name, json } => plugin::show(&ctx, &name, json),
                 PluginCommand::Remove { name } => plugin::remove(&ctx, &name),

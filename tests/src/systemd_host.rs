@@ -35,15 +35,16 @@ pub enum Item {
 pub const INSIDE_BIN: &str = "/usr/local/sbin/tails-server";
 
 /// The items every Tails Server host gets: the binary at [`INSIDE_BIN`], the
-/// first-party plugins at /root/NAME.wasm, and the private Tor network's
+/// first-party plugins where an installed Tails Server ships them
+/// (/usr/share/tails-server/plugins/NAME.wasm), and the private Tor network's
 /// folder shared (its control cookies are read inside).
 pub fn tails_server_items(bin: &Path, tor_dir: &Path) -> Vec<Item> {
     vec![
         Item::Bind(tor_dir.to_path_buf(), tor_dir.display().to_string()),
         Item::Copy(bin.to_path_buf(), INSIDE_BIN.into()),
-        Item::Copy(crate::fixtures::MUMBLE.into(), "/root/mumble.wasm".into()),
-        Item::Copy(crate::fixtures::WEB.into(), "/root/web.wasm".into()),
-        Item::Copy(crate::fixtures::IRC.into(), "/root/irc.wasm".into()),
+        Item::Copy(crate::fixtures::MUMBLE.into(), "/usr/share/tails-server/plugins/mumble.wasm".into()),
+        Item::Copy(crate::fixtures::WEB.into(), "/usr/share/tails-server/plugins/web.wasm".into()),
+        Item::Copy(crate::fixtures::IRC.into(), "/usr/share/tails-server/plugins/irc.wasm".into()),
     ]
 }
 

@@ -48,6 +48,7 @@ fn publisher_words(publisher: Option<&str>) -> String {
 
 pub fn add(ctx: &Context, file: &Path, yes: bool, deny: &[String]) -> Result<()> {
     let deny: BTreeSet<String> = deny.iter().map(|d| d.parse::<Capability>().map(|c| c.to_string()).map_err(|e: String| anyhow!("--deny {}", display::line(&e)))).collect::<Result<_>>()?;
+    let file = &crate::shipped::resolve(file)?;
     let shown = display::path(file);
     let wasm = read_plugin_file(file)?;
     let sha256 = state::sha256_hex(&wasm);
@@ -179,6 +180,41 @@ fn list(caps: &BTreeSet<Capability>) -> String {
     caps.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")
 }
 
+/// The shipped plugins: name, description (from the plugin itself, with
+/// nothing granted), and whether this build, another one, or none is added.
+pub fn available(ctx: &Context, json: bool) -> Result<()> {
+    let rt = ctx.runtime()?;
+    let mut rows = Vec::new();
+    for (name, path) in crate::shipped::list() {
+        let wasm = read_plugin_file(&path)?;
+        let sha256 = state::sha256_hex(&wasm);
+        let label = format!("sha256:{}", &sha256[..12]);
+        let description = rt
+            .load_checked(&wasm, &sha256)
+            .and_then(|component| rt.instantiate(&component, &label, Broker::deny_all(&label, ctx.state.audit())))
+            .and_then(|mut instance| instance.describe())
+            .map(|info| info.description)
+            .unwrap_or_else(|e| format!("(cannot be read: {e:#})"));
+        let added = match ctx.state.record(&name)? {
+            Some(record) if record.sha256 == sha256 => "added",
+            Some(_) => "added (another build)",
+            None => "not added",
+        };
+        rows.push(serde_json::json!({"name": name, "description": description, "added": added, "file": path, "sha256": sha256}));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else if rows.is_empty() {
+        println!("No plugins are shipped in {}.", crate::shipped::dir().display());
+    } else {
+        for r in &rows {
+            println!("{:<16} {:<22} {}", r["name"].as_str().unwrap(), r["added"].as_str().unwrap(), display::line(r["description"].as_str().unwrap()));
+        }
+        println!("\nAdd one with `tails-server plugin add NAME`.");
+    }
+    Ok(())
+}
+
 pub fn list_plugins(ctx: &Context, json: bool) -> Result<()> {
     let mut rows = Vec::new();
     for name in ctx.state.plugin_names()? {
@@ -190,7 +226,7 @@ pub fn list_plugins(ctx: &Context, json: bool) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else if rows.is_empty() {
-        println!("No plugins added. Add one with `tails-server plugin add FILE.wasm`.");
+        println!("No plugins added. Add one with `tails-server plugin add NAME` (see `plugin available`) or `plugin add FILE.wasm`.");
     } else {
         for r in &rows {
             println!("{:<16} {}  tails:server@{}  {}", r["name"].as_str().unwrap(), &r["sha256"].as_str().unwrap()[..12], r["contract"].as_str().unwrap(), display::line(r["description"].as_str().unwrap()));

@@ -128,14 +128,8 @@ impl Runtime {
     /// Load an added plugin: from the cache when it holds this exact build for
     /// this exact engine, else compile (and cache) it.
     pub fn load(&self, wasm_path: &Path, sha256: &str) -> Result<Component> {
-        let cached = self.cache_path(sha256);
-        if cached.exists() {
-            // SAFETY: the cache folder is the host's own (0700, root's); the
-            // name binds the entry to the plugin's hash and to this engine.
-            match unsafe { Component::deserialize_file(&self.engine, &cached) } {
-                Ok(component) => return Ok(component),
-                Err(e) => eprintln!("tails-server: recompiling {sha256}: cached copy unusable: {e}"),
-            }
+        if let Some(component) = self.from_cache(sha256) {
+            return Ok(component);
         }
         let wasm = std::fs::read(wasm_path).with_context(|| format!("reading {}", wasm_path.display()))?;
         let actual = crate::state::sha256_hex(&wasm);
@@ -145,6 +139,34 @@ impl Runtime {
         let component = Component::from_binary(&self.engine, &wasm)?;
         self.store_in_cache(&component, sha256);
         Ok(component)
+    }
+
+    /// A file's component from the cache, else checked and compiled as at
+    /// `plugin add` (and cached).
+    pub fn load_checked(&self, wasm: &[u8], sha256: &str) -> Result<Component> {
+        if let Some(component) = self.from_cache(sha256) {
+            return Ok(component);
+        }
+        let component = self.compile_new(wasm)?;
+        self.store_in_cache(&component, sha256);
+        Ok(component)
+    }
+
+    /// This exact build, compiled for this exact engine, if the cache has it.
+    fn from_cache(&self, sha256: &str) -> Option<Component> {
+        let cached = self.cache_path(sha256);
+        if !cached.exists() {
+            return None;
+        }
+        // SAFETY: the cache folder is the host's own (0700, root's); the
+        // name binds the entry to the plugin's hash and to this engine.
+        match unsafe { Component::deserialize_file(&self.engine, &cached) } {
+            Ok(component) => Some(component),
+            Err(e) => {
+                eprintln!("tails-server: recompiling {sha256}: cached copy unusable: {e}");
+                None
+            }
+        }
     }
 
     pub fn forget_cached(&self, sha256: &str) {

@@ -272,3 +272,32 @@ fn the_audit_log_is_private_and_append_only() {
     sandbox.ok(&["web", "set-option", "directory-listing", "true"]);
     assert!(sandbox.audit_log().starts_with(&first));
 }
+
+/// The plugins shipped with the program are added by name and listed with
+/// their own descriptions; a path is still a file; an unknown name says
+/// which are shipped.
+#[test]
+fn shipped_plugins_are_added_by_name() {
+    let shipped = tempfile::tempdir().unwrap();
+    for (name, built) in [("irc", fixtures::IRC), ("web", fixtures::WEB)] {
+        std::fs::copy(built, shipped.path().join(format!("{name}.wasm"))).unwrap();
+    }
+    let mut sandbox = Sandbox::new(BIN);
+    sandbox.env("TAILS_SERVER_PLUGINS_DIR", shipped.path().to_str().unwrap());
+    let listed = sandbox.ok(&["plugin", "available"]);
+    assert!(listed.contains("irc") && listed.contains("A chat server for IRC clients (ngIRCd)"), "{listed}");
+    assert!(listed.lines().filter(|l| l.contains("not added")).count() == 2, "{listed}");
+
+    let added = sandbox.ok(&["plugin", "add", "irc", "--yes"]);
+    assert!(added.contains("Plugin: irc") && added.contains("signed by"), "{added}");
+    let listed: serde_json::Value = serde_json::from_str(&sandbox.ok(&["plugin", "available", "--json"])).unwrap();
+    assert_eq!(listed[0]["name"], "irc");
+    assert_eq!(listed[0]["added"], "added");
+    assert_eq!(listed[1]["added"], "not added");
+
+    let unknown = sandbox.fails(&["plugin", "add", "etherpadd"]);
+    assert!(unknown.contains("no plugin named \"etherpadd\" is shipped") && unknown.contains("shipped: irc, web"), "{unknown}");
+    // A path is a file, even when a shipped plugin has that name.
+    let path = sandbox.fails(&["plugin", "add", "./web"]);
+    assert!(path.contains("./web"), "{path}");
+}

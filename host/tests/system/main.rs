@@ -130,7 +130,7 @@ impl Host {
 
     pub fn add_plugins(&self, names: &[&str]) {
         for name in names {
-            self.ok(&["plugin", "add", &format!("/root/{name}.wasm"), "--yes"]);
+            self.ok(&["plugin", "add", name, "--yes"]);
         }
     }
 

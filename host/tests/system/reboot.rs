@@ -32,7 +32,8 @@ pub fn persistence_and_autostart_across_reboots(w: &World) {
 
     let (address, key, clients) = {
         let a = boot(w, storage.path());
-        a.add_plugins(&["mumble", "web", "starts"]);
+        a.add_plugins(&["mumble", "web"]);
+        a.ok(&["plugin", "add", "/root/starts.wasm", "--yes"]);
         for service in ["mumble", "web", "starts"] {
             a.ok(&[service, "set-option", "persistence", "true"]);
         }
