@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::{env, fs};
 
+/// The first-party plugins, one folder each under `plugins/`.
+const FIRST_PARTY: &[&str] = &["mumble", "web", "irc", "gobby", "xmpp"];
+
 /// Each feature of `fixture-hostile` is one misbehaving plugin.
 const HOSTILE: &[&str] = &[
     "undeclared-package",
@@ -70,10 +73,12 @@ fn main() {
     println!("cargo:rerun-if-changed={}", workspace.join("signature").display());
 
     let mut consts = String::new();
-    for plugin in ["mumble", "web", "irc"] {
+    for plugin in FIRST_PARTY {
         let built = build(&workspace, &wasm_target, &format!("tails-server-plugin-{plugin}"), None);
         consts += &install_signed(&built, &out, plugin, &TEST_PUBLISHER_SEED);
     }
+    let listed: Vec<String> = FIRST_PARTY.iter().map(|p| format!("({p:?}, {})", p.to_uppercase())).collect();
+    consts += &format!("/// Every first-party plugin: its name and built file.\npub const FIRST_PARTY: &[(&str, &str)] = &[{}];\n", listed.join(", "));
     for fixture in ["foreign-import", "future-contract", "npm-hello", "data-folder"] {
         let built = build(&workspace, &wasm_target, &format!("fixture-{fixture}"), None);
         consts += &install(&built, &out, fixture);

@@ -39,13 +39,11 @@ pub const INSIDE_BIN: &str = "/usr/local/sbin/tails-server";
 /// (/usr/share/tails-server/plugins/NAME.wasm), and the private Tor network's
 /// folder shared (its control cookies are read inside).
 pub fn tails_server_items(bin: &Path, tor_dir: &Path) -> Vec<Item> {
-    vec![
-        Item::Bind(tor_dir.to_path_buf(), tor_dir.display().to_string()),
-        Item::Copy(bin.to_path_buf(), INSIDE_BIN.into()),
-        Item::Copy(crate::fixtures::MUMBLE.into(), "/usr/share/tails-server/plugins/mumble.wasm".into()),
-        Item::Copy(crate::fixtures::WEB.into(), "/usr/share/tails-server/plugins/web.wasm".into()),
-        Item::Copy(crate::fixtures::IRC.into(), "/usr/share/tails-server/plugins/irc.wasm".into()),
-    ]
+    let mut items = vec![Item::Bind(tor_dir.to_path_buf(), tor_dir.display().to_string()), Item::Copy(bin.to_path_buf(), INSIDE_BIN.into())];
+    for (name, built) in crate::fixtures::FIRST_PARTY {
+        items.push(Item::Copy(built.into(), format!("/usr/share/tails-server/plugins/{name}.wasm")));
+    }
+    items
 }
 
 impl SystemdHost {

@@ -169,3 +169,63 @@ fn irc_config_passes_ngircds_own_check() {
     assert_eq!(std::fs::metadata(&conf).unwrap().permissions().mode() & 0o077 & !0o040, 0, "not readable by others");
     assert!(sandbox.ok(&["irc", "connection-info", "--no-qr"]).contains(&format!("irc://{address}:6667/")));
 }
+
+/// The xmpp plugin's file passes `prosodyctl check config`, with the onion
+/// address as the only host, listening on loopback, no server-to-server.
+#[test]
+fn xmpp_config_passes_prosodys_own_check() {
+    let sandbox = super::sandbox_with_tor();
+    sandbox.ok(&["plugin", "add", fixtures::XMPP, "--yes"]);
+    sandbox.ok(&["xmpp", "enable"]);
+    let conf = sandbox.path("/etc/prosody/prosody.cfg.lua");
+    let out = Command::new("prosodyctl").arg("--config").arg(&conf).args(["check", "config"]).output().expect("prosody is installed (see scripts/setup)");
+    let said = text(&out.stdout) + &text(&out.stderr);
+    assert!(out.status.success() && said.contains("All checks passed"), "prosodyctl refused {}:\n{said}", conf.display());
+    let info: serde_json::Value = serde_json::from_str(&sandbox.ok(&["xmpp", "info", "--json"])).unwrap();
+    let address = info["address"].as_str().unwrap();
+    assert!(said.contains(&format!("Public registration is enabled on:\n        {address}")), "{said}");
+    let written = std::fs::read_to_string(&conf).unwrap();
+    for expected in [format!("VirtualHost \"{address}\""), "interfaces = { \"127.0.0.1\" }".into(), "\"s2s\"".into()] {
+        assert!(written.contains(&expected), "{expected:?} not in:\n{written}");
+    }
+    // Registration off: prosody no longer says it is public.
+    sandbox.ok(&["xmpp", "set-option", "registration", "false"]);
+    let out = Command::new("prosodyctl").arg("--config").arg(&conf).args(["check", "config"]).output().unwrap();
+    let said = text(&out.stdout) + &text(&out.stderr);
+    assert!(out.status.success() && !said.contains("Public registration"), "{said}");
+}
+
+/// The gobby plugin's file is read by infinoted itself (it starts with it and
+/// listens where it says) and is root's alone: it holds the password.
+#[test]
+fn gobby_config_is_read_by_infinoted() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = super::sandbox_with_tor();
+    sandbox.ok(&["plugin", "add", fixtures::GOBBY, "--yes"]);
+    let refused = sandbox.fails(&["gobby", "set-option", "password", "a;b"]);
+    assert!(refused.contains("without \\ or ;"), "{refused}");
+    sandbox.ok(&["gobby", "set-option", "password", "pass-phrase"]);
+    sandbox.ok(&["gobby", "enable"]);
+    let conf = sandbox.path("/etc/infinoted/infinoted.conf");
+    assert_eq!(std::fs::metadata(&conf).unwrap().permissions().mode() & 0o777, 0o600);
+    let written = std::fs::read_to_string(&conf).unwrap();
+    assert!(written.contains("password=pass-phrase\n") && written.contains("listen-address=127.0.0.1\n"), "{written}");
+    // The unit hands the file over as a credential, never on the command line.
+    let unit = std::fs::read_to_string(sandbox.path("/run/systemd/system/tails-server-gobby.service")).unwrap();
+    assert!(unit.contains("LoadCredential=etc_infinoted_infinoted.conf:/etc/infinoted/infinoted.conf"), "{unit}");
+    assert!(!unit.contains("pass-phrase"), "{unit}");
+    // infinoted reads it: on a free port, with the documents in a temporary folder.
+    let documents = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let copy = documents.path().join("infinoted.conf");
+    let adapted = written.replace("port=6523", &format!("port={port}")).replace("/var/lib/gobby/documents/", &documents.path().display().to_string());
+    std::fs::write(&copy, adapted).unwrap();
+    let mut server = Command::new("/usr/bin/infinoted-0.7").arg(format!("--config-file={}", copy.display())).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("infinoted is installed (see scripts/setup)");
+    let listening = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(listening, "infinoted did not listen on 127.0.0.1:{port} with the written file");
+}

@@ -215,6 +215,7 @@ const TESTS: &[Test] = &[
     ("kill_at_each_step_then_repair", crash::kill_at_each_step_then_repair),
     ("persistence_and_autostart_across_reboots", reboot::persistence_and_autostart_across_reboots),
     ("services_work_through_tor_with_their_real_clients", catalog::services_work_through_tor_with_their_real_clients),
+    ("catalog_data_survives_a_reboot", catalog::catalog_data_survives_a_reboot),
 ];
 
 fn main() {

@@ -10,7 +10,7 @@ use tails_server_testkit::fixtures;
 
 use super::{mumble_answers, path_when_up, Boot, Host, World};
 
-fn boot(w: &World, persistent: &Path) -> Host {
+pub fn boot(w: &World, persistent: &Path) -> Host {
     let starts = (fixtures::DATA_FOLDER.into(), "/root/starts.wasm".to_string());
     let host = w.host(Boot { persistent: Some(persistent), autostart: true, files: vec![starts] });
     let deadline = Instant::now() + Duration::from_secs(240);
