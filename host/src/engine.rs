@@ -320,6 +320,11 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
             Ok(said)
         }
         Step::Configure => {
+            // A unit with a user of its own reads its secret files through a
+            // group of its own, which must exist before they are written.
+            if ctx.live() && matches!(&info.unit, ServiceUnit::HostWritten(spec) if spec.user.is_none()) {
+                crate::system::groups::ensure(&service.name).map_err(|e| anyhow!("making the group of {}: {e}", service.name))?;
+            }
             let (written, _ports) = crate::commands::service::reconfigure(service, ctx.instance(service)?)?;
             Ok(format!("configuration written: {}", if written.is_empty() { "(none)".into() } else { written.join(", ") }))
         }

@@ -165,12 +165,20 @@ pub fn copy_tree_nofollow(from: &Path, to: &Path) -> io::Result<()> {
 }
 
 fn copy_entry(src: &Dir, name: &str, dst: &Dir, to_name: &str) -> io::Result<()> {
+    // Only folders and files are data: a socket (a running server's admin
+    // socket), a FIFO or a device is not carried, and not even opened.
+    match src.symlink_metadata(name) {
+        Ok(meta) if meta.is_dir() || meta.is_file() => {}
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    }
     let mut options = OpenOptions::new();
     options.read(true).follow(FollowSymlinks::No).custom_flags(libc::O_NONBLOCK);
     let handle = match src.open_with(name, &options) {
         Ok(handle) => handle.into_std(),
-        // Gone meanwhile, or a link: not ours to carry.
-        Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ELOOP) => return Ok(()),
+        // Gone meanwhile, or a link or a socket in its place: not ours to carry.
+        Err(e) if e.kind() == io::ErrorKind::NotFound || matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENXIO)) => return Ok(()),
         Err(e) => return Err(e),
     };
     // What it is, decided on the opened file itself.
@@ -250,7 +258,7 @@ mod tests {
     /// A link in the source is not followed (nor copied), a FIFO is not
     /// opened, and a link in the target is refused rather than written through.
     #[test]
-    fn copying_a_tree_follows_no_link_and_opens_no_fifo() {
+    fn copying_a_tree_follows_no_link_and_opens_no_fifo_or_socket() {
         let tmp = tempfile::tempdir().unwrap();
         let (src, dst, secret) = (tmp.path().join("src"), tmp.path().join("dst"), tmp.path().join("shadow"));
         std::fs::create_dir_all(src.join("sub")).unwrap();
@@ -261,9 +269,11 @@ mod tests {
         let fifo = std::ffi::CString::new(src.join("pipe").to_str().unwrap()).unwrap();
         // SAFETY: a valid C string.
         assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        // A running server's socket (Prosody's admin socket in its data folder).
+        let _listening = std::os::unix::net::UnixListener::bind(src.join("server.sock")).unwrap();
         copy_tree_nofollow(&src, &dst).unwrap();
         assert_eq!(std::fs::read_to_string(dst.join("sub/db")).unwrap(), "data");
-        for not_copied in ["sub/leak", "up", "pipe"] {
+        for not_copied in ["sub/leak", "up", "pipe", "server.sock"] {
             assert!(std::fs::symlink_metadata(dst.join(not_copied)).is_err(), "{not_copied} was copied");
         }
         // A target folder swapped for a link elsewhere: refused, nothing written there.

@@ -83,7 +83,8 @@ pub fn private_state_folder(place: &str) -> Option<&'static str> {
 /// Who may read the secret files a service's plugin writes, besides root:
 /// the group its unit runs as, so that a daemon that drops privileges (or
 /// never has them: `User=irc`) reads its password and no other user does.
-/// A unit with a user of its own (DynamicUser) gets none: only root reads.
+/// A unit with a user of its own (DynamicUser) has a group of its own for
+/// this (`system::groups`, made by the configure step).
 /// Asks the running systemd for a packaged unit (its file and drop-ins say);
 /// `None` off the running system.
 pub fn secret_readers(live: bool, info: &ServiceInfo, service: &str) -> Option<u32> {
@@ -91,6 +92,7 @@ pub fn secret_readers(live: bool, info: &ServiceInfo, service: &str) -> Option<u
         return None;
     }
     let (user, group) = match &info.unit {
+        ServiceUnit::HostWritten(UnitSpec { user: None, .. }) => return crate::system::groups::gid_of(&crate::system::groups::name_of(service)),
         ServiceUnit::HostWritten(spec) => (spec.user.clone()?, String::new()),
         ServiceUnit::Packaged(_) => crate::tor::block_on(async {
             let systemd = crate::system::systemd::Systemd::connect().await.ok()?;
@@ -98,16 +100,8 @@ pub fn secret_readers(live: bool, info: &ServiceInfo, service: &str) -> Option<u
         })?,
     };
     // Never root's group by way of a plugin's unit.
-    let gid = if !group.is_empty() { group_id(&group)? } else { primary_group(&user)? };
+    let gid = if !group.is_empty() { crate::system::groups::gid_of(&group)? } else { primary_group(&user)? };
     (gid != 0).then_some(gid)
-}
-
-fn group_id(name: &str) -> Option<u32> {
-    let name = std::ffi::CString::new(name).ok()?;
-    // SAFETY: getgrnam with a valid C string; the result is read at once, on
-    // this thread, before any other call that could reuse its buffer.
-    let group = unsafe { libc::getgrnam(name.as_ptr()) };
-    (!group.is_null()).then(|| unsafe { (*group).gr_gid })
 }
 
 fn primary_group(user: &str) -> Option<u32> {
@@ -115,7 +109,8 @@ fn primary_group(user: &str) -> Option<u32> {
         return None;
     }
     let name = std::ffi::CString::new(user).ok()?;
-    // SAFETY: as in `group_id`.
+    // SAFETY: getpwnam with a valid C string; the result is read at once, on
+    // this thread, before any other call that could reuse its buffer.
     let entry = unsafe { libc::getpwnam(name.as_ptr()) };
     (!entry.is_null()).then(|| unsafe { (*entry).pw_gid })
 }
@@ -189,7 +184,7 @@ pub fn problems(info: &ServiceInfo, specs: &[OptionSpec]) -> Vec<String> {
     }
     let words = spec.arguments.iter().chain(spec.setup_commands.iter().flatten()).chain(spec.environment.iter().map(|(_, v)| v));
     for word in words {
-        if let Err(e) = check_word(word).and_then(|()| expand(word, &|name| placeholder_allowed(info, specs, name))) {
+        if let Err(e) = check_word(word).and_then(|()| expand(word, &|name| placeholder_allowed(specs, name))) {
             say(format!("unit: {e}"));
         }
     }
@@ -250,37 +245,11 @@ fn check_data_folder(folder: &str) -> Result<(), String> {
     validate_declared_path(folder).map_err(|e| format!("data folder: {e}"))
 }
 
-/// The placeholder that names a secret file for the program to read:
-/// `{credential:/etc/NAME/FILE}` becomes the path of systemd's copy of that
-/// file, which only the service's user can read (`LoadCredential=`). The
-/// file stays root's alone (0600), even for a user of its own, which no group
-/// names, so a secret reaches a DynamicUser unit without being on its command
-/// line or readable by others.
-const CREDENTIAL: &str = "credential:";
-
-/// systemd's folder of a unit's credentials.
-fn credentials_folder(service: &str) -> String {
-    format!("/run/credentials/tails-server-{service}.service")
-}
-
-/// The credential's name: its path, `/` made `_` (unique per path).
-fn credential_id(path: &str) -> String {
-    path.trim_start_matches('/').replace('/', "_")
-}
-
-/// Which placeholder names a unit may use: the service's options, the
-/// values the host derives and its own config files as credentials, but no
-/// secret value: a unit file and a command line are readable by every user
-/// of the computer.
-fn placeholder_allowed(info: &ServiceInfo, specs: &[OptionSpec], name: &str) -> Result<String, String> {
+/// Which placeholder names a unit may use: the service's options and the
+/// values the host derives, but no secret: a unit file and a command line
+/// are readable by every user of the computer.
+fn placeholder_allowed(specs: &[OptionSpec], name: &str) -> Result<String, String> {
     if crate::options::DERIVED.contains(&name) {
-        return Ok(String::new());
-    }
-    if let Some(path) = name.strip_prefix(CREDENTIAL) {
-        let declared = info.capabilities.config_paths.iter().any(|p| p == path);
-        if !declared || path.ends_with('/') || !path.chars().all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c)) {
-            return Err(format!("`{{{}}}` must name one of its config files (not a folder), plain characters only", display::line(name)));
-        }
         return Ok(String::new());
     }
     match specs.iter().find(|s| s.name == name) {
@@ -332,15 +301,7 @@ const LAN: &str = "10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 169.254.0.0/16 fc00::
 /// The unit file for a host-written unit. `values` are the option values
 /// (with the derived ones) by name.
 pub fn render(service: &str, spec: &UnitSpec, values: &BTreeMap<String, String>, lan: bool) -> Result<String, String> {
-    let credentials = std::cell::RefCell::new(BTreeMap::new());
-    let value = |name: &str| match name.strip_prefix(CREDENTIAL) {
-        Some(path) => {
-            let id = credential_id(path);
-            credentials.borrow_mut().insert(id.clone(), path.to_string());
-            Ok(format!("{}/{id}", credentials_folder(service)))
-        }
-        None => values.get(name).cloned().ok_or_else(|| format!("no value for `{{{name}}}`")),
-    };
+    let value = |name: &str| values.get(name).cloned().ok_or_else(|| format!("no value for `{{{name}}}`"));
     let mut exec = vec![spec.program.clone()];
     exec.extend(spec.arguments.iter().cloned());
     let state_dirs: Vec<String> = spec.data_folders.iter().map(|f| f.trim_start_matches("/var/lib/").trim_end_matches('/').to_string()).collect();
@@ -364,14 +325,13 @@ pub fn render(service: &str, spec: &UnitSpec, values: &BTreeMap<String, String>,
     let working = working.trim_end_matches('/');
     unit += &format!("WorkingDirectory={}\n", if working.is_empty() { "/" } else { working });
     match &spec.user {
-        Some(user) => unit += &format!("User={user}\nGroup={user}\n"),
-        None => unit += "DynamicUser=yes\n",
+        // Its primary group (icecast2's is `icecast`), which reads its secrets.
+        Some(user) => unit += &format!("User={user}\n"),
+        // Its secret files are readable by its own static group (see system::groups).
+        None => unit += &format!("DynamicUser=yes\nSupplementaryGroups={}\n", crate::system::groups::name_of(service)),
     }
     if !state_dirs.is_empty() {
         unit += &format!("StateDirectory={}\nStateDirectoryMode=0700\n", state_dirs.join(" "));
-    }
-    for (id, path) in credentials.borrow().iter() {
-        unit += &format!("LoadCredential={id}:{path}\n");
     }
     unit += &format!(
         "# Confinement: no privileges to gain, the system read-only but its data\n\
@@ -586,44 +546,12 @@ mod tests {
     }
 
     #[test]
-    fn secret_files_reach_the_program_as_credentials() {
-        let mut s = spec("/usr/bin/infinoted-0.7");
-        s.arguments = vec!["--config-file={credential:/etc/infinoted/infinoted.conf}".into()];
-        let unit = render("gobby", &s, &BTreeMap::new(), false).unwrap();
-        assert!(unit.contains("\"--config-file=/run/credentials/tails-server-gobby.service/etc_infinoted_infinoted.conf\""), "{unit}");
-        assert!(unit.contains("LoadCredential=etc_infinoted_infinoted.conf:/etc/infinoted/infinoted.conf\n"), "{unit}");
-
-        let info = |config: &str, unit: UnitSpec| crate::runtime::bindings::tails::server::types::ServiceInfo {
-            name: "gobby".into(),
-            name_in_gui: None,
-            description: String::new(),
-            client_application: String::new(),
-            client_application_in_gui: None,
-            documentation: String::new(),
-            unit: ServiceUnit::HostWritten(unit),
-            default_target_port: 6523,
-            default_virtual_port: None,
-            icon_name: String::new(),
-            persistent_paths: vec![],
-            options: vec![],
-            capabilities: crate::runtime::bindings::tails::server::types::Capabilities {
-                packages: vec![],
-                npm_packages: vec![],
-                config_paths: vec![config.into()],
-                ports: vec![],
-            },
-        };
-        assert!(problems(&info("/etc/infinoted/infinoted.conf", s.clone()), &[]).is_empty());
-        // Only its own declared files, never a folder or another file (tor's keys).
-        for (config, word) in [
-            ("/etc/infinoted/", "{credential:/etc/infinoted/}"),
-            ("/etc/infinoted/infinoted.conf", "{credential:/var/lib/tor/keys/secret_id_key}"),
-            ("/etc/infinoted/a b", "{credential:/etc/infinoted/a b}"),
-        ] {
-            let mut bad = s.clone();
-            bad.arguments = vec![word.into()];
-            let said = problems(&info(config, bad), &[]);
-            assert!(said.iter().any(|p| p.contains("must name one of its config files")), "{word}: {said:?}");
-        }
+    fn a_user_of_its_own_joins_the_services_group_for_its_secrets() {
+        let unit = render("gobby", &spec("/usr/bin/infinoted-0.7"), &BTreeMap::new(), false).unwrap();
+        assert!(unit.contains("DynamicUser=yes\nSupplementaryGroups=tails-secrets-gobby\n"), "{unit}");
+        let mut named = spec("/usr/bin/icecast2");
+        named.user = Some("icecast2".into());
+        let unit = render("icecast", &named, &BTreeMap::new(), false).unwrap();
+        assert!(unit.contains("User=icecast2\n") && !unit.contains("\nGroup=") && !unit.contains("SupplementaryGroups"), "{unit}");
     }
 }

@@ -304,6 +304,9 @@ pub fn remove(ctx: &Context, name: &str) -> Result<()> {
     }
     // The npm folder goes first: if that fails, the service is still there to retry.
     crate::system::npm::remove(&ctx.root, name).with_context(|| format!("removing {name}'s npm folder"))?;
+    if ctx.live() {
+        crate::system::groups::remove(name).map_err(|e| anyhow::anyhow!("removing {name}'s group: {e}"))?;
+    }
     ctx.state.remove_plugin(name)?;
     ctx.runtime()?.forget_cached(&service.record.sha256);
     println!("Removed {name}: its plugin, grants, settings and npm packages are gone (from Persistent Storage too). Files it wrote stay in place.");

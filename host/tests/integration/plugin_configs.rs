@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tails_server_testkit::{fixtures, text};
+use tails_server_testkit::{base64, fixtures, text};
 
 
 fn lighttpd_accepts(conf: &std::path::Path) {
@@ -207,12 +207,13 @@ fn gobby_config_is_read_by_infinoted() {
     sandbox.ok(&["gobby", "set-option", "password", "pass-phrase"]);
     sandbox.ok(&["gobby", "enable"]);
     let conf = sandbox.path("/etc/infinoted/infinoted.conf");
+    // Under --root, no group is made: root's alone (the system test checks the group).
     assert_eq!(std::fs::metadata(&conf).unwrap().permissions().mode() & 0o777, 0o600);
     let written = std::fs::read_to_string(&conf).unwrap();
     assert!(written.contains("password=pass-phrase\n") && written.contains("listen-address=127.0.0.1\n"), "{written}");
-    // The unit hands the file over as a credential, never on the command line.
+    // The unit joins the service's group to read it; the password is never on the command line.
     let unit = std::fs::read_to_string(sandbox.path("/run/systemd/system/tails-server-gobby.service")).unwrap();
-    assert!(unit.contains("LoadCredential=etc_infinoted_infinoted.conf:/etc/infinoted/infinoted.conf"), "{unit}");
+    assert!(unit.contains("DynamicUser=yes\nSupplementaryGroups=tails-secrets-gobby\n"), "{unit}");
     assert!(!unit.contains("pass-phrase"), "{unit}");
     // infinoted reads it: on a free port, with the documents in a temporary folder.
     let documents = tempfile::tempdir().unwrap();
@@ -228,4 +229,87 @@ fn gobby_config_is_read_by_infinoted() {
     server.kill().unwrap();
     server.wait().unwrap();
     assert!(listening, "infinoted did not listen on 127.0.0.1:{port} with the written file");
+}
+
+/// The icecast plugin's file is read by icecast itself: a source with the
+/// source password is let in (100 Continue), a wrong one is not (401).
+#[test]
+fn icecast_config_is_read_by_icecast() {
+    use std::io::{Read, Write};
+    let sandbox = super::sandbox_with_tor();
+    sandbox.ok(&["plugin", "add", fixtures::ICECAST, "--yes"]);
+    let refused = sandbox.fails(&["icecast", "set-option", "source-password", "short"]);
+    assert!(refused.contains("must be 8 to 128 printable ASCII characters"), "{refused}");
+    sandbox.ok(&["icecast", "set-option", "source-password", "source-secret"]);
+    sandbox.ok(&["icecast", "enable"]);
+    let written = std::fs::read_to_string(sandbox.path("/etc/icecast2/icecast.xml")).unwrap();
+    let info: serde_json::Value = serde_json::from_str(&sandbox.ok(&["icecast", "info", "--json"])).unwrap();
+    assert!(written.contains(&format!("<hostname>{}</hostname>", info["address"].as_str().unwrap())), "{written}");
+    assert!(written.contains("<bind-address>127.0.0.1</bind-address>"), "{written}");
+
+    // icecast refuses to run as root: as Debian's icecast2 user, on a free
+    // port, logging into a folder of the test's.
+    let folder = tempfile::tempdir().unwrap();
+    let logs = folder.path().join("log");
+    std::fs::create_dir(&logs).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let copy = folder.path().join("icecast.xml");
+    std::fs::write(&copy, written.replace("<port>8000</port>", &format!("<port>{port}</port>")).replace("/var/lib/icecast2/", &logs.display().to_string())).unwrap();
+    let everyone = |p: &std::path::Path, mode| std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+    everyone(folder.path(), 0o755);
+    everyone(&copy, 0o644);
+    everyone(&logs, 0o777);
+    let mut server = Command::new("runuser").args(["-u", "icecast2", "--", "/usr/bin/icecast2", "-c"]).arg(&copy).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("icecast2 is installed (see scripts/setup)");
+    let source = |password: &str| -> String {
+        let mut stream = (0..100)
+            .find_map(|_| {
+                std::thread::sleep(Duration::from_millis(100));
+                TcpStream::connect(("127.0.0.1", port)).ok()
+            })
+            .expect("icecast listens");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let auth = base64(format!("source:{password}").as_bytes());
+        write!(stream, "PUT /live.mp3 HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\nContent-Type: audio/mpeg\r\nExpect: 100-continue\r\n\r\n").unwrap();
+        let mut answer = [0u8; 64];
+        let n = stream.read(&mut answer).unwrap_or(0);
+        text(&answer[..n])
+    };
+    let right = source("source-secret");
+    let wrong = source("guessed-password");
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(right.starts_with("HTTP/1.1 100 Continue"), "{right}");
+    assert!(wrong.contains(" 401 "), "{wrong}");
+}
+
+/// The etherpad plugin's settings: JSON once Etherpad's comment is taken
+/// out, listening on loopback, pads in the data folder, the per-address
+/// limits raised, the admin password in it (so root's alone under --root),
+/// and never an `${…}` Etherpad would read as an environment variable.
+#[test]
+fn etherpad_settings_are_json_etherpad_reads() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = super::sandbox_with_tor();
+    sandbox.ok(&["plugin", "add", fixtures::ETHERPAD, "--yes"]);
+    let refused = sandbox.fails(&["etherpad", "set-option", "admin-password", "${HOME}-long-enough"]);
+    assert!(refused.contains("without $"), "{refused}");
+    sandbox.ok(&["etherpad", "set-option", "admin-password", "a \"quoted\" \\ pass"]);
+    sandbox.ok(&["etherpad", "set-option", "anyone-creates-pads", "false"]);
+    sandbox.ok(&["etherpad", "enable"]);
+    let path = sandbox.path("/etc/etherpad/settings.json");
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let json_part = &text[text.find("*/").expect("a comment first") + 2..];
+    let settings: serde_json::Value = serde_json::from_str(json_part).unwrap_or_else(|e| panic!("{e}:\n{text}"));
+    assert_eq!(settings["ip"], "127.0.0.1");
+    assert_eq!(settings["port"], 9001);
+    assert_eq!(settings["editOnly"], true);
+    assert_eq!(settings["dbSettings"]["filename"], "var/dirty.db");
+    assert_eq!(settings["users"]["admin"]["password"], "a \"quoted\" \\ pass");
+    assert_eq!(settings["importExportRateLimiting"]["max"], 1000);
+    // The unit: node runs the package's copy the set-up command lays out as `src`.
+    let unit = std::fs::read_to_string(sandbox.path("/run/systemd/system/tails-server-etherpad.service")).unwrap();
+    assert!(unit.contains("ExecStart=\"/usr/bin/node\" \"/var/lib/etherpad/src/node/server.js\" \"--settings\" \"/etc/etherpad/settings.json\""), "{unit}");
+    assert!(unit.contains("ExecStartPre=\"/usr/bin/sh\" \"-c\"") && unit.contains("StateDirectory=etherpad"), "{unit}");
+    assert!(!unit.contains("quoted"), "the password is not in the unit: {unit}");
 }

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use tails_server_testkit::tornet;
+use tails_server_testkit::{base64, tornet};
 
 use super::{Boot, Host, World};
 
@@ -63,10 +63,23 @@ impl Irc {
 }
 
 pub fn services_work_through_tor_with_their_real_clients(w: &World) {
-    let host = w.host(Boot::default());
-    irc(w, &host);
+    let host = w.host(Boot { npm_cache: true, ..Boot::default() });
+    etherpad(w, &host);
     gobby(w, &host);
+    icecast(w, &host);
     xmpp(w, &host);
+    irc(w, &host);
+    drop_box(w, &host);
+}
+
+/// The unit is running (and stays so for a moment: not crashing and being
+/// restarted); otherwise its journal says why.
+fn assert_running(host: &Host, unit: &str) {
+    for _ in 0..6 {
+        std::thread::sleep(Duration::from_millis(500));
+        let state = host.sys.active_state(unit);
+        assert_eq!(state, "active", "{unit}:\n{}", host.sys.sh(&format!("journalctl -u {unit} --no-pager | tail -30")));
+    }
 }
 
 /// After `disable`: the unit stopped, the firewall rules and the onion gone.
@@ -85,7 +98,7 @@ fn irc(w: &World, host: &Host) {
     host.ok(&["irc", "set-option", "server-password", "tails-irc-test"]);
     host.ok(&["irc", "set-option", "welcome-message", "Hello from the test host"]);
     host.ok(&["irc", "enable"]);
-    assert_eq!(host.sys.active_state("ngircd.service"), "active");
+    assert_running(host, "ngircd.service");
     // The password's file: root's and the group ngircd runs as (User=irc), no one else's.
     assert_eq!(host.sys.sh("stat -c '%U:%G %a' /etc/ngircd/ngircd.conf").trim(), "root:irc 640");
     let address = reach(w, host, "irc");
@@ -131,7 +144,7 @@ impl Infinote {
         c.send(&format!(r#"<response xmlns="urn:ietf:params:xml:ns:xmpp-sasl">{credentials}</response>"#));
         let said = c.until_any(&["<success", "<failure"])?;
         if said.contains("<failure") {
-            return Err(said);
+            return Err(said + &c.until("</failure>")?);
         }
         c.send(STREAM);
         c.until("</welcome>")?;
@@ -148,6 +161,12 @@ impl Infinote {
 
     fn until(&mut self, wanted: &str) -> Result<String, String> {
         self.until_any(&[wanted])
+    }
+
+    /// Everything read up to the end of the next `<TAG …/>` element.
+    fn through(&mut self, tag: &str) -> Result<String, String> {
+        let before = self.until(&format!("<{tag}"))?;
+        Ok(before + &self.until("/>")?)
     }
 
     /// Read until one of `wanted` has arrived (at most 1 MB); returns and
@@ -171,18 +190,6 @@ impl Infinote {
     }
 }
 
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
-        for i in 0..4 {
-            out.push(if i <= chunk.len() { ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
-        }
-    }
-    out
-}
-
 /// Gobby (infinoted): one client makes a document, another sees it in the
 /// folder; a wrong password is refused; the document is on disk in the
 /// service's folder; the password's file is root's alone.
@@ -191,22 +198,23 @@ fn gobby(w: &World, host: &Host) {
     host.ok(&["gobby", "set-option", "password", "tails-gobby-test"]);
     host.ok(&["gobby", "set-option", "autosave-seconds", "5"]);
     host.ok(&["gobby", "enable"]);
-    assert_eq!(host.sys.active_state("tails-server-gobby.service"), "active");
-    assert_eq!(host.sys.sh("stat -c '%U:%G %a' /etc/infinoted/infinoted.conf").trim(), "root:root 600");
+    assert_running(host, "tails-server-gobby.service");
+    // The password's file: root's and the service's own group's, which its unit joins.
+    assert_eq!(host.sys.sh("stat -c '%U:%G %a' /etc/infinoted/infinoted.conf").trim(), "root:tails-secrets-gobby 640");
     let address = reach(w, host, "gobby");
 
     let name = format!("notes-{}", std::process::id());
     let mut alice = Infinote::login(w, &address, "tails-gobby-test").expect("alice is let in");
     // infinoted aborts on add-node before the folder is explored: Gobby explores first.
     alice.directory(r#"<explore-node seq="0" id="0"/>"#);
-    alice.until("<explore-end").unwrap();
+    alice.through("explore-end").unwrap();
     alice.directory(&format!(r#"<add-node seq="1" parent="0" type="InfText" name="{name}"/>"#));
-    let added = alice.until("/>").unwrap();
+    let added = alice.through("add-node").unwrap();
     assert!(added.contains("<add-node") && added.contains(&name), "{added}");
 
     let mut bob = Infinote::login(w, &address, "tails-gobby-test").expect("bob is let in");
     bob.directory(r#"<explore-node seq="0" id="0"/>"#);
-    let listing = bob.until("<explore-end").unwrap();
+    let listing = bob.through("explore-end").unwrap();
     assert!(listing.contains(&format!(r#"name="{name}""#)), "bob sees alice's document: {listing}");
     let refused = Infinote::login(w, &address, "guessed").err().expect("a wrong password is refused");
     assert!(refused.contains("not-authorized"), "{refused}");
@@ -215,6 +223,8 @@ fn gobby(w: &World, host: &Host) {
     let stored = host.sys.sh(&format!("ls /var/lib/private/gobby/documents/ 2>&1"));
     assert!(stored.contains(&format!("{name}.InfText")), "{stored}");
     disable_leaves_nothing(w, host, "gobby", "tails-server-gobby.service", &address);
+    host.ok(&["plugin", "remove", "gobby"]);
+    assert_eq!(host.sys.sh("getent group tails-secrets-gobby; echo $?").trim(), "2", "the group goes with the plugin");
 }
 
 /// Two XMPP clients (slixmpp, from Debian), registering in-band then logging
@@ -240,7 +250,7 @@ fn xmpp_clients(w: &World, address: &str, nonce: &str, mode: &str) -> Result<Str
 fn xmpp(w: &World, host: &Host) {
     host.add_plugins(&["xmpp"]);
     host.ok(&["xmpp", "enable"]);
-    assert_eq!(host.sys.active_state("prosody.service"), "active");
+    assert_running(host, "prosody.service");
     let address = reach(w, host, "xmpp");
     let nonce = format!("xmpp-{}", std::process::id());
     let received = xmpp_clients(w, &address, &nonce, "register").expect("alice and bob register and talk");
@@ -250,7 +260,7 @@ fn xmpp(w: &World, host: &Host) {
     assert!(accounts.contains("alice.dat") && accounts.contains("bob.dat"), "{accounts}");
 
     host.ok(&["xmpp", "set-option", "registration", "false"]);
-    assert_eq!(host.sys.active_state("prosody.service"), "active");
+    assert_running(host, "prosody.service");
     let login = xmpp_clients(w, &address, &nonce, "login").expect("existing accounts still log in");
     assert_eq!(login, format!("received {nonce}"));
     let refused = xmpp_clients(w, &address, "newcomer", "register").expect_err("no new accounts");
@@ -263,10 +273,10 @@ fn xmpp(w: &World, host: &Host) {
 /// Storage: autostart brings them back at the same addresses, with the data.
 pub fn catalog_data_survives_a_reboot(w: &World) {
     let storage = tempfile::tempdir_in("/var/tmp").unwrap();
-    let services = ["xmpp", "gobby"];
+    let services = ["xmpp", "gobby", "etherpad"];
     let nonce = format!("kept-{}", std::process::id());
     let addresses: Vec<String> = {
-        let a = super::reboot::boot(w, storage.path());
+        let a = super::reboot::boot_with(w, storage.path(), true);
         a.add_plugins(&services);
         for service in services {
             a.ok(&[service, "set-option", "persistence", "true"]);
@@ -281,25 +291,196 @@ pub fn catalog_data_survives_a_reboot(w: &World) {
         let gobby = reach(w, &a, "gobby");
         let mut alice = Infinote::login(w, &gobby, "kept-password").expect("let in");
         alice.directory(r#"<explore-node seq="0" id="0"/>"#);
-        alice.until("<explore-end").unwrap();
+        alice.through("explore-end").unwrap();
         alice.directory(&format!(r#"<add-node seq="1" parent="0" type="InfText" name="{nonce}"/>"#));
-        alice.until("<add-node").unwrap();
-        vec![xmpp, gobby]
+        alice.through("add-node").unwrap();
+        wait_for_etherpad(&a);
+        let etherpad = reach(w, &a, "etherpad");
+        let key = a.sys.read("/var/lib/private/etherpad/APIKEY.txt");
+        let made = through_tor(w, &etherpad, &format!("/api/1/createPad?apikey={key}&padID={nonce}&text={nonce}-text"));
+        assert!(made.contains("\"code\":0"), "{made}");
+        vec![xmpp, gobby, etherpad]
     }; // power cut
-    let b = super::reboot::boot(w, storage.path());
+    let b = super::reboot::boot_with(w, storage.path(), true);
     for (service, address) in services.iter().zip(&addresses) {
         assert_eq!(b.info(service)["address"], address.as_str(), "{service}: same onion address");
         w.tor.client_key(address, None);
         reach(w, &b, service);
     }
-    assert_eq!(b.sys.active_state("prosody.service"), "active");
+    assert_running(&b, "prosody.service");
     assert_eq!(xmpp_clients(w, &addresses[0], &nonce, "login").expect("the accounts are kept"), format!("received {nonce}"));
     let mut bob = Infinote::login(w, &addresses[1], "kept-password").expect("the password is kept");
     bob.directory(r#"<explore-node seq="0" id="0"/>"#);
-    let listing = bob.until("<explore-end").unwrap();
+    let listing = bob.through("explore-end").unwrap();
     assert!(listing.contains(&format!(r#"name="{nonce}""#)), "the document is kept: {listing}");
+    // Etherpad's packages were installed again by autostart; its pads were kept.
+    wait_for_etherpad(&b);
+    let key = b.sys.read("/var/lib/private/etherpad/APIKEY.txt");
+    let read = through_tor(w, &addresses[2], &format!("/api/1/getText?apikey={key}&padID={nonce}"));
+    assert!(read.contains(&format!("{nonce}-text")), "the pad is kept: {read}");
     for (service, address) in services.iter().zip(&addresses) {
         b.ok(&[service, "disable"]);
         w.tor.client_key(address, None);
     }
+}
+
+/// Icecast: a source client sends a stream with the source password (100
+/// Continue), a listener gets it through Tor (200 and the bytes sent); a
+/// wrong source password gets 401. The passwords' file is root's and
+/// icecast's group's.
+fn icecast(w: &World, host: &Host) {
+    host.add_plugins(&["icecast"]);
+    host.ok(&["icecast", "set-option", "source-password", "tails-source-test"]);
+    host.ok(&["icecast", "enable"]);
+    assert_running(host, "tails-server-icecast.service");
+    assert_eq!(host.sys.sh("stat -c '%U:%G %a' /etc/icecast2/icecast.xml").trim(), "root:icecast 640");
+    let address = reach(w, host, "icecast");
+    let put = |password: &str| {
+        let mut source = tornet::connect(w.tor.client_socks, &address, 8000).unwrap_or_else(|code| panic!("SOCKS refused with {code:#x}"));
+        source.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let auth = base64(format!("source:{password}").as_bytes());
+        write!(source, "PUT /live.mp3 HTTP/1.1\r\nHost: {address}\r\nAuthorization: Basic {auth}\r\nContent-Type: audio/mpeg\r\nExpect: 100-continue\r\n\r\n").unwrap();
+        let mut answer = [0u8; 256];
+        let n = source.read(&mut answer).unwrap_or(0);
+        (source, String::from_utf8_lossy(&answer[..n]).to_string())
+    };
+    let (_, refused) = put("guessed-password");
+    assert!(refused.contains(" 401 "), "{refused}");
+    let (mut source, answer) = put("tails-source-test");
+    assert!(answer.starts_with("HTTP/1.1 100 Continue"), "{answer}");
+    let nonce = format!("stream-{}-", std::process::id());
+    // The source keeps sending (bounded) while the listener tunes in.
+    let sending = std::thread::spawn({
+        let chunk = nonce.repeat(400);
+        move || {
+            for _ in 0..600 {
+                if source.write_all(chunk.as_bytes()).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    });
+    let mut listener = tornet::connect(w.tor.client_socks, &address, 8000).unwrap_or_else(|code| panic!("SOCKS refused with {code:#x}"));
+    listener.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(listener, "GET /live.mp3 HTTP/1.0\r\nHost: {address}\r\n\r\n").unwrap();
+    let mut heard = Vec::new();
+    let mut buf = [0u8; 16384];
+    while heard.len() < 64 * 1024 {
+        match listener.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => heard.extend_from_slice(&buf[..n]),
+        }
+        if String::from_utf8_lossy(&heard).matches(&nonce).count() >= 10 {
+            break;
+        }
+    }
+    let heard = String::from_utf8_lossy(&heard).to_string();
+    assert!(heard.starts_with("HTTP/1.0 200 OK") && heard.contains("Content-Type: audio/mpeg"), "{}", &heard[..heard.len().min(400)]);
+    assert!(heard.matches(&nonce).count() >= 10, "the listener hears the source: {}", &heard[..heard.len().min(400)]);
+    drop(listener);
+    disable_leaves_nothing(w, host, "icecast", "tails-server-icecast.service", &address);
+    let _ = sending.join();
+}
+
+/// GET `path` from the service through Tor with the client's key: the page.
+fn through_tor(w: &World, address: &str, path: &str) -> String {
+    match tornet::fetch_path(w.tor.client_socks, address, 80, path) {
+        tornet::Fetch::Page(page) => page,
+        refused => panic!("GET {path}: {refused:?}"),
+    }
+}
+
+/// Etherpad, from npm (installed offline from the cache scripts/setup
+/// filled): through Tor with the client's key, alice makes a pad with a
+/// text through Etherpad's HTTP API, bob reads that text and opens the pad's
+/// page; the pads are in the data folder; the admin password's file is
+/// root's and the service's group's.
+fn etherpad(w: &World, host: &Host) {
+    host.add_plugins(&["etherpad"]);
+    host.ok(&["etherpad", "set-option", "admin-password", "tails-admin-test"]);
+    host.ok(&["etherpad", "enable"]);
+    assert_running(host, "tails-server-etherpad.service");
+    assert_eq!(host.sys.sh("stat -c '%U:%G %a' /etc/etherpad/settings.json").trim(), "root:tails-secrets-etherpad 640");
+    let api = wait_for_etherpad(host);
+    assert!(api.contains("currentVersion"), "{api}");
+    let address = reach(w, host, "etherpad");
+    let key = host.sys.read("/var/lib/private/etherpad/APIKEY.txt");
+    let pad = format!("tails-{}", std::process::id());
+    let text = format!("written-by-alice-{}", std::process::id());
+    let made = through_tor(w, &address, &format!("/api/1/createPad?apikey={key}&padID={pad}&text={text}"));
+    assert!(made.contains("\"code\":0"), "{made}");
+    let read = through_tor(w, &address, &format!("/api/1/getText?apikey={key}&padID={pad}"));
+    assert!(read.contains(&text), "bob reads alice's text: {read}");
+    let page = through_tor(w, &address, &format!("/p/{pad}"));
+    assert!(page.starts_with("HTTP/1.1 200") && page.contains("pad.js"), "{}", &page[..page.len().min(600)]);
+    let wrong = through_tor(w, &address, &format!("/api/1/getText?apikey=guessed&padID={pad}"));
+    assert!(wrong.contains("no or wrong API Key"), "{wrong}");
+    assert!(host.sys.sh("cat /var/lib/private/etherpad/var/dirty.db").contains(&text), "the pad is in the data folder");
+    disable_leaves_nothing(w, host, "etherpad", "tails-server-etherpad.service", &address);
+}
+
+/// Etherpad's API once it listens (it takes a while to start); bounded.
+fn wait_for_etherpad(host: &Host) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    loop {
+        let api = super::http_get_path(9001, "/api");
+        if !api.is_empty() {
+            return api;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Etherpad did not answer in 180 s:\n{}",
+            host.sys.sh("journalctl -u tails-server-etherpad.service --no-pager | tail -40")
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// One HTTP/1.0 exchange with the service's port 80 through Tor with the
+/// client's key: the whole response (bounded by the stream's timeouts).
+fn exchange_through_tor(w: &World, address: &str, request: &[u8]) -> Vec<u8> {
+    let mut stream = tornet::connect(w.tor.client_socks, address, 80).unwrap_or_else(|code| panic!("SOCKS refused with {code:#x}"));
+    stream.write_all(request).unwrap();
+    let mut response = Vec::new();
+    let _ = stream.take(16 << 20).read_to_end(&mut response);
+    response
+}
+
+/// The drop box (bepasty under gunicorn): an anonymous sender uploads a file
+/// through Tor (bepasty's REST API, as its web page does); anonymous people
+/// can neither read nor list it; the owner, with the token, downloads the
+/// same bytes; the file is in the data folder.
+fn drop_box(w: &World, host: &Host) {
+    host.add_plugins(&["drop"]);
+    host.ok(&["drop", "set-option", "owner-token", "owner-token-for-tests"]);
+    host.ok(&["drop", "enable"]);
+    assert_running(host, "tails-server-drop.service");
+    assert_eq!(host.sys.sh("stat -c '%U:%G %a' /etc/bepasty/bepasty.conf").trim(), "root:tails-secrets-drop 640");
+    let address = reach(w, host, "drop");
+    let document: Vec<u8> = (0..20_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let body = base64(&document);
+    let upload = format!(
+        "POST /apis/rest/items HTTP/1.0\r\nHost: {address}\r\nContent-Range: bytes 0-{}/{}\r\nContent-Filename: leak.bin\r\n\
+         Content-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n{body}",
+        document.len() - 1,
+        document.len(),
+        body.len()
+    );
+    let answer = String::from_utf8_lossy(&exchange_through_tor(w, &address, upload.as_bytes())).to_string();
+    assert!(answer.starts_with("HTTP/1.0 201") || answer.starts_with("HTTP/1.1 201"), "{answer}");
+    let location = answer.lines().find_map(|l| l.strip_prefix("Content-Location: ")).expect("where the file is").trim().to_string();
+    let download = format!("GET {location}/download HTTP/1.0\r\nHost: {address}\r\n");
+    let anonymous = String::from_utf8_lossy(&exchange_through_tor(w, &address, format!("{download}\r\n").as_bytes())).to_string();
+    assert!(anonymous.contains(" 403 "), "a sender cannot read it back: {anonymous}");
+    let listing = String::from_utf8_lossy(&exchange_through_tor(w, &address, format!("GET /apis/rest/items HTTP/1.0\r\nHost: {address}\r\n\r\n").as_bytes())).to_string();
+    assert!(listing.contains(" 403 "), "nor list the files: {listing}");
+    let owner = format!("{download}Authorization: Basic {}\r\n\r\n", base64(b"owner:owner-token-for-tests"));
+    let got = exchange_through_tor(w, &address, owner.as_bytes());
+    let split = got.windows(4).position(|w| w == b"\r\n\r\n").expect("headers") + 4;
+    assert!(got.starts_with(b"HTTP/1.0 200") || got.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&got[..split]));
+    assert!(got[split..] == document[..], "the owner gets the same bytes");
+    let item = location.rsplit('/').next().unwrap();
+    assert!(host.sys.sh("ls /var/lib/private/drop/files/").contains(&format!("{item}.data")));
+    disable_leaves_nothing(w, host, "drop", "tails-server-drop.service", &address);
 }

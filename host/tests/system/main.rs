@@ -49,7 +49,13 @@ pub struct Boot<'a> {
     pub autostart: bool,
     /// Extra files to copy in.
     pub files: Vec<(PathBuf, String)>,
+    /// npm installs from the cache `scripts/setup` filled (Etherpad's
+    /// packages), offline: the host has no network.
+    pub npm_cache: bool,
 }
+
+/// The npm cache `scripts/setup` fills.
+const NPM_CACHE: &str = "/var/cache/tails-server-tests/npm";
 
 impl World {
     /// Boot a host. Netfilter rules live in the network namespace, which
@@ -73,6 +79,17 @@ impl World {
         }
         for (from, inside) in boot.files {
             items.push(Item::Copy(from, inside));
+        }
+        let npmrc = tempfile::NamedTempFile::new().unwrap();
+        if boot.npm_cache {
+            assert!(Path::new(NPM_CACHE).join(".etherpad-1.8.14").exists(), "{NPM_CACHE} is filled by scripts/setup");
+            // Where the host's own npm cache is (system::npm).
+            items.push(Item::Bind(NPM_CACHE.into(), "/var/cache/tails-server/npm".into()));
+            // npm's built-in configuration, in its own folder: the only file
+            // npm reads whatever `--prefix` says (the global one moves with it).
+            let out = Command::new("sh").args(["-c", "dirname \"$(dirname \"$(readlink -f \"$(command -v npm)\")\")\""]).output().expect("npm");
+            std::fs::write(npmrc.path(), "offline=true\n").unwrap();
+            items.push(Item::Copy(npmrc.path().into(), format!("{}/npmrc", String::from_utf8_lossy(&out.stdout).trim())));
         }
         Host { sys: SystemdHost::boot(&items), control }
     }

@@ -10,9 +10,15 @@ use tails_server_testkit::fixtures;
 
 use super::{mumble_answers, path_when_up, Boot, Host, World};
 
-pub fn boot(w: &World, persistent: &Path) -> Host {
+fn boot(w: &World, persistent: &Path) -> Host {
+    boot_with(w, persistent, false)
+}
+
+/// Boot a host over `persistent` with autostart, and wait (bounded) until
+/// autostart has done its work; `npm_cache`: see [`Boot::npm_cache`].
+pub fn boot_with(w: &World, persistent: &Path, npm_cache: bool) -> Host {
     let starts = (fixtures::DATA_FOLDER.into(), "/root/starts.wasm".to_string());
-    let host = w.host(Boot { persistent: Some(persistent), autostart: true, files: vec![starts] });
+    let host = w.host(Boot { persistent: Some(persistent), autostart: true, files: vec![starts], npm_cache });
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
         let state = host.sys.active_state("tails-server-autostart.service");

@@ -1,8 +1,8 @@
 //! Gobby: collaborative plain-text editing with the infinote server
 //! (infinoted), which Gobby clients connect to. Run by a unit the host
 //! writes, as a user of its own; the documents are kept in its data folder.
-//! The configuration holds the password, so it is root's file alone and
-//! reaches infinoted as a systemd credential.
+//! The configuration holds the password, so only root and the service's own
+//! group (`tails-secrets-gobby`, which its unit joins) read it.
 //!
 //! No TLS: the onion service already encrypts and authenticates the server
 //! (its address is its key), and a certificate for an onion name would only
@@ -30,7 +30,7 @@ impl Service for Gobby {
             client_application_in_gui: Some("Gobby".into()),
             documentation: "https://gobby.github.io/".into(),
             unit: ServiceUnit::HostWritten(
-                UnitSpec::new("/usr/bin/infinoted-0.7").arg(&format!("--config-file={{credential:{CONFIG}}}")).data_folder(DATA),
+                UnitSpec::new("/usr/bin/infinoted-0.7").arg(&format!("--config-file={CONFIG}")).data_folder(DATA),
             ),
             default_target_port: PORT,
             default_virtual_port: None,
