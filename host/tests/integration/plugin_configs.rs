@@ -313,3 +313,39 @@ fn etherpad_settings_are_json_etherpad_reads() {
     assert!(unit.contains("ExecStartPre=\"/usr/bin/sh\" \"-c\"") && unit.contains("StateDirectory=etherpad"), "{unit}");
     assert!(!unit.contains("quoted"), "the password is not in the unit: {unit}");
 }
+
+/// The wiki plugin's files pass their servers' own checks (`php -l` on
+/// DokuWiki's settings, `lighttpd -tt` on the server's), and the admin's
+/// password is stored only as DokuWiki's PBKDF2 hash, in a file others cannot read.
+#[test]
+fn wiki_config_passes_php_and_lighttpd_checks() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = super::sandbox_with_tor();
+    sandbox.ok(&["plugin", "add", fixtures::WIKI, "--yes"]);
+    let refused = sandbox.fails(&["wiki", "set-option", "admin-password", "has:colon"]);
+    assert!(refused.contains("without :"), "{refused}");
+    sandbox.ok(&["wiki", "set-option", "admin-password", "it's a \\ secret"]);
+    sandbox.ok(&["wiki", "set-option", "title", "Notes 'of' the group"]);
+    sandbox.ok(&["wiki", "enable"]);
+    let local = sandbox.path("/etc/dokuwiki/local.php");
+    let out = Command::new("php").arg("-l").arg(&local).output().expect("php (see scripts/setup)");
+    assert!(out.status.success(), "php -l: {}{}", text(&out.stdout), text(&out.stderr));
+    let out = Command::new("php").arg("-r").arg(format!("include '{}'; echo $conf['title'];", local.display())).output().unwrap();
+    assert_eq!(text(&out.stdout), "Notes 'of' the group");
+    let conf = sandbox.path("/etc/dokuwiki/lighttpd-tails-server.conf");
+    let out = Command::new("/usr/sbin/lighttpd").arg("-tt").arg("-f").arg(&conf).output().unwrap();
+    assert!(out.status.success(), "lighttpd -tt: {}{}", text(&out.stdout), text(&out.stderr));
+    let users = sandbox.path("/var/lib/dokuwiki/acl/users.auth.php");
+    let written = std::fs::read_to_string(&users).unwrap();
+    assert!(!written.contains("secret"), "{written}");
+    let line = written.lines().find(|l| l.starts_with("admin:")).expect("the admin's line");
+    let hash = line.split(':').nth(1).unwrap();
+    assert!(hash.starts_with("pbkdf2_sha256$10000$"), "{line}");
+    assert_eq!(std::fs::metadata(&users).unwrap().permissions().mode() & 0o077, 0, "not readable by others");
+    // DokuWiki's own check of the hash, with PHP's PBKDF2.
+    let check = format!(
+        "[$a,$i,$s,$h] = explode('$', '{hash}'); echo base64_encode(hash_pbkdf2('sha256', \"it's a \\\\ secret\", $s, (int)$i, 0, true)) === $h ? 'ok' : 'mismatch';"
+    );
+    let out = Command::new("php").arg("-r").arg(&check).output().unwrap();
+    assert_eq!(text(&out.stdout), "ok", "{}", text(&out.stderr));
+}
