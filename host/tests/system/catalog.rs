@@ -64,6 +64,7 @@ impl Irc {
 
 pub fn services_work_through_tor_with_their_real_clients(w: &World) {
     let host = w.host(Boot { npm_cache: true, ..Boot::default() });
+    wiki(w, &host);
     etherpad(w, &host);
     gobby(w, &host);
     icecast(w, &host);
@@ -269,11 +270,11 @@ fn xmpp(w: &World, host: &Host) {
 }
 
 /// Persistence on for the services whose data is the point (accounts and
-/// messages, documents), a power cut, a new host over the same Persistent
+/// messages, documents, pads, wiki pages), a power cut, a new host over the same Persistent
 /// Storage: autostart brings them back at the same addresses, with the data.
 pub fn catalog_data_survives_a_reboot(w: &World) {
     let storage = tempfile::tempdir_in("/var/tmp").unwrap();
-    let services = ["xmpp", "gobby", "etherpad"];
+    let services = ["xmpp", "gobby", "etherpad", "wiki"];
     let nonce = format!("kept-{}", std::process::id());
     let addresses: Vec<String> = {
         let a = super::reboot::boot_with(w, storage.path(), true);
@@ -283,6 +284,7 @@ pub fn catalog_data_survives_a_reboot(w: &World) {
             a.ok(&[service, "set-option", "autostart", "true"]);
         }
         a.ok(&["gobby", "set-option", "password", "kept-password"]);
+        a.ok(&["wiki", "set-option", "admin-password", "kept-wiki-password"]);
         for service in services {
             a.ok(&[service, "enable"]);
         }
@@ -299,7 +301,9 @@ pub fn catalog_data_survives_a_reboot(w: &World) {
         let key = a.sys.read("/var/lib/private/etherpad/APIKEY.txt");
         let made = through_tor(w, &etherpad, &format!("/api/1/createPad?apikey={key}&padID={nonce}&text={nonce}-text"));
         assert!(made.contains("\"code\":0"), "{made}");
-        vec![xmpp, gobby, etherpad]
+        let wiki = reach(w, &a, "wiki");
+        wiki_edit(w, &wiki, "admin", "kept-wiki-password", "kept", &format!("{nonce} in the wiki"));
+        vec![xmpp, gobby, etherpad, wiki]
     }; // power cut
     let b = super::reboot::boot_with(w, storage.path(), true);
     for (service, address) in services.iter().zip(&addresses) {
@@ -318,6 +322,7 @@ pub fn catalog_data_survives_a_reboot(w: &World) {
     let key = b.sys.read("/var/lib/private/etherpad/APIKEY.txt");
     let read = through_tor(w, &addresses[2], &format!("/api/1/getText?apikey={key}&padID={nonce}"));
     assert!(read.contains(&format!("{nonce}-text")), "the pad is kept: {read}");
+    assert_eq!(wiki_read(w, &addresses[3], "kept").trim(), format!("{nonce} in the wiki"), "the wiki page is kept");
     for (service, address) in services.iter().zip(&addresses) {
         b.ok(&[service, "disable"]);
         w.tor.client_key(address, None);
@@ -483,4 +488,119 @@ fn drop_box(w: &World, host: &Host) {
     let item = location.rsplit('/').next().unwrap();
     assert!(host.sys.sh("ls /var/lib/private/drop/files/").contains(&format!("{item}.data")));
     disable_leaves_nothing(w, host, "drop", "tails-server-drop.service", &address);
+}
+
+/// A browser's visit to a web service through Tor with the client's key:
+/// cookies kept between requests, forms sent url-encoded.
+struct Browser<'a> {
+    w: &'a World,
+    address: String,
+    cookies: std::collections::BTreeMap<String, String>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(w: &'a World, address: &str) -> Browser<'a> {
+        Browser { w, address: address.to_string(), cookies: Default::default() }
+    }
+
+    /// GET (no form) or POST (a form); the status code and the body.
+    fn request(&mut self, path: &str, form: Option<&[(String, String)]>) -> (u16, String) {
+        let cookie: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut request = format!("{} {path} HTTP/1.0\r\nHost: {}\r\n", if form.is_some() { "POST" } else { "GET" }, self.address);
+        if !cookie.is_empty() {
+            request += &format!("Cookie: {}\r\n", cookie.join("; "));
+        }
+        if let Some(form) = form {
+            let body: Vec<String> = form.iter().map(|(k, v)| format!("{}={}", url_encode(k), url_encode(v))).collect();
+            let body = body.join("&");
+            request += &format!("Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+        } else {
+            request += "\r\n";
+        }
+        let response = String::from_utf8_lossy(&exchange_through_tor(self.w, &self.address, request.as_bytes())).to_string();
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        for line in head.lines() {
+            if let Some(set) = line.strip_prefix("Set-Cookie: ").or_else(|| line.strip_prefix("set-cookie: ")) {
+                if let Some((name, value)) = set.split(';').next().and_then(|c| c.split_once('=')) {
+                    self.cookies.insert(name.trim().to_string(), value.trim().to_string());
+                }
+            }
+        }
+        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        (status, body.to_string())
+    }
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+/// The hidden fields of the form whose id is `id` in a page (DokuWiki's
+/// forms: `<input type="hidden" name="N" value="V" />`).
+fn hidden_fields(page: &str, id: &str) -> Vec<(String, String)> {
+    let start = page.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no form {id} in:\n{page}"));
+    let form = &page[start..page[start..].find("</form>").map_or(page.len(), |e| start + e)];
+    let mut fields = Vec::new();
+    for input in form.split("<input").skip(1) {
+        let input = &input[..input.find('>').unwrap_or(input.len())];
+        if !input.contains("type=\"hidden\"") {
+            continue;
+        }
+        let attr = |name: &str| input.split(&format!("{name}=\"")).nth(1).and_then(|r| r.split('"').next()).map(|v| v.replace("&amp;", "&"));
+        if let (Some(name), Some(value)) = (attr("name"), attr("value")) {
+            fields.push((name, value));
+        }
+    }
+    fields
+}
+
+/// Log in to DokuWiki and save `text` as the page `id`, as a person does in
+/// Tor Browser (the login form, then the edit form, each with its token).
+fn wiki_edit(w: &World, address: &str, user: &str, password: &str, id: &str, text: &str) {
+    let mut browser = Browser::new(w, address);
+    let (status, page) = browser.request(&format!("/doku.php?id={id}&do=login"), None);
+    assert_eq!(status, 200, "{page}");
+    let mut form = hidden_fields(&page, "dw__login");
+    form.extend([("u".to_string(), user.to_string()), ("p".to_string(), password.to_string())]);
+    let (status, page) = browser.request(&format!("/doku.php?id={id}"), Some(&form));
+    assert!(status == 302 || (status == 200 && page.contains("do=logout")), "login: {status}\n{page}");
+    let (status, page) = browser.request(&format!("/doku.php?id={id}&do=edit"), None);
+    assert_eq!(status, 200, "{page}");
+    let mut form = hidden_fields(&page, "dw__editform");
+    form.extend([
+        ("wikitext".to_string(), text.to_string()),
+        ("summary".to_string(), "from the test".to_string()),
+        ("do[save]".to_string(), "1".to_string()),
+    ]);
+    let (status, page) = browser.request(&format!("/doku.php?id={id}"), Some(&form));
+    assert!(status == 302 || status == 200, "save: {status}\n{page}");
+}
+
+/// A page's text as anyone reads it (DokuWiki's raw export), through Tor.
+fn wiki_read(w: &World, address: &str, id: &str) -> String {
+    Browser::new(w, address).request(&format!("/doku.php?id={id}&do=export_raw"), None).1
+}
+
+/// The wiki (DokuWiki): the admin logs in with the password from the
+/// options and writes a page; an anonymous reader reads it; a wrong password
+/// does not log in; the page is on disk; the hash's file is www-data's.
+fn wiki(w: &World, host: &Host) {
+    host.add_plugins(&["wiki"]);
+    host.ok(&["wiki", "set-option", "admin-password", "wiki-admin-test"]);
+    host.ok(&["wiki", "enable"]);
+    assert_running(host, "tails-server-wiki.service");
+    let address = reach(w, host, "wiki");
+    let text = format!("Written through Tor by the admin, {}.", std::process::id());
+    wiki_edit(w, &address, "admin", "wiki-admin-test", "start", &text);
+    assert_eq!(wiki_read(w, &address, "start").trim(), text, "an anonymous reader reads the page");
+    assert!(host.sys.read("/var/lib/dokuwiki/data/pages/start.txt").contains(&text));
+    // A wrong password: the login form again, no logout link.
+    let mut mallory = Browser::new(w, &address);
+    let (_, page) = mallory.request("/doku.php?id=start&do=login", None);
+    let mut form = hidden_fields(&page, "dw__login");
+    form.extend([("u".to_string(), "admin".to_string()), ("p".to_string(), "guessed-password".to_string())]);
+    let (_, page) = mallory.request("/doku.php?id=start", Some(&form));
+    assert!(page.contains("dw__login") && !page.contains("do=logout"), "{page}");
+    assert!(!host.sys.read("/var/lib/dokuwiki/acl/users.auth.php").contains("wiki-admin-test"), "only the hash is stored");
+    disable_leaves_nothing(w, host, "wiki", "tails-server-wiki.service", &address);
 }
