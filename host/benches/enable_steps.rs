@@ -39,7 +39,9 @@ fn main() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     for service in ["web", "mumble", "hello"] {
-        ts(&["plugin", "add", &format!("/root/{service}.wasm"), "--yes"]);
+        // The first-party plugins are shipped (added by name); the fixture is a file.
+        let plugin = if service == "hello" { "/root/hello.wasm".to_string() } else { service.to_string() };
+        ts(&["plugin", "add", &plugin, "--yes"]);
         // First run: vendor unit stopped, key made; npm packages installed.
         let first = ts(&[service, "enable"]);
         if service == "hello" {

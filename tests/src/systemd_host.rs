@@ -46,6 +46,24 @@ pub fn tails_server_items(bin: &Path, tor_dir: &Path) -> Vec<Item> {
     items
 }
 
+/// The npm cache `scripts/setup` fills (Etherpad's packages).
+pub const NPM_CACHE: &str = "/var/cache/tails-server-tests/npm";
+
+/// What makes npm inside a host install from [`NPM_CACHE`], offline (a host
+/// has no network): the cache where the host's own npm cache is
+/// (`system::npm`), and `offline=true` in npm's built-in configuration, in
+/// npm's own folder, the only file npm reads whatever `--prefix` says.
+/// `npmrc` is a scratch file that must outlive the boot.
+pub fn npm_offline_items(npmrc: &Path) -> Vec<Item> {
+    assert!(Path::new(NPM_CACHE).join(".etherpad-1.8.14").exists(), "{NPM_CACHE} is filled by scripts/setup");
+    let out = Command::new("sh").args(["-c", "dirname \"$(dirname \"$(readlink -f \"$(command -v npm)\")\")\""]).output().expect("npm");
+    std::fs::write(npmrc, "offline=true\n").unwrap();
+    vec![
+        Item::Bind(NPM_CACHE.into(), "/var/cache/tails-server/npm".into()),
+        Item::Copy(npmrc.to_path_buf(), format!("{}/npmrc", String::from_utf8_lossy(&out.stdout).trim())),
+    ]
+}
+
 impl SystemdHost {
     /// Boot a host and wait (bounded) until systemd says it is up.
     pub fn boot(items: &[Item]) -> SystemdHost {

@@ -83,8 +83,25 @@ fn assert_running(host: &Host, unit: &str) {
     }
 }
 
-/// After `disable`: the unit stopped, the firewall rules and the onion gone.
+/// Every socket the unit's processes listen on (TCP) or are bound to (UDP)
+/// is on loopback: allow-lan is off.
+fn assert_loopback_only(host: &Host, unit: &str) {
+    let script = format!(
+        "g=$(systemctl show -p ControlGroup --value {unit}); pids=$(tr '\\n' '|' < /sys/fs/cgroup$g/cgroup.procs); \
+         ss -ltunpH | grep -E \"pid=(${{pids%|}}),\""
+    );
+    let sockets = host.sys.sh(&script);
+    assert!(!sockets.trim().is_empty(), "{unit} listens on nothing?");
+    for line in sockets.lines() {
+        let local = line.split_whitespace().nth(4).unwrap_or("");
+        assert!(local.starts_with("127.0.0.1:") || local.starts_with("[::1]:"), "{unit} listens beyond loopback: {line}");
+    }
+}
+
+/// Before `disable`: it listened on loopback only. After: the unit stopped,
+/// the firewall rules and the onion gone.
 fn disable_leaves_nothing(w: &World, host: &Host, service: &str, unit: &str, address: &str) {
+    assert_loopback_only(host, unit);
     host.ok(&[service, "disable"]);
     assert_eq!(host.sys.active_state(unit), "inactive", "{unit}");
     assert!(!host.nft_rules().contains(&format!("tails-server:{service}")), "{}", host.nft_rules());

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use tails_server_testkit::systemd_host::{tails_server_items, Item, NetNs, SystemdHost, INSIDE_BIN};
+use tails_server_testkit::systemd_host::{npm_offline_items, tails_server_items, Item, NetNs, SystemdHost, INSIDE_BIN};
 use tails_server_testkit::tornet::TorNet;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tails-server");
@@ -54,8 +54,6 @@ pub struct Boot<'a> {
     pub npm_cache: bool,
 }
 
-/// The npm cache `scripts/setup` fills.
-const NPM_CACHE: &str = "/var/cache/tails-server-tests/npm";
 
 impl World {
     /// Boot a host. Netfilter rules live in the network namespace, which
@@ -82,14 +80,7 @@ impl World {
         }
         let npmrc = tempfile::NamedTempFile::new().unwrap();
         if boot.npm_cache {
-            assert!(Path::new(NPM_CACHE).join(".etherpad-1.8.14").exists(), "{NPM_CACHE} is filled by scripts/setup");
-            // Where the host's own npm cache is (system::npm).
-            items.push(Item::Bind(NPM_CACHE.into(), "/var/cache/tails-server/npm".into()));
-            // npm's built-in configuration, in its own folder: the only file
-            // npm reads whatever `--prefix` says (the global one moves with it).
-            let out = Command::new("sh").args(["-c", "dirname \"$(dirname \"$(readlink -f \"$(command -v npm)\")\")\""]).output().expect("npm");
-            std::fs::write(npmrc.path(), "offline=true\n").unwrap();
-            items.push(Item::Copy(npmrc.path().into(), format!("{}/npmrc", String::from_utf8_lossy(&out.stdout).trim())));
+            items.extend(npm_offline_items(npmrc.path()));
         }
         Host { sys: SystemdHost::boot(&items), control }
     }

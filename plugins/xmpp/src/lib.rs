@@ -100,7 +100,7 @@ impl Service for Xmpp {
         let server = format!("{}:{}", request.address, request.virtual_port);
         ConnectionText {
             text: format!(
-                "XMPP server: {server}\n{accounts}{address}\n\
+                "XMPP server: {server} (link: xmpp:{address}?register)\n{accounts}{address}\n\
                  In the client, use Tor's SOCKS proxy (on Tails 127.0.0.1:9050) and allow a plain (unencrypted) connection: the onion already encrypts it.\n",
                 address = request.address
             ),
