@@ -124,11 +124,11 @@ fn answer_through_tor(net: &TorNet, address: &str, port: u16, probe: &str) -> Re
 
 /// Resident memory of every process in the unit's cgroup, in KiB.
 fn resident_kib(host: &SystemdHost, unit: &str) -> u64 {
-    let script = format!(
-        "g=$(systemctl show -p ControlGroup --value {unit}); for p in $(cat /sys/fs/cgroup$g/cgroup.procs); do \
-         awk '/^VmRSS/ {{print $2}}' /proc/$p/status; done"
-    );
-    host.sh(&script).lines().filter_map(|l| l.trim().parse::<u64>().ok()).sum()
+    host.unit_pids(unit)
+        .iter()
+        .map(|pid| host.sh(&format!("awk '/^VmRSS/ {{print $2}}' /proc/{pid}/status 2>/dev/null || true")))
+        .filter_map(|kib| kib.trim().parse::<u64>().ok())
+        .sum()
 }
 
 /// The time enable printed for a step (`✓ unit: ... [0.120 s]`).

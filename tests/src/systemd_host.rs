@@ -126,6 +126,14 @@ impl SystemdHost {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The processes of a unit (PIDs inside the host), found by their
+    /// cgroup: the host's systemd runs in a cgroup below the machine's root,
+    /// so its `ControlGroup` paths are not paths in /sys/fs/cgroup.
+    pub fn unit_pids(&self, unit: &str) -> Vec<u32> {
+        let found = self.sh(&format!("grep -l -x '0::.*/{unit}' /proc/[0-9]*/cgroup 2>/dev/null || true"));
+        found.lines().filter_map(|l| l.strip_prefix("/proc/")?.strip_suffix("/cgroup")?.parse().ok()).collect()
+    }
+
     /// A property of a systemd1 object, read over the host's D-Bus (busctl).
     pub fn dbus_property(&self, path: &str, interface: &str, property: &str) -> String {
         let out = self.run(

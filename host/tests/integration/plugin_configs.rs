@@ -349,3 +349,31 @@ fn wiki_config_passes_php_and_lighttpd_checks() {
     let out = Command::new("php").arg("-r").arg(&check).output().unwrap();
     assert_eq!(text(&out.stdout), "ok", "{}", text(&out.stderr));
 }
+
+/// The mediawiki plugin's files pass `php -l` and `lighttpd -tt`; its
+/// settings name the onion's URL as `$wgServer`; the admin's password is in a
+/// file others cannot read, never in the unit (its installer reads the file).
+#[test]
+fn mediawiki_config_passes_php_and_lighttpd_checks() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = super::sandbox_with_tor();
+    sandbox.ok(&["plugin", "add", fixtures::MEDIAWIKI, "--yes"]);
+    let refused = sandbox.fails(&["mediawiki", "set-option", "title", "Bad; title"]);
+    assert!(refused.contains("letters, digits, spaces"), "{refused}");
+    sandbox.ok(&["mediawiki", "set-option", "admin-password", "a long admin password"]);
+    sandbox.ok(&["mediawiki", "enable"]);
+    let settings = sandbox.path("/etc/mediawiki/tails-server.php");
+    let out = Command::new("php").arg("-l").arg(&settings).output().expect("php (see scripts/setup)");
+    assert!(out.status.success(), "php -l: {}{}", text(&out.stdout), text(&out.stderr));
+    let info: serde_json::Value = serde_json::from_str(&sandbox.ok(&["mediawiki", "info", "--json"])).unwrap();
+    let written = std::fs::read_to_string(&settings).unwrap();
+    assert!(written.contains(&format!("$wgServer = 'http://{}';", info["address"].as_str().unwrap())), "{written}");
+    let conf = sandbox.path("/etc/mediawiki/lighttpd-tails-server.conf");
+    let out = Command::new("/usr/sbin/lighttpd").arg("-tt").arg("-f").arg(&conf).output().unwrap();
+    assert!(out.status.success(), "lighttpd -tt: {}{}", text(&out.stdout), text(&out.stderr));
+    let password = sandbox.path("/etc/mediawiki/tails-server-admin-password");
+    assert_eq!(std::fs::read_to_string(&password).unwrap(), "a long admin password");
+    assert_eq!(std::fs::metadata(&password).unwrap().permissions().mode() & 0o077, 0);
+    let unit = std::fs::read_to_string(sandbox.path("/run/systemd/system/tails-server-mediawiki.service")).unwrap();
+    assert!(!unit.contains("a long admin password") && unit.contains("--passfile /etc/mediawiki/tails-server-admin-password"), "{unit}");
+}

@@ -64,6 +64,7 @@ impl Irc {
 
 pub fn services_work_through_tor_with_their_real_clients(w: &World) {
     let host = w.host(Boot { npm_cache: true, ..Boot::default() });
+    mediawiki(w, &host);
     wiki(w, &host);
     etherpad(w, &host);
     gobby(w, &host);
@@ -86,11 +87,9 @@ fn assert_running(host: &Host, unit: &str) {
 /// Every socket the unit's processes listen on (TCP) or are bound to (UDP)
 /// is on loopback: allow-lan is off.
 fn assert_loopback_only(host: &Host, unit: &str) {
-    let script = format!(
-        "g=$(systemctl show -p ControlGroup --value {unit}); pids=$(tr '\\n' '|' < /sys/fs/cgroup$g/cgroup.procs); \
-         ss -ltunpH | grep -E \"pid=(${{pids%|}}),\""
-    );
-    let sockets = host.sys.sh(&script);
+    let pids: Vec<String> = host.sys.unit_pids(unit).iter().map(u32::to_string).collect();
+    assert!(!pids.is_empty(), "{unit} has no processes");
+    let sockets = host.sys.sh(&format!("ss -ltunpH | grep -E 'pid=({}),' || true", pids.join("|")));
     assert!(!sockets.trim().is_empty(), "{unit} listens on nothing?");
     for line in sockets.lines() {
         let local = line.split_whitespace().nth(4).unwrap_or("");
@@ -620,4 +619,50 @@ fn wiki(w: &World, host: &Host) {
     assert!(page.contains("dw__login") && !page.contains("do=logout"), "{page}");
     assert!(!host.sys.read("/var/lib/dokuwiki/acl/users.auth.php").contains("wiki-admin-test"), "only the hash is stored");
     disable_leaves_nothing(w, host, "wiki", "tails-server-wiki.service", &address);
+}
+
+/// MediaWiki's API through Tor: a JSON answer (GET, or POST of a form).
+fn mediawiki_api(browser: &mut Browser, form: &[(&str, &str)], post: bool) -> serde_json::Value {
+    let mut fields: Vec<(String, String)> = form.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    fields.push(("format".into(), "json".into()));
+    let (status, body) = if post {
+        browser.request("/api.php", Some(&fields))
+    } else {
+        let query: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", url_encode(v))).collect();
+        browser.request(&format!("/api.php?{}", query.join("&")), None)
+    };
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+/// MediaWiki: installed by its set-up command with the onion's URL as
+/// `$wgServer`; through Tor with the client's key, the admin logs in through
+/// the API and edits a page; an anonymous reader reads it; an anonymous edit
+/// is refused (anyone-edits is off).
+fn mediawiki(w: &World, host: &Host) {
+    host.add_plugins(&["mediawiki"]);
+    host.ok(&["mediawiki", "set-option", "admin-password", "mediawiki-admin-test"]);
+    host.ok(&["mediawiki", "enable"]);
+    assert_running(host, "tails-server-mediawiki.service");
+    let address = reach(w, host, "mediawiki");
+    let mut admin = Browser::new(w, &address);
+    let info = mediawiki_api(&mut admin, &[("action", "query"), ("meta", "siteinfo")], false);
+    assert!(info["query"]["general"]["generator"].as_str().unwrap_or("").starts_with("MediaWiki 1.39"), "{info}");
+    assert_eq!(info["query"]["general"]["server"], format!("http://{address}"), "$wgServer is the onion's URL");
+    let tokens = mediawiki_api(&mut admin, &[("action", "query"), ("meta", "tokens"), ("type", "login")], false);
+    let login_token = tokens["query"]["tokens"]["logintoken"].as_str().expect("a login token").to_string();
+    let login = mediawiki_api(&mut admin, &[("action", "login"), ("lgname", "admin"), ("lgpassword", "mediawiki-admin-test"), ("lgtoken", &login_token)], true);
+    assert_eq!(login["login"]["result"], "Success", "{login}");
+    let tokens = mediawiki_api(&mut admin, &[("action", "query"), ("meta", "tokens")], false);
+    let csrf = tokens["query"]["tokens"]["csrftoken"].as_str().expect("an edit token").to_string();
+    let text = format!("Written through Tor by the admin, {}.", std::process::id());
+    let edit = mediawiki_api(&mut admin, &[("action", "edit"), ("title", "Tails Server"), ("text", &text), ("token", &csrf)], true);
+    assert_eq!(edit["edit"]["result"], "Success", "{edit}");
+
+    let mut reader = Browser::new(w, &address);
+    let (status, raw) = reader.request("/index.php?title=Tails_Server&action=raw", None);
+    assert_eq!((status, raw.trim()), (200, text.as_str()), "an anonymous reader reads the page");
+    let refused = mediawiki_api(&mut reader, &[("action", "edit"), ("title", "Tails Server"), ("text", "vandal"), ("token", "+\\")], true);
+    assert!(refused["error"]["code"].as_str().is_some_and(|c| c.contains("permission") || c.contains("denied")), "{refused}");
+    disable_leaves_nothing(w, host, "mediawiki", "tails-server-mediawiki.service", &address);
 }
