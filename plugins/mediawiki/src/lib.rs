@@ -104,7 +104,10 @@ impl Service for MediaWiki {
              $wgEnableUploads = false;\n\
              // Nothing reaches beyond this computer anyway; do not try.\n\
              $wgAllowExternalImages = false;\n\
-             $wgPingback = false;\n",
+             $wgPingback = false;\n\
+             // Errors go to the service's log (the journal), not to visitors.\n\
+             $wgDebugLogGroups['exception'] = 'php://stderr';\n\
+             $wgDebugLogGroups['error'] = 'php://stderr';\n",
             server = php(&format!("http://{onion}")),
             anyone = if o.boolean("anyone-edits") { "true" } else { "false" },
         );
