@@ -10,7 +10,7 @@
 //! - the resident memory of the running service: every process of its unit's
 //!   cgroup (VmRSS summed), a few seconds after that first answer.
 //!
-//! Run (as root): `cargo bench -p tails-server --bench catalog`.
+//! Run (as root): `cargo bench -p tails-server --bench catalog [-- SERVICE...]`.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -35,12 +35,15 @@ const SERVICES: &[(&str, &str, u16, &str)] = &[
     ("etherpad", "tails-server-etherpad.service", 80, "GET /api HTTP/1.0\r\n\r\n"),
     ("drop", "tails-server-drop.service", 80, "GET / HTTP/1.0\r\n\r\n"),
     ("wiki", "tails-server-wiki.service", 80, "GET /doku.php HTTP/1.0\r\n\r\n"),
+    ("mediawiki", "tails-server-mediawiki.service", 80, "GET /api.php HTTP/1.0\r\n\r\n"),
 ];
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    // Services named after `--` only (`cargo bench … -- wiki mediawiki`); all by default.
+    let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let netns = NetNs::new(&format!("tscat{}", std::process::id()));
     netns.enter();
     let net = TorNet::start();
@@ -57,7 +60,7 @@ fn main() {
 
     println!("Each service in a systemd test host, packages installed; enable's steps: median of {RUNS} runs, in seconds.");
     println!("{:<9} {:>8} {:>9} {:>6} {:>8} {:>7} {:>7} | {:>13} | {:>9}", "service", "packages", "configure", "unit", "firewall", "publish", "enable", "first answer", "memory");
-    for &(service, unit, port, probe) in SERVICES {
+    for &(service, unit, port, probe) in SERVICES.iter().filter(|s| only.is_empty() || only.iter().any(|o| o == s.0)) {
         ts(&["plugin", "add", service, "--yes"]);
         // The first enable installs (npm for Etherpad) and makes the key.
         ts(&[service, "enable"]);

@@ -201,3 +201,74 @@ pub mod standard {
     /// `configure`: for a server that must know its own name.
     pub const ONION_ADDRESS: &str = "onion-address";
 }
+
+/// Helpers for services people reach with Tor Browser.
+pub mod web {
+    /// The URL of a web service at `address` (an onion): `http://ADDRESS/`,
+    /// with the port when it is not 80.
+    pub fn url(address: &str, virtual_port: u16) -> String {
+        if virtual_port == 80 {
+            format!("http://{address}/")
+        } else {
+            format!("http://{address}:{virtual_port}/")
+        }
+    }
+
+    /// A PHP single-quoted string literal of `s`.
+    pub fn php_string(s: &str) -> String {
+        format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+
+    /// A PHP site served by its own lighttpd with PHP as FastCGI
+    /// (Debian's `php8.2-cgi`), as a host-written unit runs it:
+    /// `lighttpd -D -f FILE` as the site's user.
+    pub struct PhpSite<'a> {
+        /// The service's name, for the file's header.
+        pub service: &'a str,
+        pub document_root: &'a str,
+        pub index: &'a str,
+        pub listen_address: &'a str,
+        pub port: u16,
+        /// A lighttpd regular expression of URLs never served (code, data, settings).
+        pub deny: &'a str,
+        /// Environment variables for PHP.
+        pub environment: &'a [(&'a str, &'a str)],
+    }
+
+    impl PhpSite<'_> {
+        /// The lighttpd configuration file.
+        pub fn lighttpd_conf(&self) -> String {
+            let environment: String = self.environment.iter().map(|(k, v)| format!(", \"{k}\" => \"{v}\"")).collect();
+            format!(
+                "# Written by Tails Server for the {service} service; edits are replaced.\n\
+                 server.modules = (\"mod_access\", \"mod_fastcgi\")\n\
+                 server.document-root = \"{root}\"\n\
+                 server.bind = \"{host}\"\n\
+                 server.port = {port}\n\
+                 server.follow-symlink = \"enable\"\n\
+                 server.upload-dirs = (\"/tmp\")\n\
+                 server.tag = \"\"\n\
+                 index-file.names = (\"{index}\")\n\
+                 mimetype.assign = (\".css\" => \"text/css\", \".js\" => \"text/javascript\", \".png\" => \"image/png\", \
+                 \".gif\" => \"image/gif\", \".jpg\" => \"image/jpeg\", \".svg\" => \"image/svg+xml\", \".ico\" => \"image/x-icon\", \
+                 \".txt\" => \"text/plain\", \"\" => \"application/octet-stream\")\n\
+                 # The site's code, data and settings outside its entry points are never served.\n\
+                 $HTTP[\"url\"] =~ \"{deny}\" {{\n\
+                 \x20 url.access-deny = (\"\")\n\
+                 }}\n\
+                 fastcgi.server = (\".php\" => ((\n\
+                 \x20 \"bin-path\" => \"/usr/bin/php-cgi8.2\",\n\
+                 \x20 \"socket\" => \"/tmp/php.socket\",\n\
+                 \x20 \"max-procs\" => 1,\n\
+                 \x20 \"bin-environment\" => (\"PHP_FCGI_CHILDREN\" => \"2\", \"PHP_FCGI_MAX_REQUESTS\" => \"500\"{environment})\n\
+                 )))\n",
+                service = self.service,
+                root = self.document_root,
+                host = self.listen_address,
+                port = self.port,
+                index = self.index,
+                deny = self.deny,
+            )
+        }
+    }
+}

@@ -9,7 +9,7 @@
 
 use tails_server_sdk::{
     config, export, invalid, network, standard, Capabilities, ConnectionRequest, ConnectionText, Error, OptionSetting, OptionSpec,
-    OptionValue, Options, PortRequest, Protocol, Service, ServiceInfo, ServiceUnit, UnitSpec,
+    OptionValue, Options, PortRequest, Protocol, Service, ServiceInfo, ServiceUnit, UnitSpec, web,
 };
 
 const CONFIG: &str = "/etc/bepasty/bepasty.conf";
@@ -112,11 +112,7 @@ impl Service for DropBox {
 
     fn connection_info(request: ConnectionRequest) -> ConnectionText {
         let o = Options(&request.options);
-        let url = if request.virtual_port == 80 {
-            format!("http://{}/", request.address)
-        } else {
-            format!("http://{}:{}/", request.address, request.virtual_port)
-        };
+        let url = web::url(&request.address, request.virtual_port);
         let token = o.text("owner-token");
         ConnectionText {
             text: format!(

@@ -9,7 +9,7 @@
 
 use tails_server_sdk::{
     config, export, invalid, network, npm_folder, standard, Capabilities, ConnectionRequest, ConnectionText, Error, OptionSetting,
-    OptionSpec, OptionValue, Options, PortRequest, Protocol, Service, ServiceInfo, ServiceUnit, UnitSpec,
+    OptionSpec, OptionValue, Options, PortRequest, Protocol, Service, ServiceInfo, ServiceUnit, UnitSpec, web,
 };
 
 const NAME: &str = "etherpad";
@@ -142,11 +142,7 @@ impl Service for Etherpad {
     }
 
     fn connection_info(request: ConnectionRequest) -> ConnectionText {
-        let url = if request.virtual_port == 80 {
-            format!("http://{}/", request.address)
-        } else {
-            format!("http://{}:{}/", request.address, request.virtual_port)
-        };
+        let url = web::url(&request.address, request.virtual_port);
         ConnectionText {
             text: format!("Open in Tor Browser: {url}\nA pad is {url}p/NAME; share its address with the people who write with you.\n"),
             gui_text: format!("Open <a href=\"{url}\">{url}</a> in Tor Browser. A pad is <tt>{url}p/NAME</tt>."),

@@ -11,7 +11,7 @@
 
 use tails_server_sdk::{
     config, export, invalid, network, standard, Capabilities, ConnectionRequest, ConnectionText, Error, OptionSetting, OptionSpec,
-    OptionValue, Options, PortRequest, Protocol, Service, ServiceInfo, ServiceUnit, UnitSpec,
+    OptionValue, Options, PortRequest, Protocol, Service, ServiceInfo, ServiceUnit, UnitSpec, web,
 };
 
 const SETTINGS: &str = "/etc/mediawiki/tails-server.php";
@@ -29,11 +29,6 @@ const INSTALL: &str = "[ -e /var/lib/mediawiki/tails-server/LocalSettings.php ] 
      php /usr/share/mediawiki/maintenance/install.php --quiet --dbtype sqlite --dbpath /var/lib/mediawiki/tails-server/db --dbname wiki \
      --confpath /var/lib/mediawiki/tails-server --server \"http://$1\" --scriptpath \"\" \
      --passfile /etc/mediawiki/tails-server-admin-password --lang en \"$2\" admin )";
-
-/// A PHP single-quoted string literal.
-fn php(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
-}
 
 struct MediaWiki;
 
@@ -108,35 +103,19 @@ impl Service for MediaWiki {
              // Errors go to the service's log (the journal), not to visitors.\n\
              $wgDebugLogGroups['exception'] = 'php://stderr';\n\
              $wgDebugLogGroups['error'] = 'php://stderr';\n",
-            server = php(&format!("http://{onion}")),
+            server = web::php_string(&format!("http://{onion}")),
             anyone = if o.boolean("anyone-edits") { "true" } else { "false" },
         );
-        let lighttpd = format!(
-            "# Written by Tails Server for the mediawiki service; edits are replaced.\n\
-             server.modules = (\"mod_access\", \"mod_fastcgi\")\n\
-             server.document-root = \"/usr/share/mediawiki\"\n\
-             server.bind = \"{host}\"\n\
-             server.port = {port}\n\
-             server.follow-symlink = \"enable\"\n\
-             server.upload-dirs = (\"/tmp\")\n\
-             server.tag = \"\"\n\
-             index-file.names = (\"index.php\")\n\
-             mimetype.assign = (\".css\" => \"text/css\", \".js\" => \"text/javascript\", \".png\" => \"image/png\", \
-             \".gif\" => \"image/gif\", \".jpg\" => \"image/jpeg\", \".svg\" => \"image/svg+xml\", \".ico\" => \"image/x-icon\", \
-             \"\" => \"application/octet-stream\")\n\
-             # MediaWiki's code, settings and data outside its entry points are never served.\n\
-             $HTTP[\"url\"] =~ \"^/(cache|includes|maintenance|languages|serialized|tests|vendor|mw-config|config|extensions/.*\\.php)(/|$)|^/LocalSettings\" {{\n\
-             \x20 url.access-deny = (\"\")\n\
-             }}\n\
-             fastcgi.server = (\".php\" => ((\n\
-             \x20 \"bin-path\" => \"/usr/bin/php-cgi8.2\",\n\
-             \x20 \"socket\" => \"/tmp/php.socket\",\n\
-             \x20 \"max-procs\" => 1,\n\
-             \x20 \"bin-environment\" => (\"PHP_FCGI_CHILDREN\" => \"2\", \"PHP_FCGI_MAX_REQUESTS\" => \"500\", \"MW_CONFIG_FILE\" => \"{SETTINGS}\")\n\
-             )))\n",
-            host = o.text(standard::LISTEN_ADDRESS),
-            port = o.port(standard::TARGET_PORT),
-        );
+        let lighttpd = web::PhpSite {
+            service: "mediawiki",
+            document_root: "/usr/share/mediawiki",
+            index: "index.php",
+            listen_address: o.text(standard::LISTEN_ADDRESS),
+            port: o.port(standard::TARGET_PORT),
+            deny: "^/(cache|includes|maintenance|languages|serialized|tests|vendor|mw-config|config|extensions/.*\\.php)(/|$)|^/LocalSettings",
+            environment: &[("MW_CONFIG_FILE", SETTINGS)],
+        }
+        .lighttpd_conf();
         config::write(SETTINGS, &settings, false)?;
         config::write(LIGHTTPD, &lighttpd, false)?;
         // Read by the installer: root's and www-data's only.
@@ -146,11 +125,7 @@ impl Service for MediaWiki {
 
     fn connection_info(request: ConnectionRequest) -> ConnectionText {
         let o = Options(&request.options);
-        let url = if request.virtual_port == 80 {
-            format!("http://{}/", request.address)
-        } else {
-            format!("http://{}:{}/", request.address, request.virtual_port)
-        };
+        let url = web::url(&request.address, request.virtual_port);
         let password = o.text("admin-password");
         ConnectionText {
             text: format!("Open in Tor Browser: {url}\nLog in as admin, password {password} (the one set when the wiki was first installed)\n"),

@@ -11,7 +11,7 @@ use pbkdf2::pbkdf2_hmac;
 use sha2::Sha256;
 use tails_server_sdk::{
     config, export, invalid, network, standard, Capabilities, ConnectionRequest, ConnectionText, Error, OptionSetting, OptionSpec,
-    OptionValue, Options, PortRequest, Protocol, Service, ServiceInfo, ServiceUnit, UnitSpec,
+    OptionValue, Options, PortRequest, Protocol, Service, ServiceInfo, ServiceUnit, UnitSpec, web,
 };
 
 const LOCAL: &str = "/etc/dokuwiki/local.php";
@@ -40,11 +40,6 @@ fn password_hash(password: &str, salt: &str) -> String {
     let mut key = [0u8; 32];
     pbkdf2_hmac::<Sha256>(password.as_bytes(), salt.as_bytes(), ITERATIONS, &mut key);
     format!("pbkdf2_sha256${ITERATIONS}${salt}${}", base64(&key))
-}
-
-/// A PHP single-quoted string literal.
-fn php(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
 struct Wiki;
@@ -115,8 +110,8 @@ impl Service for Wiki {
              $conf['userewrite'] = 0;\n\
              $conf['updatecheck'] = 0;\n\
              $conf['send404'] = 1;\n",
-            title = php(o.text("title")),
-            admin = php(admin),
+            title = web::php_string(o.text("title")),
+            admin = web::php_string(admin),
         );
         let users = format!(
             "# Written by Tails Server from the wiki service's options; edits are replaced.\n\
@@ -131,32 +126,17 @@ impl Service for Wiki {
              *\t@ALL\t{read}\n\
              *\t@user\t8\n"
         );
-        let lighttpd = format!(
-            "# Written by Tails Server for the wiki service; edits are replaced.\n\
-             server.modules = (\"mod_access\", \"mod_fastcgi\")\n\
-             server.document-root = \"/usr/share/dokuwiki\"\n\
-             server.bind = \"{host}\"\n\
-             server.port = {port}\n\
-             server.follow-symlink = \"enable\"\n\
-             server.upload-dirs = (\"/tmp\")\n\
-             server.tag = \"\"\n\
-             index-file.names = (\"doku.php\")\n\
-             mimetype.assign = (\".css\" => \"text/css\", \".js\" => \"text/javascript\", \".png\" => \"image/png\", \
-             \".gif\" => \"image/gif\", \".jpg\" => \"image/jpeg\", \".svg\" => \"image/svg+xml\", \".ico\" => \"image/x-icon\", \
-             \".txt\" => \"text/plain\", \"\" => \"application/octet-stream\")\n\
-             # DokuWiki's own rules: its data, code and configuration are never served.\n\
-             $HTTP[\"url\"] =~ \"/(\\.|_)ht|^/(bin|data|inc|conf|vendor)(/|$)\" {{\n\
-             \x20 url.access-deny = (\"\")\n\
-             }}\n\
-             fastcgi.server = (\".php\" => ((\n\
-             \x20 \"bin-path\" => \"/usr/bin/php-cgi8.2\",\n\
-             \x20 \"socket\" => \"/tmp/php.socket\",\n\
-             \x20 \"max-procs\" => 1,\n\
-             \x20 \"bin-environment\" => (\"PHP_FCGI_CHILDREN\" => \"2\", \"PHP_FCGI_MAX_REQUESTS\" => \"500\")\n\
-             )))\n",
-            host = o.text(standard::LISTEN_ADDRESS),
-            port = o.port(standard::TARGET_PORT),
-        );
+        let lighttpd = web::PhpSite {
+            service: "wiki",
+            document_root: "/usr/share/dokuwiki",
+            index: "doku.php",
+            listen_address: o.text(standard::LISTEN_ADDRESS),
+            port: o.port(standard::TARGET_PORT),
+            // DokuWiki's own rules.
+            deny: "/(\\.|_)ht|^/(bin|data|inc|conf|vendor)(/|$)",
+            environment: &[],
+        }
+        .lighttpd_conf();
         config::write(LOCAL, &local, false)?;
         config::write(LIGHTTPD, &lighttpd, false)?;
         // The password's hash: root's and www-data's only.
@@ -167,11 +147,7 @@ impl Service for Wiki {
 
     fn connection_info(request: ConnectionRequest) -> ConnectionText {
         let o = Options(&request.options);
-        let url = if request.virtual_port == 80 {
-            format!("http://{}/", request.address)
-        } else {
-            format!("http://{}:{}/", request.address, request.virtual_port)
-        };
+        let url = web::url(&request.address, request.virtual_port);
         let admin = o.text("admin-name");
         let password = o.text("admin-password");
         ConnectionText {
