@@ -128,7 +128,7 @@ impl Runtime {
     /// Load an added plugin: from the cache when it holds this exact build for
     /// this exact engine, else compile (and cache) it.
     pub fn load(&self, wasm_path: &Path, sha256: &str) -> Result<Component> {
-        if let Some(component) = self.from_cache(sha256) {
+        if let Some(component) = self.cached(sha256) {
             return Ok(component);
         }
         let wasm = std::fs::read(wasm_path).with_context(|| format!("reading {}", wasm_path.display()))?;
@@ -144,7 +144,7 @@ impl Runtime {
     /// A file's component from the cache, else checked and compiled as at
     /// `plugin add` (and cached).
     pub fn load_checked(&self, wasm: &[u8], sha256: &str) -> Result<Component> {
-        if let Some(component) = self.from_cache(sha256) {
+        if let Some(component) = self.cached(sha256) {
             return Ok(component);
         }
         let component = self.compile_new(wasm)?;
@@ -153,7 +153,7 @@ impl Runtime {
     }
 
     /// This exact build, compiled for this exact engine, if the cache has it.
-    fn from_cache(&self, sha256: &str) -> Option<Component> {
+    fn cached(&self, sha256: &str) -> Option<Component> {
         let cached = self.cache_path(sha256);
         if !cached.exists() {
             return None;
