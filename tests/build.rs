@@ -50,6 +50,7 @@ const HOSTILE: &[&str] = &[
     "system-ports",
     "package-names",
     "impostor",
+    "shared-user",
 ];
 
 /// The key the test kit signs first-party plugins and fixtures with. A test
@@ -95,7 +96,7 @@ fn main() {
     }
     for feature in HOSTILE {
         let built = build(&workspace, &wasm_target, "fixture-hostile", Some(feature));
-        let seed = if *feature == "impostor" { &OTHER_PUBLISHER_SEED } else { &TEST_PUBLISHER_SEED };
+        let seed = if ["impostor", "shared-user"].contains(feature) { &OTHER_PUBLISHER_SEED } else { &TEST_PUBLISHER_SEED };
         consts += &install_signed(&built, &out, &format!("hostile-{feature}"), seed);
     }
     // The first-party web plugin as somebody else built it: unsigned.

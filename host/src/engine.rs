@@ -76,6 +76,7 @@ fn save(ctx: &Context, service: &Service) -> Result<()> {
 pub fn enable(ctx: &Context, service: &mut Service) -> Result<()> {
     refuse_ungranted(service)?;
     refuse_shared_unit(ctx, service)?;
+    refuse_shared_user(ctx, service)?;
     service.state.journal.operation = Some(Operation::Enable);
     save(ctx, service)?;
     for step in STEPS {
@@ -125,6 +126,31 @@ fn refuse_shared_unit(ctx: &Context, service: &Service) -> Result<()> {
         let busy = other.state.enabled || other.state.journal.operation.is_some();
         if busy && units::unit_name(&other.name, &other.record.info.unit) == unit {
             bail!("{} cannot be enabled: its unit {unit} runs the service {}; disable {} first", service.name, other.name, other.name);
+        }
+    }
+    Ok(())
+}
+
+/// A named user runs the services of one publisher only: two services run
+/// as one user (a third party's unit as `irc`, say) read each other's files,
+/// and the secret files the other's group may read (its password). Services
+/// of one publisher (the first-party `web`, `wiki` and `mediawiki`, all
+/// `www-data`) may share; unsigned plugins share with nobody.
+fn refuse_shared_user(ctx: &Context, service: &Service) -> Result<()> {
+    let Some(user) = units::named_user(ctx.live(), &service.record.info, &service.name) else { return Ok(()) };
+    for other in ctx.state.plugin_names()? {
+        if other == service.name {
+            continue;
+        }
+        let other = ctx.service(&other)?;
+        let same_publisher = service.record.publisher.is_some() && service.record.publisher == other.record.publisher;
+        if !same_publisher && units::named_user(ctx.live(), &other.record.info, &other.name).as_deref() == Some(user.as_str()) {
+            bail!(
+                "{} cannot be enabled: it runs as the user {user}, and so does the service {} from another publisher; each could read \
+                 the other's files and passwords. Keep one of them (`tails-server plugin remove NAME` removes the other)",
+                service.name,
+                other.name
+            );
         }
     }
     Ok(())

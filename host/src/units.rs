@@ -80,6 +80,22 @@ pub fn private_state_folder(place: &str) -> Option<&'static str> {
     place.starts_with(&format!("{PRIVATE_STATE}/")).then_some(PRIVATE_STATE)
 }
 
+/// The named user a service's unit runs as: a host-written unit's `user`, or
+/// what the running systemd says a packaged unit runs as (`None` off the
+/// running system, for root, and for a user of its own).
+pub fn named_user(live: bool, info: &ServiceInfo, service: &str) -> Option<String> {
+    match &info.unit {
+        ServiceUnit::HostWritten(spec) => spec.user.clone(),
+        ServiceUnit::Packaged(_) if live => crate::tor::block_on(async {
+            let systemd = crate::system::systemd::Systemd::connect().await.ok()?;
+            systemd.runs_as(&unit_name(service, &info.unit)).await.ok()
+        })
+        .map(|(user, _)| user)
+        .filter(|user| !user.is_empty() && user != "root"),
+        ServiceUnit::Packaged(_) => None,
+    }
+}
+
 /// Who may read the secret files a service's plugin writes, besides root:
 /// the group its unit runs as, so that a daemon that drops privileges (or
 /// never has them: `User=irc`) reads its password and no other user does.

@@ -398,3 +398,32 @@ fn connection_text_is_escaped_and_has_a_deadline() {
     sandbox.ok(&["plugin", "remove", name]);
     assert!(!sandbox.ok(&["list"]).contains(name));
 }
+
+/// Another publisher's plugin asking to run as the user first-party services
+/// run as (`www-data`: the wiki's data and password hash) is not enabled,
+/// whichever of the two comes first; first-party services share it.
+#[test]
+fn a_user_is_shared_only_by_one_publishers_services() {
+    let add_wiki = |s: &Sandbox| {
+        s.ok(&["plugin", "add", fixtures::WIKI, "--yes"]);
+    };
+    let (sandbox, out) = enable_is_refused(
+        fixtures::HOSTILE_SHARED_USER,
+        "hostile-shared-user",
+        &[],
+        add_wiki,
+        &["runs as the user www-data, and so does the service wiki from another publisher", "plugin remove"],
+    );
+    // The other way round: the wiki is not enabled beside it either.
+    let refused = sandbox.fails(&["wiki", "enable"]);
+    assert!(refused.contains("so does the service hostile-shared-user from another publisher"), "{refused}\n{out}");
+    // Without it, the first-party wiki and mediawiki (both www-data) may
+    // both be enabled: each gets past the check to its unit (and then stops
+    // at publishing: this sandbox has no tor).
+    sandbox.ok(&["plugin", "remove", "hostile-shared-user"]);
+    sandbox.ok(&["plugin", "add", fixtures::MEDIAWIKI, "--yes"]);
+    for service in ["wiki", "mediawiki"] {
+        let out = sandbox.fails(&[service, "enable"]);
+        assert!(out.contains(&format!("tails-server-{service}.service written")) && !out.contains("another publisher"), "{out}");
+    }
+}
