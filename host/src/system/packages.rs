@@ -4,11 +4,12 @@
 //! user granted.
 
 use std::collections::BTreeSet;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read};
 use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// The packages of `wanted` that dpkg does not list as installed under `root`.
 pub fn missing(root: &Path, wanted: &[String]) -> std::io::Result<Vec<String>> {
@@ -125,22 +126,84 @@ pub fn install(root: &Path, names: &[String]) -> Result<(), String> {
 const DPKG_FRONTEND_LOCK: &str = "/var/lib/dpkg/lock-frontend";
 const LOCK_WAIT: Duration = Duration::from_secs(300);
 
+/// How long apt or npm may run. Generous (a large install through Tor takes
+/// minutes), but a tool that hangs on a network that never answers must not
+/// hold the state lock, and every other service, for ever.
+const TOOL_DEADLINE: Duration = Duration::from_secs(30 * 60);
+
 /// Run a package tool: on a terminal the user sees its progress; otherwise
 /// its output is kept and the end of it is part of the error.
 pub(crate) fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
-    let terminal = std::io::stdout().is_terminal();
-    let result = if terminal {
-        cmd.status().map(|status| (status, String::new()))
-    } else {
-        cmd.output().map(|out| (out.status, String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)))
-    };
-    match result {
-        Ok((status, _)) if status.success() => Ok(()),
-        Ok((status, output)) => {
-            Err(format!("{what} failed ({status}):\n  {}", head_and_tail(&output, 4, 8).join("\n  ")))
-        }
-        Err(e) => Err(format!("cannot run {what}: {e}")),
+    run_until(cmd, what, TOOL_DEADLINE)
+}
+
+/// [`run`], stopping the tool past `deadline` (SIGTERM, SIGKILL 5 s later).
+fn run_until(cmd: &mut Command, what: &str, deadline: Duration) -> Result<(), String> {
+    // Off a terminal the tool gets a process group of its own, so that
+    // stopping it stops its children too (dpkg, npm's workers), which would
+    // otherwise hold its output open. On a terminal it stays in ours, so
+    // that Ctrl-C reaches it.
+    let grouped = !std::io::stdout().is_terminal();
+    if grouped {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
     }
+    let mut child = cmd.spawn().map_err(|e| format!("cannot run {what}: {e}"))?;
+    // Read both pipes while waiting, so a chatty tool never blocks on a full pipe.
+    let readers: Vec<_> = [child.stdout.take().map(|o| Box::new(o) as Box<dyn Read + Send>), child.stderr.take().map(|e| Box::new(e) as _)]
+        .into_iter()
+        .flatten()
+        .map(|mut pipe| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = pipe.read_to_string(&mut text);
+                text
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if started.elapsed() >= deadline => {
+                stop(&mut child, grouped);
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => return Err(format!("waiting for {what}: {e}")),
+        }
+    };
+    let output: String = readers.into_iter().map(|r| r.join().unwrap_or_default()).collect();
+    match status {
+        Some(status) if status.success() => Ok(()),
+        Some(status) => Err(format!("{what} failed ({status}):\n  {}", head_and_tail(&output, 4, 8).join("\n  "))),
+        None => Err(format!(
+            "{what} did not finish in {} s and was stopped (is the network, or Tor, reachable?):\n  {}",
+            deadline.as_secs(),
+            head_and_tail(&output, 4, 8).join("\n  ")
+        )),
+    }
+}
+
+/// Ask the tool (and its group) to stop, then make it.
+fn stop(child: &mut std::process::Child, grouped: bool) {
+    let pid = child.id() as libc::pid_t;
+    let target = if grouped { -pid } else { pid };
+    // SAFETY: kill(2) on our own child, not yet reaped (or on the process
+    // group it leads).
+    unsafe { libc::kill(target, libc::SIGTERM) };
+    let grace = Instant::now();
+    let mut exited = false;
+    while !exited && grace.elapsed() < Duration::from_secs(5) {
+        exited = matches!(child.try_wait(), Ok(Some(_)));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A reaped child's pid is not ours any more; its group lives on while
+    // any member does (and holds the tool's output open).
+    if !exited || grouped {
+        // SAFETY: as above.
+        unsafe { libc::kill(target, libc::SIGKILL) };
+    }
+    let _ = child.wait();
 }
 
 /// The first and last lines of a tool's output: apt says what went wrong at
@@ -245,5 +308,20 @@ mod tests {
         // This machine is Debian: dpkg itself must be listed as installed.
         let missing = missing(Path::new("/"), &["dpkg".into(), "no-such-package-xyz".into()]).unwrap();
         assert_eq!(missing, ["no-such-package-xyz"]);
+    }
+
+    #[test]
+    fn a_tool_past_its_deadline_is_stopped_with_a_clear_error() {
+        let started = Instant::now();
+        let mut slow = Command::new("sh");
+        slow.args(["-c", "echo fetching; sleep 30"]);
+        let said = run_until(&mut slow, "npm install x", Duration::from_millis(300)).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(10), "stopped, not waited for");
+        assert!(said.contains("npm install x did not finish in 0 s and was stopped") && said.contains("fetching"), "{said}");
+        let mut failing = Command::new("sh");
+        failing.args(["-c", "echo E: no such package >&2; exit 100"]);
+        let said = run_until(&mut failing, "apt-get install x", Duration::from_secs(10)).unwrap_err();
+        assert!(said.contains("apt-get install x failed") && said.contains("E: no such package"), "{said}");
+        assert!(run_until(Command::new("true").arg("x"), "true", Duration::from_secs(10)).is_ok());
     }
 }
