@@ -99,6 +99,14 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// A connection to a server the test started, once it listens (at most 10 s).
+fn connect_when_up(port: u16) -> Option<TcpStream> {
+    (0..100).find_map(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        TcpStream::connect(("127.0.0.1", port)).ok()
+    })
+}
+
 /// A plugin built for contract 0.2.0 (the web plugin of that release) is
 /// added, configured and asked for its connection text through the 0.2 shim;
 /// its `systemd-service` becomes a packaged unit, its error values and log
@@ -217,15 +225,12 @@ fn gobby_config_is_read_by_infinoted() {
     assert!(!unit.contains("pass-phrase"), "{unit}");
     // infinoted reads it: on a free port, with the documents in a temporary folder.
     let documents = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let copy = documents.path().join("infinoted.conf");
     let adapted = written.replace("port=6523", &format!("port={port}")).replace("/var/lib/gobby/documents/", &documents.path().display().to_string());
     std::fs::write(&copy, adapted).unwrap();
     let mut server = Command::new("/usr/bin/infinoted-0.7").arg(format!("--config-file={}", copy.display())).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("infinoted is installed (see scripts/setup)");
-    let listening = (0..100).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
+    let listening = connect_when_up(port).is_some();
     server.kill().unwrap();
     server.wait().unwrap();
     assert!(listening, "infinoted did not listen on 127.0.0.1:{port} with the written file");
@@ -236,6 +241,7 @@ fn gobby_config_is_read_by_infinoted() {
 #[test]
 fn icecast_config_is_read_by_icecast() {
     use std::io::{Read, Write};
+    use std::os::unix::process::CommandExt;
     let sandbox = super::sandbox_with_tor();
     sandbox.ok(&["plugin", "add", fixtures::ICECAST, "--yes"]);
     let refused = sandbox.fails(&["icecast", "set-option", "source-password", "short"]);
@@ -252,21 +258,28 @@ fn icecast_config_is_read_by_icecast() {
     let folder = tempfile::tempdir().unwrap();
     let logs = folder.path().join("log");
     std::fs::create_dir(&logs).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let copy = folder.path().join("icecast.xml");
     std::fs::write(&copy, written.replace("<port>8000</port>", &format!("<port>{port}</port>")).replace("/var/lib/icecast2/", &logs.display().to_string())).unwrap();
     let everyone = |p: &std::path::Path, mode| std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
     everyone(folder.path(), 0o755);
     everyone(&copy, 0o644);
     everyone(&logs, 0o777);
-    let mut server = Command::new("runuser").args(["-u", "icecast2", "--", "/usr/bin/icecast2", "-c"]).arg(&copy).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("icecast2 is installed (see scripts/setup)");
+    // Started as that user directly (not through runuser, whose child would
+    // outlive a kill of runuser), so that it is stopped by its own pid.
+    let id = |flag: &str| text(&Command::new("id").args([flag, "icecast2"]).output().unwrap().stdout).trim().parse::<u32>().expect("icecast2 is installed (see scripts/setup)");
+    let mut icecast = Command::new("/usr/bin/icecast2");
+    let mut server = icecast
+        .uid(id("-u"))
+        .gid(id("-g"))
+        .arg("-c")
+        .arg(&copy)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("icecast2 is installed (see scripts/setup)");
     let source = |password: &str| -> String {
-        let mut stream = (0..100)
-            .find_map(|_| {
-                std::thread::sleep(Duration::from_millis(100));
-                TcpStream::connect(("127.0.0.1", port)).ok()
-            })
-            .expect("icecast listens");
+        let mut stream = connect_when_up(port).expect("icecast listens");
         stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let auth = base64(format!("source:{password}").as_bytes());
         write!(stream, "PUT /live.mp3 HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\nContent-Type: audio/mpeg\r\nExpect: 100-continue\r\n\r\n").unwrap();
