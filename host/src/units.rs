@@ -80,18 +80,22 @@ pub fn private_state_folder(place: &str) -> Option<&'static str> {
     place.starts_with(&format!("{PRIVATE_STATE}/")).then_some(PRIVATE_STATE)
 }
 
+/// What the running systemd says a packaged unit runs as (`User=`, `Group=`;
+/// empty when its file names none), asked over D-Bus: its file and drop-ins say.
+fn packaged_runs_as(info: &ServiceInfo, service: &str) -> Option<(String, String)> {
+    crate::tor::block_on(async {
+        let systemd = crate::system::systemd::Systemd::connect().await.ok()?;
+        systemd.runs_as(&unit_name(service, &info.unit)).await.ok()
+    })
+}
+
 /// The named user a service's unit runs as: a host-written unit's `user`, or
 /// what the running systemd says a packaged unit runs as (`None` off the
 /// running system, for root, and for a user of its own).
 pub fn named_user(live: bool, info: &ServiceInfo, service: &str) -> Option<String> {
     match &info.unit {
         ServiceUnit::HostWritten(spec) => spec.user.clone(),
-        ServiceUnit::Packaged(_) if live => crate::tor::block_on(async {
-            let systemd = crate::system::systemd::Systemd::connect().await.ok()?;
-            systemd.runs_as(&unit_name(service, &info.unit)).await.ok()
-        })
-        .map(|(user, _)| user)
-        .filter(|user| !user.is_empty() && user != "root"),
+        ServiceUnit::Packaged(_) if live => packaged_runs_as(info, service).map(|(user, _)| user).filter(|user| !user.is_empty() && user != "root"),
         ServiceUnit::Packaged(_) => None,
     }
 }
@@ -100,9 +104,8 @@ pub fn named_user(live: bool, info: &ServiceInfo, service: &str) -> Option<Strin
 /// the group its unit runs as, so that a daemon that drops privileges (or
 /// never has them: `User=irc`) reads its password and no other user does.
 /// A unit with a user of its own (DynamicUser) has a group of its own for
-/// this (`system::groups`, made by the configure step).
-/// Asks the running systemd for a packaged unit (its file and drop-ins say);
-/// `None` off the running system.
+/// this (`system::groups`, made by the configure step). `None` off the
+/// running system.
 pub fn secret_readers(live: bool, info: &ServiceInfo, service: &str) -> Option<u32> {
     if !live {
         return None;
@@ -110,10 +113,7 @@ pub fn secret_readers(live: bool, info: &ServiceInfo, service: &str) -> Option<u
     let (user, group) = match &info.unit {
         ServiceUnit::HostWritten(UnitSpec { user: None, .. }) => return crate::system::groups::gid_of(&crate::system::groups::name_of(service)),
         ServiceUnit::HostWritten(spec) => (spec.user.clone()?, String::new()),
-        ServiceUnit::Packaged(_) => crate::tor::block_on(async {
-            let systemd = crate::system::systemd::Systemd::connect().await.ok()?;
-            systemd.runs_as(&unit_name(service, &info.unit)).await.ok()
-        })?,
+        ServiceUnit::Packaged(_) => packaged_runs_as(info, service)?,
     };
     // Never root's group by way of a plugin's unit.
     let gid = if !group.is_empty() { crate::system::groups::gid_of(&group)? } else { primary_group(&user)? };

@@ -23,18 +23,6 @@ pub fn name_of(service: &str) -> String {
     format!("tails-secrets-{}-{hash:08x}", &service[..9])
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn group_names_fit_and_differ() {
-        assert_eq!(super::name_of("gobby"), "tails-secrets-gobby");
-        let long = super::name_of("a-service-with-a-rather-long-name");
-        let other = super::name_of("a-service-with-a-rather-long-name2");
-        assert!(long.len() <= 32 && other.len() <= 32 && long != other, "{long} {other}");
-        assert!(long.starts_with("tails-secrets-a-service"), "{long}");
-    }
-}
-
 /// The group's id, making it first if it does not exist.
 pub fn ensure(service: &str) -> Result<u32, String> {
     let group = name_of(service);
@@ -68,4 +56,16 @@ pub fn gid_of(name: &str) -> Option<u32> {
     // this thread, before any other call that could reuse its buffer.
     let group = unsafe { libc::getgrnam(name.as_ptr()) };
     (!group.is_null()).then(|| unsafe { (*group).gr_gid })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn group_names_fit_and_differ() {
+        assert_eq!(super::name_of("gobby"), "tails-secrets-gobby");
+        let long = super::name_of("a-service-with-a-rather-long-name");
+        let other = super::name_of("a-service-with-a-rather-long-name2");
+        assert!(long.len() <= 32 && other.len() <= 32 && long != other, "{long} {other}");
+        assert!(long.starts_with("tails-secrets-a-service"), "{long}");
+    }
 }

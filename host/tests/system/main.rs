@@ -54,7 +54,6 @@ pub struct Boot<'a> {
     pub npm_cache: bool,
 }
 
-
 impl World {
     /// Boot a host. Netfilter rules live in the network namespace, which
     /// hosts share: like a real boot, each host starts with none.
