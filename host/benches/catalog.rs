@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 
 use tails_server_testkit::systemd_host::{npm_offline_items, tails_server_items, NetNs, SystemdHost, INSIDE_BIN};
 use tails_server_testkit::tornet::{self, TorNet};
+use tails_server_testkit::{enable_step_seconds, ENABLE_STEPS};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tails-server");
 const RUNS: usize = 3;
-const STEPS: [&str; 5] = ["packages", "configure", "unit", "firewall", "publish"];
 
 /// Each service: its unit, the onion's port, and the first message of its
 /// protocol (an answer of any kind counts).
@@ -65,15 +65,15 @@ fn main() {
         // The first enable installs (npm for Etherpad) and makes the key.
         ts(&[service, "enable"]);
         ts(&[service, "disable"]);
-        let mut steps = vec![Vec::new(); STEPS.len()];
+        let mut steps = vec![Vec::new(); ENABLE_STEPS.len()];
         let mut wholes = Vec::new();
         for run in 0..RUNS {
             let started = Instant::now();
             let out = ts(&[service, "enable"]);
             let enabled = Instant::now();
             wholes.push((enabled - started).as_secs_f64());
-            for (i, step) in STEPS.iter().enumerate() {
-                steps[i].push(step_time(&out, step));
+            for (i, step) in ENABLE_STEPS.iter().enumerate() {
+                steps[i].push(enable_step_seconds(&out, step));
             }
             if run == RUNS - 1 {
                 let info: serde_json::Value = serde_json::from_str(&ts(&[service, "connection-info", "--json"])).unwrap();
@@ -132,12 +132,6 @@ fn resident_kib(host: &SystemdHost, unit: &str) -> u64 {
         .map(|pid| host.sh(&format!("awk '/^VmRSS/ {{print $2}}' /proc/{pid}/status 2>/dev/null || true")))
         .filter_map(|kib| kib.trim().parse::<u64>().ok())
         .sum()
-}
-
-/// The time enable printed for a step (`✓ unit: ... [0.120 s]`).
-fn step_time(out: &str, step: &str) -> f64 {
-    let line = out.lines().find(|l| l.trim_start().starts_with(&format!("✓ {step}:"))).expect("a line per step");
-    line.rsplit_once('[').and_then(|(_, t)| t.trim_end_matches(" s]").parse::<f64>().ok()).expect("a time")
 }
 
 fn median(v: &[f64]) -> f64 {

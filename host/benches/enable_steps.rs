@@ -14,10 +14,10 @@ use std::time::Instant;
 use tails_server_testkit::npm_registry::{pack, NpmRegistry};
 use tails_server_testkit::systemd_host::{tails_server_items, Item, NetNs, SystemdHost, INSIDE_BIN};
 use tails_server_testkit::tornet::TorNet;
+use tails_server_testkit::{enable_step_seconds, ENABLE_STEPS};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tails-server");
 const RUNS: usize = 7;
-const STEPS: [&str; 5] = ["packages", "configure", "unit", "firewall", "publish"];
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
@@ -45,7 +45,7 @@ fn main() {
         // First run: vendor unit stopped, key made; npm packages installed.
         let first = ts(&[service, "enable"]);
         if service == "hello" {
-            println!("hello: first enable's packages step (npm install of 2 packages from the loopback registry): {:.3} s", step_time(&first, "packages"));
+            println!("hello: first enable's packages step (npm install of 2 packages from the loopback registry): {:.3} s", enable_step_seconds(&first, "packages"));
         }
         ts(&[service, "disable"]);
         let mut steps: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
@@ -54,26 +54,20 @@ fn main() {
             let started = Instant::now();
             let out = ts(&[service, "enable"]);
             enables.push(started.elapsed().as_secs_f64());
-            for step in STEPS {
-                steps.entry(step).or_default().push(step_time(&out, step));
+            for step in ENABLE_STEPS {
+                steps.entry(step).or_default().push(enable_step_seconds(&out, step));
             }
             let started = Instant::now();
             ts(&[service, "disable"]);
             disables.push(started.elapsed().as_secs_f64());
         }
         println!("{service}: enable with packages installed, {RUNS} runs (median, min-max):");
-        for step in STEPS {
+        for step in ENABLE_STEPS {
             println!("  {step:<10} {}", figure(steps.remove(step).unwrap()));
         }
         println!("  {:<10} {}  (whole command, from the test, through nsenter)", "enable", figure(enables));
         println!("  {:<10} {}", "disable", figure(disables));
     }
-}
-
-/// The time enable printed for a step (`✓ unit: ... [0.120 s]`).
-fn step_time(out: &str, step: &str) -> f64 {
-    let line = out.lines().find(|l| l.trim_start().starts_with(&format!("✓ {step}:"))).expect("a line per step");
-    line.rsplit_once('[').and_then(|(_, t)| t.trim_end_matches(" s]").parse::<f64>().ok()).expect("a time")
 }
 
 fn figure(mut v: Vec<f64>) -> String {

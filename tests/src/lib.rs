@@ -166,6 +166,15 @@ pub fn changes(before: &BTreeMap<String, String>, after: &BTreeMap<String, Strin
     out
 }
 
+/// The steps `enable` prints, in order.
+pub const ENABLE_STEPS: [&str; 5] = ["packages", "configure", "unit", "firewall", "publish"];
+
+/// The seconds `enable` printed for a step (`✓ unit: ... [0.120 s]`), for benches.
+pub fn enable_step_seconds(enable_output: &str, step: &str) -> f64 {
+    let line = enable_output.lines().find(|l| l.trim_start().starts_with(&format!("✓ {step}:"))).expect("a line per step");
+    line.rsplit_once('[').and_then(|(_, t)| t.trim_end_matches(" s]").parse::<f64>().ok()).expect("a time")
+}
+
 /// Base64 (standard alphabet, padded): HTTP Basic and SASL PLAIN credentials in tests.
 pub fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -303,14 +303,9 @@ pub enum Fetch {
 
 /// GET `/` from `host:port` through the SOCKS port (bounded by timeouts).
 pub fn fetch(socks_port: u16, host: &str, port: u16) -> Fetch {
-    fetch_path(socks_port, host, port, "/")
-}
-
-/// GET `path` from `host:port` through the SOCKS port (bounded by timeouts).
-pub fn fetch_path(socks_port: u16, host: &str, port: u16, path: &str) -> Fetch {
     match connect(socks_port, host, port) {
         Ok(mut s) => {
-            s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes()).unwrap();
+            s.write_all(format!("GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes()).unwrap();
             let mut page = String::new();
             let _ = s.read_to_string(&mut page);
             Fetch::Page(page)

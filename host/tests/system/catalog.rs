@@ -406,10 +406,8 @@ fn icecast(w: &World, host: &Host) {
 
 /// GET `path` from the service through Tor with the client's key: the page.
 fn through_tor(w: &World, address: &str, path: &str) -> String {
-    match tornet::fetch_path(w.tor.client_socks, address, 80, path) {
-        tornet::Fetch::Page(page) => page,
-        refused => panic!("GET {path}: {refused:?}"),
-    }
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n");
+    String::from_utf8_lossy(&exchange_through_tor(w, address, request.as_bytes())).into_owned()
 }
 
 /// Etherpad, from npm (installed offline from the cache scripts/setup
