@@ -75,8 +75,9 @@ fn save(ctx: &Context, service: &Service) -> Result<()> {
 /// error says which step failed and why.
 pub fn enable(ctx: &Context, service: &mut Service) -> Result<()> {
     refuse_ungranted(service)?;
-    refuse_shared_unit(ctx, service)?;
-    refuse_shared_user(ctx, service)?;
+    let others = other_services(ctx, service)?;
+    refuse_shared_unit(service, &others)?;
+    refuse_shared_user(ctx, service, &others)?;
     service.state.journal.operation = Some(Operation::Enable);
     save(ctx, service)?;
     for step in STEPS {
@@ -113,16 +114,17 @@ fn refuse_ungranted(service: &Service) -> Result<()> {
     Ok(())
 }
 
+/// Every added service but `service`, read once for the checks before enable.
+fn other_services(ctx: &Context, service: &Service) -> Result<Vec<Service>> {
+    ctx.state.plugin_names()?.into_iter().filter(|name| *name != service.name).map(|name| ctx.service(&name)).collect()
+}
+
 /// One unit runs one service: a plugin naming the packaged unit of another
 /// service that is enabled (or being enabled) would restart it with its own
 /// configuration and replace its drop-in.
-fn refuse_shared_unit(ctx: &Context, service: &Service) -> Result<()> {
+fn refuse_shared_unit(service: &Service, others: &[Service]) -> Result<()> {
     let unit = units::unit_name(&service.name, &service.record.info.unit);
-    for other in ctx.state.plugin_names()? {
-        if other == service.name {
-            continue;
-        }
-        let other = ctx.service(&other)?;
+    for other in others {
         let busy = other.state.enabled || other.state.journal.operation.is_some();
         if busy && units::unit_name(&other.name, &other.record.info.unit) == unit {
             bail!("{} cannot be enabled: its unit {unit} runs the service {}; disable {} first", service.name, other.name, other.name);
@@ -136,13 +138,9 @@ fn refuse_shared_unit(ctx: &Context, service: &Service) -> Result<()> {
 /// and the secret files the other's group may read (its password). Services
 /// of one publisher (the first-party `web`, `wiki` and `mediawiki`, all
 /// `www-data`) may share; unsigned plugins share with nobody.
-fn refuse_shared_user(ctx: &Context, service: &Service) -> Result<()> {
+fn refuse_shared_user(ctx: &Context, service: &Service, others: &[Service]) -> Result<()> {
     let Some(user) = units::named_user(ctx.live(), &service.record.info, &service.name) else { return Ok(()) };
-    for other in ctx.state.plugin_names()? {
-        if other == service.name {
-            continue;
-        }
-        let other = ctx.service(&other)?;
+    for other in others {
         let same_publisher = service.record.publisher.is_some() && service.record.publisher == other.record.publisher;
         if !same_publisher && units::named_user(ctx.live(), &other.record.info, &other.name).as_deref() == Some(user.as_str()) {
             bail!(
