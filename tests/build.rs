@@ -8,7 +8,7 @@ use std::process::Command;
 use std::{env, fs};
 
 /// The first-party plugins, one folder each under `plugins/`.
-const FIRST_PARTY: &[&str] = &["mumble", "web", "irc", "gobby", "xmpp", "icecast", "etherpad", "drop", "wiki", "mediawiki"];
+const FIRST_PARTY: &[&str] = &["mumble", "web", "irc", "gobby", "xmpp", "icecast", "etherpad", "drop", "wiki", "mediawiki", "sftp"];
 
 /// Each feature of `fixture-hostile` is one misbehaving plugin.
 const HOSTILE: &[&str] = &[

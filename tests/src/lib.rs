@@ -175,6 +175,41 @@ pub fn enable_step_seconds(enable_output: &str, step: &str) -> f64 {
     line.rsplit_once('[').and_then(|(_, t)| t.trim_end_matches(" s]").parse::<f64>().ok()).expect("a time")
 }
 
+/// A new SSH key pair (ed25519, no passphrase) made by OpenSSH's ssh-keygen
+/// in `dir`: the private key's path and the public key's line.
+pub fn ssh_key(dir: &Path, name: &str) -> (PathBuf, String) {
+    let key = dir.join(name);
+    let out = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"]).arg(&key).output().expect("ssh-keygen (openssh-client)");
+    assert!(out.status.success(), "ssh-keygen: {}", text(&out.stderr));
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap().trim().to_string();
+    (key, public)
+}
+
+/// OpenSSH's `sftp` in batch mode (each line of `commands` one command; a
+/// leading `-` lets the batch go on after it fails) as `share@host:port`
+/// with the key `identity`, through `proxy` (a ProxyCommand) when given; at
+/// most 120 s. Ok(what it printed) when every command succeeded, else Err
+/// with what it printed and its errors.
+pub fn sftp(identity: &Path, host: &str, port: u16, proxy: Option<&str>, commands: &str) -> Result<String, String> {
+    let mut batch = tempfile::NamedTempFile::new().unwrap();
+    batch.write_all(commands.as_bytes()).unwrap();
+    let mut cmd = Command::new("timeout");
+    cmd.args(["-k", "5", "120", "sftp", "-b"]).arg(batch.path()).arg("-i").arg(identity);
+    // Each test host's server has keys of its own; the onion address already authenticates it.
+    cmd.args(["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]);
+    cmd.args(["-P", &port.to_string()]);
+    if let Some(proxy) = proxy {
+        cmd.arg("-o").arg(format!("ProxyCommand={proxy}"));
+    }
+    let out = cmd.arg(format!("share@{host}")).output().expect("sftp (openssh-client)");
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    if out.status.success() {
+        Ok(said)
+    } else {
+        Err(said)
+    }
+}
+
 /// Base64 (standard alphabet, padded): HTTP Basic and SASL PLAIN credentials in tests.
 pub fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -390,3 +390,99 @@ fn mediawiki_config_passes_php_and_lighttpd_checks() {
     let unit = std::fs::read_to_string(sandbox.path("/run/systemd/system/tails-server-mediawiki.service")).unwrap();
     assert!(!unit.contains("a long admin password") && unit.contains("--passfile /etc/mediawiki/tails-server-admin-password"), "{unit}");
 }
+
+/// The words of the unit's `ExecStart=` (each quoted, none with a quote inside).
+fn exec_start(unit: &str) -> Vec<String> {
+    let line = unit.lines().find_map(|l| l.strip_prefix("ExecStart=")).expect("an ExecStart line");
+    line.split('"').skip(1).step_by(2).map(str::to_string).collect()
+}
+
+/// rclone run on the unit's own command line (the share, host keys and port
+/// moved to the test's folder), until it listens; stopped by its pid on drop.
+struct Rclone(std::process::Child);
+
+impl Rclone {
+    fn start(unit: &str, keys_file: &std::path::Path, scratch: &std::path::Path, port: u16) -> Rclone {
+        let words: Vec<String> = exec_start(unit)
+            .into_iter()
+            .map(|w| match w.as_str() {
+                "/etc/sftp-share/authorized_keys" => keys_file.display().to_string(),
+                "/var/lib/sftp/share/" => scratch.join("share").display().to_string(),
+                "/var/lib/sftp/keys/" => scratch.join("keys").display().to_string(),
+                "127.0.0.1:2022" => format!("127.0.0.1:{port}"),
+                _ => w,
+            })
+            .collect();
+        std::fs::create_dir_all(scratch.join("share")).unwrap();
+        let child = Command::new(&words[0]).args(&words[1..]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("rclone is installed (see scripts/setup)");
+        let server = Rclone(child);
+        assert!(connect_when_up(port).is_some(), "rclone did not listen on 127.0.0.1:{port}");
+        server
+    }
+}
+
+impl Drop for Rclone {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The sftp plugin: keys that are not public keys are refused with the
+/// reason; with no key, enable says what to do and writes nothing; the
+/// written keys file and unit, run as they are, serve the one folder to the
+/// given key only (a real `sftp` puts and gets a file; another key is
+/// refused; nothing outside the share is seen), and read-only when asked.
+#[test]
+fn sftp_serves_one_folder_to_the_keys_given() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = super::sandbox_with_tor();
+    sandbox.ok(&["plugin", "add", fixtures::SFTP, "--yes"]);
+    for (bad, why) in [
+        ("command=\"sh\" ssh-ed25519 AAAA", "a key must start with its type (ssh-ed25519, ssh-rsa"),
+        ("ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQABAAABAQC7", "is not an ssh-ed25519 key"),
+        ("ssh-ed25519 not*base64", "second word must be the key itself"),
+    ] {
+        let refused = sandbox.fails(&["sftp", "set-option", "keys", bad]);
+        assert!(refused.contains(why), "{bad}: {refused}");
+    }
+    let refused = sandbox.fails(&["sftp", "enable"]);
+    assert!(refused.contains("no one could connect: set `keys`"), "{refused}");
+    let keys_file = sandbox.path("/etc/sftp-share/authorized_keys");
+    assert!(!keys_file.exists(), "a refused enable writes nothing");
+    assert!(!sandbox.path("/run/systemd/system/tails-server-sftp.service").exists());
+
+    let scratch = tempfile::tempdir().unwrap();
+    let (alice, alice_pub) = tails_server_testkit::ssh_key(scratch.path(), "alice");
+    let (bob, _) = tails_server_testkit::ssh_key(scratch.path(), "bob");
+    sandbox.ok(&["sftp", "set-option", "keys", &format!("{alice_pub}, ")]);
+    sandbox.ok(&["sftp", "enable"]);
+    // Under --root, no group is made: root's alone (the system test checks the group).
+    assert_eq!(std::fs::metadata(&keys_file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(std::fs::read_to_string(&keys_file).unwrap().contains(&format!("\n{alice_pub}\n")));
+    let unit_path = sandbox.path("/run/systemd/system/tails-server-sftp.service");
+    let unit = std::fs::read_to_string(&unit_path).unwrap();
+    assert!(unit.contains("\"--read-only=false\""), "{unit}");
+
+    let port = free_port();
+    let sent = scratch.path().join("sent");
+    std::fs::write(&sent, format!("shared {}", std::process::id()).repeat(10_000)).unwrap();
+    let back = scratch.path().join("back");
+    {
+        let _rclone = Rclone::start(&unit, &keys_file, scratch.path(), port);
+        let said = tails_server_testkit::sftp(&alice, "127.0.0.1", port, None, &format!("put {} file\nget file {}\n-ls /etc\nls /\n", sent.display(), back.display()))
+            .expect("alice puts and gets");
+        assert_eq!(std::fs::read(&sent).unwrap(), std::fs::read(&back).unwrap());
+        assert!(said.contains("\"/etc\" not found"), "nothing outside the share: {said}");
+        assert!(scratch.path().join("share/file").exists());
+        let refused = tails_server_testkit::sftp(&bob, "127.0.0.1", port, None, "ls\n").expect_err("bob's key is not given");
+        assert!(refused.contains("Permission denied"), "{refused}");
+    }
+    sandbox.ok(&["sftp", "set-option", "read-only", "true"]);
+    let unit = std::fs::read_to_string(&unit_path).unwrap();
+    assert!(unit.contains("\"--read-only=true\""), "{unit}");
+    let _rclone = Rclone::start(&unit, &keys_file, scratch.path(), port);
+    tails_server_testkit::sftp(&alice, "127.0.0.1", port, None, &format!("get file {}\n", back.display())).expect("read-only still reads");
+    let refused = tails_server_testkit::sftp(&alice, "127.0.0.1", port, None, &format!("put {} other\n", sent.display())).expect_err("read-only");
+    assert!(refused.contains("Failure") || refused.contains("denied"), "{refused}");
+}

@@ -72,6 +72,7 @@ pub fn services_work_through_tor_with_their_real_clients(w: &World) {
     xmpp(w, &host);
     irc(w, &host);
     drop_box(w, &host);
+    sftp(w, &host);
 }
 
 /// The unit is running (and stays so for a moment: not crashing and being
@@ -237,7 +238,7 @@ fn gobby(w: &World, host: &Host) {
     assert!(refused.contains("not-authorized"), "{refused}");
 
     // On disk, in the data folder of the service's own user.
-    let stored = host.sys.sh(&format!("ls /var/lib/private/gobby/documents/ 2>&1"));
+    let stored = host.sys.sh("ls /var/lib/private/gobby/documents/ 2>&1");
     assert!(stored.contains(&format!("{name}.InfText")), "{stored}");
     disable_leaves_nothing(w, host, "gobby", "tails-server-gobby.service", &address);
     host.ok(&["plugin", "remove", "gobby"]);
@@ -260,6 +261,42 @@ fn xmpp_clients(w: &World, address: &str, nonce: &str, mode: &str) -> Result<Str
     } else {
         Err(format!("{said}\n{}", String::from_utf8_lossy(&out.stderr)))
     }
+}
+
+/// SFTP (rclone): alice's key puts a file and gets it back through Tor
+/// (OpenSSH's sftp over Tor's SOCKS port, the catalog's proof); another key
+/// is refused; nothing outside the share is seen; the file is in the
+/// service's folder; read-only refuses uploads and still serves downloads.
+fn sftp(w: &World, host: &Host) {
+    let keys = tempfile::tempdir().unwrap();
+    let (alice, alice_pub) = tails_server_testkit::ssh_key(keys.path(), "alice");
+    let (bob, _) = tails_server_testkit::ssh_key(keys.path(), "bob");
+    host.add_plugins(&["sftp"]);
+    host.ok(&["sftp", "set-option", "keys", &alice_pub]);
+    host.ok(&["sftp", "enable"]);
+    assert_running(host, "tails-server-sftp.service");
+    assert_eq!(host.sys.sh("stat -c '%U:%G %a' /etc/sftp-share/authorized_keys").trim(), "root:tails-secrets-sftp 640");
+    let address = reach(w, host, "sftp");
+    let proxy = format!("nc -X 5 -x 127.0.0.1:{} %h %p", w.tor.client_socks);
+    let sftp = |key: &std::path::Path, commands: &str| tails_server_testkit::sftp(key, &address, 22, Some(&proxy), commands);
+
+    let sent = keys.path().join("sent");
+    std::fs::write(&sent, format!("through tor {}\n", std::process::id()).repeat(50_000)).unwrap();
+    let back = keys.path().join("back");
+    let said = sftp(&alice, &format!("put {} report.txt\nget report.txt {}\n-ls /etc\n", sent.display(), back.display())).expect("alice puts and gets through Tor");
+    assert_eq!(std::fs::read(&sent).unwrap(), std::fs::read(&back).unwrap(), "the same bytes came back");
+    assert!(said.contains("\"/etc\" not found"), "nothing outside the share: {said}");
+    let refused = sftp(&bob, "ls\n").expect_err("bob's key was not given");
+    assert!(refused.contains("Permission denied"), "{refused}");
+    let stored = host.sys.sh("stat -c %s /var/lib/private/sftp/share/report.txt");
+    assert_eq!(stored.trim(), std::fs::metadata(&sent).unwrap().len().to_string());
+
+    host.ok(&["sftp", "set-option", "read-only", "true"]);
+    assert_running(host, "tails-server-sftp.service");
+    sftp(&alice, &format!("get report.txt {}\n", back.display())).expect("read-only still serves files");
+    let refused = sftp(&alice, &format!("put {} more.txt\n", sent.display())).expect_err("read-only refuses uploads");
+    assert!(refused.contains("Failure") || refused.contains("denied"), "{refused}");
+    disable_leaves_nothing(w, host, "sftp", "tails-server-sftp.service", &address);
 }
 
 /// XMPP (Prosody): alice and bob make their accounts at the onion address
