@@ -8,7 +8,7 @@ use std::process::Command;
 use std::{env, fs};
 
 /// The first-party plugins, one folder each under `plugins/`.
-const FIRST_PARTY: &[&str] = &["mumble", "web", "irc", "gobby", "xmpp", "icecast", "etherpad", "drop", "wiki", "mediawiki", "sftp"];
+const FIRST_PARTY: &[&str] = &["mumble", "web", "irc", "gobby", "xmpp", "icecast", "etherpad", "drop", "wiki", "mediawiki", "sftp", "ssh"];
 
 /// Each feature of `fixture-hostile` is one misbehaving plugin.
 const HOSTILE: &[&str] = &[
@@ -51,6 +51,7 @@ const HOSTILE: &[&str] = &[
     "package-names",
     "impostor",
     "shared-user",
+    "login-named-user",
 ];
 
 /// The key the test kit signs first-party plugins and fixtures with. A test
@@ -90,6 +91,9 @@ fn main() {
         let built = build(&workspace, &wasm_target, "fixture-contract-0-2", Some(feature));
         consts += &install(&built, &out, name);
     }
+    // A plugin built for contract 0.3 (unsigned): a unit the host writes, without 0.4's login account.
+    let built = build(&workspace, &wasm_target, "fixture-contract-0-3", None);
+    consts += &install(&built, &out, "contract-0-3");
     for version in ["v1", "v2"] {
         let built = build(&workspace, &wasm_target, "fixture-versioned", Some(version));
         consts += &install(&built, &out, &format!("versioned-{version}"));

@@ -36,7 +36,12 @@ const SERVICES: &[(&str, &str, u16, &str)] = &[
     ("drop", "tails-server-drop.service", 80, "GET / HTTP/1.0\r\n\r\n"),
     ("wiki", "tails-server-wiki.service", 80, "GET /doku.php HTTP/1.0\r\n\r\n"),
     ("mediawiki", "tails-server-mediawiki.service", 80, "GET /api.php HTTP/1.0\r\n\r\n"),
+    ("sftp", "tails-server-sftp.service", 22, "SSH-2.0-bench\r\n"),
+    ("ssh", "tails-server-ssh.service", 22, "SSH-2.0-bench\r\n"),
 ];
+
+/// Services that will not start without someone's key.
+const NEED_KEYS: &[&str] = &["sftp", "ssh"];
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
@@ -62,6 +67,10 @@ fn main() {
     println!("{:<9} {:>8} {:>9} {:>6} {:>8} {:>7} {:>7} | {:>13} | {:>9}", "service", "packages", "configure", "unit", "firewall", "publish", "enable", "first answer", "memory");
     for &(service, unit, port, probe) in SERVICES.iter().filter(|s| only.is_empty() || only.iter().any(|o| o == s.0)) {
         ts(&["plugin", "add", service, "--yes"]);
+        if NEED_KEYS.contains(&service) {
+            let keys = tempfile::tempdir().unwrap();
+            ts(&[service, "set-option", "keys", &tails_server_testkit::ssh_key(keys.path(), "bench").1]);
+        }
         // The first enable installs (npm for Etherpad) and makes the key.
         ts(&[service, "enable"]);
         ts(&[service, "disable"]);

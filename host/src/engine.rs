@@ -18,7 +18,7 @@ use crate::system::npm;
 use crate::system::systemd::{Job, Systemd};
 use crate::tor::block_on;
 use crate::fsutil;
-use crate::runtime::bindings::tails::server::types::{OptionValue, ServiceUnit};
+use crate::runtime::bindings::tails::server::types::{OptionValue, ServiceUnit, UnitSpec};
 use crate::{onion, options, units};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -346,8 +346,13 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
         Step::Configure => {
             // A unit with a user of its own reads its secret files through a
             // group of its own, which must exist before they are written.
-            if ctx.live() && matches!(&info.unit, ServiceUnit::HostWritten(spec) if spec.user.is_none()) {
-                crate::system::groups::ensure(&service.name).map_err(|e| anyhow!("making the group of {}: {e}", service.name))?;
+            // A login account (with its home, the first data folder) too.
+            if let (true, ServiceUnit::HostWritten(spec @ UnitSpec { user: None, .. })) = (ctx.live(), &info.unit) {
+                match spec.data_folders.first().filter(|_| spec.login_shell) {
+                    Some(home) => crate::system::accounts::ensure_login(&service.name, home.trim_end_matches('/')),
+                    None => crate::system::accounts::ensure_group(&service.name).map(|_| ()),
+                }
+                .map_err(|e| anyhow!("making the accounts of {}: {e}", service.name))?;
             }
             let (written, _ports) = crate::commands::service::reconfigure(service, ctx.instance(service)?)?;
             Ok(format!("configuration written: {}", if written.is_empty() { "(none)".into() } else { written.join(", ") }))

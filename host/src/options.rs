@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::runtime::bindings::tails::server::types::{IntegerRange, OptionKind, OptionSetting, OptionSpec, OptionValue, ServiceInfo};
+use crate::runtime::bindings::tails::server::types::{IntegerRange, OptionKind, OptionSetting, OptionSpec, OptionValue, ServiceInfo, ServiceUnit};
 
 pub const VIRTUAL_PORT: &str = "virtual-port";
 /// The port the server listens on: the plugin's declared (and granted)
@@ -19,10 +19,14 @@ pub const CLIENT_AUTHORIZATION: &str = "client-authorization";
 pub const LISTEN_ADDRESS: &str = "listen-address";
 /// Values the host derives and passes to `configure`; no plugin option may
 /// take their names.
-pub const DERIVED: &[&str] = &[TARGET_PORT, LISTEN_ADDRESS, ONION_ADDRESS];
+pub const DERIVED: &[&str] = &[TARGET_PORT, LISTEN_ADDRESS, ONION_ADDRESS, LOGIN_USER];
 /// The service's onion address, passed to `configure` (and to
 /// `validate-option`); the key is made when the plugin is added.
 pub const ONION_ADDRESS: &str = "onion-address";
+
+/// The name of the service's login account, passed to `configure` and
+/// `connection-info` when its unit asks for one (`login-shell`).
+pub const LOGIN_USER: &str = "login-user";
 
 /// Length of generated secrets (base32-ish alphabet: about 100 bits).
 const SECRET_LENGTH: usize = 20;
@@ -186,7 +190,25 @@ pub fn for_configure(info: &ServiceInfo, specs: &[OptionSpec], values: &BTreeMap
     let lan = settings.iter().any(|s| s.name == ALLOW_LAN && s.value == OptionValue::Boolean(true));
     let address = if lan { "0.0.0.0" } else { "127.0.0.1" };
     settings.push(OptionSetting { name: LISTEN_ADDRESS.into(), value: OptionValue::Text(address.into()) });
+    settings.extend(login_user(info));
     settings
+}
+
+/// What `connection-info` receives: every option's value, and the login
+/// account's name where there is one.
+pub fn for_connection(info: &ServiceInfo, specs: &[OptionSpec], values: &BTreeMap<String, OptionValue>) -> Vec<OptionSetting> {
+    let mut settings = current(specs, values);
+    settings.extend(login_user(info));
+    settings
+}
+
+fn login_user(info: &ServiceInfo) -> Option<OptionSetting> {
+    match &info.unit {
+        ServiceUnit::HostWritten(spec) if spec.login_shell => {
+            Some(OptionSetting { name: LOGIN_USER.into(), value: OptionValue::Text(crate::system::accounts::login_of(&info.name)) })
+        }
+        _ => None,
+    }
 }
 
 /// A value as JSON (and so YAML), masked unless `reveal`.

@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::audit::AuditLog;
 use crate::broker::caps::Capability;
 use crate::fsutil;
-use crate::runtime::bindings::tails::server::types::{OptionValue, ServiceInfo, ServiceUnit};
+use crate::runtime::bindings::tails::server::types::{OptionValue, ServiceInfo, ServiceUnit, UnitSpec};
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -39,13 +39,36 @@ pub struct PluginRecord {
     #[serde(default)]
     pub publisher: Option<String>,
     /// The plugin's own description of itself, taken once at add.
+    #[serde(deserialize_with = "info_of_any_release")]
     pub info: ServiceInfo,
+}
+
+/// A description recorded by a release before contract 0.4 has no
+/// `login_shell` in a unit the host writes: none was asked for.
+fn info_of_any_release<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<ServiceInfo, D::Error> {
+    let mut info = serde_json::Value::deserialize(d)?;
+    if let Some(spec) = info.pointer_mut("/unit/HostWritten").and_then(|s| s.as_object_mut()) {
+        spec.entry("login_shell").or_insert(false.into());
+    }
+    serde_json::from_value(info).map_err(serde::de::Error::custom)
 }
 
 impl PluginRecord {
     /// Everything the plugin asks for, as capabilities.
     pub fn requested(&self) -> BTreeSet<Capability> {
         requested(&self.info)
+    }
+}
+
+/// A host-written unit as its grant records it: its spec as JSON, without
+/// `login_shell` when it asks for no login account, so that what a user
+/// granted before contract 0.4 (which had no such field) still matches.
+fn granted_unit_spec(spec: &UnitSpec) -> String {
+    let json = serde_json::to_string(spec).expect("a unit spec serializes");
+    // Fields in the record's order: login_shell is the last.
+    match json.strip_suffix(",\"login_shell\":false}") {
+        Some(before) => format!("{before}}}"),
+        None => json,
     }
 }
 
@@ -62,7 +85,7 @@ pub fn requested(info: &ServiceInfo) -> BTreeSet<Capability> {
         name: crate::units::unit_name(&info.name, &info.unit),
         spec: match &info.unit {
             ServiceUnit::Packaged(_) => String::new(),
-            ServiceUnit::HostWritten(spec) => serde_json::to_string(spec).expect("a unit spec serializes"),
+            ServiceUnit::HostWritten(spec) => granted_unit_spec(spec),
         },
     };
     packages.chain(npm).chain(paths).chain(ports).chain(std::iter::once(unit)).collect()
@@ -231,4 +254,52 @@ fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let bytes = serde_json::to_vec_pretty(value)?;
     fsutil::write_state_file(path, &bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::bindings::tails::server::types::Capabilities;
+
+    /// A plugin.json written before contract 0.4 (no `login_shell`) still
+    /// loads, with no login account.
+    #[test]
+    fn records_from_before_0_4_load() {
+        let spec = UnitSpec {
+            program: "/usr/bin/infinoted-0.7".into(),
+            arguments: vec![],
+            environment: vec![],
+            working_folder: None,
+            user: None,
+            data_folders: vec!["/var/lib/gobby/".into()],
+            setup_commands: vec![],
+            login_shell: true,
+        };
+        let info = ServiceInfo {
+            name: "gobby".into(),
+            name_in_gui: None,
+            description: String::new(),
+            client_application: String::new(),
+            client_application_in_gui: None,
+            documentation: String::new(),
+            unit: ServiceUnit::HostWritten(spec),
+            default_target_port: 6523,
+            default_virtual_port: None,
+            icon_name: String::new(),
+            persistent_paths: vec![],
+            options: vec![],
+            capabilities: Capabilities { packages: vec![], npm_packages: vec![], config_paths: vec![], ports: vec![] },
+        };
+        let record = PluginRecord { sha256: String::new(), contract: "0.3.0".into(), publisher: None, info };
+        let mut json = serde_json::to_value(&record).unwrap();
+        let unit = json.pointer_mut("/info/unit/HostWritten").expect("the unit as serde writes it").as_object_mut().unwrap();
+        assert!(unit.remove("login_shell").is_some());
+        let old: PluginRecord = serde_json::from_value(json).unwrap();
+        assert!(matches!(old.info.unit, ServiceUnit::HostWritten(UnitSpec { login_shell: false, .. })));
+        // What its user granted then (the spec as 0.3's JSON) is what it asks for now.
+        let ServiceUnit::HostWritten(spec) = &old.info.unit else { unreachable!() };
+        let granted_then = r#"{"program":"/usr/bin/infinoted-0.7","arguments":[],"environment":[],"working_folder":null,"user":null,"data_folders":["/var/lib/gobby/"],"setup_commands":[]}"#;
+        assert_eq!(granted_unit_spec(spec), granted_then);
+        assert!(granted_unit_spec(&UnitSpec { login_shell: true, ..spec.clone() }).contains("\"login_shell\":true"));
+    }
 }

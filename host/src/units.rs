@@ -65,13 +65,19 @@ const PRIVATE_STATE: &str = "/var/lib/private";
 /// systemd could not make its link (and would refuse to start).
 pub fn system_place(info: &ServiceInfo, path: &str) -> String {
     if let ServiceUnit::HostWritten(spec) = &info.unit {
-        if spec.user.is_none() && spec.data_folders.iter().any(|folder| path == folder || path.starts_with(folder.as_str())) {
+        if dynamic_user(spec) && spec.data_folders.iter().any(|folder| path == folder || path.starts_with(folder.as_str())) {
             if let Some(rest) = path.strip_prefix("/var/lib/") {
                 return format!("{PRIVATE_STATE}/{rest}");
             }
         }
     }
     path.to_string()
+}
+
+/// Whether a host-written unit runs as a user of its own that systemd makes
+/// at each start (DynamicUser): not with a named user or a login account.
+fn dynamic_user(spec: &UnitSpec) -> bool {
+    spec.user.is_none() && !spec.login_shell
 }
 
 /// The folder [`system_place`] puts private data folders in, if `place` is
@@ -104,19 +110,19 @@ pub fn named_user(live: bool, info: &ServiceInfo, service: &str) -> Option<Strin
 /// the group its unit runs as, so that a daemon that drops privileges (or
 /// never has them: `User=irc`) reads its password and no other user does.
 /// A unit with a user of its own (DynamicUser) has a group of its own for
-/// this (`system::groups`, made by the configure step). `None` off the
+/// this (`system::accounts`, made by the configure step). `None` off the
 /// running system.
 pub fn secret_readers(live: bool, info: &ServiceInfo, service: &str) -> Option<u32> {
     if !live {
         return None;
     }
     let (user, group) = match &info.unit {
-        ServiceUnit::HostWritten(UnitSpec { user: None, .. }) => return crate::system::groups::gid_of(&crate::system::groups::name_of(service)),
+        ServiceUnit::HostWritten(UnitSpec { user: None, .. }) => return crate::system::accounts::gid_of(&crate::system::accounts::group_of(service)),
         ServiceUnit::HostWritten(spec) => (spec.user.clone()?, String::new()),
         ServiceUnit::Packaged(_) => packaged_runs_as(info, service)?,
     };
     // Never root's group by way of a plugin's unit.
-    let gid = if !group.is_empty() { crate::system::groups::gid_of(&group)? } else { primary_group(&user)? };
+    let gid = if !group.is_empty() { crate::system::accounts::gid_of(&group)? } else { primary_group(&user)? };
     (gid != 0).then_some(gid)
 }
 
@@ -227,6 +233,16 @@ pub fn problems(info: &ServiceInfo, specs: &[OptionSpec]) -> Vec<String> {
         } else if FORBIDDEN_USERS.contains(&user.as_str()) || user.starts_with("systemd-") || user.starts_with("tails") {
             say(format!("unit: a service may not run as `{user}`"));
         }
+    }
+    let login_user = format!("{{{}}}", crate::options::LOGIN_USER);
+    if !spec.login_shell && spec.arguments.iter().chain(spec.setup_commands.iter().flatten()).chain(spec.environment.iter().map(|(_, v)| v)).any(|w| w.contains(&login_user)) {
+        say(format!("unit: `{login_user}` is only there with `login-shell`"));
+    }
+    if spec.login_shell && spec.user.is_some() {
+        say("unit: a login account is for a user of its own: no `user` with `login-shell`".into());
+    }
+    if spec.login_shell && spec.data_folders.is_empty() {
+        say("unit: a login account needs a data folder for its home".into());
     }
     problems
 }
@@ -343,8 +359,16 @@ pub fn render(service: &str, spec: &UnitSpec, values: &BTreeMap<String, String>,
     match &spec.user {
         // Its primary group (icecast2's is `icecast`), which reads its secrets.
         Some(user) => unit += &format!("User={user}\n"),
-        // Its secret files are readable by its own static group (see system::groups).
-        None => unit += &format!("DynamicUser=yes\nSupplementaryGroups={}\n", crate::system::groups::name_of(service)),
+        // Its secret files are readable by its own static group, the
+        // primary group of its login account (see system::accounts).
+        // Not DynamicUser: systemd would show the account to the service
+        // as locked and expired, and sshd would let no one in.
+        None if spec.login_shell => unit += &format!(
+            "User={}\nGroup={}\nRemoveIPC=yes\n",
+            crate::system::accounts::login_of(service),
+            crate::system::accounts::group_of(service)
+        ),
+        None => unit += &format!("DynamicUser=yes\nSupplementaryGroups={}\n", crate::system::accounts::group_of(service)),
     }
     if !state_dirs.is_empty() {
         unit += &format!("StateDirectory={}\nStateDirectoryMode=0700\n", state_dirs.join(" "));
@@ -414,6 +438,10 @@ pub fn consent_words(service: &str, unit: &ServiceUnit) -> String {
             words.extend(spec.arguments.iter().cloned());
             let who = match &spec.user {
                 Some(user) => format!("as the user {}", display::line(user)),
+                None if spec.login_shell => format!(
+                    "as a user of its own with a login account ({}, shell /bin/bash): the people it lets in get a shell as that user, confined as the service is",
+                    crate::system::accounts::login_of(service)
+                ),
                 None => "as a user of its own".into(),
             };
             let writes = if spec.data_folders.is_empty() {
@@ -446,6 +474,7 @@ mod tests {
             user: None,
             data_folders: vec![],
             setup_commands: vec![],
+            login_shell: false,
         }
     }
 
@@ -569,5 +598,64 @@ mod tests {
         named.user = Some("icecast2".into());
         let unit = render("icecast", &named, &BTreeMap::new(), false).unwrap();
         assert!(unit.contains("User=icecast2\n") && !unit.contains("\nGroup=") && !unit.contains("SupplementaryGroups"), "{unit}");
+    }
+
+    #[test]
+    fn a_login_account_is_a_static_user_not_a_dynamic_one() {
+        let mut ssh = spec("/usr/sbin/sshd");
+        ssh.login_shell = true;
+        ssh.data_folders = vec!["/var/lib/ssh/".into()];
+        let unit = render("ssh", &ssh, &BTreeMap::new(), false).unwrap();
+        assert!(unit.contains("User=tails-login-ssh\nGroup=tails-secrets-ssh\nRemoveIPC=yes\n") && !unit.contains("DynamicUser"), "{unit}");
+        // Its home is where systemd makes it, not in /var/lib/private.
+        let info = ServiceInfo {
+            name: "ssh".into(),
+            name_in_gui: None,
+            description: String::new(),
+            client_application: String::new(),
+            client_application_in_gui: None,
+            documentation: String::new(),
+            unit: ServiceUnit::HostWritten(ssh.clone()),
+            default_target_port: 2222,
+            default_virtual_port: None,
+            icon_name: String::new(),
+            persistent_paths: vec![],
+            options: vec![],
+            capabilities: crate::runtime::bindings::tails::server::types::Capabilities { packages: vec![], npm_packages: vec![], config_paths: vec![], ports: vec![] },
+        };
+        assert_eq!(system_place(&info, "/var/lib/ssh/"), "/var/lib/ssh/");
+        let said = consent_words("ssh", &ServiceUnit::HostWritten(ssh.clone()));
+        assert!(said.contains("a login account (tails-login-ssh, shell /bin/bash): the people it lets in get a shell"), "{said}");
+    }
+
+    #[test]
+    fn a_login_account_is_asked_for_as_the_contract_says() {
+        let info = |s: UnitSpec| ServiceInfo {
+            name: "ssh".into(),
+            name_in_gui: None,
+            description: String::new(),
+            client_application: String::new(),
+            client_application_in_gui: None,
+            documentation: String::new(),
+            unit: ServiceUnit::HostWritten(s),
+            default_target_port: 2222,
+            default_virtual_port: None,
+            icon_name: String::new(),
+            persistent_paths: vec![],
+            options: vec![],
+            capabilities: crate::runtime::bindings::tails::server::types::Capabilities { packages: vec![], npm_packages: vec![], config_paths: vec![], ports: vec![] },
+        };
+        let mut homeless = spec("/usr/sbin/sshd");
+        homeless.login_shell = true;
+        assert!(problems(&info(homeless.clone()), &[]).iter().any(|p| p.contains("needs a data folder for its home")));
+        homeless.data_folders = vec!["/var/lib/ssh/".into()];
+        homeless.user = Some("sshd".into());
+        assert!(problems(&info(homeless), &[]).iter().any(|p| p.contains("no `user` with `login-shell`")));
+        let mut asks = spec("/usr/sbin/sshd");
+        asks.arguments = vec!["-oAllowUsers={login-user}".into()];
+        assert!(problems(&info(asks.clone()), &[]).iter().any(|p| p.contains("`{login-user}` is only there with `login-shell`")));
+        asks.login_shell = true;
+        asks.data_folders = vec!["/var/lib/ssh/".into()];
+        assert_eq!(problems(&info(asks), &[]), Vec::<String>::new());
     }
 }

@@ -9,7 +9,7 @@
 
 wit_bindgen::generate!({
     path: "../wit",
-    world: "tails:server/tails-service@0.3.0",
+    world: "tails:server/tails-service@0.4.0",
     pub_export_macro: true,
     default_bindings_module: "tails_server_sdk",
 });
@@ -19,7 +19,7 @@ pub use tails::server::types::*;
 pub use tails::server::{config, network, packages};
 
 /// The contract version this SDK builds plugins for.
-pub const CONTRACT_VERSION: &str = "0.3.0";
+pub const CONTRACT_VERSION: &str = "0.4.0";
 
 /// Log through the host, tagged with the plugin's name.
 pub mod log {
@@ -109,6 +109,7 @@ impl UnitSpec {
             user: None,
             data_folders: Vec::new(),
             setup_commands: Vec::new(),
+            login_shell: false,
         }
     }
     /// One argument; `{option-name}` is replaced by the option's value.
@@ -132,6 +133,13 @@ impl UnitSpec {
     /// Run as this system user (made by a granted package) instead of a user of its own.
     pub fn user(mut self, user: &str) -> Self {
         self.user = Some(user.into());
+        self
+    }
+    /// Give its user of its own a login account (`{login-user}`, a shell, its
+    /// first data folder as home), for a server such as sshd that lets
+    /// people in as that user. Consent says so.
+    pub fn login_shell(mut self) -> Self {
+        self.login_shell = true;
         self
     }
     /// A command run before each start, under the same confinement.
@@ -200,6 +208,9 @@ pub mod standard {
     /// The service's onion address (with `.onion`), known before the first
     /// `configure`: for a server that must know its own name.
     pub const ONION_ADDRESS: &str = "onion-address";
+    /// The name of the service's login account (a unit with `login_shell`),
+    /// given to `configure` and `connection_info`.
+    pub const LOGIN_USER: &str = "login-user";
 }
 
 /// Helpers for services people reach with Tor Browser.
@@ -270,5 +281,85 @@ pub mod web {
                 deny = self.deny,
             )
         }
+    }
+}
+
+/// SSH public keys, as people paste them in (`keys` options of ssh and sftp).
+pub mod ssh {
+    const MAX_KEYS: usize = 50;
+
+    /// The key types OpenSSH makes, and OpenSSH's and rclone's servers accept.
+    const KEY_TYPES: &[&str] = &[
+        "ssh-ed25519",
+        "ssh-rsa",
+        "ecdsa-sha2-nistp256",
+        "ecdsa-sha2-nistp384",
+        "ecdsa-sha2-nistp521",
+        "sk-ssh-ed25519@openssh.com",
+        "sk-ecdsa-sha2-nistp256@openssh.com",
+    ];
+
+    /// Standard base64 (with `=` padding) decoded; None when it is not that.
+    fn base64_decode(text: &str) -> Option<Vec<u8>> {
+        let value = |c: u8| match c {
+            b'A'..=b'Z' => Some(c - b'A'),
+            b'a'..=b'z' => Some(c - b'a' + 26),
+            b'0'..=b'9' => Some(c - b'0' + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            _ => None,
+        };
+        let bytes = text.as_bytes();
+        if bytes.is_empty() || !bytes.len().is_multiple_of(4) {
+            return None;
+        }
+        let body = text.trim_end_matches('=');
+        if bytes.len() - body.len() > 2 {
+            return None;
+        }
+        let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+        let (mut acc, mut bits) = (0u32, 0);
+        for &c in body.as_bytes() {
+            acc = (acc << 6) | u32::from(value(c)?);
+            bits += 6;
+            if bits >= 8 {
+                bits -= 8;
+                out.push((acc >> bits) as u8);
+            }
+        }
+        Some(out)
+    }
+
+    /// One public key as a line of an authorized_keys file (`TYPE BASE64
+    /// [name]`), or what is wrong with it. The key's blob must name the same
+    /// type as its first word, as OpenSSH writes it; options (`command=`…) are
+    /// not accepted.
+    fn key_line(entry: &str) -> Result<String, String> {
+        let mut words = entry.split_whitespace();
+        let kind = words.next().unwrap_or("");
+        if !KEY_TYPES.contains(&kind) {
+            return Err(format!(
+                "a key must start with its type ({}), as in the .pub file",
+                KEY_TYPES.join(", ")
+            ));
+        }
+        let blob = words.next().and_then(base64_decode).ok_or("a key's second word must be the key itself (base64)")?;
+        let named = blob.get(..4).map(|n| u32::from_be_bytes([n[0], n[1], n[2], n[3]]) as usize).and_then(|n| blob.get(4..4 + n));
+        if named != Some(kind.as_bytes()) {
+            return Err(format!("the key after `{kind}` is not an {kind} key (copied only in part?)"));
+        }
+        let name: Vec<&str> = words.collect();
+        let body = entry.split_whitespace().nth(1).unwrap_or_default();
+        Ok(if name.is_empty() { format!("{kind} {body}") } else { format!("{kind} {body} {}", name.join(" ")) })
+    }
+
+    /// The lines of an authorized_keys file from a `keys` option: public
+    /// keys separated by commas; what is wrong with the first bad one.
+    pub fn authorized_keys(value: &str) -> Result<Vec<String>, String> {
+        let entries: Vec<&str> = value.split(',').map(str::trim).filter(|e| !e.is_empty()).collect();
+        if entries.len() > MAX_KEYS {
+            return Err(format!("at most {MAX_KEYS} keys"));
+        }
+        entries.iter().enumerate().map(|(i, e)| key_line(e).map_err(|why| format!("key {}: {why}", i + 1))).collect()
     }
 }

@@ -193,15 +193,33 @@ pub fn ssh_key(dir: &Path, name: &str) -> (PathBuf, String) {
 pub fn sftp(identity: &Path, host: &str, port: u16, proxy: Option<&str>, commands: &str) -> Result<String, String> {
     let mut batch = tempfile::NamedTempFile::new().unwrap();
     batch.write_all(commands.as_bytes()).unwrap();
+    let mut cmd = openssh("sftp", identity, proxy);
+    cmd.arg("-b").arg(batch.path()).args(["-P", &port.to_string()]).arg(format!("share@{host}"));
+    outcome(cmd)
+}
+
+/// OpenSSH's `ssh` running `command` as `user@host:port`, as [`sftp`] does.
+pub fn ssh(identity: &Path, user: &str, host: &str, port: u16, proxy: Option<&str>, command: &str) -> Result<String, String> {
+    let mut cmd = openssh("ssh", identity, proxy);
+    cmd.args(["-p", &port.to_string()]).arg(format!("{user}@{host}")).arg(command);
+    outcome(cmd)
+}
+
+/// An OpenSSH client under a 120 s deadline, with only `identity` to offer,
+/// no questions asked, through `proxy` when given.
+fn openssh(tool: &str, identity: &Path, proxy: Option<&str>) -> Command {
     let mut cmd = Command::new("timeout");
-    cmd.args(["-k", "5", "120", "sftp", "-b"]).arg(batch.path()).arg("-i").arg(identity);
+    cmd.args(["-k", "5", "120", tool, "-i"]).arg(identity);
     // Each test host's server has keys of its own; the onion address already authenticates it.
     cmd.args(["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]);
-    cmd.args(["-P", &port.to_string()]);
     if let Some(proxy) = proxy {
         cmd.arg("-o").arg(format!("ProxyCommand={proxy}"));
     }
-    let out = cmd.arg(format!("share@{host}")).output().expect("sftp (openssh-client)");
+    cmd
+}
+
+fn outcome(mut cmd: Command) -> Result<String, String> {
+    let out = cmd.output().expect("OpenSSH's client (openssh-client)");
     let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
     if out.status.success() {
         Ok(said)

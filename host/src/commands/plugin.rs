@@ -305,7 +305,7 @@ pub fn remove(ctx: &Context, name: &str) -> Result<()> {
     // The npm folder goes first: if that fails, the service is still there to retry.
     crate::system::npm::remove(&ctx.root, name).with_context(|| format!("removing {name}'s npm folder"))?;
     if ctx.live() {
-        crate::system::groups::remove(name).map_err(|e| anyhow::anyhow!("removing {name}'s group: {e}"))?;
+        crate::system::accounts::remove(name).map_err(|e| anyhow::anyhow!("removing {name}'s accounts: {e}"))?;
     }
     ctx.state.remove_plugin(name)?;
     ctx.runtime()?.forget_cached(&service.record.sha256);

@@ -121,7 +121,7 @@ pub fn print_connection_info(ctx: &Context, service: &Service, only: Option<&str
         address: address.clone(),
         virtual_port: port,
         clients: clients.iter().map(|(n, k)| ClientCredential { name: n.clone(), private_key: k.private_base32() }).collect(),
-        options: options::current(&service.specs, &service.state.options),
+        options: options::for_connection(&service.record.info, &service.specs, &service.state.options),
     };
     // The address and keys are the host's; the plugin only adds how to use
     // them. A plugin that fails or runs out of time here costs the user its

@@ -6,10 +6,10 @@
 use anyhow::{anyhow, bail, Result};
 
 /// The `tails:server` contract version this host speaks.
-pub const CONTRACT_VERSION: &str = "0.3.0";
+pub const CONTRACT_VERSION: &str = "0.4.0";
 /// The versions it loads: its own, and older ones through a shim
-/// (`since_v0_2`).
-pub const LOADED_VERSIONS: &[&str] = &[CONTRACT_VERSION, super::since_v0_2::VERSION];
+/// (`since_v0_3`, `since_v0_2`).
+pub const LOADED_VERSIONS: &[&str] = &[CONTRACT_VERSION, super::since_v0_3::VERSION, super::since_v0_2::VERSION];
 
 /// The interfaces of ours a plugin may import.
 const OUR_IMPORTS: &[&str] = &["types", "packages", "config", "network", "log"];
@@ -112,12 +112,13 @@ mod tests {
     #[test]
     fn imports_are_allow_listed() {
         let table: &[(&str, bool)] = &[
-            ("tails:server/config@0.3.0", true),
-            ("tails:server/log@0.3.0", true),
+            ("tails:server/config@0.4.0", true),
+            ("tails:server/log@0.4.0", true),
             ("tails:server/config@0.9.0", false),
             // Our interfaces at another version than the exported contract's.
+            ("tails:server/config@0.3.0", false),
             ("tails:server/config@0.2.0", false),
-            ("tails:server/shell@0.3.0", false),
+            ("tails:server/shell@0.4.0", false),
             ("wasi:cli/environment@0.2.6", true),
             ("wasi:filesystem/preopens@0.2.0", true),
             ("wasi:sockets/tcp@0.2.0", false),
@@ -130,15 +131,17 @@ mod tests {
         }
         assert!(check_import("tails:server/config@0.2.0", "0.2.0").is_ok());
         assert!(check_import("tails:server/config@0.3.0", "0.2.0").is_err());
+        assert!(check_import("tails:server/config@0.3.0", "0.3.0").is_ok());
     }
 
     #[test]
     fn exports_name_a_loaded_contract() {
         let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(check_exports(&names(&["tails:server/service@0.4.0"])).unwrap(), "0.4.0");
         assert_eq!(check_exports(&names(&["tails:server/service@0.3.0"])).unwrap(), "0.3.0");
         assert_eq!(check_exports(&names(&["tails:server/service@0.2.0"])).unwrap(), "0.2.0");
         let future = check_exports(&names(&["tails:server/service@0.9.0"])).unwrap_err().to_string();
-        assert!(future.contains("built for contract tails:server@0.9.0") && future.contains("loads 0.2.0"), "{future}");
+        assert!(future.contains("built for contract tails:server@0.9.0") && future.contains("loads 0.3.0, 0.2.0"), "{future}");
         let none = check_exports(&names(&["wasi:cli/run@0.2.0"])).unwrap_err().to_string();
         assert!(none.contains("not a Tails Server plugin"), "{none}");
     }

@@ -10,7 +10,9 @@
 
 mod contract;
 mod host;
+mod shim;
 mod since_v0_2;
+mod since_v0_3;
 
 use std::future::Future;
 use std::hash::{Hash, Hasher};
@@ -28,7 +30,7 @@ pub use host::{error_message, error_text, CallClock, HostState};
 pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
-        world: "tails:server/tails-service@0.3.0",
+        world: "tails:server/tails-service@0.4.0",
         additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
         // Exports are called as futures so that a deadline can drop them; our
         // own imports stay synchronous (the broker blocks, on its own timeouts).
@@ -88,6 +90,7 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         bindings::TailsService::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        since_v0_3::bindings::TailsService::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
         since_v0_2::bindings::TailsService::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
         start_epoch_ticker(&engine);
         Ok(Runtime { engine, linker, cache_dir, limits })
@@ -209,6 +212,11 @@ impl Runtime {
             Some(CONTRACT_VERSION) => {
                 with_deadline(&clock, bindings::TailsService::instantiate_async(&mut store, component, &self.linker)).map(Guest::Current)
             }
+            Some(since_v0_3::VERSION) => with_deadline(
+                &clock,
+                since_v0_3::bindings::TailsService::instantiate_async(&mut store, component, &self.linker),
+            )
+            .map(Guest::V0_3),
             Some(since_v0_2::VERSION) => with_deadline(
                 &clock,
                 since_v0_2::bindings::TailsService::instantiate_async(&mut store, component, &self.linker),
@@ -276,14 +284,16 @@ pub struct Instance {
 /// The plugin's exports, by the contract it was built for.
 enum Guest {
     Current(bindings::TailsService),
+    V0_3(since_v0_3::bindings::TailsService),
     V0_2(since_v0_2::bindings::TailsService),
 }
 
-/// Call one export under the deadline. `$current` and `$v0_2` are the call
-/// for each contract (given the service interface and the store), the latter
-/// converting to and from 0.2's types.
+/// Call one export under the deadline. `$current` is the call for this
+/// contract (given the service interface and the store), `$older` the same
+/// call for an older one through its shim module `$shim` (converting to and
+/// from its types): the older contracts' bindings differ in type only.
 macro_rules! call_export {
-    ($self:ident, $what:literal, |$service:ident, $store:ident| current: $current:expr, v0_2: $v0_2:expr) => {{
+    ($self:ident, $what:literal, |$service:ident, $store:ident, $shim:ident| current: $current:expr, older: $older:expr) => {{
         if $self.broken {
             bail!("plugin `{}` was stopped by an earlier error in this command", $self.plugin);
         }
@@ -295,9 +305,15 @@ macro_rules! call_export {
                 let $service = guest.tails_server_service();
                 with_deadline(&$self.clock, async { $current.await })
             }
-            Guest::V0_2(guest) => {
+            Guest::V0_3(guest) => {
+                use since_v0_3 as $shim;
                 let $service = guest.tails_server_service();
-                with_deadline(&$self.clock, async { $v0_2.await })
+                with_deadline(&$self.clock, async { $older.await })
+            }
+            Guest::V0_2(guest) => {
+                use since_v0_2 as $shim;
+                let $service = guest.tails_server_service();
+                with_deadline(&$self.clock, async { $older.await })
             }
         };
         $self.broken = result.is_err();
@@ -311,32 +327,33 @@ impl Instance {
     pub fn contract(&self) -> &'static str {
         match self.guest {
             Guest::Current(_) => CONTRACT_VERSION,
+            Guest::V0_3(_) => since_v0_3::VERSION,
             Guest::V0_2(_) => since_v0_2::VERSION,
         }
     }
 
     pub fn describe(&mut self) -> Result<types::ServiceInfo> {
-        call_export!(self, "describe", |service, store|
+        call_export!(self, "describe", |service, store, shim|
             current: service.call_describe(store),
-            v0_2: async { service.call_describe(store).await.map(since_v0_2::service_info) })
+            older: async { service.call_describe(store).await.map(shim::service_info) })
     }
 
     pub fn validate_option(&mut self, name: &str, value: &types::OptionValue, onion_address: &str) -> Result<Result<(), types::Error>> {
-        call_export!(self, "validate-option", |service, store|
+        call_export!(self, "validate-option", |service, store, shim|
             current: service.call_validate_option(store, name, value, onion_address),
-            v0_2: async { service.call_validate_option(store, name, &value.into()).await.map(since_v0_2::result) })
+            older: async { shim::validate_option(service, store, name, value, onion_address).await })
     }
 
     pub fn configure(&mut self, options: &[types::OptionSetting]) -> Result<Result<(), types::Error>> {
-        call_export!(self, "configure", |service, store|
+        call_export!(self, "configure", |service, store, shim|
             current: service.call_configure(store, options),
-            v0_2: async { service.call_configure(store, &since_v0_2::settings(options)).await.map(since_v0_2::result) })
+            older: async { service.call_configure(store, &shim::settings(options)).await.map(shim::result) })
     }
 
     pub fn connection_info(&mut self, request: &types::ConnectionRequest) -> Result<types::ConnectionText> {
-        call_export!(self, "connection-info", |service, store|
+        call_export!(self, "connection-info", |service, store, shim|
             current: service.call_connection_info(store, request),
-            v0_2: async { service.call_connection_info(store, &since_v0_2::connection_request(request)).await.map(since_v0_2::connection_text) })
+            older: async { service.call_connection_info(store, &shim::connection_request(request)).await.map(shim::connection_text) })
     }
 
     pub fn broker(&mut self) -> &mut Broker {

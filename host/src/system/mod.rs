@@ -6,4 +6,4 @@ pub mod npm;
 pub mod firewall;
 pub mod mounts;
 pub mod systemd;
-pub mod groups;
+pub mod accounts;

@@ -115,12 +115,50 @@ pub fn install(root: &Path, names: &[String]) -> Result<(), String> {
         .args(["-o", "Dpkg::Options::=--force-confold", "-o", "Dpkg::Options::=--force-confdef"])
         .arg("--")
         .args(names);
-    run(&mut apt, &format!("apt-get install {}", names.join(" ")))?;
+    {
+        let _no_starts = NoDaemonStarts::hold();
+        run(&mut apt, &format!("apt-get install {}", names.join(" ")))?;
+    }
     let still = missing(root, names).map_err(|e| format!("reading dpkg's status: {e}"))?;
     if !still.is_empty() {
         return Err(format!("apt-get finished but {} is still not installed", still.join(", ")));
     }
     Ok(())
+}
+
+/// Debian's way to keep a package's scripts from starting its daemon
+/// (invoke-rc.d and deb-systemd-invoke ask it; 101 is "not allowed").
+const POLICY_RC_D: &str = "/usr/sbin/policy-rc.d";
+
+/// While held, packages being installed start no daemon: a server started
+/// by its package runs its default configuration (openssh-server's sshd on
+/// every address, lighttpd on port 80) before any plugin configured it.
+/// The host starts what a service needs, configured, at its unit step. An
+/// existing policy-rc.d (the administrator's) is left as it is.
+struct NoDaemonStarts(bool);
+
+impl NoDaemonStarts {
+    fn hold() -> NoDaemonStarts {
+        let path = Path::new(POLICY_RC_D);
+        if path.symlink_metadata().is_ok() {
+            return NoDaemonStarts(false);
+        }
+        let made = crate::fsutil::write_path_atomic(path, b"#!/bin/sh\n# Tails Server, while it installs packages: start no daemon.\nexit 101\n", crate::fsutil::Mode::KeepOr(0o755));
+        if let Err(e) = &made {
+            eprintln!("tails-server: warning: packages may start their daemons while being installed (writing {POLICY_RC_D}: {e})");
+        }
+        NoDaemonStarts(made.is_ok())
+    }
+}
+
+impl Drop for NoDaemonStarts {
+    fn drop(&mut self) {
+        if self.0 {
+            if let Err(e) = std::fs::remove_file(POLICY_RC_D) {
+                eprintln!("tails-server: warning: remove {POLICY_RC_D} by hand, or no package will start its daemon: {e}");
+            }
+        }
+    }
 }
 
 const DPKG_FRONTEND_LOCK: &str = "/var/lib/dpkg/lock-frontend";

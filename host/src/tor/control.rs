@@ -108,13 +108,20 @@ impl Controller {
         Ok(Controller { stream: BufReader::new(stream), parser: Parser::default(), events: VecDeque::new(), endpoint: endpoint.clone() })
     }
 
+    /// The next reply or event, each line within [`REPLY_TIMEOUT`].
     async fn read_message(&mut self) -> Result<Message> {
+        self.read_message_within(REPLY_TIMEOUT).await
+    }
+
+    /// The next reply or event, each line within `limit`: events come when
+    /// tor has something to say, which may be later than a reply would.
+    async fn read_message_within(&mut self, limit: Duration) -> Result<Message> {
         let mut line = Vec::new();
         loop {
             line.clear();
-            let n = timeout(REPLY_TIMEOUT, (&mut self.stream).take(MAX_LINE as u64).read_until(b'\n', &mut line))
+            let n = timeout(limit, (&mut self.stream).take(MAX_LINE as u64).read_until(b'\n', &mut line))
                 .await
-                .map_err(|_| anyhow!("tor did not answer within {REPLY_TIMEOUT:?}"))??;
+                .map_err(|_| anyhow!("tor did not answer within {limit:?}"))??;
             if n == 0 {
                 bail!("tor closed the control connection");
             }
@@ -285,7 +292,10 @@ impl Controller {
                         bail!("the onion service's descriptor was not uploaded within {within:?} ({why})");
                     }
                     let wake = if progress.finished() { (last_announce + SETTLE).min(deadline) } else { deadline };
-                    match timeout(wake.saturating_duration_since(now), self.read_message()).await {
+                    // Waiting for events, not for a reply: a quiet tor (HSDirs
+                    // slow to answer) is not a dead one until the deadline.
+                    let wait = wake.saturating_duration_since(now);
+                    match timeout(wait, self.read_message_within(wait + Duration::from_secs(1))).await {
                         Ok(message) => message?,
                         Err(_) => continue,
                     }

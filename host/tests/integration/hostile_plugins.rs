@@ -135,7 +135,7 @@ fn component_importing_an_unknown_interface_is_refused() {
 
 #[test]
 fn component_for_another_contract_version_is_refused_naming_both() {
-    add_is_refused(fixtures::FUTURE_CONTRACT, &["tails:server@0.9.0", "this Tails Server speaks tails:server@0.3.0"]);
+    add_is_refused(fixtures::FUTURE_CONTRACT, &["tails:server@0.9.0", "this Tails Server speaks tails:server@0.4.0"]);
 }
 
 /// Compiling has a wall-clock bound too, and happens before the state lock
@@ -198,6 +198,7 @@ fn descriptions_that_reach_past_consent_are_refused() {
         (fixtures::HOSTILE_UNIT_SSH, &["unit `ssh.service` is part of the system Tails runs on"]),
         (fixtures::HOSTILE_SECRET_IN_UNIT, &["`{pw}` is a secret"]),
         (fixtures::HOSTILE_UNIT_PROGRAM_ETC, &["program \"/etc/hostile/run.sh\" must be a system program"]),
+        (fixtures::HOSTILE_LOGIN_NAMED_USER, &["a login account is for a user of its own: no `user` with `login-shell`", "a login account needs a data folder for its home"]),
         // Class 8: text a terminal would act on.
         (fixtures::HOSTILE_ESCAPE_DESCRIPTION, &["description must be one non-empty line", "without control characters"]),
         // Class 9: 100 000 options are refused without looking at each.

@@ -486,3 +486,76 @@ fn sftp_serves_one_folder_to_the_keys_given() {
     let refused = tails_server_testkit::sftp(&alice, "127.0.0.1", port, None, &format!("put {} other\n", sent.display())).expect_err("read-only");
     assert!(refused.contains("Failure") || refused.contains("denied"), "{refused}");
 }
+
+/// A plugin built for contract 0.3.0 (a unit the host writes) is added,
+/// validated (seeing the onion address), configured and asked for its
+/// connection text through the 0.3 shim; its unit is a user of its own
+/// without 0.4's login account.
+#[test]
+fn a_contract_0_3_plugin_runs_through_the_shim() {
+    let sandbox = super::sandbox_with_tor();
+    let added = sandbox.ok(&["plugin", "add", fixtures::CONTRACT_0_3, "--yes"]);
+    assert!(added.contains("Built for the older contract tails:server@0.3.0"), "{added}");
+    assert!(added.contains("as a user of its own (unit tails-server-notes.service)") && !added.contains("login"), "{added}");
+    let address = serde_json::from_str::<serde_json::Value>(&sandbox.ok(&["notes", "info", "--json"])).unwrap()["address"].as_str().unwrap().to_string();
+    let refused = sandbox.fails(&["notes", "set-option", "title", &format!("at {address}")]);
+    assert!(refused.contains(&format!("must not contain the address {address}")), "{refused}");
+    sandbox.ok(&["notes", "set-option", "title", "Our notes"]);
+    let enabled = sandbox.run(&["notes", "enable"], "");
+    assert!(enabled.status.success(), "{}", text(&enabled.stderr));
+    assert!(text(&enabled.stderr).contains("notes: info: writing the title (contract 0.3)"), "{}", text(&enabled.stderr));
+    assert_eq!(std::fs::read_to_string(sandbox.path("/etc/notes/title")).unwrap(), "Our notes\n");
+    let unit = std::fs::read_to_string(sandbox.path("/run/systemd/system/tails-server-notes.service")).unwrap();
+    assert!(unit.contains("ExecStart=\"/usr/bin/python3\" \"-m\" \"http.server\" \"--bind\" \"127.0.0.1\""), "{unit}");
+    assert!(unit.contains("DynamicUser=yes\nSupplementaryGroups=tails-secrets-notes\n") && !unit.contains("User=tails-login"), "{unit}");
+    let connection = sandbox.ok(&["notes", "connection-info", "--no-qr"]);
+    assert!(connection.contains(&format!("Notes: http://{address}/ (1 client keys)")), "{connection}");
+    sandbox.ok(&["notes", "disable"]);
+}
+
+/// The ssh plugin: consent names the login account; with no key, enable
+/// says what to do; the written sshd configuration passes sshd's own check
+/// (`sshd -t`, host keys made as the unit's set-up makes them) with keys
+/// only, no forwarding, and only the login account; the unit runs as that
+/// account; connection-info names it.
+#[test]
+fn ssh_config_passes_sshds_own_check() {
+    let sandbox = super::sandbox_with_tor();
+    let added = sandbox.ok(&["plugin", "add", fixtures::SSH, "--yes"]);
+    assert!(added.contains("a login account (tails-login-ssh, shell /bin/bash): the people it lets in get a shell as that user"), "{added}");
+    let refused = sandbox.fails(&["ssh", "enable"]);
+    assert!(refused.contains("no one could log in: set `keys`"), "{refused}");
+    let scratch = tempfile::tempdir().unwrap();
+    let (_, alice_pub) = tails_server_testkit::ssh_key(scratch.path(), "alice");
+    sandbox.ok(&["ssh", "set-option", "keys", &alice_pub]);
+    sandbox.ok(&["ssh", "enable"]);
+    let written = std::fs::read_to_string(sandbox.path("/etc/ssh-onion/sshd_config")).unwrap();
+    let keys_file = sandbox.path("/etc/ssh-onion/authorized_keys");
+    assert!(std::fs::read_to_string(&keys_file).unwrap().contains(&alice_pub));
+    let unit = std::fs::read_to_string(sandbox.path("/run/systemd/system/tails-server-ssh.service")).unwrap();
+    assert!(unit.contains("User=tails-login-ssh\nGroup=tails-secrets-ssh\n") && !unit.contains("DynamicUser"), "{unit}");
+    assert!(unit.contains("ExecStartPre=\"/usr/bin/ssh-keygen\" \"-A\" \"-f\" \"/var/lib/ssh/host\""), "{unit}");
+
+    // sshd checks the file as it is, with the host keys and the keys file where the test has them.
+    let prefix = scratch.path().join("host");
+    std::fs::create_dir_all(prefix.join("etc/ssh")).unwrap();
+    let keygen = Command::new("ssh-keygen").arg("-A").arg("-f").arg(&prefix).output().unwrap();
+    assert!(keygen.status.success(), "{}", text(&keygen.stderr));
+    let copy = scratch.path().join("sshd_config");
+    let adapted = written
+        .replace("/var/lib/ssh/host/etc/ssh/", &format!("{}/etc/ssh/", prefix.display()))
+        .replace("/etc/ssh-onion/authorized_keys", &keys_file.display().to_string());
+    std::fs::write(&copy, adapted).unwrap();
+    std::fs::create_dir_all("/run/sshd").unwrap();
+    let check = Command::new("/usr/sbin/sshd").arg("-t").arg("-f").arg(&copy).output().expect("sshd is installed (see scripts/setup)");
+    assert!(check.status.success(), "sshd -t refused the written file:\n{}\n{written}", text(&check.stderr));
+    // sshd's own view of the file, for the login account connecting.
+    let effective = Command::new("/usr/sbin/sshd").args(["-T", "-C", "user=tails-login-ssh,host=client,addr=127.0.0.1", "-f"]).arg(&copy).output().unwrap();
+    let effective = text(&effective.stdout);
+    for line in ["passwordauthentication no", "kbdinteractiveauthentication no", "usepam no", "allowtcpforwarding no", "x11forwarding no", "permittunnel no", "allowusers tails-login-ssh", "listenaddress 127.0.0.1:2222"] {
+        assert!(effective.lines().any(|l| l == line), "{line} missing from sshd -T:\n{effective}");
+    }
+    let address = serde_json::from_str::<serde_json::Value>(&sandbox.ok(&["ssh", "info", "--json"])).unwrap()["address"].as_str().unwrap().to_string();
+    let connection = sandbox.ok(&["ssh", "connection-info", "--no-qr"]);
+    assert!(connection.contains(&format!("torsocks ssh tails-login-ssh@{address}")), "{connection}");
+}

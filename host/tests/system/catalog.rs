@@ -73,6 +73,7 @@ pub fn services_work_through_tor_with_their_real_clients(w: &World) {
     irc(w, &host);
     drop_box(w, &host);
     sftp(w, &host);
+    ssh(w, &host);
 }
 
 /// The unit is running (and stays so for a moment: not crashing and being
@@ -297,6 +298,50 @@ fn sftp(w: &World, host: &Host) {
     let refused = sftp(&alice, &format!("put {} more.txt\n", sent.display())).expect_err("read-only refuses uploads");
     assert!(refused.contains("Failure") || refused.contains("denied"), "{refused}");
     disable_leaves_nothing(w, host, "sftp", "tails-server-sftp.service", &address);
+}
+
+/// SSH (OpenSSH's sshd as the login account): alice's key runs a command
+/// through Tor and gets a shell as tails-login-ssh, which writes its home
+/// and nothing else; bob's key is refused; no password is asked; the host
+/// keys stay across restarts; the account goes with the plugin.
+fn ssh(w: &World, host: &Host) {
+    let keys = tempfile::tempdir().unwrap();
+    let (alice, alice_pub) = tails_server_testkit::ssh_key(keys.path(), "alice");
+    let (bob, _) = tails_server_testkit::ssh_key(keys.path(), "bob");
+    host.add_plugins(&["ssh"]);
+    host.ok(&["ssh", "set-option", "keys", &alice_pub]);
+    host.ok(&["ssh", "enable"]);
+    assert_running(host, "tails-server-ssh.service");
+    assert_eq!(host.sys.sh("getent passwd tails-login-ssh | cut -d: -f6,7").trim(), "/var/lib/ssh:/bin/bash");
+    assert_eq!(host.sys.sh("stat -c '%U:%G %a' /etc/ssh-onion/authorized_keys").trim(), "root:tails-secrets-ssh 640");
+    let address = reach(w, host, "ssh");
+    let proxy = format!("nc -X 5 -x 127.0.0.1:{} %h %p", w.tor.client_socks);
+    let nonce = format!("ssh-{}", std::process::id());
+    let said = tails_server_testkit::ssh(
+        &alice,
+        "tails-login-ssh",
+        &address,
+        22,
+        Some(&proxy),
+        &format!("echo {nonce}; id -un; pwd; echo kept > ~/{nonce}; touch /etc/{nonce} 2>&1; cat /etc/shadow 2>&1; true"),
+    )
+    .unwrap_or_else(|e| panic!("alice runs a command through Tor: {e}\n{}", host.sys.sh("journalctl -u tails-server-ssh.service --no-pager | tail -20")));
+    let lines: Vec<&str> = said.lines().collect();
+    assert_eq!(lines[..3], [nonce.as_str(), "tails-login-ssh", "/var/lib/ssh"], "{said}");
+    assert!(said.contains("Read-only file system") && said.contains("Permission denied"), "confined: {said}");
+    assert_eq!(host.sys.sh(&format!("cat /var/lib/ssh/{nonce}")).trim(), "kept");
+    let refused = tails_server_testkit::ssh(&bob, "tails-login-ssh", &address, 22, Some(&proxy), "true").expect_err("bob's key was not given");
+    assert!(refused.contains("Permission denied (publickey)"), "keys only, no password asked: {refused}");
+
+    let host_key = "/var/lib/ssh/host/etc/ssh/ssh_host_ed25519_key.pub";
+    let before = host.sys.read(host_key);
+    assert!(before.starts_with("ssh-ed25519 "), "{before}");
+    host.sys.sh("systemctl restart tails-server-ssh.service");
+    assert_running(host, "tails-server-ssh.service");
+    assert_eq!(host.sys.read(host_key), before, "the host keys are made once");
+    disable_leaves_nothing(w, host, "ssh", "tails-server-ssh.service", &address);
+    host.ok(&["plugin", "remove", "ssh"]);
+    assert_eq!(host.sys.sh("getent passwd tails-login-ssh; echo $?").trim(), "2", "the account goes with the plugin");
 }
 
 /// XMPP (Prosody): alice and bob make their accounts at the onion address

@@ -18,6 +18,10 @@ pub fn packages_are_installed_with_apt_after_waiting_for_the_lock(w: &World) {
     let host = w.host(Boot { files: vec![(deb.clone(), format!("/var/cache/apt/archives/{name}"))], ..Boot::default() });
     // MediaWiki (of the catalog) depends on a web server: it goes too.
     host.sys.sh("dpkg --remove mediawiki lighttpd >/dev/null");
+    // A machine may have a policy-rc.d of its own (Docker images do); the
+    // host's copy goes, so that what keeps lighttpd from starting is ours.
+    host.sys.sh("rm -f /usr/sbin/policy-rc.d");
+    let removed_at = host.sys.sh("date +%s").trim().to_string();
     host.add_plugins(&["web"]);
     assert_eq!(host.info("web")["installed"], false);
 
@@ -44,6 +48,11 @@ pub fn packages_are_installed_with_apt_after_waiting_for_the_lock(w: &World) {
     assert_eq!(info["installed"], true, "dpkg's status says installed");
     assert_eq!(info["running"], true);
     assert!(http_get(8080).starts_with("HTTP/1."), "the freshly installed lighttpd answers");
+    // Its package did not start it with its default configuration: only the
+    // host did, once configured (policy-rc.d, held while apt runs).
+    let journal = host.sys.sh(&format!("journalctl -u lighttpd.service --no-pager --since @{removed_at}"));
+    assert_eq!(journal.matches("Started lighttpd").count(), 1, "{journal}");
+    assert_eq!(host.sys.sh("test -e /usr/sbin/policy-rc.d; echo $?").trim(), "1", "policy-rc.d is gone once apt is done");
     let audit = host.sys.read("/var/lib/tails-server/audit.log");
     assert!(audit.contains("install-packages") && audit.contains("lighttpd"), "{audit}");
     host.ok(&["web", "disable"]);
