@@ -19,6 +19,12 @@ pub struct Global {
     pub persistent_dir: Option<PathBuf>,
 }
 
+impl From<&Global> for crate::context::Paths {
+    fn from(global: &Global) -> Self {
+        crate::context::Paths { root: global.root.clone(), state_dir: global.state_dir.clone(), persistent_dir: global.persistent_dir.clone() }
+    }
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "tails-server",

@@ -8,12 +8,21 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Result};
 
 use crate::broker::Broker;
-use crate::cli::Global;
+use crate::journal::Progress;
 use crate::options;
 use crate::persistence::Persistence;
 use crate::runtime::bindings::tails::server::types::{OptionSpec, OptionValue};
 use crate::runtime::{Instance, Limits, Runtime};
 use crate::state::{Grant, PluginRecord, ServiceState, StateDir};
+
+/// Where to work, as a front end was told (`--root`, `--state-dir`,
+/// `--persistent-dir`); each `None` is the system's own place.
+#[derive(Debug, Clone, Default)]
+pub struct Paths {
+    pub root: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
+    pub persistent_dir: Option<PathBuf>,
+}
 
 pub struct Context {
     pub root: PathBuf,
@@ -21,17 +30,29 @@ pub struct Context {
     /// Where services with persistence on are kept, when there is such a place.
     pub persistence: Option<Persistence>,
     runtime: OnceCell<Runtime>,
+    /// Who is told how an operation goes (the front end); nobody by default.
+    progress: Box<dyn Fn(&Progress)>,
 }
 
 impl Context {
-    pub fn new(global: &Global) -> Result<Self> {
-        let root = global.root.clone().unwrap_or_else(|| PathBuf::from("/"));
+    pub fn new(paths: &Paths) -> Result<Self> {
+        let root = paths.root.clone().unwrap_or_else(|| PathBuf::from("/"));
         if !root.is_dir() {
             bail!("--root {}: no such folder", root.display());
         }
-        let state = global.state_dir.clone().unwrap_or_else(|| root.join("var/lib/tails-server"));
-        let persistence = Persistence::locate(global.persistent_dir.as_deref(), &root);
-        Ok(Context { root, state: StateDir::new(state), persistence, runtime: OnceCell::new() })
+        let state = paths.state_dir.clone().unwrap_or_else(|| root.join(crate::places::STATE.trim_start_matches('/')));
+        let persistence = Persistence::locate(paths.persistent_dir.as_deref(), &root);
+        Ok(Context { root, state: StateDir::new(state), persistence, runtime: OnceCell::new(), progress: Box::new(|_| ()) })
+    }
+
+    /// Tell `show` how each operation goes.
+    pub fn with_progress(mut self, show: impl Fn(&Progress) + 'static) -> Self {
+        self.progress = Box::new(show);
+        self
+    }
+
+    pub fn report(&self, progress: Progress) {
+        (self.progress)(&progress)
     }
 
     /// The plugin runtime, made on first use (commands that only read state

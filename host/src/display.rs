@@ -59,6 +59,12 @@ pub fn path(p: &std::path::Path) -> String {
     line(&p.to_string_lossy())
 }
 
+/// One problem per count past its bound: `(what, count, max)`, said as
+/// "PREFIX COUNT WHAT; at most MAX are allowed".
+pub fn over_bounds(prefix: &str, counts: &[(&str, usize, usize)]) -> Vec<String> {
+    counts.iter().filter(|(_, count, max)| count > max).map(|(what, count, max)| format!("{prefix} {count} {what}; at most {max} are allowed")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

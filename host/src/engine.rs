@@ -9,7 +9,6 @@
 //! an interrupted disable is finished.
 
 use anyhow::{anyhow, bail, Result};
-use serde::{Deserialize, Serialize};
 
 use crate::broker::caps::Capability;
 use crate::context::{Context, Service};
@@ -18,54 +17,10 @@ use crate::system::npm;
 use crate::system::systemd::{Job, Systemd};
 use crate::tor::block_on;
 use crate::fsutil;
+use crate::journal::{Journal, Operation, Progress, Step, STEPS};
 use crate::runtime::bindings::tails::server::types::{OptionValue, ServiceUnit, UnitSpec};
-use crate::{onion, options, units};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Step {
-    /// Install the granted packages; keep their unit from starting on its own.
-    Packages,
-    /// The plugin writes the configuration from the options.
-    Configure,
-    /// Start (restart) the systemd unit and wait until it runs.
-    Unit,
-    /// Open the firewall as allow-lan and allow-localhost say.
-    Firewall,
-    /// Publish the onion service with the stored key.
-    Publish,
-}
-
-pub const STEPS: [Step; 5] = [Step::Packages, Step::Configure, Step::Unit, Step::Firewall, Step::Publish];
-
-impl Step {
-    pub fn name(self) -> &'static str {
-        match self {
-            Step::Packages => "packages",
-            Step::Configure => "configure",
-            Step::Unit => "unit",
-            Step::Firewall => "firewall",
-            Step::Publish => "publish",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Operation {
-    Enable,
-    Disable,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Journal {
-    /// The operation under way; none when the service is at rest.
-    pub operation: Option<Operation>,
-    /// The step being done or undone.
-    pub current: Option<Step>,
-    /// Steps of enable that are done (and not undone).
-    pub done: Vec<Step>,
-}
+use crate::runtime::error_text;
+use crate::{display, onion, options, units};
 
 fn save(ctx: &Context, service: &Service) -> Result<()> {
     ctx.save_service(&service.name, &service.state)
@@ -82,7 +37,7 @@ pub fn enable(ctx: &Context, service: &mut Service) -> Result<()> {
     save(ctx, service)?;
     for step in STEPS {
         if let Err(e) = run_step(ctx, service, step) {
-            println!("  ✗ {}: failed; undoing what was done", step.name());
+            ctx.report(Progress::Failed { step });
             if let Err(undo) = disable(ctx, service) {
                 return Err(e.context(format!("and undoing failed too ({undo:#}); run `tails-server repair`")));
             }
@@ -168,7 +123,7 @@ fn run_step(ctx: &Context, service: &mut Service, step: Step) -> Result<()> {
     save(ctx, service)?;
     let started = std::time::Instant::now();
     let said = if skipped(ctx, step) { not_live(ctx, service, step)? } else { do_step(ctx, service, step)? };
-    println!("  ✓ {}: {said} [{:.3} s]", step.name(), started.elapsed().as_secs_f64());
+    ctx.report(Progress::Done { step, said, seconds: Some(started.elapsed().as_secs_f64()) });
     test_pause(Operation::Enable, step);
     let journal = &mut service.state.journal;
     if !journal.done.contains(&step) {
@@ -194,7 +149,7 @@ pub fn disable(ctx: &Context, service: &mut Service) -> Result<()> {
         } else {
             undo_step(ctx, service, step).map_err(|e| e.context(format!("undoing step `{}`", step.name())))?
         };
-        println!("  ✓ {}: {said}", step.name());
+        ctx.report(Progress::Done { step, said, seconds: None });
         test_pause(Operation::Disable, step);
         service.state.journal.done.retain(|s| *s != step);
         service.state.journal.current = None;
@@ -216,15 +171,15 @@ pub fn repair(ctx: &Context) -> Result<Vec<String>> {
         let mut service = ctx.service(&name)?;
         match service.state.journal.operation {
             None => continue,
-            Some(Operation::Enable) => {
-                println!("Finishing the interrupted enable of {name}:");
+            Some(operation @ Operation::Enable) => {
+                ctx.report(Progress::Resuming { service: name.clone(), operation });
                 match enable(ctx, &mut service) {
                     Ok(()) => report.push(format!("{name}: the interrupted enable was finished")),
                     Err(e) => report.push(format!("{name}: the interrupted enable could not be finished and was undone: {e:#}")),
                 }
             }
-            Some(Operation::Disable) => {
-                println!("Finishing the interrupted disable of {name}:");
+            Some(operation @ Operation::Disable) => {
+                ctx.report(Progress::Resuming { service: name.clone(), operation });
                 disable(ctx, &mut service)?;
                 report.push(format!("{name}: the interrupted disable was finished"));
             }
@@ -269,6 +224,20 @@ fn check_shipped(ctx: &Context, service: &Service) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Run the plugin's `configure` with the service's current values and write
+/// what it staged. Returns the files written and the ports asked for.
+fn reconfigure(service: &Service, mut instance: crate::runtime::Instance) -> Result<(Vec<String>, Vec<String>)> {
+    let address = onion::address(&service.state).ok_or_else(|| anyhow!("{} has no onion key; add its plugin again", service.name))?;
+    let values = options::for_configure(&service.record.info, &service.specs, &service.state.options, &address);
+    if let Err(e) = instance.configure(&values)? {
+        bail!("{}: the plugin could not configure the service; nothing was written:\n  {}", service.name, display::text(&error_text(&e)));
+    }
+    let broker = instance.broker();
+    let written = broker.commit().map_err(|e| anyhow!("{}: writing the configuration failed: {}", service.name, e.message()))?;
+    let ports = broker.ports.iter().map(|(p, proto)| format!("{p}/{proto}")).collect();
+    Ok((written, ports))
 }
 
 /// Write the unit the service runs as (or its confining drop-in). Returns
@@ -331,7 +300,7 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
                 // A package may have enabled and started its unit on install.
                 if matches!(info.unit, ServiceUnit::Packaged(_)) && !service.state.journal.done.contains(&Step::Unit) && systemd.is_enabled(unit).await? {
                     systemd.stop_and_disable(unit).await?;
-                    println!("    {unit} was set to start on its own: stopped and disabled (Tails Server starts it)");
+                    ctx.report(Progress::Aside(format!("{unit} was set to start on its own: stopped and disabled (Tails Server starts it)")));
                 }
                 Ok::<_, anyhow::Error>(())
             })?;
@@ -354,7 +323,7 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
                 }
                 .map_err(|e| anyhow!("making the accounts of {}: {e}", service.name))?;
             }
-            let (written, _ports) = crate::commands::service::reconfigure(service, ctx.instance(service)?)?;
+            let (written, _ports) = reconfigure(service, ctx.instance(service)?)?;
             Ok(format!("configuration written: {}", if written.is_empty() { "(none)".into() } else { written.join(", ") }))
         }
         Step::Unit => {

@@ -12,10 +12,12 @@ pub mod context;
 pub mod display;
 pub mod engine;
 pub mod fsutil;
+pub mod journal;
 pub mod manifest;
 pub mod onion;
 pub mod options;
 pub mod persistence;
+pub mod places;
 pub mod runtime;
 pub mod shipped;
 pub mod state;
@@ -59,12 +61,17 @@ fn argv() -> Vec<OsString> {
     args
 }
 
+/// The core's context for a CLI command, which prints how operations go.
+fn context(global: &cli::Global) -> anyhow::Result<Context> {
+    Ok(Context::new(&global.into())?.with_progress(commands::print_progress))
+}
+
 pub fn run(args: Vec<OsString>) -> anyhow::Result<()> {
     let cli = Cli::parse_from(args);
     match cli.command {
-        Command::List { json } => plugin::list_services(&Context::new(&cli.global)?, json),
+        Command::List { json } => plugin::list_services(&context(&cli.global)?, json),
         Command::Plugin(cmd) => {
-            let ctx = Context::new(&cli.global)?;
+            let ctx = context(&cli.global)?;
             match cmd {
                 PluginCommand::Add { file, yes, deny } => plugin::add(&ctx, &file, yes, &deny),
                 PluginCommand::Available { json } => plugin::available(&ctx, json),
@@ -74,16 +81,16 @@ pub fn run(args: Vec<OsString>) -> anyhow::Result<()> {
             }
         }
         Command::Tor(cmd) => {
-            let ctx = Context::new(&cli.global)?;
+            let ctx = context(&cli.global)?;
             match cmd {
                 TorCommand::Status { json } => publishing::tor_status(&ctx, json),
                 TorCommand::Use { control, password } => publishing::tor_use(&ctx, &control, password),
                 TorCommand::Stop => publishing::tor_stop(&ctx),
             }
         }
-        Command::Reconcile => publishing::reconcile(&Context::new(&cli.global)?),
-        Command::Repair => service::repair(&Context::new(&cli.global)?),
-        Command::Autostart => service::autostart(&Context::new(&cli.global)?),
+        Command::Reconcile => publishing::reconcile(&context(&cli.global)?),
+        Command::Repair => service::repair(&context(&cli.global)?),
+        Command::Autostart => service::autostart(&context(&cli.global)?),
         Command::Service(words) => {
             let name = words[0].clone();
             let sub = ServiceCli::parse_from(std::iter::once(format!("tails-server {name}").into()).chain(words.into_iter().skip(1).map(OsString::from)));
@@ -93,7 +100,7 @@ pub fn run(args: Vec<OsString>) -> anyhow::Result<()> {
                 state_dir: sub.global.state_dir.or(cli.global.state_dir),
                 persistent_dir: sub.global.persistent_dir.or(cli.global.persistent_dir),
             };
-            let ctx = Context::new(&global)?;
+            let ctx = context(&global)?;
             match sub.command {
                 ServiceCommand::Info { details, json, show_secrets } => service::info(&ctx, &name, details, json, show_secrets),
                 ServiceCommand::Status { json } => service::status(&ctx, &name, json),

@@ -59,7 +59,7 @@ pub fn problems(info: &ServiceInfo) -> Vec<String> {
     ];
     // Past a bound, the rest is not looked at: a plugin cannot make the
     // checks themselves costly.
-    let over = over_bounds("it declares", &counts);
+    let over = display::over_bounds("it declares", &counts);
     if !over.is_empty() {
         problems.extend(over);
         return problems;
@@ -159,12 +159,6 @@ fn data_folders(info: &ServiceInfo) -> impl Iterator<Item = &String> {
         ServiceUnit::HostWritten(spec) => spec.data_folders.iter(),
         ServiceUnit::Packaged(_) => [].iter(),
     }
-}
-
-/// One problem per count past its bound: `(what, count, max)`, said as
-/// "PREFIX COUNT WHAT; at most MAX are allowed".
-pub fn over_bounds(prefix: &str, counts: &[(&str, usize, usize)]) -> Vec<String> {
-    counts.iter().filter(|(_, count, max)| count > max).map(|(what, count, max)| format!("{prefix} {count} {what}; at most {max} are allowed")).collect()
 }
 
 /// A persistent path is covered by a declared config path that is the same

@@ -37,11 +37,6 @@ pub const TAILS_PERSISTENCE: &str = "/live/persistence/TailsData_unlocked";
 /// Additional Software's list of packages to install at each boot.
 const ADDITIONAL_SOFTWARE: &str = "live-additional-software.conf";
 
-/// Running on Tails (its version file exists).
-pub fn on_tails() -> bool {
-    Path::new("/etc/amnesia/version").exists()
-}
-
 pub struct Persistence {
     /// Our folder inside the persistent storage.
     pub dir: PathBuf,

@@ -18,16 +18,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::audit::AuditLog;
 use crate::broker::caps::Capability;
 use crate::fsutil;
 use crate::runtime::bindings::tails::server::types::{OptionValue, ServiceInfo, ServiceUnit, UnitSpec};
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
 
 /// An added plugin, as recorded at `plugin add`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -112,7 +107,7 @@ pub struct ServiceState {
     pub clients: BTreeMap<String, String>,
     /// What enable and disable have done so far (see `engine`).
     #[serde(default)]
-    pub journal: crate::engine::Journal,
+    pub journal: crate::journal::Journal,
 }
 
 pub struct StateDir {
@@ -259,7 +254,6 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::tails::server::types::Capabilities;
 
     /// A plugin.json written before contract 0.4 (no `login_shell`) still
     /// loads, with no login account.
@@ -275,21 +269,7 @@ mod tests {
             setup_commands: vec![],
             login_shell: true,
         };
-        let info = ServiceInfo {
-            name: "gobby".into(),
-            name_in_gui: None,
-            description: String::new(),
-            client_application: String::new(),
-            client_application_in_gui: None,
-            documentation: String::new(),
-            unit: ServiceUnit::HostWritten(spec),
-            default_target_port: 6523,
-            default_virtual_port: None,
-            icon_name: String::new(),
-            persistent_paths: vec![],
-            options: vec![],
-            capabilities: Capabilities { packages: vec![], npm_packages: vec![], config_paths: vec![], ports: vec![] },
-        };
+        let info = crate::units::tests::info_of("gobby", spec);
         let record = PluginRecord { sha256: String::new(), contract: "0.3.0".into(), publisher: None, info };
         let mut json = serde_json::to_value(&record).unwrap();
         let unit = json.pointer_mut("/info/unit/HostWritten").expect("the unit as serde writes it").as_object_mut().unwrap();

@@ -21,7 +21,7 @@ pub const UNIT_FOLDER: &str = "/run/systemd/system";
 
 /// Where a host-written unit's program may live: the system's programs and
 /// the service's own npm folder.
-const PROGRAM_TREES: &[&str] = &["/usr/bin", "/usr/sbin", "/usr/lib", "/usr/libexec", "/usr/share", crate::system::npm::BASE];
+const PROGRAM_TREES: &[&str] = &["/usr/bin", "/usr/sbin", "/usr/lib", "/usr/libexec", "/usr/share", crate::places::NPM];
 
 const MAX_ARGUMENTS: usize = 64;
 const MAX_ENVIRONMENT: usize = 32;
@@ -187,7 +187,7 @@ pub fn problems(info: &ServiceInfo, specs: &[OptionSpec]) -> Vec<String> {
         ("data folders", spec.data_folders.len(), MAX_DATA_FOLDERS),
         ("set-up commands", spec.setup_commands.len(), MAX_SETUP_COMMANDS),
     ];
-    let over = crate::manifest::over_bounds("unit:", &counts);
+    let over = display::over_bounds("unit:", &counts);
     if !over.is_empty() {
         return over;
     }
@@ -253,9 +253,9 @@ fn check_program(program: &str, service: &str) -> Result<(), String> {
         return bad("must be an absolute path");
     }
     let resolved = resolve_system_links(program);
-    let npm_own = format!("{}/{service}/", crate::system::npm::BASE);
+    let npm_own = format!("{}/{service}/", crate::places::NPM);
     let inside = |tree: &str| resolved.starts_with(&format!("{tree}/"));
-    let allowed = PROGRAM_TREES.iter().any(|t| inside(t)) && (!inside(crate::system::npm::BASE) || resolved.starts_with(&npm_own));
+    let allowed = PROGRAM_TREES.iter().any(|t| inside(t)) && (!inside(crate::places::NPM) || resolved.starts_with(&npm_own));
     if !allowed {
         return bad(&format!("must be a system program (under /usr) or in its own npm folder {npm_own}"));
     }
@@ -462,8 +462,27 @@ pub fn consent_words(service: &str, unit: &ServiceUnit) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A service whose plugin describes nothing but a host-written unit.
+    pub(crate) fn info_of(name: &str, spec: UnitSpec) -> ServiceInfo {
+        ServiceInfo {
+            name: name.into(),
+            name_in_gui: None,
+            description: String::new(),
+            client_application: String::new(),
+            client_application_in_gui: None,
+            documentation: String::new(),
+            unit: ServiceUnit::HostWritten(spec),
+            default_target_port: 2222,
+            default_virtual_port: None,
+            icon_name: String::new(),
+            persistent_paths: vec![],
+            options: vec![],
+            capabilities: crate::runtime::bindings::tails::server::types::Capabilities { packages: vec![], npm_packages: vec![], config_paths: vec![], ports: vec![] },
+        }
+    }
 
     fn spec(program: &str) -> UnitSpec {
         UnitSpec {
@@ -608,21 +627,7 @@ mod tests {
         let unit = render("ssh", &ssh, &BTreeMap::new(), false).unwrap();
         assert!(unit.contains("User=tails-login-ssh\nGroup=tails-secrets-ssh\nRemoveIPC=yes\n") && !unit.contains("DynamicUser"), "{unit}");
         // Its home is where systemd makes it, not in /var/lib/private.
-        let info = ServiceInfo {
-            name: "ssh".into(),
-            name_in_gui: None,
-            description: String::new(),
-            client_application: String::new(),
-            client_application_in_gui: None,
-            documentation: String::new(),
-            unit: ServiceUnit::HostWritten(ssh.clone()),
-            default_target_port: 2222,
-            default_virtual_port: None,
-            icon_name: String::new(),
-            persistent_paths: vec![],
-            options: vec![],
-            capabilities: crate::runtime::bindings::tails::server::types::Capabilities { packages: vec![], npm_packages: vec![], config_paths: vec![], ports: vec![] },
-        };
+        let info = info_of("ssh", ssh.clone());
         assert_eq!(system_place(&info, "/var/lib/ssh/"), "/var/lib/ssh/");
         let said = consent_words("ssh", &ServiceUnit::HostWritten(ssh.clone()));
         assert!(said.contains("a login account (tails-login-ssh, shell /bin/bash): the people it lets in get a shell"), "{said}");
@@ -630,21 +635,7 @@ mod tests {
 
     #[test]
     fn a_login_account_is_asked_for_as_the_contract_says() {
-        let info = |s: UnitSpec| ServiceInfo {
-            name: "ssh".into(),
-            name_in_gui: None,
-            description: String::new(),
-            client_application: String::new(),
-            client_application_in_gui: None,
-            documentation: String::new(),
-            unit: ServiceUnit::HostWritten(s),
-            default_target_port: 2222,
-            default_virtual_port: None,
-            icon_name: String::new(),
-            persistent_paths: vec![],
-            options: vec![],
-            capabilities: crate::runtime::bindings::tails::server::types::Capabilities { packages: vec![], npm_packages: vec![], config_paths: vec![], ports: vec![] },
-        };
+        let info = |s: UnitSpec| info_of("ssh", s);
         let mut homeless = spec("/usr/sbin/sshd");
         homeless.login_shell = true;
         assert!(problems(&info(homeless.clone()), &[]).iter().any(|p| p.contains("needs a data folder for its home")));

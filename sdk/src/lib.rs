@@ -362,4 +362,34 @@ pub mod ssh {
         }
         entries.iter().enumerate().map(|(i, e)| key_line(e).map_err(|why| format!("key {}: {why}", i + 1))).collect()
     }
+
+    /// The option holding the people's public keys.
+    pub const KEYS: &str = "keys";
+
+    /// The `keys` option; `may` says what a key lets its person do.
+    pub fn keys_option(may: &str) -> crate::OptionSpec {
+        crate::OptionSpec::text(
+            KEYS,
+            "People's SSH keys",
+            &format!("The public keys of the people who may {may}, each the line of their .pub file (ssh-ed25519 AAAA… name), separated by commas"),
+            "",
+        )
+    }
+
+    /// Check a value of the `keys` option, for `validate_option`.
+    pub fn validate_keys(value: &str) -> Result<(), crate::Error> {
+        authorized_keys(value).map(|_| ()).map_err(crate::invalid)
+    }
+
+    /// The authorized_keys file of the `keys` option of `service`; refused
+    /// with what to do when it names no one (the server would let no one in).
+    pub fn authorized_keys_file(service: &str, options: &crate::Options) -> Result<String, crate::Error> {
+        let lines = authorized_keys(options.text(KEYS)).map_err(crate::invalid)?;
+        if lines.is_empty() {
+            return Err(crate::invalid(format!(
+                "no one could connect: set `keys` to the public key of at least one person (tails-server {service} set-option keys \"ssh-ed25519 AAAA… name\")"
+            )));
+        }
+        Ok(format!("# Written by Tails Server from the {service} service's `keys` option; edits are replaced.\n{}\n", lines.join("\n")))
+    }
 }

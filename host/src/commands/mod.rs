@@ -4,3 +4,20 @@
 pub mod publishing;
 pub mod plugin;
 pub mod service;
+
+use crate::journal::{Operation, Progress};
+
+/// A line for each thing an operation says (the lines tests and benches read:
+/// `  ✓ STEP: what [SECONDS s]`).
+pub fn print_progress(progress: &Progress) {
+    match progress {
+        Progress::Resuming { service, operation } => {
+            let what = if *operation == Operation::Enable { "enable" } else { "disable" };
+            println!("Finishing the interrupted {what} of {service}:");
+        }
+        Progress::Done { step, said, seconds: Some(seconds) } => println!("  ✓ {}: {said} [{seconds:.3} s]", step.name()),
+        Progress::Done { step, said, seconds: None } => println!("  ✓ {}: {said}", step.name()),
+        Progress::Failed { step } => println!("  ✗ {}: failed; undoing what was done", step.name()),
+        Progress::Aside(text) => println!("    {text}"),
+    }
+}

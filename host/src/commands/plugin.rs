@@ -51,7 +51,7 @@ pub fn add(ctx: &Context, file: &Path, yes: bool, deny: &[String]) -> Result<()>
     let file = &crate::shipped::resolve(file)?;
     let shown = display::path(file);
     let wasm = read_plugin_file(file)?;
-    let sha256 = state::sha256_hex(&wasm);
+    let sha256 = crate::runtime::sha256_hex(&wasm);
     let refuse = |why: anyhow::Error| anyhow!("refusing {shown}: {why:#}");
     let publisher = tails_server_signature::verify(&wasm).map_err(|e| refuse(anyhow!(e)))?.map(|p| p.0);
 
@@ -187,7 +187,7 @@ pub fn available(ctx: &Context, json: bool) -> Result<()> {
     let mut rows = Vec::new();
     for (name, path) in crate::shipped::list() {
         let wasm = read_plugin_file(&path)?;
-        let sha256 = state::sha256_hex(&wasm);
+        let sha256 = crate::runtime::sha256_hex(&wasm);
         let label = format!("sha256:{}", &sha256[..12]);
         let description = rt
             .load_checked(&wasm, &sha256)

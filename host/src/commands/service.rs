@@ -7,7 +7,7 @@ use crate::context::{Context, Service};
 use crate::system::systemd::Systemd;
 use crate::tor::block_on;
 use crate::{display, engine, onion, options, persistence};
-use crate::runtime::{error_message, error_text};
+use crate::runtime::error_message;
 use crate::runtime::bindings::tails::server::types::{OptionSpec, OptionValue};
 use crate::system::{npm, packages};
 
@@ -227,20 +227,6 @@ fn set_persistence(ctx: &Context, service: &Service, on: bool, yes: bool) -> Res
         println!("Deleted what was kept of {} in {}.", service.name, p.dir.display());
     }
     Ok(())
-}
-
-/// Run the plugin's `configure` with the service's current values and write
-/// what it staged. Returns the files written and the ports asked for.
-pub fn reconfigure(service: &Service, mut instance: crate::runtime::Instance) -> Result<(Vec<String>, Vec<String>)> {
-    let address = onion::address(&service.state).ok_or_else(|| anyhow::anyhow!("{} has no onion key; add its plugin again", service.name))?;
-    let values = options::for_configure(&service.record.info, &service.specs, &service.state.options, &address);
-    if let Err(e) = instance.configure(&values)? {
-        bail!("{}: the plugin could not configure the service; nothing was written:\n  {}", service.name, display::text(&error_text(&e)));
-    }
-    let broker = instance.broker();
-    let written = broker.commit().map_err(|e| anyhow::anyhow!("{}: writing the configuration failed: {}", service.name, e.message()))?;
-    let ports = broker.ports.iter().map(|(p, proto)| format!("{p}/{proto}")).collect();
-    Ok((written, ports))
 }
 
 pub fn enable(ctx: &Context, name: &str) -> Result<()> {

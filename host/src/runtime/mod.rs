@@ -42,6 +42,13 @@ use bindings::tails::server::types;
 
 use crate::broker::Broker;
 
+/// A plugin file's identity: the SHA-256 of its bytes, in hex (its record,
+/// its grant and its compiled cache are keyed by it).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
+
 /// How often the deadline is checked.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Largest plugin file accepted (a Python plugin with its interpreter is
@@ -135,7 +142,7 @@ impl Runtime {
             return Ok(component);
         }
         let wasm = std::fs::read(wasm_path).with_context(|| format!("reading {}", wasm_path.display()))?;
-        let actual = crate::state::sha256_hex(&wasm);
+        let actual = sha256_hex(&wasm);
         if actual != sha256 {
             bail!("{} has changed since it was added (sha256 {actual}, granted {sha256}); add it again", wasm_path.display());
         }
@@ -435,7 +442,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let rt = runtime(tmp.path());
         let wasm = std::fs::read(fixtures::WEB).unwrap();
-        let sha = crate::state::sha256_hex(&wasm);
+        let sha = sha256_hex(&wasm);
         let component = rt.compile_new(&wasm).unwrap();
         rt.store_in_cache(&component, &sha);
         let cached = rt.cache_path(&sha);

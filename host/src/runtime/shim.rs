@@ -167,4 +167,26 @@ macro_rules! same_shapes {
     };
 }
 
-pub(super) use same_shapes;
+/// The current `ServiceInfo` from an older one `$i` whose fields but the
+/// unit kept their shape, with the unit `$unit` (already converted).
+macro_rules! service_info {
+    ($i:ident, $unit:expr) => {
+        n::ServiceInfo {
+            name: $i.name,
+            name_in_gui: $i.name_in_gui,
+            description: $i.description,
+            client_application: $i.client_application,
+            client_application_in_gui: $i.client_application_in_gui,
+            documentation: $i.documentation,
+            unit: $unit,
+            default_target_port: $i.default_target_port,
+            default_virtual_port: $i.default_virtual_port,
+            icon_name: $i.icon_name,
+            persistent_paths: $i.persistent_paths,
+            options: $i.options.into_iter().map(option_spec).collect(),
+            capabilities: capabilities($i.capabilities),
+        }
+    };
+}
+
+pub(super) use {same_shapes, service_info};

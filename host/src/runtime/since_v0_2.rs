@@ -27,23 +27,10 @@ pub const VERSION: &str = "0.2.0";
 super::shim::same_shapes!();
 
 pub fn service_info(i: o::ServiceInfo) -> n::ServiceInfo {
-    n::ServiceInfo {
-        name: i.name,
-        name_in_gui: i.name_in_gui,
-        description: i.description,
-        client_application: i.client_application,
-        client_application_in_gui: i.client_application_in_gui,
-        documentation: i.documentation,
-        // 0.2 named a unit and wrote its configuration: the only reading that
-        // asks for nothing 0.2 consent did not show is a unit its package ships.
-        unit: n::ServiceUnit::Packaged(i.systemd_service),
-        default_target_port: i.default_target_port,
-        default_virtual_port: i.default_virtual_port,
-        icon_name: i.icon_name,
-        persistent_paths: i.persistent_paths,
-        options: i.options.into_iter().map(option_spec).collect(),
-        capabilities: capabilities(i.capabilities),
-    }
+    // 0.2 named a unit and wrote its configuration: the only reading that
+    // asks for nothing 0.2 consent did not show is a unit its package ships.
+    let unit = n::ServiceUnit::Packaged(i.systemd_service);
+    super::shim::service_info!(i, unit)
 }
 
 /// 0.2's `validate-option` does not take the onion address.

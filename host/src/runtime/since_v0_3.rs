@@ -34,21 +34,7 @@ pub fn service_info(i: o::ServiceInfo) -> n::ServiceInfo {
             login_shell: false,
         }),
     };
-    n::ServiceInfo {
-        name: i.name,
-        name_in_gui: i.name_in_gui,
-        description: i.description,
-        client_application: i.client_application,
-        client_application_in_gui: i.client_application_in_gui,
-        documentation: i.documentation,
-        unit,
-        default_target_port: i.default_target_port,
-        default_virtual_port: i.default_virtual_port,
-        icon_name: i.icon_name,
-        persistent_paths: i.persistent_paths,
-        options: i.options.into_iter().map(option_spec).collect(),
-        capabilities: capabilities(i.capabilities),
-    }
+    super::shim::service_info!(i, unit)
 }
 
 pub async fn validate_option(

@@ -50,7 +50,7 @@ impl Backend {
             Ok("nftables") => Ok(Backend::Nftables),
             Ok("iptables") => Ok(Backend::Iptables),
             Ok(other) => bail!("TAILS_SERVER_FIREWALL={other:?}: expected `nftables` or `iptables`"),
-            Err(_) if crate::persistence::on_tails() => Ok(Backend::Iptables),
+            Err(_) if super::on_tails() => Ok(Backend::Iptables),
             Err(_) => Ok(Backend::Nftables),
         }
     }

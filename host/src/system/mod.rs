@@ -7,3 +7,8 @@ pub mod firewall;
 pub mod mounts;
 pub mod systemd;
 pub mod accounts;
+
+/// Running on Tails (its version file exists).
+pub fn on_tails() -> bool {
+    std::path::Path::new("/etc/amnesia/version").exists()
+}

@@ -18,10 +18,9 @@ use super::packages;
 use crate::broker::caps::NpmSpec;
 use crate::fsutil::{self, Mode};
 
-/// Where every service's npm folder lives.
-pub const BASE: &str = "/opt/tails-server";
+use crate::places::NPM as BASE;
 
-/// npm's download cache, kept out of root's home.
+/// npm's download cache, kept out of root's home (in `places::CACHE`).
 const CACHE: &str = "/var/cache/tails-server/npm";
 
 /// The service's own folder, on the running system.
@@ -86,7 +85,7 @@ pub fn install(root: &Path, service: &str, specs: &[String]) -> Result<(), Strin
         .and_then(|()| fsutil::write_path_atomic(&dir.join("package.json"), manifest(service, &parsed).as_bytes(), Mode::KeepOr(0o644)));
     prepared.map_err(|e| format!("preparing {}: {e}", dir.display()))?;
 
-    let torsocks = crate::persistence::on_tails().then(|| find_program("torsocks")).flatten();
+    let torsocks = super::on_tails().then(|| find_program("torsocks")).flatten();
     let mut cmd = match &torsocks {
         Some(torsocks) => {
             let mut cmd = Command::new(torsocks);

@@ -524,7 +524,7 @@ fn ssh_config_passes_sshds_own_check() {
     let added = sandbox.ok(&["plugin", "add", fixtures::SSH, "--yes"]);
     assert!(added.contains("a login account (tails-login-ssh, shell /bin/bash): the people it lets in get a shell as that user"), "{added}");
     let refused = sandbox.fails(&["ssh", "enable"]);
-    assert!(refused.contains("no one could log in: set `keys`"), "{refused}");
+    assert!(refused.contains("no one could connect: set `keys` to the public key of at least one person (tails-server ssh set-option keys"), "{refused}");
     let scratch = tempfile::tempdir().unwrap();
     let (_, alice_pub) = tails_server_testkit::ssh_key(scratch.path(), "alice");
     sandbox.ok(&["ssh", "set-option", "keys", &alice_pub]);

@@ -11,7 +11,7 @@
 //! it is given both a user and a password, and this plugin gives neither).
 
 use tails_server_sdk::{
-    config, export, invalid, network, Capabilities, ConnectionRequest, ConnectionText, Error, OptionSetting, OptionSpec,
+    config, export, network, Capabilities, ConnectionRequest, ConnectionText, Error, OptionSetting, OptionSpec,
     OptionValue, Options, PortRequest, Protocol, Service, ServiceInfo, ServiceUnit, UnitSpec, ssh,
 };
 
@@ -56,12 +56,7 @@ impl Service for Sftp {
             icon_name: "folder-remote".into(),
             persistent_paths: vec![SHARE.into(), HOST_KEYS.into()],
             options: vec![
-                OptionSpec::text(
-                    "keys",
-                    "People's SSH keys",
-                    "The public keys of the people who may connect, each the line of their .pub file (ssh-ed25519 AAAA… name), separated by commas",
-                    "",
-                ),
+                ssh::keys_option("connect"),
                 OptionSpec::boolean("read-only", "Read-only", "People may download but not upload, rename or delete", false),
             ],
             capabilities: Capabilities {
@@ -75,19 +70,14 @@ impl Service for Sftp {
 
     fn validate_option(name: String, value: OptionValue, _onion_address: String) -> Result<(), Error> {
         match (name.as_str(), &value) {
-            ("keys", OptionValue::Text(keys)) => ssh::authorized_keys(keys).map(|_| ()).map_err(invalid),
+            (ssh::KEYS, OptionValue::Text(keys)) => ssh::validate_keys(keys),
             _ => Ok(()),
         }
     }
 
     fn configure(options: Vec<OptionSetting>) -> Result<(), Error> {
         let o = Options(&options);
-        let lines = ssh::authorized_keys(o.text("keys")).map_err(invalid)?;
-        // rclone would refuse to start with none; say what to do instead.
-        if lines.is_empty() {
-            return Err(invalid("no one could connect: set `keys` to the public key of at least one person (tails-server sftp set-option keys \"ssh-ed25519 AAAA… name\")"));
-        }
-        let file = format!("# Written by Tails Server from the sftp service's `keys` option; edits are replaced.\n{}\n", lines.join("\n"));
+        let file = ssh::authorized_keys_file("sftp", &o)?;
         // Who may connect is the owner's business: root and the service's own group only.
         config::write(KEYS, &file, true)?;
         network::open_port(PORT, Protocol::Tcp)

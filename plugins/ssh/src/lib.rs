@@ -10,7 +10,7 @@
 //! Passwords are off: keys only.
 
 use tails_server_sdk::{
-    config, export, invalid, network, ssh, standard, Capabilities, ConnectionRequest, ConnectionText, Error, OptionSetting, OptionSpec,
+    config, export, network, ssh, standard, Capabilities, ConnectionRequest, ConnectionText, Error, OptionSetting,
     OptionValue, Options, PortRequest, Protocol, Service, ServiceInfo, ServiceUnit, UnitSpec,
 };
 
@@ -49,12 +49,7 @@ impl Service for Ssh {
             default_virtual_port: Some(22),
             icon_name: "utilities-terminal".into(),
             persistent_paths: vec![HOME.into()],
-            options: vec![OptionSpec::text(
-                "keys",
-                "People's SSH keys",
-                "The public keys of the people who may log in, each the line of their .pub file (ssh-ed25519 AAAA… name), separated by commas",
-                "",
-            )],
+            options: vec![ssh::keys_option("log in")],
             capabilities: Capabilities {
                 packages: vec!["openssh-server".into()],
                 npm_packages: vec![],
@@ -66,17 +61,14 @@ impl Service for Ssh {
 
     fn validate_option(name: String, value: OptionValue, _onion_address: String) -> Result<(), Error> {
         match (name.as_str(), &value) {
-            ("keys", OptionValue::Text(keys)) => ssh::authorized_keys(keys).map(|_| ()).map_err(invalid),
+            (ssh::KEYS, OptionValue::Text(keys)) => ssh::validate_keys(keys),
             _ => Ok(()),
         }
     }
 
     fn configure(options: Vec<OptionSetting>) -> Result<(), Error> {
         let o = Options(&options);
-        let keys = ssh::authorized_keys(o.text("keys")).map_err(invalid)?;
-        if keys.is_empty() {
-            return Err(invalid("no one could log in: set `keys` to the public key of at least one person (tails-server ssh set-option keys \"ssh-ed25519 AAAA… name\")"));
-        }
+        let keys = ssh::authorized_keys_file("ssh", &o)?;
         let host_keys: String = ["ed25519", "ecdsa", "rsa"].iter().map(|t| format!("HostKey {HOST_KEYS}ssh_host_{t}_key\n")).collect();
         let conf = format!(
             "# Written by Tails Server from the ssh service's options; edits are replaced.\n\
@@ -108,7 +100,6 @@ impl Service for Ssh {
             user = o.text(standard::LOGIN_USER),
         );
         config::write(CONFIG, &conf, false)?;
-        let keys = format!("# Written by Tails Server from the ssh service's `keys` option; edits are replaced.\n{}\n", keys.join("\n"));
         config::write(KEYS, &keys, true)?;
         network::open_port(PORT, Protocol::Tcp)
     }
