@@ -162,6 +162,59 @@ pub fn disable(ctx: &Context, service: &mut Service) -> Result<()> {
     keep(ctx, service)
 }
 
+/// At boot: bring back the services Persistent Storage kept (or, where the
+/// state folder outlived the reboot, mount their persistent folders again),
+/// finish what a crash interrupted, enable the services whose autostart is
+/// on, and keep the others' units from running on their own (a package
+/// Additional Software reinstalled may have started one). Returns the
+/// services that could not be enabled, with why; the others go on.
+pub fn autostart(ctx: &Context) -> Result<Vec<(String, anyhow::Error)>> {
+    if let Some(p) = &ctx.persistence {
+        for name in p.names()? {
+            if ctx.state.record(&name)?.is_none() {
+                p.restore(ctx, &name)?;
+                ctx.report(Progress::Restored { service: name.clone(), from: p.dir.clone() });
+            }
+        }
+        for name in ctx.state.plugin_names()? {
+            let service = ctx.service(&name)?;
+            if ctx.kept(&service.state).is_some() {
+                p.attach(ctx, &name, &service.record.info)?;
+            }
+        }
+    }
+    for line in repair(ctx)? {
+        ctx.report(Progress::Repaired(line));
+    }
+    let mut failed = Vec::new();
+    for name in ctx.state.plugin_names()? {
+        let mut service = ctx.service(&name)?;
+        let autostart = service.value(options::AUTOSTART) == Some(&OptionValue::Boolean(true));
+        if autostart && !service.state.enabled {
+            ctx.report(Progress::Autostarting { service: name.clone() });
+            if let Err(e) = enable(ctx, &mut service) {
+                failed.push((name, e));
+            }
+        } else if !service.state.enabled {
+            keep_unit_stopped(&service)?;
+        }
+    }
+    Ok(failed)
+}
+
+/// A service that is not enabled must not run, even if its package started
+/// its unit.
+fn keep_unit_stopped(service: &Service) -> Result<()> {
+    let unit = &units::unit_name(&service.name, &service.record.info.unit);
+    block_on(async {
+        let systemd = Systemd::connect().await?;
+        if systemd.exists(unit).await? {
+            systemd.stop_and_disable(unit).await?;
+        }
+        Ok(())
+    })
+}
+
 /// Finish or undo whatever a crash interrupted, for every service; then make
 /// the firewall hold exactly the open services' rules. Returns a line per
 /// service repaired.

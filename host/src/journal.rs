@@ -63,4 +63,10 @@ pub enum Progress {
     Failed { step: Step },
     /// Something done beside a step, worth saying.
     Aside(String),
+    /// At boot: `service` was brought back from Persistent Storage at `from`.
+    Restored { service: String, from: std::path::PathBuf },
+    /// What `repair` did for one service.
+    Repaired(String),
+    /// At boot: `service` is being enabled, its autostart being on.
+    Autostarting { service: String },
 }

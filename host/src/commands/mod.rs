@@ -19,5 +19,8 @@ pub fn print_progress(progress: &Progress) {
         Progress::Done { step, said, seconds: None } => println!("  ✓ {}: {said}", step.name()),
         Progress::Failed { step } => println!("  ✗ {}: failed; undoing what was done", step.name()),
         Progress::Aside(text) => println!("    {text}"),
+        Progress::Restored { service, from } => println!("{service}: restored from {}", from.display()),
+        Progress::Repaired(line) => println!("{line}"),
+        Progress::Autostarting { service } => println!("Enabling {service} (autostart):"),
     }
 }

@@ -277,57 +277,18 @@ pub fn repair(ctx: &Context) -> Result<()> {
     Ok(())
 }
 
-/// At boot: wait for tor, bring back what Persistent Storage kept, finish
-/// what a crash interrupted, enable the services whose autostart is on, and
-/// keep the others' units from running on their own.
+/// At boot: bring back what Persistent Storage kept, finish what a crash
+/// interrupted, enable the services whose autostart is on (the engine
+/// decides; see `engine::autostart`), and say which could not be.
 pub fn autostart(ctx: &Context) -> Result<()> {
     let _lock = ctx.state.lock()?;
-    if let Some(p) = &ctx.persistence {
-        for name in p.names()? {
-            if ctx.state.record(&name)?.is_none() {
-                p.restore(ctx, &name)?;
-                println!("{name}: restored from {}", p.dir.display());
-            }
-        }
-        // Where the state folder outlives a reboot (off Tails) nothing was
-        // restored, but the persistent folders must be mounted again.
-        for name in ctx.state.plugin_names()? {
-            let service = ctx.service(&name)?;
-            if ctx.kept(&service.state).is_some() {
-                p.attach(ctx, &name, &service.record.info)?;
-            }
-        }
-    }
-    repair_quietly(ctx)?;
-    let mut failed = Vec::new();
-    for name in ctx.state.plugin_names()? {
-        let mut service = ctx.service(&name)?;
-        let autostart = service.value(options::AUTOSTART) == Some(&OptionValue::Boolean(true));
-        if autostart && !service.state.enabled {
-            println!("Enabling {name} (autostart):");
-            if let Err(e) = engine::enable(ctx, &mut service) {
-                eprintln!("{name}: {e:#}");
-                failed.push(name);
-            }
-        } else if !service.state.enabled {
-            keep_unit_stopped(&service)?;
-        }
+    let failed = engine::autostart(ctx)?;
+    for (name, e) in &failed {
+        eprintln!("{name}: {e:#}");
     }
     if !failed.is_empty() {
-        bail!("autostart could not enable: {}", failed.join(", "));
+        let names: Vec<&str> = failed.iter().map(|(name, _)| name.as_str()).collect();
+        bail!("autostart could not enable: {}", names.join(", "));
     }
     Ok(())
-}
-
-/// A service that is not enabled must not run, even if its package (say,
-/// reinstalled by Additional Software at boot) started its unit.
-fn keep_unit_stopped(service: &Service) -> Result<()> {
-    let unit = &crate::units::unit_name(&service.name, &service.record.info.unit);
-    block_on(async {
-        let systemd = Systemd::connect().await?;
-        if systemd.exists(unit).await? {
-            systemd.stop_and_disable(unit).await?;
-        }
-        Ok(())
-    })
 }
