@@ -314,20 +314,36 @@ pub fn fetch(socks_port: u16, host: &str, port: u16) -> Fetch {
     }
 }
 
+/// SOCKS 0x01, "general failure": a circuit that failed to build on this
+/// small network (seen about once in five runs right after a service is
+/// published again); a person would try again.
+const GENERAL_FAILURE: u8 = 1;
+/// SOCKS 0x06, "TTL expired": tor gave up on circuits that timed out (seen
+/// about once in three runs of the catalog's twelve services).
+const TIMED_OUT: u8 = 6;
+
 /// A stream to `host:port` through the client tor's SOCKS port, for a real
 /// client's protocol; the SOCKS reply code when refused. Reads time out.
+/// Only a general failure is tried again (three times at most): the
+/// onion-specific refusals (0xF0-0xF7, ExtendedErrors) and a timeout come
+/// back at once, for the tests that expect a refusal.
 pub fn connect(socks_port: u16, host: &str, port: u16) -> Result<TcpStream, u8> {
-    // SOCKS 0x01, "general failure", is a circuit that failed to build on
-    // this small network (seen about once in five runs right after a
-    // service is published again); a person would try again. Only that
-    // code is retried, three times at most: the onion-specific refusals
-    // (0xF0-0xF7, ExtendedErrors) come back at once.
-    const GENERAL_FAILURE: u8 = 1;
+    connect_retrying(socks_port, host, port, &[GENERAL_FAILURE])
+}
+
+/// A stream for a client that has what it needs to get in: a circuit that
+/// timed out is tried again too (three times at most, as a person would);
+/// a refusal panics with its code.
+pub fn connect_expecting(socks_port: u16, host: &str, port: u16) -> TcpStream {
+    connect_retrying(socks_port, host, port, &[GENERAL_FAILURE, TIMED_OUT]).unwrap_or_else(|code| panic!("SOCKS refused with {code:#x}"))
+}
+
+fn connect_retrying(socks_port: u16, host: &str, port: u16, again: &[u8]) -> Result<TcpStream, u8> {
     let mut attempts = 0;
     loop {
         attempts += 1;
         match connect_once(socks_port, host, port) {
-            Err(GENERAL_FAILURE) if attempts < 3 => std::thread::sleep(Duration::from_secs(3)),
+            Err(code) if again.contains(&code) && attempts < 3 => std::thread::sleep(Duration::from_secs(3)),
             other => return other,
         }
     }

@@ -432,7 +432,8 @@ impl Drop for Rclone {
 /// reason; with no key, enable says what to do and writes nothing; the
 /// written keys file and unit, run as they are, serve the one folder to the
 /// given key only (a real `sftp` puts and gets a file; another key is
-/// refused; nothing outside the share is seen), and read-only when asked.
+/// refused; nothing outside the share is seen, not even through a link in
+/// it), and read-only when asked.
 #[test]
 fn sftp_serves_one_folder_to_the_keys_given() {
     use std::os::unix::fs::PermissionsExt;
@@ -477,6 +478,10 @@ fn sftp_serves_one_folder_to_the_keys_given() {
         assert!(scratch.path().join("share/file").exists());
         let refused = tails_server_testkit::sftp(&bob, "127.0.0.1", port, None, "ls\n").expect_err("bob's key is not given");
         assert!(refused.contains("Permission denied"), "{refused}");
+        // A link in the folder (made by whoever can write it) leads nowhere.
+        std::os::unix::fs::symlink("/etc/passwd", scratch.path().join("share/passwd")).unwrap();
+        let said = tails_server_testkit::sftp(&alice, "127.0.0.1", port, None, &format!("-get passwd {}\n", scratch.path().join("leaked").display())).unwrap();
+        assert!(said.contains("\"/passwd\" not found") && !scratch.path().join("leaked").exists(), "{said}");
     }
     sandbox.ok(&["sftp", "set-option", "read-only", "true"]);
     let unit = std::fs::read_to_string(&unit_path).unwrap();

@@ -25,7 +25,7 @@ struct Irc {
 
 impl Irc {
     fn connect(w: &World, address: &str, port: u16) -> Irc {
-        let stream = tornet::connect(w.tor.client_socks, address, port).unwrap_or_else(|code| panic!("SOCKS refused with {code:#x}"));
+        let stream = tornet::connect_expecting(w.tor.client_socks, address, port);
         stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
         Irc { reader: BufReader::new(stream.try_clone().unwrap()), writer: stream }
     }
@@ -152,7 +152,7 @@ const STREAM: &str = r#"<stream:stream version="1.0" xmlns="jabber:client" xmlns
 impl Infinote {
     /// Connect, authenticate with SASL PLAIN; Ok(welcome) or Err(what the server said).
     fn login(w: &World, address: &str, password: &str) -> Result<Infinote, String> {
-        let stream = tornet::connect(w.tor.client_socks, address, 6523).unwrap_or_else(|code| panic!("SOCKS refused with {code:#x}"));
+        let stream = tornet::connect_expecting(w.tor.client_socks, address, 6523);
         stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
         let mut c = Infinote { stream, seen: String::new() };
         c.send(STREAM);
@@ -439,7 +439,7 @@ fn icecast(w: &World, host: &Host) {
     assert_eq!(host.sys.sh("stat -c '%U:%G %a' /etc/icecast2/icecast.xml").trim(), "root:icecast 640");
     let address = reach(w, host, "icecast");
     let put = |password: &str| {
-        let mut source = tornet::connect(w.tor.client_socks, &address, 8000).unwrap_or_else(|code| panic!("SOCKS refused with {code:#x}"));
+        let mut source = tornet::connect_expecting(w.tor.client_socks, &address, 8000);
         source.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
         let auth = base64(format!("source:{password}").as_bytes());
         write!(source, "PUT /live.mp3 HTTP/1.1\r\nHost: {address}\r\nAuthorization: Basic {auth}\r\nContent-Type: audio/mpeg\r\nExpect: 100-continue\r\n\r\n").unwrap();
@@ -464,7 +464,7 @@ fn icecast(w: &World, host: &Host) {
             }
         }
     });
-    let mut listener = tornet::connect(w.tor.client_socks, &address, 8000).unwrap_or_else(|code| panic!("SOCKS refused with {code:#x}"));
+    let mut listener = tornet::connect_expecting(w.tor.client_socks, &address, 8000);
     listener.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     write!(listener, "GET /live.mp3 HTTP/1.0\r\nHost: {address}\r\n\r\n").unwrap();
     let mut heard = Vec::new();
@@ -541,7 +541,7 @@ fn wait_for_etherpad(host: &Host) -> String {
 /// One HTTP/1.0 exchange with the service's port 80 through Tor with the
 /// client's key: the whole response (bounded by the stream's timeouts).
 fn exchange_through_tor(w: &World, address: &str, request: &[u8]) -> Vec<u8> {
-    let mut stream = tornet::connect(w.tor.client_socks, address, 80).unwrap_or_else(|code| panic!("SOCKS refused with {code:#x}"));
+    let mut stream = tornet::connect_expecting(w.tor.client_socks, address, 80);
     stream.write_all(request).unwrap();
     let mut response = Vec::new();
     let _ = stream.take(16 << 20).read_to_end(&mut response);
