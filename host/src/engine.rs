@@ -183,9 +183,7 @@ pub fn autostart(ctx: &Context) -> Result<Vec<(String, anyhow::Error)>> {
             }
         }
     }
-    for line in repair(ctx)? {
-        ctx.report(Progress::Repaired(line));
-    }
+    repair(ctx)?;
     let mut failed = Vec::new();
     for name in ctx.state.plugin_names()? {
         let mut service = ctx.service(&name)?;
@@ -216,32 +214,31 @@ fn keep_unit_stopped(service: &Service) -> Result<()> {
 }
 
 /// Finish or undo whatever a crash interrupted, for every service; then make
-/// the firewall hold exactly the open services' rules. Returns a line per
-/// service repaired.
-pub fn repair(ctx: &Context) -> Result<Vec<String>> {
-    let mut report = Vec::new();
+/// the firewall hold exactly the open services' rules. Reports a line per
+/// service repaired (`Progress::Repaired`) and returns how many there were.
+pub fn repair(ctx: &Context) -> Result<usize> {
+    let mut repaired = 0;
     for name in ctx.state.plugin_names()? {
         let mut service = ctx.service(&name)?;
-        match service.state.journal.operation {
-            None => continue,
-            Some(operation @ Operation::Enable) => {
-                ctx.report(Progress::Resuming { service: name.clone(), operation });
-                match enable(ctx, &mut service) {
-                    Ok(()) => report.push(format!("{name}: the interrupted enable was finished")),
-                    Err(e) => report.push(format!("{name}: the interrupted enable could not be finished and was undone: {e:#}")),
-                }
-            }
-            Some(operation @ Operation::Disable) => {
-                ctx.report(Progress::Resuming { service: name.clone(), operation });
+        let Some(operation) = service.state.journal.operation else { continue };
+        ctx.report(Progress::Resuming { service: name.clone(), operation });
+        let line = match operation {
+            Operation::Enable => match enable(ctx, &mut service) {
+                Ok(()) => format!("{name}: the interrupted enable was finished"),
+                Err(e) => format!("{name}: the interrupted enable could not be finished and was undone: {e:#}"),
+            },
+            Operation::Disable => {
                 disable(ctx, &mut service)?;
-                report.push(format!("{name}: the interrupted disable was finished"));
+                format!("{name}: the interrupted disable was finished")
             }
-        }
+        };
+        ctx.report(Progress::Repaired(line));
+        repaired += 1;
     }
     if ctx.live() {
         firewall::apply(firewall::Backend::detect()?, &openings(ctx, None)?)?;
     }
-    Ok(report)
+    Ok(repaired)
 }
 
 /// Under `--root DIR` only files change: packages, starting units and the
@@ -280,17 +277,14 @@ fn check_shipped(ctx: &Context, service: &Service) -> Result<()> {
 }
 
 /// Run the plugin's `configure` with the service's current values and write
-/// what it staged. Returns the files written and the ports asked for.
-fn reconfigure(service: &Service, mut instance: crate::runtime::Instance) -> Result<(Vec<String>, Vec<String>)> {
+/// what it staged. Returns the files written.
+fn reconfigure(service: &Service, mut instance: crate::runtime::Instance) -> Result<Vec<String>> {
     let address = onion::address(&service.state).ok_or_else(|| anyhow!("{} has no onion key; add its plugin again", service.name))?;
     let values = options::for_configure(&service.record.info, &service.specs, &service.state.options, &address);
     if let Err(e) = instance.configure(&values)? {
         bail!("{}: the plugin could not configure the service; nothing was written:\n  {}", service.name, display::text(&error_text(&e)));
     }
-    let broker = instance.broker();
-    let written = broker.commit().map_err(|e| anyhow!("{}: writing the configuration failed: {}", service.name, e.message()))?;
-    let ports = broker.ports.iter().map(|(p, proto)| format!("{p}/{proto}")).collect();
-    Ok((written, ports))
+    instance.broker().commit().map_err(|e| anyhow!("{}: writing the configuration failed: {}", service.name, e.message()))
 }
 
 /// Write the unit the service runs as (or its confining drop-in). Returns
@@ -376,7 +370,7 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
                 }
                 .map_err(|e| anyhow!("making the accounts of {}: {e}", service.name))?;
             }
-            let (written, _ports) = reconfigure(service, ctx.instance(service)?)?;
+            let written = reconfigure(service, ctx.instance(service)?)?;
             Ok(format!("configuration written: {}", if written.is_empty() { "(none)".into() } else { written.join(", ") }))
         }
         Step::Unit => {

@@ -206,7 +206,7 @@ pub fn problems(info: &ServiceInfo, specs: &[OptionSpec]) -> Vec<String> {
     }
     let words = spec.arguments.iter().chain(spec.setup_commands.iter().flatten()).chain(spec.environment.iter().map(|(_, v)| v));
     for word in words {
-        if let Err(e) = check_word(word).and_then(|()| expand(word, &|name| placeholder_allowed(specs, name))) {
+        if let Err(e) = check_word(word).and_then(|()| expand(word, &|name| placeholder_allowed(specs, spec, name))) {
             say(format!("unit: {e}"));
         }
     }
@@ -233,10 +233,6 @@ pub fn problems(info: &ServiceInfo, specs: &[OptionSpec]) -> Vec<String> {
         } else if FORBIDDEN_USERS.contains(&user.as_str()) || user.starts_with("systemd-") || user.starts_with("tails") {
             say(format!("unit: a service may not run as `{user}`"));
         }
-    }
-    let login_user = format!("{{{}}}", crate::options::LOGIN_USER);
-    if !spec.login_shell && spec.arguments.iter().chain(spec.setup_commands.iter().flatten()).chain(spec.environment.iter().map(|(_, v)| v)).any(|w| w.contains(&login_user)) {
-        say(format!("unit: `{login_user}` is only there with `login-shell`"));
     }
     if spec.login_shell && spec.user.is_some() {
         say("unit: a login account is for a user of its own: no `user` with `login-shell`".into());
@@ -278,9 +274,13 @@ fn check_data_folder(folder: &str) -> Result<(), String> {
 }
 
 /// Which placeholder names a unit may use: the service's options and the
-/// values the host derives, but no secret: a unit file and a command line
-/// are readable by every user of the computer.
-fn placeholder_allowed(specs: &[OptionSpec], name: &str) -> Result<String, String> {
+/// values the host derives (the login account's name only where the unit
+/// has one), but no secret: a unit file and a command line are readable by
+/// every user of the computer.
+fn placeholder_allowed(specs: &[OptionSpec], spec: &UnitSpec, name: &str) -> Result<String, String> {
+    if name == crate::options::LOGIN_USER && !spec.login_shell {
+        return Err(format!("`{{{name}}}` is only there with `login-shell`"));
+    }
     if crate::options::DERIVED.contains(&name) {
         return Ok(String::new());
     }

@@ -343,14 +343,14 @@ pub mod ssh {
                 KEY_TYPES.join(", ")
             ));
         }
-        let blob = words.next().and_then(base64_decode).ok_or("a key's second word must be the key itself (base64)")?;
+        let body = words.next().unwrap_or_default();
+        let blob = base64_decode(body).ok_or("a key's second word must be the key itself (base64)")?;
         let named = blob.get(..4).map(|n| u32::from_be_bytes([n[0], n[1], n[2], n[3]]) as usize).and_then(|n| blob.get(4..4 + n));
         if named != Some(kind.as_bytes()) {
             return Err(format!("the key after `{kind}` is not an {kind} key (copied only in part?)"));
         }
-        let name: Vec<&str> = words.collect();
-        let body = entry.split_whitespace().nth(1).unwrap_or_default();
-        Ok(if name.is_empty() { format!("{kind} {body}") } else { format!("{kind} {body} {}", name.join(" ")) })
+        // Its name (the rest), spaces made single.
+        Ok([kind, body].into_iter().chain(words).collect::<Vec<_>>().join(" "))
     }
 
     /// The lines of an authorized_keys file from a `keys` option: public

@@ -289,9 +289,7 @@ pub fn remove(ctx: &Context, name: &str) -> Result<()> {
     let _lock = ctx.state.lock()?;
     // An interrupted enable or disable is finished (or undone) first, so that
     // even a service whose plugin hangs can be got rid of.
-    for line in crate::engine::repair(ctx)? {
-        println!("{line}");
-    }
+    crate::engine::repair(ctx)?;
     let service = ctx.service(name)?;
     if service.state.enabled {
         bail!("{name} is enabled; disable it first with `tails-server {name} disable`");

@@ -119,7 +119,8 @@ pub fn get_option(ctx: &Context, name: &str, option: &str, reveal: bool) -> Resu
 
 pub fn set_option(ctx: &Context, name: &str, option: &str, text: &str, yes: bool) -> Result<()> {
     let _lock = ctx.state.lock()?;
-    repair_quietly(ctx)?;
+    // Before changing anything, finish what a crash interrupted.
+    engine::repair(ctx)?;
     let service = ctx.service(name)?;
     let spec = spec(&service, option)?.clone();
     if spec.read_only {
@@ -140,7 +141,8 @@ pub fn set_option(ctx: &Context, name: &str, option: &str, text: &str, yes: bool
 
 pub fn reset_option(ctx: &Context, name: &str, option: &str, yes: bool) -> Result<()> {
     let _lock = ctx.state.lock()?;
-    repair_quietly(ctx)?;
+    // Before changing anything, finish what a crash interrupted.
+    engine::repair(ctx)?;
     let service = ctx.service(name)?;
     let spec = spec(&service, option)?.clone();
     let service = change_option(ctx, service, &spec, None, yes)?;
@@ -231,7 +233,8 @@ fn set_persistence(ctx: &Context, service: &Service, on: bool, yes: bool) -> Res
 
 pub fn enable(ctx: &Context, name: &str) -> Result<()> {
     let _lock = ctx.state.lock()?;
-    repair_quietly(ctx)?;
+    // Before changing anything, finish what a crash interrupted.
+    engine::repair(ctx)?;
     let mut service = ctx.service(name)?;
     if service.state.enabled {
         println!("{name} is already enabled; enabling it again (every step is safe to repeat):");
@@ -245,7 +248,8 @@ pub fn enable(ctx: &Context, name: &str) -> Result<()> {
 
 pub fn disable(ctx: &Context, name: &str) -> Result<()> {
     let _lock = ctx.state.lock()?;
-    repair_quietly(ctx)?;
+    // Before changing anything, finish what a crash interrupted.
+    engine::repair(ctx)?;
     let mut service = ctx.service(name)?;
     if !service.state.enabled {
         println!("{name} is not enabled.");
@@ -257,22 +261,10 @@ pub fn disable(ctx: &Context, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Before changing anything, finish what a crash interrupted.
-fn repair_quietly(ctx: &Context) -> Result<()> {
-    for line in engine::repair(ctx)? {
-        println!("{line}");
-    }
-    Ok(())
-}
-
 pub fn repair(ctx: &Context) -> Result<()> {
     let _lock = ctx.state.lock()?;
-    let report = engine::repair(ctx)?;
-    if report.is_empty() {
+    if engine::repair(ctx)? == 0 {
         println!("Nothing was interrupted; the firewall matches the enabled services.");
-    }
-    for line in report {
-        println!("{line}");
     }
     Ok(())
 }

@@ -264,21 +264,40 @@ fn xmpp_clients(w: &World, address: &str, nonce: &str, mode: &str) -> Result<Str
     }
 }
 
+/// A service people reach with their SSH keys, enabled with alice's key
+/// only: the folder of the keys, alice's and bob's private keys, the onion
+/// address (the client tor has its key) and the ProxyCommand through the
+/// client tor's SOCKS port.
+struct Keyed {
+    keys: tempfile::TempDir,
+    alice: std::path::PathBuf,
+    bob: std::path::PathBuf,
+    address: String,
+    proxy: String,
+}
+
+/// Add `service`, give it alice's public key, enable it; its unit runs and
+/// its keys file is root's and the service's own group's alone.
+fn enabled_for_alice(w: &World, host: &Host, service: &str, keys_file: &str) -> Keyed {
+    let keys = tempfile::tempdir().unwrap();
+    let (alice, alice_pub) = tails_server_testkit::ssh_key(keys.path(), "alice");
+    let (bob, _) = tails_server_testkit::ssh_key(keys.path(), "bob");
+    host.add_plugins(&[service]);
+    host.ok(&[service, "set-option", "keys", &alice_pub]);
+    host.ok(&[service, "enable"]);
+    assert_running(host, &format!("tails-server-{service}.service"));
+    assert_eq!(host.sys.sh(&format!("stat -c '%U:%G %a' {keys_file}")).trim(), format!("root:tails-secrets-{service} 640"));
+    let address = reach(w, host, service);
+    let proxy = format!("nc -X 5 -x 127.0.0.1:{} %h %p", w.tor.client_socks);
+    Keyed { keys, alice, bob, address, proxy }
+}
+
 /// SFTP (rclone): alice's key puts a file and gets it back through Tor
 /// (OpenSSH's sftp over Tor's SOCKS port, the catalog's proof); another key
 /// is refused; nothing outside the share is seen; the file is in the
 /// service's folder; read-only refuses uploads and still serves downloads.
 fn sftp(w: &World, host: &Host) {
-    let keys = tempfile::tempdir().unwrap();
-    let (alice, alice_pub) = tails_server_testkit::ssh_key(keys.path(), "alice");
-    let (bob, _) = tails_server_testkit::ssh_key(keys.path(), "bob");
-    host.add_plugins(&["sftp"]);
-    host.ok(&["sftp", "set-option", "keys", &alice_pub]);
-    host.ok(&["sftp", "enable"]);
-    assert_running(host, "tails-server-sftp.service");
-    assert_eq!(host.sys.sh("stat -c '%U:%G %a' /etc/sftp-share/authorized_keys").trim(), "root:tails-secrets-sftp 640");
-    let address = reach(w, host, "sftp");
-    let proxy = format!("nc -X 5 -x 127.0.0.1:{} %h %p", w.tor.client_socks);
+    let Keyed { keys, alice, bob, address, proxy } = enabled_for_alice(w, host, "sftp", "/etc/sftp-share/authorized_keys");
     let sftp = |key: &std::path::Path, commands: &str| tails_server_testkit::sftp(key, &address, 22, Some(&proxy), commands);
 
     let sent = keys.path().join("sent");
@@ -305,17 +324,9 @@ fn sftp(w: &World, host: &Host) {
 /// and nothing else; bob's key is refused; no password is asked; the host
 /// keys stay across restarts; the account goes with the plugin.
 fn ssh(w: &World, host: &Host) {
-    let keys = tempfile::tempdir().unwrap();
-    let (alice, alice_pub) = tails_server_testkit::ssh_key(keys.path(), "alice");
-    let (bob, _) = tails_server_testkit::ssh_key(keys.path(), "bob");
-    host.add_plugins(&["ssh"]);
-    host.ok(&["ssh", "set-option", "keys", &alice_pub]);
-    host.ok(&["ssh", "enable"]);
-    assert_running(host, "tails-server-ssh.service");
+    // `keys` holds the folder of the key files: kept until the end.
+    let Keyed { keys: _keys, alice, bob, address, proxy } = enabled_for_alice(w, host, "ssh", "/etc/ssh-onion/authorized_keys");
     assert_eq!(host.sys.sh("getent passwd tails-login-ssh | cut -d: -f6,7").trim(), "/var/lib/ssh:/bin/bash");
-    assert_eq!(host.sys.sh("stat -c '%U:%G %a' /etc/ssh-onion/authorized_keys").trim(), "root:tails-secrets-ssh 640");
-    let address = reach(w, host, "ssh");
-    let proxy = format!("nc -X 5 -x 127.0.0.1:{} %h %p", w.tor.client_socks);
     let nonce = format!("ssh-{}", std::process::id());
     let said = tails_server_testkit::ssh(
         &alice,
