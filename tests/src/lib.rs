@@ -1,5 +1,5 @@
 //! Harnesses for Tails Server's integration tests (the tests themselves live
-//! in `host/tests/`, where cargo hands them the `tails-server` binary).
+//! in `cli/tests/`, where cargo hands them the `tails-server` binary).
 //!
 //! - [`fixtures`]: paths of the plugin components built by `build.rs`: the
 //!   first-party plugins and the hostile fixtures, one per refusal.

@@ -166,18 +166,3 @@ fn data_folders(info: &ServiceInfo) -> impl Iterator<Item = &String> {
 pub fn covers_persistent(declared: &str, persistent: &str) -> bool {
     declared == persistent || (declared.ends_with('/') && persistent.starts_with(declared) && persistent.len() > declared.len())
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_cli_command_is_a_reserved_name() {
-        use clap::CommandFactory;
-        for command in crate::cli::Cli::command().get_subcommands() {
-            for name in std::iter::once(command.get_name()).chain(command.get_all_aliases()) {
-                assert!(RESERVED_NAMES.contains(&name), "`{name}` is a CLI command but not a reserved service name");
-            }
-        }
-    }
-}

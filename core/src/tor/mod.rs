@@ -15,8 +15,8 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
-/// The onion-grater profile shipped for Tails (`host/data/onion-grater/`).
-pub const ONION_GRATER_PROFILE: &str = include_str!("../../data/onion-grater/tails-server.yml");
+/// The onion-grater profile shipped for Tails (`data/onion-grater/`).
+pub const ONION_GRATER_PROFILE: &str = include_str!("../../../data/onion-grater/tails-server.yml");
 
 #[cfg(test)]
 mod onion_grater_tests {

@@ -1,29 +1,10 @@
-//! `tails-server`: publish services as Tor onion services, configured by
-//! sandboxed WebAssembly plugins. See ARCHITECTURE.md for the map. The
-//! program is `main.rs`; everything is here so that tests, benchmarks and the
-//! fuzz targets reach the same code.
+//! `tails-server`, the command line: parses what a person typed, asks the
+//! core (`tails-server-core`) and prints the answer for a person or, with
+//! `--json`, for a script. Through a link named after a service (`mumble`),
+//! that service's command.
 
-pub mod audit;
-pub mod broker;
-pub mod cli;
-pub mod commands;
-pub mod consent;
-pub mod context;
-pub mod display;
-pub mod engine;
-pub mod fsutil;
-pub mod journal;
-pub mod manifest;
-pub mod onion;
-pub mod options;
-pub mod persistence;
-pub mod places;
-pub mod runtime;
-pub mod shipped;
-pub mod state;
-pub mod units;
-pub mod system;
-pub mod tor;
+mod cli;
+mod commands;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -32,10 +13,10 @@ use clap::Parser;
 
 use cli::{ClientCommand, Cli, Command, PluginCommand, ServiceCli, ServiceCommand, TorCommand};
 use commands::{plugin, publishing, service};
-use context::Context;
+use tails_server_core::context::Context;
 
 /// Run the program with the process's arguments.
-pub fn main() -> ExitCode {
+fn main() -> ExitCode {
     match run(argv()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -66,7 +47,7 @@ fn context(global: &cli::Global) -> anyhow::Result<Context> {
     Ok(Context::new(&global.into())?.with_progress(commands::print_progress))
 }
 
-pub fn run(args: Vec<OsString>) -> anyhow::Result<()> {
+fn run(args: Vec<OsString>) -> anyhow::Result<()> {
     let cli = Cli::parse_from(args);
     match cli.command {
         Command::List { json } => plugin::list_services(&context(&cli.global)?, json),

@@ -88,6 +88,11 @@ fn mumble_config_starts_a_real_mumble_server() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    // murmurd may accept a connection a moment before it logs that it listens.
+    let said_deadline = Instant::now() + Duration::from_secs(5);
+    while answered && Instant::now() < said_deadline && !std::fs::read_to_string(&log_path).unwrap_or_default().contains("Server listening on 127.0.0.1") {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let _ = murmur.kill();
     let _ = murmur.wait();
     let log = std::fs::read_to_string(&log_path).unwrap_or_default();

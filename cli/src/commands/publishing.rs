@@ -4,14 +4,14 @@
 use anyhow::{bail, Result};
 use serde_json::json;
 
-use crate::context::{Context, Service};
-use crate::onion;
-use crate::options::valid_name;
-use crate::runtime::bindings::tails::server::types::{ClientCredential, ConnectionRequest};
-use crate::tor::block_on;
-use crate::tor::detect::TorSettings;
-use crate::tor::keys::ClientKey;
-use crate::{consent, display, options};
+use tails_server_core::context::{Context, Service};
+use tails_server_core::onion;
+use tails_server_core::options::valid_name;
+use tails_server_core::runtime::bindings::tails::server::types::{ClientCredential, ConnectionRequest};
+use tails_server_core::tor::block_on;
+use tails_server_core::tor::detect::TorSettings;
+use tails_server_core::tor::keys::ClientKey;
+use tails_server_core::{consent, display, options};
 
 /// The most of a plugin's connection text shown.
 const MAX_CONNECTION_TEXT: usize = 8 * 1024;
@@ -224,7 +224,7 @@ pub fn tor_use(ctx: &Context, control: &str, password: Option<String>) -> Result
     let settings = if control == "auto" {
         TorSettings::default()
     } else {
-        control.parse::<crate::tor::control::Endpoint>()?;
+        control.parse::<tails_server_core::tor::control::Endpoint>()?;
         TorSettings { control: Some(control.into()), password }
     };
     ctx.state.save_tor_settings(&settings)?;
@@ -236,7 +236,7 @@ pub fn tor_use(ctx: &Context, control: &str, password: Option<String>) -> Result
 }
 
 pub fn tor_stop(ctx: &Context) -> Result<()> {
-    if crate::tor::detect::stop_own(&ctx.state.own_tor_dir())? {
+    if tails_server_core::tor::detect::stop_own(&ctx.state.own_tor_dir())? {
         println!("Stopped Tails Server's own tor.");
     } else {
         println!("Tails Server's own tor is not running.");

@@ -5,7 +5,7 @@ pub mod publishing;
 pub mod plugin;
 pub mod service;
 
-use crate::journal::{Operation, Progress};
+use tails_server_core::journal::{Operation, Progress};
 
 /// A line for each thing an operation says (the lines tests and benches read:
 /// `  ✓ STEP: what [SECONDS s]`).

@@ -5,11 +5,11 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 
-use crate::broker::caps::Capability;
-use crate::broker::Broker;
-use crate::context::Context;
-use crate::state::{self, Grant, PluginRecord};
-use crate::{consent, display, manifest, options};
+use tails_server_core::broker::caps::Capability;
+use tails_server_core::broker::Broker;
+use tails_server_core::context::Context;
+use tails_server_core::state::{self, Grant, PluginRecord};
+use tails_server_core::{consent, display, manifest, options};
 use tails_server_signature::Publisher;
 
 /// Read a plugin file: a regular file (not a FIFO, a device or a terminal),
@@ -29,7 +29,7 @@ fn read_plugin_file(file: &Path) -> Result<Vec<u8>> {
     if !meta.is_file() {
         bail!("refusing {shown}: it is not a regular file (a plugin is a .wasm file)");
     }
-    let limit = crate::runtime::MAX_PLUGIN_BYTES;
+    let limit = tails_server_core::runtime::MAX_PLUGIN_BYTES;
     let mut wasm = Vec::new();
     handle.take(limit as u64 + 1).read_to_end(&mut wasm).with_context(|| format!("cannot read {shown}"))?;
     if wasm.len() > limit {
@@ -48,10 +48,10 @@ fn publisher_words(publisher: Option<&str>) -> String {
 
 pub fn add(ctx: &Context, file: &Path, yes: bool, deny: &[String]) -> Result<()> {
     let deny: BTreeSet<String> = deny.iter().map(|d| d.parse::<Capability>().map(|c| c.to_string()).map_err(|e: String| anyhow!("--deny {}", display::line(&e)))).collect::<Result<_>>()?;
-    let file = &crate::shipped::resolve(file)?;
+    let file = &tails_server_core::shipped::resolve(file)?;
     let shown = display::path(file);
     let wasm = read_plugin_file(file)?;
-    let sha256 = crate::runtime::sha256_hex(&wasm);
+    let sha256 = tails_server_core::runtime::sha256_hex(&wasm);
     let refuse = |why: anyhow::Error| anyhow!("refusing {shown}: {why:#}");
     let publisher = tails_server_signature::verify(&wasm).map_err(|e| refuse(anyhow!(e)))?.map(|p| p.0);
 
@@ -107,7 +107,7 @@ pub fn add(ctx: &Context, file: &Path, yes: bool, deny: &[String]) -> Result<()>
     println!("Plugin: {name} — {}", display::line(&info.description));
     println!("File:   {shown} (sha256 {sha256})");
     println!("From:   {}", publisher_words(publisher.as_deref()));
-    if contract != crate::runtime::CONTRACT_VERSION {
+    if contract != tails_server_core::runtime::CONTRACT_VERSION {
         println!(
             "Built for the older contract tails:server@{contract}: it runs through a compatibility layer, \
              and can run only a program one of its Debian packages ships."
@@ -168,7 +168,7 @@ pub fn add(ctx: &Context, file: &Path, yes: bool, deny: &[String]) -> Result<()>
     // plugin knows its address from the first `configure`.
     let mut service = ctx.state.service(&name)?;
     let new_secrets = options::generate_missing_secrets(&options::all_specs(&record.info), &mut service.options);
-    let (_, new_key) = crate::onion::ensure_key(&mut service)?;
+    let (_, new_key) = tails_server_core::onion::ensure_key(&mut service)?;
     if new_secrets || new_key || previous.is_none() {
         ctx.save_service(&name, &service)?;
     }
@@ -185,9 +185,9 @@ fn list(caps: &BTreeSet<Capability>) -> String {
 pub fn available(ctx: &Context, json: bool) -> Result<()> {
     let rt = ctx.runtime()?;
     let mut rows = Vec::new();
-    for (name, path) in crate::shipped::list() {
+    for (name, path) in tails_server_core::shipped::list() {
         let wasm = read_plugin_file(&path)?;
-        let sha256 = crate::runtime::sha256_hex(&wasm);
+        let sha256 = tails_server_core::runtime::sha256_hex(&wasm);
         let label = format!("sha256:{}", &sha256[..12]);
         let description = rt
             .load_checked(&wasm, &sha256)
@@ -205,7 +205,7 @@ pub fn available(ctx: &Context, json: bool) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else if rows.is_empty() {
-        println!("No plugins are shipped in {}.", crate::shipped::dir().display());
+        println!("No plugins are shipped in {}.", tails_server_core::shipped::dir().display());
     } else {
         for r in &rows {
             println!("{:<16} {:<22} {}", r["name"].as_str().unwrap(), r["added"].as_str().unwrap(), display::line(r["description"].as_str().unwrap()));
@@ -289,7 +289,7 @@ pub fn remove(ctx: &Context, name: &str) -> Result<()> {
     let _lock = ctx.state.lock()?;
     // An interrupted enable or disable is finished (or undone) first, so that
     // even a service whose plugin hangs can be got rid of.
-    crate::engine::repair(ctx)?;
+    tails_server_core::engine::repair(ctx)?;
     let service = ctx.service(name)?;
     if service.state.enabled {
         bail!("{name} is enabled; disable it first with `tails-server {name} disable`");
@@ -301,9 +301,9 @@ pub fn remove(ctx: &Context, name: &str) -> Result<()> {
         p.forget(&ctx.root, name, &service.record.info.capabilities.packages)?;
     }
     // The npm folder goes first: if that fails, the service is still there to retry.
-    crate::system::npm::remove(&ctx.root, name).with_context(|| format!("removing {name}'s npm folder"))?;
+    tails_server_core::system::npm::remove(&ctx.root, name).with_context(|| format!("removing {name}'s npm folder"))?;
     if ctx.live() {
-        crate::system::accounts::remove(name).map_err(|e| anyhow::anyhow!("removing {name}'s accounts: {e}"))?;
+        tails_server_core::system::accounts::remove(name).map_err(|e| anyhow::anyhow!("removing {name}'s accounts: {e}"))?;
     }
     ctx.state.remove_plugin(name)?;
     ctx.runtime()?.forget_cached(&service.record.sha256);

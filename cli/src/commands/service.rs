@@ -3,13 +3,13 @@
 use anyhow::{bail, Context as _, Result};
 use serde_json::{json, Map, Value};
 
-use crate::context::{Context, Service};
-use crate::system::systemd::Systemd;
-use crate::tor::block_on;
-use crate::{display, engine, onion, options, persistence};
-use crate::runtime::error_message;
-use crate::runtime::bindings::tails::server::types::{OptionSpec, OptionValue};
-use crate::system::{npm, packages};
+use tails_server_core::context::{Context, Service};
+use tails_server_core::system::systemd::Systemd;
+use tails_server_core::tor::block_on;
+use tails_server_core::{display, engine, onion, options, persistence};
+use tails_server_core::runtime::error_message;
+use tails_server_core::runtime::bindings::tails::server::types::{OptionSpec, OptionValue};
+use tails_server_core::system::{npm, packages};
 
 fn option_value<'a>(service: &'a Service, spec: &'a OptionSpec) -> &'a OptionValue {
     service.value(&spec.name).expect("a spec of this service")
@@ -35,7 +35,7 @@ fn status_map(ctx: &Context, service: &Service) -> Result<Map<String, Value>> {
     let installed = packages::missing(&ctx.root, &caps.packages)?.is_empty() && npm::missing(&ctx.root, &service.name, &caps.npm_packages).is_empty();
     let mut map = Map::new();
     map.insert("installed".into(), Value::Bool(installed));
-    let unit = &crate::units::unit_name(&service.name, &service.record.info.unit);
+    let unit = &tails_server_core::units::unit_name(&service.name, &service.record.info.unit);
     let running = if ctx.live() { block_on(async { Systemd::connect().await?.active_state(unit).await }) } else { Err(anyhow::anyhow!("not live")) };
     map.insert("running".into(), running.map(|s| Value::Bool(s == "active")).unwrap_or(Value::Null));
     map.insert("published".into(), Value::Bool(onion::is_published(ctx, &service.state)));
@@ -63,7 +63,7 @@ pub fn info(ctx: &Context, name: &str, details: bool, as_json: bool, reveal: boo
         map.insert("client-application".into(), json!(info.client_application));
         map.insert("client-application-in-gui".into(), json!(info.client_application_in_gui));
         map.insert("documentation".into(), json!(info.documentation));
-        map.insert("systemd-service".into(), json!(crate::units::unit_name(&service.name, &info.unit)));
+        map.insert("systemd-service".into(), json!(tails_server_core::units::unit_name(&service.name, &info.unit)));
         map.insert("icon-name".into(), json!(info.icon_name));
         map.insert("packages".into(), json!(info.capabilities.packages));
         map.insert("npm-packages".into(), json!(info.capabilities.npm_packages));
@@ -222,7 +222,7 @@ fn set_persistence(ctx: &Context, service: &Service, on: bool, yes: bool) -> Res
             service.name,
             p.dir.display()
         );
-        if !yes && !crate::consent::ask(&question) {
+        if !yes && !tails_server_core::consent::ask(&question) {
             bail!("persistence left on; nothing was deleted");
         }
         p.forget(&ctx.root, &service.name, &service.record.info.capabilities.packages)?;

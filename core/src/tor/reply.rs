@@ -289,7 +289,7 @@ mod tests {
 
     #[test]
     fn random_input_never_panics() {
-        // A poor man's fuzz run (the real one: `cargo fuzz run reply` in host/fuzz).
+        // A poor man's fuzz run (the real one: `cargo fuzz run reply` in core/fuzz).
         let mut seed = 0x9e3779b97f4a7c15u64;
         let alphabet = b"0256-+ .\r\nOK=\"\\abc";
         for _ in 0..20_000 {

@@ -1,10 +1,10 @@
 //! Fuzz the tor control-reply parser: any bytes, fed line by line, must give
 //! messages or a ParseError, never a panic.
-//! Run: `cd host/fuzz && cargo +nightly fuzz run reply`.
+//! Run: `cd core/fuzz && cargo +nightly fuzz run reply`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tails_server::tor::reply::{arguments, parse, Parser};
+use tails_server_core::tor::reply::{arguments, parse, Parser};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

@@ -19,9 +19,9 @@ pub struct Global {
     pub persistent_dir: Option<PathBuf>,
 }
 
-impl From<&Global> for crate::context::Paths {
+impl From<&Global> for tails_server_core::context::Paths {
     fn from(global: &Global) -> Self {
-        crate::context::Paths { root: global.root.clone(), state_dir: global.state_dir.clone(), persistent_dir: global.persistent_dir.clone() }
+        tails_server_core::context::Paths { root: global.root.clone(), state_dir: global.state_dir.clone(), persistent_dir: global.persistent_dir.clone() }
     }
 }
 
@@ -205,4 +205,20 @@ pub enum ClientCommand {
     },
     /// Stop allowing a client: the service is published again without its key.
     Remove { name: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tails_server_core::manifest::RESERVED_NAMES;
+
+    #[test]
+    fn every_cli_command_is_a_reserved_name() {
+        use clap::CommandFactory;
+        for command in Cli::command().get_subcommands() {
+            for name in std::iter::once(command.get_name()).chain(command.get_all_aliases()) {
+                assert!(RESERVED_NAMES.contains(&name), "`{name}` is a CLI command but not a reserved service name");
+            }
+        }
+    }
 }

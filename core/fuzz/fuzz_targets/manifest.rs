@@ -11,13 +11,13 @@ use std::collections::BTreeSet;
 
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use tails_server::broker::caps::{reserved_port, validate_declared_path, validate_package_name, NpmSpec};
-use tails_server::manifest::{self, MAX_OPTIONS};
-use tails_server::options::{all_specs, fits, valid_name};
-use tails_server::runtime::bindings::tails::server::types::{
+use tails_server_core::broker::caps::{reserved_port, validate_declared_path, validate_package_name, NpmSpec};
+use tails_server_core::manifest::{self, MAX_OPTIONS};
+use tails_server_core::options::{all_specs, fits, valid_name};
+use tails_server_core::runtime::bindings::tails::server::types::{
     Capabilities, IntegerRange, OptionKind, OptionSpec, OptionValue, PortRequest, Protocol, ServiceInfo, ServiceUnit, UnitSpec,
 };
-use tails_server::{consent, state, units};
+use tails_server_core::{consent, state, units};
 
 /// One of `choices`, or arbitrary text, or a choice with arbitrary text after it.
 fn text(u: &mut Unstructured, choices: &[&str]) -> Result<String> {
@@ -222,7 +222,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!(unit.contains("NoNewPrivileges=yes") && unit.contains("IPAddressDeny=any"));
                 assert!(spec.user.is_some() || unit.contains("DynamicUser=yes"));
             }
-            let secrets: Vec<&str> = specs.iter().filter(|s| tails_server::options::is_secret(s)).map(|s| s.name.as_str()).collect();
+            let secrets: Vec<&str> = specs.iter().filter(|s| tails_server_core::options::is_secret(s)).map(|s| s.name.as_str()).collect();
             let words = spec.arguments.iter().chain(spec.setup_commands.iter().flatten()).chain(spec.environment.iter().map(|(_, v)| v));
             for word in words {
                 let _ = units::expand(word, &|name| {

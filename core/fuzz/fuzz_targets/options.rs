@@ -5,10 +5,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tails_server::display;
-use tails_server::options::{fits, parse, to_text};
-use tails_server::runtime::bindings::tails::server::types::{IntegerRange, OptionKind, OptionSpec, OptionValue};
-use tails_server::units::expand;
+use tails_server_core::display;
+use tails_server_core::options::{fits, parse, to_text};
+use tails_server_core::runtime::bindings::tails::server::types::{IntegerRange, OptionKind, OptionSpec, OptionValue};
+use tails_server_core::units::expand;
 
 fn spec(kind: OptionKind) -> OptionSpec {
     OptionSpec {

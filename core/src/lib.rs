@@ -1,0 +1,26 @@
+//! Tails Server's core: publish services as Tor onion services, configured by
+//! sandboxed WebAssembly plugins. The engine, the broker, the plugin runtime,
+//! the system backends, tor and the state. It never prints: operations report
+//! `journal::Progress` to the context and return values; the front ends (the
+//! `tails-server` CLI, the `tails-serverd` daemon) decide how to show them.
+//! See ARCHITECTURE.md for the map.
+
+pub mod audit;
+pub mod broker;
+pub mod consent;
+pub mod context;
+pub mod display;
+pub mod engine;
+pub mod fsutil;
+pub mod journal;
+pub mod manifest;
+pub mod onion;
+pub mod options;
+pub mod persistence;
+pub mod places;
+pub mod runtime;
+pub mod shipped;
+pub mod state;
+pub mod units;
+pub mod system;
+pub mod tor;
