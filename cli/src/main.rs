@@ -3,6 +3,7 @@
 //! `--json`, for a script. Through a link named after a service (`mumble`),
 //! that service's command.
 
+mod backend;
 mod cli;
 mod commands;
 
@@ -13,6 +14,7 @@ use clap::Parser;
 
 use cli::{ClientCommand, Cli, Command, PluginCommand, ServiceCli, ServiceCommand, TorCommand};
 use commands::{plugin, publishing, service};
+use backend::Backend;
 use tails_server_core::context::Context;
 
 /// Run the program with the process's arguments.
@@ -47,12 +49,22 @@ fn context(global: &cli::Global) -> anyhow::Result<Context> {
     Ok(Context::new(&global.into())?.with_progress(commands::print_progress))
 }
 
+/// Where this command's requests go (see `backend`).
+fn backend(global: &cli::Global) -> anyhow::Result<Backend> {
+    Backend::choose(&global.into(), || context(global))
+}
+
+/// The context for a command only this process does (root).
+fn local(global: &cli::Global, what: &str) -> anyhow::Result<Context> {
+    backend(global)?.local_only(what, || context(global))
+}
+
 fn run(args: Vec<OsString>) -> anyhow::Result<()> {
     let cli = Cli::parse_from(args);
     match cli.command {
-        Command::List { json } => plugin::list_services(&context(&cli.global)?, json),
+        Command::List { json } => plugin::list_services(&backend(&cli.global)?, json),
         Command::Plugin(cmd) => {
-            let ctx = context(&cli.global)?;
+            let ctx = local(&cli.global, "plugin")?;
             match cmd {
                 PluginCommand::Add { file, yes, deny } => plugin::add(&ctx, &file, yes, &deny),
                 PluginCommand::Available { json } => plugin::available(&ctx, json),
@@ -61,17 +73,12 @@ fn run(args: Vec<OsString>) -> anyhow::Result<()> {
                 PluginCommand::Remove { name } => plugin::remove(&ctx, &name),
             }
         }
-        Command::Tor(cmd) => {
-            let ctx = context(&cli.global)?;
-            match cmd {
-                TorCommand::Status { json } => publishing::tor_status(&ctx, json),
-                TorCommand::Use { control, password } => publishing::tor_use(&ctx, &control, password),
-                TorCommand::Stop => publishing::tor_stop(&ctx),
-            }
-        }
-        Command::Reconcile => publishing::reconcile(&context(&cli.global)?),
-        Command::Repair => service::repair(&context(&cli.global)?),
-        Command::Autostart => service::autostart(&context(&cli.global)?),
+        Command::Tor(TorCommand::Status { json }) => publishing::tor_status(&backend(&cli.global)?, json),
+        Command::Tor(TorCommand::Use { control, password }) => publishing::tor_use(&local(&cli.global, "tor use")?, &control, password),
+        Command::Tor(TorCommand::Stop) => publishing::tor_stop(&local(&cli.global, "tor stop")?),
+        Command::Reconcile => publishing::reconcile(&local(&cli.global, "reconcile")?),
+        Command::Repair => service::repair(&local(&cli.global, "repair")?),
+        Command::Autostart => service::autostart(&local(&cli.global, "autostart")?),
         Command::Service(words) => {
             let name = words[0].clone();
             let sub = ServiceCli::parse_from(std::iter::once(format!("tails-server {name}").into()).chain(words.into_iter().skip(1).map(OsString::from)));
@@ -81,20 +88,23 @@ fn run(args: Vec<OsString>) -> anyhow::Result<()> {
                 state_dir: sub.global.state_dir.or(cli.global.state_dir),
                 persistent_dir: sub.global.persistent_dir.or(cli.global.persistent_dir),
             };
-            let ctx = context(&global)?;
+            if let ServiceCommand::RotateAddress { yes } = sub.command {
+                return publishing::rotate_address(&local(&global, "rotate-address")?, &name, yes);
+            }
+            let backend = backend(&global)?;
             match sub.command {
-                ServiceCommand::Info { details, json, show_secrets } => service::info(&ctx, &name, details, json, show_secrets),
-                ServiceCommand::Status { json } => service::status(&ctx, &name, json),
-                ServiceCommand::GetOption { option, show_secret } => service::get_option(&ctx, &name, &option, show_secret),
-                ServiceCommand::SetOption { option, value, yes } => service::set_option(&ctx, &name, &option, &value, yes),
-                ServiceCommand::ResetOption { option, yes } => service::reset_option(&ctx, &name, &option, yes),
-                ServiceCommand::Enable => service::enable(&ctx, &name),
-                ServiceCommand::Disable => service::disable(&ctx, &name),
-                ServiceCommand::Client(ClientCommand::Add { name: client }) => publishing::add(&ctx, &name, &client),
-                ServiceCommand::Client(ClientCommand::List { json }) => publishing::list(&ctx, &name, json),
-                ServiceCommand::Client(ClientCommand::Remove { name: client }) => publishing::remove(&ctx, &name, &client),
-                ServiceCommand::ConnectionInfo { client, json, no_qr } => publishing::connection_info(&ctx, &name, client.as_deref(), json, !no_qr),
-                ServiceCommand::RotateAddress { yes } => publishing::rotate_address(&ctx, &name, yes),
+                ServiceCommand::Info { details, json, show_secrets } => service::info(&backend, &name, details, json, show_secrets),
+                ServiceCommand::Status { json } => service::status(&backend, &name, json),
+                ServiceCommand::GetOption { option, show_secret } => service::get_option(&backend, &name, &option, show_secret),
+                ServiceCommand::SetOption { option, value, yes } => service::set_option(&backend, &name, &option, Some(&value), yes),
+                ServiceCommand::ResetOption { option, yes } => service::set_option(&backend, &name, &option, None, yes),
+                ServiceCommand::Enable => service::enable(&backend, &name),
+                ServiceCommand::Disable => service::disable(&backend, &name),
+                ServiceCommand::Client(ClientCommand::Add { name: client }) => publishing::add(&backend, &name, &client),
+                ServiceCommand::Client(ClientCommand::List { json }) => publishing::list(&backend, &name, json),
+                ServiceCommand::Client(ClientCommand::Remove { name: client }) => publishing::remove(&backend, &name, &client),
+                ServiceCommand::ConnectionInfo { client, json, no_qr } => publishing::connection_info(&backend, &name, client.as_deref(), json, !no_qr),
+                ServiceCommand::RotateAddress { .. } => unreachable!("handled above"),
             }
         }
     }

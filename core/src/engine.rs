@@ -232,7 +232,7 @@ pub fn repair(ctx: &Context) -> Result<usize> {
                 format!("{name}: the interrupted disable was finished")
             }
         };
-        ctx.report(Progress::Repaired(line));
+        ctx.report(Progress::Repaired { line });
         repaired += 1;
     }
     if ctx.live() {
@@ -347,7 +347,7 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
                 // A package may have enabled and started its unit on install.
                 if matches!(info.unit, ServiceUnit::Packaged(_)) && !service.state.journal.done.contains(&Step::Unit) && systemd.is_enabled(unit).await? {
                     systemd.stop_and_disable(unit).await?;
-                    ctx.report(Progress::Aside(format!("{unit} was set to start on its own: stopped and disabled (Tails Server starts it)")));
+                    ctx.report(Progress::Aside { text: format!("{unit} was set to start on its own: stopped and disabled (Tails Server starts it)") });
                 }
                 Ok::<_, anyhow::Error>(())
             })?;

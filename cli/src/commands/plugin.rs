@@ -235,22 +235,17 @@ pub fn list_plugins(ctx: &Context, json: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn list_services(ctx: &Context, json: bool) -> Result<()> {
-    let mut rows = Vec::new();
-    for name in ctx.state.plugin_names()? {
-        let service = ctx.service(&name)?;
-        rows.push(serde_json::json!({
-            "name": name, "enabled": service.state.enabled, "description": service.record.info.description,
-        }));
-    }
+pub fn list_services(backend: &crate::backend::Backend, json: bool) -> Result<()> {
+    let rows = backend.list()?;
+    let rows = rows.as_array().map(Vec::as_slice).unwrap_or_default();
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        println!("{}", serde_json::to_string_pretty(rows)?);
     } else if rows.is_empty() {
         println!("No services yet. Add one with `tails-server plugin add FILE.wasm`.");
     } else {
-        for r in &rows {
-            let enabled = if r["enabled"].as_bool().unwrap() { "enabled" } else { "disabled" };
-            println!("{:<16} {enabled:<9} {}", r["name"].as_str().unwrap(), display::line(r["description"].as_str().unwrap()));
+        for r in rows {
+            let enabled = if r["enabled"].as_bool().unwrap_or(false) { "enabled" } else { "disabled" };
+            println!("{:<16} {enabled:<9} {}", r["name"].as_str().unwrap_or_default(), display::line(r["description"].as_str().unwrap_or_default()));
         }
     }
     Ok(())

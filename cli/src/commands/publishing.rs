@@ -2,61 +2,27 @@
 //! tor is used, reconcile.
 
 use anyhow::{bail, Result};
-use serde_json::json;
 
-use tails_server_core::context::{Context, Service};
+use tails_server_core::context::Context;
 use tails_server_core::onion;
-use tails_server_core::options::valid_name;
-use tails_server_core::runtime::bindings::tails::server::types::{ClientCredential, ConnectionRequest};
 use tails_server_core::tor::block_on;
 use tails_server_core::tor::detect::TorSettings;
-use tails_server_core::tor::keys::ClientKey;
-use tails_server_core::{consent, display, options};
+use tails_server_core::{consent, display};
+use tails_server_dbus::ConnectionInfo;
 
-/// The most of a plugin's connection text shown.
-const MAX_CONNECTION_TEXT: usize = 8 * 1024;
+use crate::backend::Backend;
 
-/// A plugin's text, cut at the limit (on a character boundary).
-fn bounded(text: &str) -> &str {
-    match text.char_indices().nth(MAX_CONNECTION_TEXT) {
-        Some((at, _)) => &text[..at],
-        None => text,
-    }
-}
-
-/// Publish the service again (with its current clients and ports) if it is enabled.
-fn republish_if_enabled(ctx: &Context, service: &Service) -> Result<()> {
-    if service.state.enabled {
-        let address = onion::publish_now(ctx, service)?;
-        println!("Published again at {address}.");
+pub fn add(backend: &Backend, name: &str, client: &str) -> Result<()> {
+    let (said, info) = backend.client_add(name, client)?;
+    println!("{said}");
+    if let Some(info) = info {
+        print_connection_info(&info, name, false, true)?;
     }
     Ok(())
 }
 
-pub fn add(ctx: &Context, name: &str, client: &str) -> Result<()> {
-    let _lock = ctx.state.lock()?;
-    let mut service = ctx.service(name)?;
-    if !valid_name(client) {
-        bail!("client name `{client}` must be 1-40 lower-case letters, digits and `-`, starting with a letter");
-    }
-    if service.state.clients.contains_key(client) {
-        bail!("{name} already has a client named `{client}`");
-    }
-    service.state.clients.insert(client.into(), ClientKey::generate().private_base32());
-    republish_if_enabled(ctx, &service)?;
-    ctx.save_service(name, &service.state)?;
-    println!("Client `{client}` added.");
-    if service.state.enabled {
-        print_connection_info(ctx, &service, Some(client), false, true)?;
-    } else {
-        println!("Its key is shown by `tails-server {name} connection-info {client}` once the service is enabled.");
-    }
-    Ok(())
-}
-
-pub fn list(ctx: &Context, name: &str, as_json: bool) -> Result<()> {
-    let service = ctx.service(name)?;
-    let names: Vec<&String> = service.state.clients.keys().collect();
+pub fn list(backend: &Backend, name: &str, as_json: bool) -> Result<()> {
+    let names = backend.client_list(name)?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&names)?);
     } else if names.is_empty() {
@@ -69,98 +35,40 @@ pub fn list(ctx: &Context, name: &str, as_json: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn remove(ctx: &Context, name: &str, client: &str) -> Result<()> {
-    let _lock = ctx.state.lock()?;
-    let mut service = ctx.service(name)?;
-    if !service.state.clients.contains_key(client) {
-        let known: Vec<&str> = service.state.clients.keys().map(String::as_str).collect();
-        bail!("{name} has no client `{client}` (clients: {})", if known.is_empty() { "none".into() } else { known.join(", ") });
-    }
-    if service.state.clients.len() == 1 && service.state.enabled && onion::client_authorization(&service) {
-        bail!("`{client}` is the last client of {name}; add another one first, or disable the service");
-    }
-    service.state.clients.remove(client);
-    // Re-published without the key, the removed client can no longer connect.
-    republish_if_enabled(ctx, &service)?;
-    ctx.save_service(name, &service.state)?;
-    println!("Client `{client}` removed.");
+pub fn remove(backend: &Backend, name: &str, client: &str) -> Result<()> {
+    println!("{}", backend.client_remove(name, client)?);
     Ok(())
 }
 
-pub fn connection_info(ctx: &Context, name: &str, client: Option<&str>, as_json: bool, qr: bool) -> Result<()> {
-    let service = ctx.service(name)?;
-    if let Some(client) = client {
-        if !service.state.clients.contains_key(client) {
-            bail!("{name} has no client `{client}`; see `tails-server {name} client list`");
-        }
-    }
-    print_connection_info(ctx, &service, client, as_json, qr)
+pub fn connection_info(backend: &Backend, name: &str, client: Option<&str>, as_json: bool, qr: bool) -> Result<()> {
+    print_connection_info(&backend.connection_info(name, client)?, name, as_json, qr)
 }
 
 /// Address and port, each client's key (base32 for Tor Browser, and the
 /// `.auth_private` line), the plugin's own text, QR codes.
-pub fn print_connection_info(ctx: &Context, service: &Service, only: Option<&str>, as_json: bool, qr: bool) -> Result<()> {
-    let address = match onion::address(&service.state) {
-        Some(address) if service.state.enabled => address,
-        _ => bail!("{} is not published yet, so it has no onion address to share; enable it first with `tails-server {} enable`", service.name, service.name),
-    };
-    let port = onion::virtual_port(service);
-    let auth = onion::client_authorization(service);
-    let clients: Vec<(String, ClientKey)> = if auth {
-        service
-            .state
-            .clients
-            .iter()
-            .filter(|(n, _)| only.is_none_or(|o| o == n.as_str()))
-            .map(|(n, k)| Ok((n.clone(), ClientKey::from_base32(k)?)))
-            .collect::<Result<_>>()?
-    } else {
-        Vec::new()
-    };
-    let request = ConnectionRequest {
-        address: address.clone(),
-        virtual_port: port,
-        clients: clients.iter().map(|(n, k)| ClientCredential { name: n.clone(), private_key: k.private_base32() }).collect(),
-        options: options::for_connection(&service.record.info, &service.specs, &service.state.options),
-    };
-    // The address and keys are the host's; the plugin only adds how to use
-    // them. A plugin that fails or runs out of time here costs the user its
-    // words, never the address and keys.
-    let text = ctx.instance(service).and_then(|mut instance| instance.connection_info(&request));
-    let (text, gui_text) = match &text {
-        Ok(t) => (Some(bounded(&t.text)), Some(bounded(&t.gui_text))),
-        Err(e) => {
-            eprintln!("tails-server: warning: the plugin's own connection text cannot be shown: {e:#}");
-            (None, None)
-        }
-    };
+fn print_connection_info(info: &ConnectionInfo, name: &str, as_json: bool, qr: bool) -> Result<()> {
     if as_json {
-        let clients: Vec<_> = clients
-            .iter()
-            .map(|(n, k)| json!({"name": n, "private-key": k.private_base32(), "auth-private": k.auth_private_line(&address)}))
-            .collect();
-        let value = json!({"address": address, "port": port, "client-authorization": auth, "clients": clients, "text": text, "gui-text": gui_text});
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        println!("{}", serde_json::to_string_pretty(info)?);
         return Ok(());
     }
-    println!("Address: {address}");
-    println!("Port:    {port}");
+    println!("Address: {}", info.address);
+    println!("Port:    {}", info.port);
     if qr {
-        print!("{}", qr_code(&address));
+        print!("{}", qr_code(&info.address));
     }
-    if !auth {
+    if !info.client_authorization {
         println!("Client authorization is off: anyone who knows this address can connect. Share it only with people you trust.");
     }
-    for (client, key) in &clients {
-        println!("\nClient `{client}`:");
-        println!("  Key for Tor Browser:   {}", key.private_base32());
-        println!("  Line for other tors:   {}", key.auth_private_line(&address));
-        println!("  (in <ClientOnionAuthDir>/{}.auth_private)", service.name);
+    for client in &info.clients {
+        println!("\nClient `{}`:", client.name);
+        println!("  Key for Tor Browser:   {}", client.private_key);
+        println!("  Line for other tors:   {}", client.auth_private);
+        println!("  (in <ClientOnionAuthDir>/{name}.auth_private)");
         if qr {
-            print!("{}", qr_code(&key.private_base32()));
+            print!("{}", qr_code(&client.private_key));
         }
     }
-    if let Some(text) = text {
+    if let Some(text) = &info.text {
         println!("\n{}", display::text(text).trim_end());
     }
     Ok(())
@@ -198,25 +106,16 @@ pub fn rotate_address(ctx: &Context, name: &str, yes: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn tor_status(ctx: &Context, as_json: bool) -> Result<()> {
-    let status = block_on(async {
-        let mut found = onion::connect(ctx, false).await?;
-        let (progress, summary) = found.controller.bootstrap().await?;
-        anyhow::Ok((found.source, found.controller.endpoint.to_string(), found.method, progress, summary))
-    });
-    match status {
-        Ok((source, endpoint, method, progress, summary)) => {
-            if as_json {
-                let value = json!({"tor": source, "control": endpoint, "auth": format!("{method:?}"), "bootstrapped": progress >= 100, "progress": progress, "summary": summary});
-                println!("{}", serde_json::to_string_pretty(&value)?);
-            } else {
-                println!("tor: {source} ({endpoint}, {method:?} authentication)");
-                println!("bootstrapped: {} ({progress}%: {summary})", progress >= 100);
-            }
-            Ok(())
-        }
-        Err(e) => bail!("{e:#}\nEnabling a service will start Tails Server's own tor; or choose one with `tails-server tor use`."),
+pub fn tor_status(backend: &Backend, as_json: bool) -> Result<()> {
+    let status = backend.tor_status()?;
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        let text = |key: &str| status[key].as_str().unwrap_or_default().to_string();
+        println!("tor: {} ({}, {} authentication)", text("tor"), text("control"), text("auth"));
+        println!("bootstrapped: {} ({}%: {})", status["bootstrapped"], status["progress"], text("summary"));
     }
+    Ok(())
 }
 
 pub fn tor_use(ctx: &Context, control: &str, password: Option<String>) -> Result<()> {

@@ -67,7 +67,7 @@ impl World {
         }
         let dropin = tempfile::NamedTempFile::new().unwrap();
         if boot.autostart {
-            let unit = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/systemd/tails-server-autostart.service");
+            let unit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/systemd/tails-server-autostart.service");
             items.push(Item::Copy(unit, "/etc/systemd/system/tails-server-autostart.service".into()));
             // The host's tor is the private network's service tor.
             std::fs::write(dropin.path(), format!("[Service]\nEnvironment=TAILS_SERVER_TOR_CONTROL={control}\n")).unwrap();

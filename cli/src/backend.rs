@@ -1,0 +1,250 @@
+//! Where a command's request goes: the core in this process (root, no daemon:
+//! SSH administration, scripts, `--root`) or the daemon `tails-serverd` over
+//! the system bus (a user who is not root, or whenever the daemon runs). The
+//! commands print the same thing from either, because both answer with the
+//! same documents and the same `Progress`.
+
+use anyhow::{anyhow, bail, Result};
+use futures_util::StreamExt;
+use serde_json::Value;
+use tails_server_core::context::Context;
+use tails_server_core::journal::Progress;
+use tails_server_core::requests::{self, Confirm};
+use tails_server_core::tor::block_on;
+use tails_server_dbus::{status, ConnectionInfo, JobProxy, ServerProxy};
+
+pub enum Backend {
+    Local(Box<Context>),
+    Daemon(Daemon),
+}
+
+/// Set to `1` to make a root CLI work in its own process although a daemon runs.
+pub const IN_PROCESS_VAR: &str = "TAILS_SERVER_IN_PROCESS";
+
+impl Backend {
+    /// The daemon when it runs (or must be asked: not root), else this process.
+    /// Explicit places (`--root`, `--state-dir`, `--persistent-dir`) are this
+    /// process's: the daemon serves the system's own.
+    pub fn choose(paths: &tails_server_core::context::Paths, local: impl FnOnce() -> Result<Context>) -> Result<Backend> {
+        let explicit = paths.root.is_some() || paths.state_dir.is_some() || paths.persistent_dir.is_some();
+        let root = unsafe { libc::geteuid() } == 0;
+        if explicit || std::env::var(IN_PROCESS_VAR).is_ok_and(|v| v == "1") {
+            return Ok(Backend::Local(Box::new(local()?)));
+        }
+        if root {
+            return match Daemon::running() {
+                Some(daemon) => Ok(Backend::Daemon(daemon)),
+                None => Ok(Backend::Local(Box::new(local()?))),
+            };
+        }
+        Daemon::connect().map(Backend::Daemon).map_err(|e| {
+            anyhow!("a user who is not root works through Tails Server's daemon (tails-serverd), and it cannot be reached: {e:#}\nInstall Tails Server with its daemon, or run this command as root.")
+        })
+    }
+
+    /// The context, for a command the daemon does not offer yet: root works
+    /// in its own process (the state lock keeps it and the daemon apart).
+    pub fn local_only(self, what: &str, local: impl FnOnce() -> Result<Context>) -> Result<Context> {
+        match self {
+            Backend::Local(ctx) => Ok(*ctx),
+            Backend::Daemon(_) if unsafe { libc::geteuid() } == 0 => local(),
+            Backend::Daemon(_) => bail!("`{what}` is not offered by the daemon yet: run it as root (sudo tails-server …)"),
+        }
+    }
+
+    pub fn list(&self) -> Result<Value> {
+        match self {
+            Backend::Local(ctx) => requests::list(ctx),
+            Backend::Daemon(d) => d.document(|s| Box::pin(async move { s.list_services().await })),
+        }
+    }
+
+    pub fn info(&self, name: &str, details: bool, reveal: bool) -> Result<Value> {
+        match self {
+            Backend::Local(ctx) => requests::info(ctx, name, details, reveal),
+            Backend::Daemon(d) => d.document(|s| Box::pin(async move { s.service_info(name, details, reveal).await })),
+        }
+    }
+
+    pub fn status(&self, name: &str) -> Result<Value> {
+        match self {
+            Backend::Local(ctx) => requests::status(ctx, name),
+            Backend::Daemon(d) => d.document(|s| Box::pin(async move { s.service_status(name).await })),
+        }
+    }
+
+    pub fn tor_status(&self) -> Result<Value> {
+        match self {
+            Backend::Local(ctx) => requests::tor_status(ctx),
+            Backend::Daemon(d) => d.document(|s| Box::pin(async move { s.tor_status().await })),
+        }
+    }
+
+    /// Enable (or, `enable` false, disable); progress goes to `show` as it comes.
+    pub fn enable(&self, name: &str, enable: bool, show: fn(&Progress)) -> Result<String> {
+        match self {
+            Backend::Local(ctx) if enable => requests::enable(ctx, name),
+            Backend::Local(ctx) => requests::disable(ctx, name),
+            Backend::Daemon(d) => d.job(name, enable, show),
+        }
+    }
+
+    pub fn set_option(&self, name: &str, option: &str, value: Option<&str>, confirm: Confirm) -> Result<String> {
+        match (self, value) {
+            (Backend::Local(ctx), Some(value)) => requests::set_option(ctx, name, option, value, confirm),
+            (Backend::Local(ctx), None) => requests::reset_option(ctx, name, option, confirm),
+            (Backend::Daemon(d), value) => {
+                // The daemon cannot ask: the question is asked here, once the
+                // daemon said it needs an answer.
+                let attempt = |confirmed: bool| d.call(|s| Box::pin(async move {
+                    match value {
+                        Some(value) => s.set_option(name, option, value, confirmed).await,
+                        None => s.reset_option(name, option, confirmed).await,
+                    }
+                }));
+                match attempt(false) {
+                    Err(e) if e.to_string().starts_with(QUESTION) => {
+                        let question = e.to_string()[QUESTION.len()..].to_string();
+                        if confirm(&question) { attempt(true) } else { bail!("persistence left on; nothing was deleted") }
+                    }
+                    other => other,
+                }
+            }
+        }
+    }
+
+    pub fn connection_info(&self, name: &str, client: Option<&str>) -> Result<ConnectionInfo> {
+        match self {
+            Backend::Local(ctx) => requests::connection_info(ctx, name, client),
+            Backend::Daemon(d) => {
+                let text = d.call(|s| Box::pin(async move { s.connection_info(name, client.unwrap_or("")).await }))?;
+                Ok(serde_json::from_str(&text)?)
+            }
+        }
+    }
+
+    pub fn client_list(&self, name: &str) -> Result<Vec<String>> {
+        match self {
+            Backend::Local(ctx) => requests::client_list(ctx, name),
+            Backend::Daemon(d) => d.call(|s| Box::pin(async move { s.client_list(name).await })),
+        }
+    }
+
+    /// Add a client; the connection info for it when the service is published.
+    pub fn client_add(&self, name: &str, client: &str) -> Result<(String, Option<ConnectionInfo>)> {
+        match self {
+            Backend::Local(ctx) => requests::client_add(ctx, name, client),
+            Backend::Daemon(d) => {
+                let said = d.call(|s| Box::pin(async move { s.client_add(name, client).await }))?;
+                let enabled = self.status(name)?["enabled"].as_bool().unwrap_or(false);
+                Ok((said, if enabled { Some(self.connection_info(name, Some(client))?) } else { None }))
+            }
+        }
+    }
+
+    pub fn client_remove(&self, name: &str, client: &str) -> Result<String> {
+        match self {
+            Backend::Local(ctx) => requests::client_remove(ctx, name, client),
+            Backend::Daemon(d) => d.call(|s| Box::pin(async move { s.client_remove(name, client).await })),
+        }
+    }
+}
+
+/// How the daemon says a change needs the person's agreement: its error
+/// message starts with this, followed by the question.
+pub const QUESTION: &str = tails_server_dbus::NEEDS_CONFIRMATION;
+
+type Call<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = zbus::Result<T>> + 'a>>;
+
+pub struct Daemon {
+    server: ServerProxy<'static>,
+}
+
+impl Daemon {
+    /// The daemon, if its name has an owner on the system bus now.
+    fn running() -> Option<Daemon> {
+        block_on(async {
+            let conn = zbus::Connection::system().await.ok()?;
+            let bus = zbus::fdo::DBusProxy::new(&conn).await.ok()?;
+            let name = zbus::names::BusName::try_from(tails_server_dbus::BUS_NAME).ok()?;
+            if !bus.name_has_owner(name).await.ok()? {
+                return None;
+            }
+            Some(Daemon { server: ServerProxy::new(&conn).await.ok()? })
+        })
+    }
+
+    /// The daemon, started by D-Bus activation if it is not running.
+    fn connect() -> Result<Daemon> {
+        block_on(async {
+            let conn = zbus::Connection::system().await?;
+            let server = ServerProxy::new(&conn).await?;
+            let version = server.version().await?;
+            if version != tails_server_dbus::VERSION {
+                bail!("the daemon speaks version {version} of the interface and this program {}", tails_server_dbus::VERSION);
+            }
+            Ok(Daemon { server })
+        })
+    }
+
+    fn call<'a, T>(&'a self, f: impl FnOnce(&'a ServerProxy<'static>) -> Call<'a, T>) -> Result<T> {
+        block_on(f(&self.server)).map_err(from_bus)
+    }
+
+    fn document<'a>(&'a self, f: impl FnOnce(&'a ServerProxy<'static>) -> Call<'a, String>) -> Result<Value> {
+        Ok(serde_json::from_str(&self.call(f)?)?)
+    }
+
+    /// Start an enable or disable, show its progress, return its result.
+    fn job(&self, name: &str, enable: bool, show: fn(&Progress)) -> Result<String> {
+        block_on(async {
+            let path = if enable { self.server.enable(name).await } else { self.server.disable(name).await }.map_err(from_bus)?;
+            let job = JobProxy::builder(self.server.inner().connection()).path(path)?.build().await?;
+            // Subscribed before reading the history: nothing is missed.
+            let mut said = job.receive_progress().await?;
+            let mut finished = job.receive_finished().await?;
+            let history = job.history().await?;
+            let mut shown = 0usize;
+            for p in &history {
+                show(&serde_json::from_str(p)?);
+                shown += 1;
+            }
+            loop {
+                let status = job.status().await?;
+                if status != status::RUNNING {
+                    // Whatever was said before it finished and not seen yet.
+                    for p in job.history().await?.iter().skip(shown) {
+                        show(&serde_json::from_str(p)?);
+                    }
+                    let result = job.result().await?;
+                    return if status == status::SUCCEEDED { Ok(result) } else { Err(anyhow!(result)) };
+                }
+                tokio::select! {
+                    Some(signal) = said.next() => {
+                        let args = signal.args()?;
+                        if args.index as usize == shown {
+                            show(&serde_json::from_str(args.progress)?);
+                            shown += 1;
+                        }
+                    }
+                    Some(_) = finished.next() => {}
+                    // The finished signal is what ends the wait; the status is
+                    // read again now and then in case it was missed.
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+                }
+            }
+        })
+    }
+}
+
+/// The daemon's refusal or error, as its own words.
+fn from_bus(e: zbus::Error) -> anyhow::Error {
+    match e {
+        zbus::Error::MethodError(_, Some(text), _) => anyhow!(text),
+        zbus::Error::FDO(fdo) => match *fdo {
+            zbus::fdo::Error::AccessDenied(text) | zbus::fdo::Error::Failed(text) | zbus::fdo::Error::InvalidArgs(text) => anyhow!(text),
+            other => anyhow!(other),
+        },
+        other => anyhow!("talking to tails-serverd: {other}"),
+    }
+}

@@ -1,0 +1,392 @@
+//! The requests a front end makes of the services, with every decision in
+//! them, so that the CLI and the daemon (and through it the GUI) behave the
+//! same. Each returns a value — a document as the JSON `--json` prints, or
+//! the words of what was done — and reports how it goes to the context
+//! (`journal::Progress`); none prints.
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use serde_json::{json, Map, Value};
+use tails_server_dbus::{ClientCredentials, ConnectionInfo};
+
+use crate::context::{Context, Service};
+use crate::journal::Progress;
+use crate::runtime::bindings::tails::server::types::{ClientCredential, ConnectionRequest, OptionSpec, OptionValue};
+use crate::runtime::error_message;
+use crate::system::systemd::Systemd;
+use crate::system::{npm, packages};
+use crate::tor::block_on;
+use crate::tor::keys::ClientKey;
+use crate::{display, engine, onion, options, persistence, units};
+
+/// The most of a plugin's connection text kept.
+const MAX_CONNECTION_TEXT: usize = 8 * 1024;
+
+/// The services: name, enabled, description.
+pub fn list(ctx: &Context) -> Result<Value> {
+    let mut rows = Vec::new();
+    for name in ctx.state.plugin_names()? {
+        let service = ctx.service(&name)?;
+        rows.push(json!({"name": name, "enabled": service.state.enabled, "description": service.record.info.description}));
+    }
+    Ok(Value::Array(rows))
+}
+
+fn option_value<'a>(service: &'a Service, spec: &'a OptionSpec) -> &'a OptionValue {
+    service.value(&spec.name).expect("a spec of this service")
+}
+
+/// An option of the service, or an error that lists its options.
+pub fn spec<'a>(service: &'a Service, option: &str) -> Result<&'a OptionSpec> {
+    options::find(&service.specs, option).with_context(|| {
+        let names: Vec<&str> = service.specs.iter().map(|s| s.name.as_str()).collect();
+        format!("{} has no option `{option}`; its options are: {}", service.name, names.join(", "))
+    })
+}
+
+fn port_option(service: &Service, name: &str) -> Value {
+    spec(service, name).map(|s| options::to_json(s, option_value(service, s), true)).unwrap_or(Value::Null)
+}
+
+/// The state every front end shows: `installed` from dpkg's status (and the
+/// versions in the service's npm folder), `running` from the unit's
+/// ActiveState (null when systemd cannot be asked), `published` from the tor
+/// in use (never starts one).
+fn status_map(ctx: &Context, service: &Service) -> Result<Map<String, Value>> {
+    let caps = &service.record.info.capabilities;
+    let installed = packages::missing(&ctx.root, &caps.packages)?.is_empty() && npm::missing(&ctx.root, &service.name, &caps.npm_packages).is_empty();
+    let mut map = Map::new();
+    map.insert("installed".into(), Value::Bool(installed));
+    let unit = &units::unit_name(&service.name, &service.record.info.unit);
+    let running = if ctx.live() { block_on(async { Systemd::connect().await?.active_state(unit).await }) } else { Err(anyhow!("not live")) };
+    map.insert("running".into(), running.map(|s| Value::Bool(s == "active")).unwrap_or(Value::Null));
+    map.insert("published".into(), Value::Bool(onion::is_published(ctx, &service.state)));
+    Ok(map)
+}
+
+/// A service's description, state, address and options (secrets masked
+/// unless `reveal`); with `details`, everything a front end renders its page
+/// from (option specs, capabilities, clients, the journal).
+pub fn info(ctx: &Context, name: &str, details: bool, reveal: bool) -> Result<Value> {
+    let service = ctx.service(name)?;
+    let info = &service.record.info;
+    let mut map = Map::new();
+    if details {
+        map.insert("name".into(), json!(info.name));
+        map.insert("name-in-gui".into(), json!(info.name_in_gui));
+    }
+    map.insert("description".into(), json!(info.description));
+    map.extend(status_map(ctx, &service)?);
+    map.insert("address".into(), json!(onion::address(&service.state)));
+    map.insert("local-port".into(), json!(info.default_target_port));
+    map.insert("remote-port".into(), port_option(&service, options::VIRTUAL_PORT));
+    map.insert("persistent-paths".into(), json!(info.persistent_paths));
+    let opts: Map<String, Value> = service.specs.iter().map(|s| (s.name.clone(), options::to_json(s, option_value(&service, s), reveal))).collect();
+    map.insert("options".into(), Value::Object(opts));
+    if details {
+        map.insert("enabled".into(), json!(service.state.enabled));
+        map.insert("client-application".into(), json!(info.client_application));
+        map.insert("client-application-in-gui".into(), json!(info.client_application_in_gui));
+        map.insert("documentation".into(), json!(info.documentation));
+        map.insert("systemd-service".into(), json!(units::unit_name(&service.name, &info.unit)));
+        map.insert("icon-name".into(), json!(info.icon_name));
+        map.insert("packages".into(), json!(info.capabilities.packages));
+        map.insert("npm-packages".into(), json!(info.capabilities.npm_packages));
+        map.insert("plugin-sha256".into(), json!(service.record.sha256));
+        map.insert("contract".into(), json!(format!("tails:server@{}", service.record.contract)));
+        let caps: Map<String, Value> =
+            service.record.requested().iter().map(|c| (c.to_string(), json!(if service.grant.granted.contains(c) { "granted" } else { "refused" }))).collect();
+        map.insert("capabilities".into(), Value::Object(caps));
+        let specs: Vec<Value> = service
+            .specs
+            .iter()
+            .map(|s| {
+                json!({"name": s.name, "name-in-gui": s.name_in_gui, "description": s.description, "group": s.group,
+                       "allowed": options::allowed(&s.kind), "masked": options::is_secret(s), "read-only": s.read_only})
+            })
+            .collect();
+        map.insert("option-details".into(), Value::Array(specs));
+        map.insert("clients".into(), json!(service.state.clients.keys().collect::<Vec<_>>()));
+        map.insert("journal".into(), json!(service.state.journal));
+    }
+    Ok(Value::Object(map))
+}
+
+/// Enabled, installed, running, published.
+pub fn status(ctx: &Context, name: &str) -> Result<Value> {
+    let service = ctx.service(name)?;
+    let mut map = Map::new();
+    map.insert("enabled".into(), json!(service.state.enabled));
+    map.extend(status_map(ctx, &service)?);
+    Ok(Value::Object(map))
+}
+
+/// Enable a service (again, if it is: every step is safe to repeat).
+pub fn enable(ctx: &Context, name: &str) -> Result<String> {
+    let _lock = ctx.state.lock()?;
+    // Before changing anything, finish what a crash interrupted.
+    engine::repair(ctx)?;
+    let mut service = ctx.service(name)?;
+    let text = if service.state.enabled { format!("{name} is already enabled; enabling it again (every step is safe to repeat):") } else { format!("Enabling {name}:") };
+    ctx.report(Progress::Note { text });
+    engine::enable(ctx, &mut service)?;
+    Ok(format!("{name} is enabled: installed, configured, running and published."))
+}
+
+pub fn disable(ctx: &Context, name: &str) -> Result<String> {
+    let _lock = ctx.state.lock()?;
+    // Before changing anything, finish what a crash interrupted.
+    engine::repair(ctx)?;
+    let mut service = ctx.service(name)?;
+    if !service.state.enabled {
+        return Ok(format!("{name} is not enabled."));
+    }
+    ctx.report(Progress::Note { text: format!("Disabling {name}:") });
+    engine::disable(ctx, &mut service)?;
+    Ok(format!("{name} is disabled: unpublished, firewall closed, stopped. Its configuration files stay in place."))
+}
+
+/// A question the person must agree to before a change goes on; the CLI asks
+/// it at the terminal (or `--yes` agreed), the daemon's caller agreed to it
+/// beforehand or not.
+pub type Confirm<'a> = &'a dyn Fn(&str) -> bool;
+
+/// Set an option from its text: checked by its kind, then by the plugin (its
+/// own options), then applied if the service is enabled.
+pub fn set_option(ctx: &Context, name: &str, option: &str, text: &str, confirm: Confirm) -> Result<String> {
+    let _lock = ctx.state.lock()?;
+    engine::repair(ctx)?;
+    let service = ctx.service(name)?;
+    let spec = spec(&service, option)?.clone();
+    if spec.read_only {
+        bail!("{option} is read-only");
+    }
+    let value = options::parse(&spec, text).map_err(anyhow::Error::msg)?;
+    if service.record.info.options.iter().any(|o| o.name == option) {
+        let address = onion::address(&service.state).unwrap_or_default();
+        if let Err(e) = ctx.instance(&service)?.validate_option(option, &value, &address)? {
+            bail!("{} is not a valid value for {option}: {}", display::quoted(text), display::line(error_message(&e)));
+        }
+    }
+    change_option(ctx, service, &spec, Some(value), confirm)?;
+    Ok(format!("{option} set."))
+}
+
+/// Put an option back to its default; a secret whose default is empty gets a
+/// new random one.
+pub fn reset_option(ctx: &Context, name: &str, option: &str, confirm: Confirm) -> Result<String> {
+    let _lock = ctx.state.lock()?;
+    engine::repair(ctx)?;
+    let service = ctx.service(name)?;
+    let spec = spec(&service, option)?.clone();
+    let service = change_option(ctx, service, &spec, None, confirm)?;
+    Ok(match service.state.options.get(option) {
+        Some(_) => format!("{option} reset: a new secret was generated."),
+        None => format!("{option} reset to its default: {}", options::to_text(&spec.default)),
+    })
+}
+
+/// Give an option a checked value (`None`: its default) and apply it if the
+/// service is enabled; a value that does not work is put back. Returns the
+/// service as it is afterwards.
+fn change_option(ctx: &Context, mut service: Service, spec: &OptionSpec, value: Option<OptionValue>, confirm: Confirm) -> Result<Service> {
+    let option = spec.name.as_str();
+    let effective = value.as_ref().unwrap_or(&spec.default);
+    if option == options::CLIENT_AUTHORIZATION && *effective == OptionValue::Boolean(false) {
+        ctx.report(Progress::Warning {
+            text: "without client authorization, anyone who knows the onion address can connect.\n\
+                   Keep the address secret and share it only with people you trust."
+                .into(),
+        });
+    }
+    if option == options::PERSISTENCE {
+        set_persistence(ctx, &service, *effective == OptionValue::Boolean(true), confirm)?;
+    }
+    let previous = match value {
+        Some(value) => service.state.options.insert(option.to_string(), value),
+        None => {
+            let previous = service.state.options.remove(option);
+            options::generate_missing_secrets(std::slice::from_ref(spec), &mut service.state.options);
+            previous
+        }
+    };
+    ctx.save_service(&service.name, &service.state)?;
+    if service.state.enabled {
+        // Every step is safe to repeat: the plugin rewrites the configuration,
+        // the unit restarts, the firewall and the onion follow the options.
+        ctx.report(Progress::Note { text: format!("{} is enabled; applying {option}:", service.name) });
+        if let Err(e) = engine::enable(ctx, &mut service) {
+            // Losing the service for a bad value is worse than the value:
+            // put the old one back and enable with it again.
+            match previous {
+                Some(old) => service.state.options.insert(option.to_string(), old),
+                None => service.state.options.remove(option),
+            };
+            ctx.report(Progress::Note { text: format!("The new value of {option} did not work; enabling {} again with the previous one:", service.name) });
+            if let Err(again) = engine::enable(ctx, &mut service) {
+                return Err(e.context(format!("and enabling with the previous value failed too: {again:#}")));
+            }
+            return Err(e.context(format!("{option} was not changed; {} runs with the previous value", service.name)));
+        }
+    }
+    Ok(service)
+}
+
+/// Turning persistence on keeps the service in Persistent Storage from now
+/// on; turning it off deletes what was kept, once the person agreed.
+fn set_persistence(ctx: &Context, service: &Service, on: bool, confirm: Confirm) -> Result<()> {
+    let was = persistence::wanted(&service.state);
+    let Some(p) = &ctx.persistence else {
+        if on {
+            bail!(
+                "there is no Persistent Storage to keep {} in: unlock it in the Welcome Screen (on Tails), or choose a folder with --persistent-dir",
+                service.name
+            );
+        }
+        return Ok(());
+    };
+    if on && !was {
+        let mut kept = Service { state: service.state.clone(), ..ctx.service(&service.name)? };
+        kept.state.options.insert(options::PERSISTENCE.into(), OptionValue::Boolean(true));
+        p.save(ctx, &kept)?;
+        ctx.report(Progress::Note { text: format!("{} is kept in {} from now on.", service.name, p.dir.display()) });
+    } else if !on && was {
+        let question = format!(
+            "Turning persistence off deletes {}'s options, onion key and client keys and its files from {}. Delete them?",
+            service.name,
+            p.dir.display()
+        );
+        if !confirm(&question) {
+            bail!("persistence left on; nothing was deleted");
+        }
+        p.forget(&ctx.root, &service.name, &service.record.info.capabilities.packages)?;
+        ctx.report(Progress::Note { text: format!("Deleted what was kept of {} in {}.", service.name, p.dir.display()) });
+    }
+    Ok(())
+}
+
+/// A plugin's text, cut at the limit (on a character boundary).
+fn bounded(text: &str) -> String {
+    match text.char_indices().nth(MAX_CONNECTION_TEXT) {
+        Some((at, _)) => text[..at].to_string(),
+        None => text.to_string(),
+    }
+}
+
+/// How to reach a published service: address, port, each client's key (or
+/// only `only`'s), the plugin's own text.
+pub fn connection_info(ctx: &Context, name: &str, only: Option<&str>) -> Result<ConnectionInfo> {
+    let service = ctx.service(name)?;
+    if let Some(client) = only {
+        if !service.state.clients.contains_key(client) {
+            bail!("{name} has no client `{client}`; see `tails-server {name} client list`");
+        }
+    }
+    connection_info_of(ctx, &service, only)
+}
+
+fn connection_info_of(ctx: &Context, service: &Service, only: Option<&str>) -> Result<ConnectionInfo> {
+    let address = match onion::address(&service.state) {
+        Some(address) if service.state.enabled => address,
+        _ => bail!("{} is not published yet, so it has no onion address to share; enable it first with `tails-server {} enable`", service.name, service.name),
+    };
+    let port = onion::virtual_port(service);
+    let auth = onion::client_authorization(service);
+    let clients: Vec<(String, ClientKey)> = if auth {
+        service
+            .state
+            .clients
+            .iter()
+            .filter(|(n, _)| only.is_none_or(|o| o == n.as_str()))
+            .map(|(n, k)| Ok((n.clone(), ClientKey::from_base32(k)?)))
+            .collect::<Result<_>>()?
+    } else {
+        Vec::new()
+    };
+    let request = ConnectionRequest {
+        address: address.clone(),
+        virtual_port: port,
+        clients: clients.iter().map(|(n, k)| ClientCredential { name: n.clone(), private_key: k.private_base32() }).collect(),
+        options: options::for_connection(&service.record.info, &service.specs, &service.state.options),
+    };
+    // The address and keys are the host's; the plugin only adds how to use
+    // them. A plugin that fails or runs out of time here costs the user its
+    // words, never the address and keys.
+    let (text, gui_text) = match ctx.instance(service).and_then(|mut instance| instance.connection_info(&request)) {
+        Ok(t) => (Some(bounded(&t.text)), Some(bounded(&t.gui_text))),
+        Err(e) => {
+            ctx.report(Progress::Warning { text: format!("the plugin's own connection text cannot be shown: {e:#}") });
+            (None, None)
+        }
+    };
+    let clients = clients
+        .iter()
+        .map(|(n, k)| ClientCredentials { name: n.clone(), private_key: k.private_base32(), auth_private: k.auth_private_line(&address) })
+        .collect();
+    Ok(ConnectionInfo { address, port, client_authorization: auth, clients, text, gui_text })
+}
+
+/// Publish the service again (with its current clients and ports) if it is enabled.
+fn republish_if_enabled(ctx: &Context, service: &Service) -> Result<()> {
+    if service.state.enabled {
+        let address = onion::publish_now(ctx, service)?;
+        ctx.report(Progress::Note { text: format!("Published again at {address}.") });
+    }
+    Ok(())
+}
+
+pub fn client_list(ctx: &Context, name: &str) -> Result<Vec<String>> {
+    Ok(ctx.service(name)?.state.clients.keys().cloned().collect())
+}
+
+/// Add a client with a new key. Returns the words, and the connection info
+/// for the new client when the service is published.
+pub fn client_add(ctx: &Context, name: &str, client: &str) -> Result<(String, Option<ConnectionInfo>)> {
+    let _lock = ctx.state.lock()?;
+    let mut service = ctx.service(name)?;
+    if !options::valid_name(client) {
+        bail!("client name `{client}` must be 1-40 lower-case letters, digits and `-`, starting with a letter");
+    }
+    if service.state.clients.contains_key(client) {
+        bail!("{name} already has a client named `{client}`");
+    }
+    service.state.clients.insert(client.into(), ClientKey::generate().private_base32());
+    republish_if_enabled(ctx, &service)?;
+    ctx.save_service(name, &service.state)?;
+    if service.state.enabled {
+        Ok((format!("Client `{client}` added."), Some(connection_info_of(ctx, &service, Some(client))?)))
+    } else {
+        Ok((format!("Client `{client}` added.\nIts key is shown by `tails-server {name} connection-info {client}` once the service is enabled."), None))
+    }
+}
+
+/// Remove a client: re-published without its key, it can no longer connect.
+pub fn client_remove(ctx: &Context, name: &str, client: &str) -> Result<String> {
+    let _lock = ctx.state.lock()?;
+    let mut service = ctx.service(name)?;
+    if !service.state.clients.contains_key(client) {
+        let known: Vec<&str> = service.state.clients.keys().map(String::as_str).collect();
+        bail!("{name} has no client `{client}` (clients: {})", if known.is_empty() { "none".into() } else { known.join(", ") });
+    }
+    if service.state.clients.len() == 1 && service.state.enabled && onion::client_authorization(&service) {
+        bail!("`{client}` is the last client of {name}; add another one first, or disable the service");
+    }
+    service.state.clients.remove(client);
+    republish_if_enabled(ctx, &service)?;
+    ctx.save_service(name, &service.state)?;
+    Ok(format!("Client `{client}` removed."))
+}
+
+/// Which tor is used, how it is reached and whether it is bootstrapped.
+pub fn tor_status(ctx: &Context) -> Result<Value> {
+    let status = block_on(async {
+        let mut found = onion::connect(ctx, false).await?;
+        let (progress, summary) = found.controller.bootstrap().await?;
+        anyhow::Ok((found.source, found.controller.endpoint.to_string(), found.method, progress, summary))
+    });
+    match status {
+        Ok((source, endpoint, method, progress, summary)) => {
+            Ok(json!({"tor": source, "control": endpoint, "auth": format!("{method:?}"), "bootstrapped": progress >= 100, "progress": progress, "summary": summary}))
+        }
+        Err(e) => bail!("{e:#}\nEnabling a service will start Tails Server's own tor; or choose one with `tails-server tor use`."),
+    }
+}

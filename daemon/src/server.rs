@@ -1,0 +1,181 @@
+//! `org.tails.Server1` at `/org/tails/Server`: each method checks its polkit
+//! action, checks its arguments, then asks the core (`requests`) on a worker
+//! thread. Errors are the core's words.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use tails_server_core::journal::Operation;
+use tails_server_core::{display, options, requests};
+use tails_server_dbus::{action, NEEDS_CONFIRMATION, PATH, VERSION};
+use zbus::fdo;
+use zbus::message::Header;
+use zbus::object_server::SignalEmitter;
+use zbus::zvariant::OwnedObjectPath;
+
+use crate::jobs::Jobs;
+use crate::{polkit, work};
+
+/// The longest option value taken (an option is a line, a list of keys at most).
+const MAX_VALUE_BYTES: usize = 64 * 1024;
+
+pub struct Server {
+    pub jobs: Jobs,
+}
+
+fn failed(e: anyhow::Error) -> fdo::Error {
+    fdo::Error::Failed(format!("{e:#}"))
+}
+
+/// A service, option or client name: what the CLI takes as a word.
+fn check_name(what: &str, name: &str) -> fdo::Result<()> {
+    if options::valid_name(name) {
+        return Ok(());
+    }
+    let shown: String = name.chars().take(64).collect();
+    Err(fdo::Error::InvalidArgs(format!(
+        "{} is not a {what} name: names are 1-40 lower-case letters, digits and `-`, starting with a letter",
+        display::quoted(&shown)
+    )))
+}
+
+async fn document(request: impl FnOnce(&tails_server_core::context::Context) -> anyhow::Result<Value> + Send + 'static) -> fdo::Result<String> {
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let value = work::run(tx, request).await.map_err(failed)?;
+    Ok(serde_json::to_string_pretty(&value).expect("a JSON value"))
+}
+
+/// Tell whoever watches that a service changed.
+pub async fn changed(conn: &zbus::Connection, service: &str) {
+    if let Ok(emitter) = SignalEmitter::new(conn, PATH) {
+        let _ = Server::service_changed(&emitter, service).await;
+    }
+}
+
+#[zbus::interface(name = "org.tails.Server1")]
+impl Server {
+    #[zbus(property)]
+    fn version(&self) -> u32 {
+        VERSION
+    }
+
+    async fn list_services(&self, #[zbus(header)] header: Header<'_>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
+        polkit::check(conn, &header, action::READ).await?;
+        document(requests::list).await
+    }
+
+    async fn service_info(&self, name: String, details: bool, reveal: bool, #[zbus(header)] header: Header<'_>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
+        check_name("service", &name)?;
+        polkit::check(conn, &header, if reveal { action::SECRETS } else { action::READ }).await?;
+        document(move |ctx| requests::info(ctx, &name, details, reveal)).await
+    }
+
+    async fn service_status(&self, name: String, #[zbus(header)] header: Header<'_>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
+        check_name("service", &name)?;
+        polkit::check(conn, &header, action::READ).await?;
+        document(move |ctx| requests::status(ctx, &name)).await
+    }
+
+    async fn set_option(&self, name: String, option: String, value: String, confirmed: bool, #[zbus(header)] header: Header<'_>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
+        check_name("service", &name)?;
+        check_name("option", &option)?;
+        if value.len() > MAX_VALUE_BYTES {
+            return Err(fdo::Error::InvalidArgs(format!("the value of {option} is {} bytes long; the most an option takes is {MAX_VALUE_BYTES}", value.len())));
+        }
+        polkit::check(conn, &header, action::MANAGE).await?;
+        let words = change(name.clone(), option, Some(value), confirmed).await?;
+        changed(conn, &name).await;
+        Ok(words)
+    }
+
+    async fn reset_option(&self, name: String, option: String, confirmed: bool, #[zbus(header)] header: Header<'_>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
+        check_name("service", &name)?;
+        check_name("option", &option)?;
+        polkit::check(conn, &header, action::MANAGE).await?;
+        let words = change(name.clone(), option, None, confirmed).await?;
+        changed(conn, &name).await;
+        Ok(words)
+    }
+
+    async fn enable(&self, name: String, #[zbus(header)] header: Header<'_>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<OwnedObjectPath> {
+        check_name("service", &name)?;
+        polkit::check(conn, &header, action::MANAGE).await?;
+        self.jobs.start(conn, &name, Operation::Enable).await
+    }
+
+    async fn disable(&self, name: String, #[zbus(header)] header: Header<'_>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<OwnedObjectPath> {
+        check_name("service", &name)?;
+        polkit::check(conn, &header, action::MANAGE).await?;
+        self.jobs.start(conn, &name, Operation::Disable).await
+    }
+
+    async fn connection_info(&self, name: String, client: String, #[zbus(header)] header: Header<'_>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
+        check_name("service", &name)?;
+        if !client.is_empty() {
+            check_name("client", &client)?;
+        }
+        polkit::check(conn, &header, action::SECRETS).await?;
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let info = work::run(tx, move |ctx| requests::connection_info(ctx, &name, Some(client.as_str()).filter(|c| !c.is_empty()))).await.map_err(failed)?;
+        Ok(serde_json::to_string_pretty(&info).expect("plain data"))
+    }
+
+    async fn client_list(&self, name: String, #[zbus(header)] header: Header<'_>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<Vec<String>> {
+        check_name("service", &name)?;
+        polkit::check(conn, &header, action::READ).await?;
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        work::run(tx, move |ctx| requests::client_list(ctx, &name)).await.map_err(failed)
+    }
+
+    async fn client_add(&self, name: String, client: String, #[zbus(header)] header: Header<'_>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
+        check_name("service", &name)?;
+        check_name("client", &client)?;
+        polkit::check(conn, &header, action::MANAGE).await?;
+        let service = name.clone();
+        // The new key is shown by ConnectionInfo, to callers allowed secrets.
+        let words = work::run_saying(move |ctx| requests::client_add(ctx, &service, &client).map(|(words, _)| words)).await.map_err(failed)?;
+        changed(conn, &name).await;
+        Ok(words)
+    }
+
+    async fn client_remove(&self, name: String, client: String, #[zbus(header)] header: Header<'_>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
+        check_name("service", &name)?;
+        check_name("client", &client)?;
+        polkit::check(conn, &header, action::MANAGE).await?;
+        let service = name.clone();
+        let words = work::run_saying(move |ctx| requests::client_remove(ctx, &service, &client)).await.map_err(failed)?;
+        changed(conn, &name).await;
+        Ok(words)
+    }
+
+    async fn tor_status(&self, #[zbus(header)] header: Header<'_>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
+        polkit::check(conn, &header, action::READ).await?;
+        document(requests::tor_status).await
+    }
+
+    #[zbus(signal)]
+    async fn service_changed(emitter: &SignalEmitter<'_>, name: &str) -> zbus::Result<()>;
+}
+
+/// Set (`Some`) or reset an option. A change that needs the person's
+/// agreement, not given, comes back as [`NEEDS_CONFIRMATION`] and the question.
+async fn change(name: String, option: String, value: Option<String>, confirmed: bool) -> fdo::Result<String> {
+    let asked: Arc<Mutex<Option<String>>> = Arc::default();
+    let question = asked.clone();
+    let outcome = work::run_saying(move |ctx| {
+        let confirm = |q: &str| {
+            *question.lock().expect("question") = Some(q.to_string());
+            confirmed
+        };
+        match &value {
+            Some(value) => requests::set_option(ctx, &name, &option, value, &confirm),
+            None => requests::reset_option(ctx, &name, &option, &confirm),
+        }
+    })
+    .await;
+    let question = asked.lock().expect("question").take();
+    match (outcome, question) {
+        (Err(_), Some(question)) if !confirmed => Err(fdo::Error::Failed(format!("{NEEDS_CONFIRMATION}{question}"))),
+        (outcome, _) => outcome.map_err(failed),
+    }
+}
