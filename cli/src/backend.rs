@@ -199,24 +199,28 @@ impl Daemon {
     fn job(&self, name: &str, enable: bool, show: fn(&Progress)) -> Result<String> {
         block_on(async {
             let path = if enable { self.server.enable(name).await } else { self.server.disable(name).await }.map_err(from_bus)?;
-            let job = JobProxy::builder(self.server.inner().connection()).path(path)?.build().await?;
+            // Not cached: a status read must reach the daemon, so that a
+            // daemon that died is noticed instead of a stale "running".
+            let job = JobProxy::builder(self.server.inner().connection()).path(path)?.cache_properties(zbus::proxy::CacheProperties::No).build().await?;
+            let what = if enable { "enable" } else { "disable" };
+            let gone = |e: zbus::Error| anyhow!("tails-serverd stopped before the {what} of {name} finished ({e}); its next start finishes or undoes it: see `tails-server {name} status`");
             // Subscribed before reading the history: nothing is missed.
             let mut said = job.receive_progress().await?;
             let mut finished = job.receive_finished().await?;
-            let history = job.history().await?;
+            let history = job.history().await.map_err(gone)?;
             let mut shown = 0usize;
             for p in &history {
                 show(&serde_json::from_str(p)?);
                 shown += 1;
             }
             loop {
-                let status = job.status().await?;
+                let status = job.status().await.map_err(gone)?;
                 if status != status::RUNNING {
                     // Whatever was said before it finished and not seen yet.
-                    for p in job.history().await?.iter().skip(shown) {
+                    for p in job.history().await.map_err(gone)?.iter().skip(shown) {
                         show(&serde_json::from_str(p)?);
                     }
-                    let result = job.result().await?;
+                    let result = job.result().await.map_err(gone)?;
                     return if status == status::SUCCEEDED { Ok(result) } else { Err(anyhow!(result)) };
                 }
                 tokio::select! {

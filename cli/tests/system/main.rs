@@ -10,6 +10,7 @@
 
 mod catalog;
 mod crash;
+mod daemon;
 mod flow;
 mod npm;
 mod packages;
@@ -223,6 +224,7 @@ const TESTS: &[Test] = &[
     ("persistence_and_autostart_across_reboots", reboot::persistence_and_autostart_across_reboots),
     ("services_work_through_tor_with_their_real_clients", catalog::services_work_through_tor_with_their_real_clients),
     ("catalog_data_survives_a_reboot", catalog::catalog_data_survives_a_reboot),
+    ("daemon_serves_users_as_polkit_allows", daemon::daemon_serves_users_as_polkit_allows),
 ];
 
 fn main() {
