@@ -419,7 +419,9 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
             let (_, new_key) = onion::ensure_key(&mut service.state)?;
             let first = onion::ensure_first_client(service);
             save(ctx, service)?; // a retry after a failure keeps the address
-            let address = onion::publish_now(ctx, service)?;
+            // Reachable is enough: a new publication takes new introduction
+            // points, so an older descriptor leads nowhere.
+            let address = onion::publish_now(ctx, service, onion::Uploads::First)?;
             let mut said = format!("published{}: {address}", if new_key { " at a new address" } else { "" });
             if let Some(client) = first {
                 said += &format!(" (made the first client, `{client}`)");

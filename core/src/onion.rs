@@ -11,6 +11,7 @@ use crate::options;
 use crate::runtime::bindings::tails::server::types::OptionValue;
 use crate::state::ServiceState;
 use crate::tor::control::Controller;
+pub use crate::tor::control::Uploads;
 use crate::tor::detect::{self, Found};
 use crate::tor::keys::{ClientKey, OnionKey};
 
@@ -77,39 +78,50 @@ pub async fn connect_ready(ctx: &Context) -> Result<Controller> {
 }
 
 /// Publish (or publish again, with the current clients and ports) at the
-/// service's own address, and wait for the descriptor to be uploaded.
-pub async fn publish(tor: &mut Controller, service: &Service) -> Result<String> {
-    let key = OnionKey::from_base64(service.state.onion_key.as_ref().context("the service has no onion key yet")?)?;
-    let id = key.address();
-    let clients: Vec<String> = if client_authorization(service) {
-        let keys: Result<Vec<String>> = service.state.clients.values().map(|k| Ok(ClientKey::from_base32(k)?.public_base32())).collect();
-        keys?
-    } else {
-        Vec::new()
-    };
-    if client_authorization(service) && clients.is_empty() {
-        bail!("client authorization is on but {} has no clients; add one with `tails-server {} client add NAME`", service.name, service.name);
-    }
-    // Re-adding a live key is a collision: take the old one down first.
-    if tor.detached().await?.contains(&id) {
-        tor.del_onion(&id).await?;
-    }
-    tor.subscribe_hs_desc().await?;
-    let got = tor.add_onion(&key, virtual_port(service), service.record.info.default_target_port, &clients).await?;
-    if got != id {
-        let _ = tor.del_onion(&got).await;
-        bail!("tor published {got} instead of {id}");
-    }
-    tor.wait_uploaded(&id, seconds_from_env("TAILS_SERVER_PUBLISH_TIMEOUT_SECS", 90)).await?;
-    Ok(format!("{id}.onion"))
+/// service's own address, and wait for its descriptor as `wait` says.
+pub async fn publish(tor: &mut Controller, service: &Service, wait: Uploads) -> Result<String> {
+    Ok(publish_all(tor, &[service], wait).await?.remove(0))
 }
 
-/// From the CLI: connect to a bootstrapped tor (starting our own if none
-/// answers), publish the service, and return its address.
-pub fn publish_now(ctx: &Context, service: &Service) -> Result<String> {
+/// Publish several services at once: every ADD_ONION first, then one wait
+/// for all their descriptors (after a tor restart, all come back together).
+pub async fn publish_all(tor: &mut Controller, services: &[&Service], wait: Uploads) -> Result<Vec<String>> {
+    let held = tor.detached().await?;
+    tor.subscribe_hs_desc().await?;
+    let mut ids = Vec::new();
+    for service in services {
+        let key = OnionKey::from_base64(service.state.onion_key.as_ref().context("the service has no onion key yet")?)?;
+        let id = key.address();
+        let clients: Vec<String> = if client_authorization(service) {
+            let keys: Result<Vec<String>> = service.state.clients.values().map(|k| Ok(ClientKey::from_base32(k)?.public_base32())).collect();
+            keys?
+        } else {
+            Vec::new()
+        };
+        if client_authorization(service) && clients.is_empty() {
+            bail!("client authorization is on but {} has no clients; add one with `tails-server {} client add NAME`", service.name, service.name);
+        }
+        // Re-adding a live key is a collision: take the old one down first.
+        if held.contains(&id) {
+            tor.del_onion(&id).await?;
+        }
+        let got = tor.add_onion(&key, virtual_port(service), service.record.info.default_target_port, &clients).await?;
+        if got != id {
+            let _ = tor.del_onion(&got).await;
+            bail!("tor published {got} instead of {id}");
+        }
+        ids.push(id);
+    }
+    tor.wait_uploaded(&ids, wait, seconds_from_env("TAILS_SERVER_PUBLISH_TIMEOUT_SECS", 90)).await?;
+    Ok(ids.into_iter().map(|id| format!("{id}.onion")).collect())
+}
+
+/// Connect to a bootstrapped tor (starting our own if none answers), publish
+/// the service, and return its address.
+pub fn publish_now(ctx: &Context, service: &Service, wait: Uploads) -> Result<String> {
     crate::tor::block_on(async {
         let mut tor = connect_ready(ctx).await?;
-        publish(&mut tor, service).await
+        publish(&mut tor, service, wait).await
     })
 }
 
@@ -140,19 +152,27 @@ pub fn is_published(ctx: &Context, state: &ServiceState) -> bool {
 pub async fn reconcile(ctx: &Context, tor: &mut Controller) -> Result<Vec<String>> {
     let mut report = Vec::new();
     let held = tor.detached().await?;
+    let mut missing = Vec::new();
     for name in ctx.state.plugin_names()? {
         let service = ctx.service(&name)?;
         let Some(id) = service_id(&service.state) else { continue };
         match (service.state.enabled, held.contains(&id)) {
-            (true, false) => {
-                let address = publish(tor, &service).await.with_context(|| format!("publishing {name} again"))?;
-                report.push(format!("{name}: published again at {address}"));
-            }
+            (true, false) => missing.push(service),
             (false, true) => {
                 tor.del_onion(&id).await?;
                 report.push(format!("{name}: disabled, its onion service was removed"));
             }
             _ => {}
+        }
+    }
+    if !missing.is_empty() {
+        let services: Vec<&Service> = missing.iter().collect();
+        let names: Vec<&str> = missing.iter().map(|s| s.name.as_str()).collect();
+        // Reachable is enough: the descriptors are the ones tor served
+        // before it stopped (no client was removed meanwhile: that needs tor).
+        let addresses = publish_all(tor, &services, Uploads::First).await.with_context(|| format!("publishing {} again", names.join(", ")))?;
+        for (name, address) in names.iter().zip(addresses) {
+            report.push(format!("{name}: published again at {address}"));
         }
     }
     Ok(report)

@@ -325,10 +325,11 @@ fn connection_info_of(ctx: &Context, service: &Service, only: Option<&str>) -> R
     Ok(ConnectionInfo { address, port, client_authorization: auth, clients, text, gui_text })
 }
 
-/// Publish the service again (with its current clients and ports) if it is enabled.
-fn republish_if_enabled(ctx: &Context, service: &Service) -> Result<()> {
+/// Publish the service again (with its current clients and ports) if it is
+/// enabled, waiting for its descriptor as `wait` says.
+fn republish_if_enabled(ctx: &Context, service: &Service, wait: onion::Uploads) -> Result<()> {
     if service.state.enabled {
-        let address = onion::publish_now(ctx, service)?;
+        let address = onion::publish_now(ctx, service, wait)?;
         ctx.report(Progress::Note { text: format!("Published again at {address}.") });
     }
     Ok(())
@@ -350,7 +351,7 @@ pub fn client_add(ctx: &Context, name: &str, client: &str) -> Result<(String, Op
         bail!("{name} already has a client named `{client}`");
     }
     service.state.clients.insert(client.into(), ClientKey::generate().private_base32());
-    republish_if_enabled(ctx, &service)?;
+    republish_if_enabled(ctx, &service, onion::Uploads::First)?;
     ctx.save_service(name, &service.state)?;
     if service.state.enabled {
         Ok((format!("Client `{client}` added."), Some(connection_info_of(ctx, &service, Some(client))?)))
@@ -371,7 +372,9 @@ pub fn client_remove(ctx: &Context, name: &str, client: &str) -> Result<String> 
         bail!("`{client}` is the last client of {name}; add another one first, or disable the service");
     }
     service.state.clients.remove(client);
-    republish_if_enabled(ctx, &service)?;
+    // Only once every HSDir has the new descriptor is the removed key no
+    // longer in any descriptor served.
+    republish_if_enabled(ctx, &service, onion::Uploads::Every)?;
     ctx.save_service(name, &service.state)?;
     Ok(format!("Client `{client}` removed."))
 }

@@ -6,6 +6,7 @@
 mod jobs;
 mod polkit;
 mod server;
+mod tor_watch;
 mod work;
 
 use anyhow::{Context as _, Result};
@@ -39,13 +40,18 @@ async fn serve() -> Result<()> {
         eprintln!("tails-serverd: repair at start failed: {e:#}");
     }
     let server = server::Server { jobs: jobs::Jobs::default() };
-    let _conn = zbus::connection::Builder::system()?
+    let conn = zbus::connection::Builder::system()?
         .serve_at(PATH, server)?
         .name(BUS_NAME)?
         .build()
         .await
         .with_context(|| format!("cannot serve {BUS_NAME} on the system bus"))?;
     eprintln!("tails-serverd: serving {BUS_NAME}");
+    let (conn, runtime) = (conn.clone(), tokio::runtime::Handle::current());
+    tor_watch::spawn(move |service| {
+        let (conn, service) = (conn.clone(), service.to_string());
+        runtime.spawn(async move { server::changed(&conn, &service).await });
+    });
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = term.recv() => {}

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Where the daemon works: the system's own places, unless the same
 /// variables the CLI reads say otherwise (tests run a daemon on a folder).
-fn paths() -> &'static Paths {
+pub fn paths() -> &'static Paths {
     static PATHS: OnceLock<Paths> = OnceLock::new();
     PATHS.get_or_init(|| {
         let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(Into::into);

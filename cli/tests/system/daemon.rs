@@ -192,6 +192,20 @@ pub fn daemon_serves_users_as_polkit_allows(w: &World) {
     let (ok, said) = bus_call(&host, "ServiceStatus", &["s", "web"]);
     assert!(ok && said.contains("published"), "the daemon serves on: {said}");
 
+    // tor restarts: the daemon's watcher publishes web again at the same
+    // address, with no command. How long it took is printed (a figure, not
+    // an assertion; the goal is under 10 s from tor answering again).
+    assert!(w.published(&address));
+    w.tor.restart_service_tor();
+    eventually("web published again after tor restarted", || w.published(&address));
+    let mut log = String::new();
+    eventually("the watcher to say it republished", || {
+        log = host.sys.sh("journalctl -u tails-serverd --no-pager -o cat");
+        log.contains("tor watcher: web: published again at")
+    });
+    let figure = log.lines().rev().find(|l| l.contains("every enabled service is published,")).expect("the watcher's figure");
+    println!("    daemon: {figure}");
+
     // Killed in the middle of an enable: its next start finishes it.
     user_ok(&host, &["web", "disable"]);
     host.sys.sh("mkdir -p /etc/systemd/system/tails-serverd.service.d && printf '[Service]\\nEnvironment=TAILS_SERVER_TEST_PAUSE_AFTER=enable:unit\\n' > /etc/systemd/system/tails-serverd.service.d/pause.conf && systemctl daemon-reload && systemctl restart tails-serverd");

@@ -264,20 +264,25 @@ impl Controller {
         self.ok(commands::SETEVENTS_HS_DESC).await.map(|_| ())
     }
 
-    /// Wait until tor has uploaded the new descriptor of `service_id` to every
-    /// HSDir it started uploading to (after [`Controller::subscribe_hs_desc`]),
-    /// so that no HSDir still serves an older one (e.g. with a removed
-    /// client's key). At least one upload must succeed; on timeout the error
-    /// names the REASONs of the uploads that failed.
-    pub async fn wait_uploaded(&mut self, service_id: &str, within: Duration) -> Result<()> {
+    /// Wait (after [`Controller::subscribe_hs_desc`]) until the new
+    /// descriptor of each of `service_ids` is uploaded as `wait` says: to one
+    /// HSDir (the service is reachable), or to every HSDir tor started
+    /// uploading to, so that no HSDir still serves an older one (e.g. with a
+    /// removed client's key). At least one upload per service must succeed;
+    /// on timeout the error names the REASONs of the uploads that failed.
+    pub async fn wait_uploaded(&mut self, service_ids: &[String], wait: Uploads, within: Duration) -> Result<()> {
         // Uploads to all HSDirs start together; a moment of quiet after the
         // last UPLOAD event means every upload has been announced.
         const SETTLE: Duration = Duration::from_millis(1500);
         let deadline = Instant::now() + within;
-        let mut progress = UploadProgress::default();
+        let mut progress: Vec<UploadProgress> = service_ids.iter().map(|_| UploadProgress::default()).collect();
         let mut last_announce = Instant::now();
         loop {
-            if progress.finished() && Instant::now() >= last_announce + SETTLE {
+            let done = match wait {
+                Uploads::First => progress.iter().all(|p| p.uploaded > 0),
+                Uploads::Every => progress.iter().all(UploadProgress::finished) && Instant::now() >= last_announce + SETTLE,
+            };
+            if done {
                 return Ok(());
             }
             let event = match self.events.pop_front() {
@@ -285,13 +290,15 @@ impl Controller {
                 None => {
                     let now = Instant::now();
                     if now >= deadline {
-                        if progress.uploaded > 0 {
+                        if progress.iter().all(|p| p.uploaded > 0) {
                             return Ok(());
                         }
-                        let why = if progress.reasons.is_empty() { "no upload reported".to_string() } else { format!("uploads failed: {}", progress.reasons.join(", ")) };
+                        let reasons: Vec<String> = progress.iter().flat_map(|p| p.reasons.iter().cloned()).collect();
+                        let why = if reasons.is_empty() { "no upload reported".to_string() } else { format!("uploads failed: {}", reasons.join(", ")) };
                         bail!("the onion service's descriptor was not uploaded within {within:?} ({why})");
                     }
-                    let wake = if progress.finished() { (last_announce + SETTLE).min(deadline) } else { deadline };
+                    let settling = wait == Uploads::Every && progress.iter().all(UploadProgress::finished);
+                    let wake = if settling { (last_announce + SETTLE).min(deadline) } else { deadline };
                     // Waiting for events, not for a reply: a quiet tor (HSDirs
                     // slow to answer) is not a dead one until the deadline.
                     let wait = wake.saturating_duration_since(now);
@@ -301,11 +308,34 @@ impl Controller {
                     }
                 }
             };
-            if progress.take(&event.lines[0].text, service_id) {
-                last_announce = Instant::now();
+            for (id, p) in service_ids.iter().zip(progress.iter_mut()) {
+                if p.take(&event.lines[0].text, id) {
+                    last_announce = Instant::now();
+                }
             }
         }
     }
+
+    /// Wait until tor closes the control connection (it stopped or is
+    /// restarting); returns why. With no events asked for, tor says nothing
+    /// meanwhile; anything it does say is dropped.
+    pub async fn wait_closed(&mut self) -> anyhow::Error {
+        loop {
+            if let Err(e) = self.read_message_within(Duration::from_secs(24 * 3600)).await {
+                return e;
+            }
+        }
+    }
+}
+
+/// How far publishing waits for descriptor uploads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uploads {
+    /// One HSDir has the new descriptor: clients can reach the service.
+    First,
+    /// Every HSDir has it: no older descriptor (one that let a removed
+    /// client in) is served any more.
+    Every,
 }
 
 /// Descriptor uploads of one service, from HS_DESC events.
