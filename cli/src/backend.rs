@@ -11,7 +11,7 @@ use tails_server_core::context::Context;
 use tails_server_core::journal::Progress;
 use tails_server_core::requests::{self, Confirm};
 use tails_server_core::tor::block_on;
-use tails_server_dbus::{status, ConnectionInfo, JobProxy, ServerProxy};
+use tails_server_dbus::{status, ConnectionInfo, Inspection, JobProxy, ServerProxy};
 
 pub enum Backend {
     Local(Box<Context>),
@@ -142,6 +142,13 @@ impl Backend {
         }
     }
 
+    pub fn remove_plugin(&self, name: &str) -> Result<String> {
+        match self {
+            Backend::Local(ctx) => tails_server_core::plugins::remove(ctx, name),
+            Backend::Daemon(d) => d.call(|s| Box::pin(async move { s.remove_plugin(name).await })),
+        }
+    }
+
     pub fn client_remove(&self, name: &str, client: &str) -> Result<String> {
         match self {
             Backend::Local(ctx) => requests::client_remove(ctx, name, client),
@@ -185,6 +192,18 @@ impl Daemon {
             }
             Ok(Daemon { server })
         })
+    }
+
+    /// What the plugin file open at `file` asks for; the daemon reads it.
+    pub fn inspect_plugin(&self, file: std::fs::File) -> Result<Inspection> {
+        let text = self.call(|s| Box::pin(async move { s.inspect_plugin(zbus::zvariant::Fd::from(&file)).await }))?;
+        Ok(serde_json::from_str(&text)?)
+    }
+
+    /// Add the plugin file open at `file`, still the bytes inspected.
+    pub fn add_plugin(&self, file: std::fs::File, sha256: &str, refused: &[String]) -> Result<String> {
+        let refused: Vec<&str> = refused.iter().map(String::as_str).collect();
+        self.call(|s| Box::pin(async move { s.add_plugin(zbus::zvariant::Fd::from(&file), sha256, &refused).await }))
     }
 
     fn call<'a, T>(&'a self, f: impl FnOnce(&'a ServerProxy<'static>) -> Call<'a, T>) -> Result<T> {

@@ -63,14 +63,15 @@ fn run(args: Vec<OsString>) -> anyhow::Result<()> {
     let cli = Cli::parse_from(args);
     match cli.command {
         Command::List { json } => plugin::list_services(&backend(&cli.global)?, json),
+        Command::Plugin(PluginCommand::Add { file, yes, deny }) => plugin::add(backend(&cli.global)?, &cli.global, &file, yes, &deny),
+        Command::Plugin(PluginCommand::Remove { name }) => plugin::remove(&backend(&cli.global)?, &name),
         Command::Plugin(cmd) => {
             let ctx = local(&cli.global, "plugin")?;
             match cmd {
-                PluginCommand::Add { file, yes, deny } => plugin::add(&ctx, &file, yes, &deny),
                 PluginCommand::Available { json } => plugin::available(&ctx, json),
                 PluginCommand::List { json } => plugin::list_plugins(&ctx, json),
                 PluginCommand::Show { name, json } => plugin::show(&ctx, &name, json),
-                PluginCommand::Remove { name } => plugin::remove(&ctx, &name),
+                PluginCommand::Add { .. } | PluginCommand::Remove { .. } => unreachable!("handled above"),
             }
         }
         Command::Tor(TorCommand::Status { json }) => publishing::tor_status(&backend(&cli.global)?, json),

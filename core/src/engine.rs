@@ -421,7 +421,7 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
             save(ctx, service)?; // a retry after a failure keeps the address
             // Reachable is enough: a new publication takes new introduction
             // points, so an older descriptor leads nowhere.
-            let address = onion::publish_now(ctx, service, onion::Uploads::First)?;
+            let address = onion::publish_now(ctx, service, onion::Uploads::Reachable)?;
             let mut said = format!("published{}: {address}", if new_key { " at a new address" } else { "" });
             if let Some(client) = first {
                 said += &format!(" (made the first client, `{client}`)");

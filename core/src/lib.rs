@@ -18,6 +18,7 @@ pub mod onion;
 pub mod options;
 pub mod persistence;
 pub mod places;
+pub mod plugins;
 pub mod requests;
 pub mod runtime;
 pub mod shipped;

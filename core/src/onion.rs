@@ -170,7 +170,7 @@ pub async fn reconcile(ctx: &Context, tor: &mut Controller) -> Result<Vec<String
         let names: Vec<&str> = missing.iter().map(|s| s.name.as_str()).collect();
         // Reachable is enough: the descriptors are the ones tor served
         // before it stopped (no client was removed meanwhile: that needs tor).
-        let addresses = publish_all(tor, &services, Uploads::First).await.with_context(|| format!("publishing {} again", names.join(", ")))?;
+        let addresses = publish_all(tor, &services, Uploads::Reachable).await.with_context(|| format!("publishing {} again", names.join(", ")))?;
         for (name, address) in names.iter().zip(addresses) {
             report.push(format!("{name}: published again at {address}"));
         }

@@ -351,7 +351,7 @@ pub fn client_add(ctx: &Context, name: &str, client: &str) -> Result<(String, Op
         bail!("{name} already has a client named `{client}`");
     }
     service.state.clients.insert(client.into(), ClientKey::generate().private_base32());
-    republish_if_enabled(ctx, &service, onion::Uploads::First)?;
+    republish_if_enabled(ctx, &service, onion::Uploads::Reachable)?;
     ctx.save_service(name, &service.state)?;
     if service.state.enabled {
         Ok((format!("Client `{client}` added."), Some(connection_info_of(ctx, &service, Some(client))?)))

@@ -13,6 +13,7 @@ use tails_server_core::requests;
 use tails_server_dbus::{status, JOBS_PATH};
 use tokio::sync::mpsc;
 use zbus::fdo;
+use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 use zbus::zvariant::OwnedObjectPath;
 
@@ -21,7 +22,14 @@ use crate::work;
 /// How long a finished job stays on the bus for a late reader.
 const KEPT_AFTER_FINISHING: Duration = Duration::from_secs(300);
 
+/// A job is its starter's: only that user (or root) reads it, and its
+/// signals go to the starting connection alone, because its words include the
+/// service's onion address.
 pub struct Job {
+    /// The bus connection that started it (signals go there).
+    owner: zbus::names::OwnedUniqueName,
+    /// The user who started it.
+    owner_uid: u32,
     service: String,
     operation: Operation,
     step: String,
@@ -31,38 +39,63 @@ pub struct Job {
     history: Vec<String>,
 }
 
+impl Job {
+    /// Root, or the user who started the job; nobody else reads it.
+    async fn readable_by(&self, conn: &zbus::Connection, header: Option<Header<'_>>) -> fdo::Result<()> {
+        // No header: the daemon itself, sending a change to the owner.
+        let Some(sender) = header.as_ref().and_then(|h| h.sender()) else { return Ok(()) };
+        let uid = fdo::DBusProxy::new(conn).await?.get_connection_unix_user(sender.clone().into()).await?;
+        if uid == 0 || uid == self.owner_uid {
+            Ok(())
+        } else {
+            Err(fdo::Error::AccessDenied("this job was started by another user".into()))
+        }
+    }
+
+    /// The job's signals go to the connection that started it, and no further.
+    fn emitter<'a>(&self, emitter: &SignalEmitter<'a>) -> SignalEmitter<'a> {
+        emitter.clone().set_destination(zbus::names::BusName::Unique(self.owner.as_ref().to_owned()))
+    }
+}
+
 #[zbus::interface(name = "org.tails.Server1.Job")]
 impl Job {
     #[zbus(property)]
-    fn service(&self) -> String {
-        self.service.clone()
+    async fn service(&self, #[zbus(header)] header: Option<Header<'_>>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
+        self.readable_by(conn, header).await?;
+        Ok(self.service.clone())
     }
     #[zbus(property)]
-    fn operation(&self) -> String {
-        match self.operation {
-            Operation::Enable => "enable".into(),
-            Operation::Disable => "disable".into(),
-        }
+    async fn operation(&self, #[zbus(header)] header: Option<Header<'_>>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
+        self.readable_by(conn, header).await?;
+        Ok(if self.operation == Operation::Enable { "enable" } else { "disable" }.into())
     }
     #[zbus(property)]
-    fn step(&self) -> String {
-        self.step.clone()
+    async fn step(&self, #[zbus(header)] header: Option<Header<'_>>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
+        self.readable_by(conn, header).await?;
+        Ok(self.step.clone())
     }
     #[zbus(property)]
-    fn steps_done(&self) -> u32 {
-        self.steps_done
+    async fn steps_done(&self, #[zbus(header)] header: Option<Header<'_>>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<u32> {
+        self.readable_by(conn, header).await?;
+        Ok(self.steps_done)
     }
     #[zbus(property)]
-    fn status(&self) -> String {
-        self.status.clone()
+    async fn status(&self, #[zbus(header)] header: Option<Header<'_>>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
+        self.readable_by(conn, header).await?;
+        Ok(self.status.clone())
     }
     #[zbus(property)]
-    fn result(&self) -> String {
-        self.result.clone()
+    async fn result(&self, #[zbus(header)] header: Option<Header<'_>>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
+        self.readable_by(conn, header).await?;
+        Ok(self.result.clone())
     }
-    #[zbus(property)]
-    fn history(&self) -> Vec<String> {
-        self.history.clone()
+    /// Not announced by PropertiesChanged (a broadcast): read it, and follow
+    /// the Progress signals.
+    #[zbus(property(emits_changed_signal = "false"))]
+    async fn history(&self, #[zbus(header)] header: Option<Header<'_>>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<Vec<String>> {
+        self.readable_by(conn, header).await?;
+        Ok(self.history.clone())
     }
 
     #[zbus(signal)]
@@ -81,7 +114,9 @@ pub struct Jobs {
 impl Jobs {
     /// Start enabling or disabling `service`; refused while another job of
     /// the same service runs.
-    pub async fn start(&self, conn: &zbus::Connection, service: &str, operation: Operation) -> fdo::Result<OwnedObjectPath> {
+    pub async fn start(&self, conn: &zbus::Connection, header: &Header<'_>, service: &str, operation: Operation) -> fdo::Result<OwnedObjectPath> {
+        let owner = header.sender().ok_or_else(|| fdo::Error::Failed("a call without a sender".into()))?.to_owned();
+        let owner_uid = fdo::DBusProxy::new(conn).await?.get_connection_unix_user(owner.clone().into()).await?;
         let path = OwnedObjectPath::try_from(format!("{JOBS_PATH}/{}", self.next.fetch_add(1, Ordering::Relaxed) + 1)).map_err(|e| fdo::Error::Failed(e.to_string()))?;
         {
             let mut running = self.running.lock().expect("jobs lock");
@@ -91,7 +126,7 @@ impl Jobs {
             running.insert(service.to_string(), path.clone());
         }
         let first = if operation == Operation::Enable { STEPS[0] } else { STEPS[STEPS.len() - 1] };
-        let job = Job { service: service.into(), operation, step: first.name().into(), steps_done: 0, status: status::RUNNING.into(), result: String::new(), history: Vec::new() };
+        let job = Job { owner: owner.into(), owner_uid, service: service.into(), operation, step: first.name().into(), steps_done: 0, status: status::RUNNING.into(), result: String::new(), history: Vec::new() };
         if let Err(e) = conn.object_server().at(&path, job).await {
             self.running.lock().expect("jobs lock").remove(service);
             return Err(fdo::Error::Failed(format!("cannot make the job: {e}")));
@@ -128,7 +163,7 @@ async fn drive(conn: zbus::Connection, jobs: Jobs, path: OwnedObjectPath, servic
     };
     eprintln!("{} of {service}: {}", if operation == Operation::Enable { "enable" } else { "disable" }, if succeeded { "done" } else { &message });
     if let Ok(iface) = conn.object_server().interface::<_, Job>(&path).await {
-        let emitter = iface.signal_emitter().clone();
+        let emitter = iface.get().await.emitter(iface.signal_emitter());
         {
             let mut job = iface.get_mut().await;
             job.status = if succeeded { status::SUCCEEDED } else { status::FAILED }.into();
@@ -149,7 +184,7 @@ async fn drive(conn: zbus::Connection, jobs: Jobs, path: OwnedObjectPath, servic
 /// Keep what a job said, move its step on, and signal both.
 async fn record(conn: &zbus::Connection, path: &OwnedObjectPath, operation: Operation, progress: Progress) {
     let Ok(iface) = conn.object_server().interface::<_, Job>(path).await else { return };
-    let emitter = iface.signal_emitter().clone();
+    let emitter = iface.get().await.emitter(iface.signal_emitter());
     let mut job = iface.get_mut().await;
     let text = serde_json::to_string(&progress).expect("progress is plain data");
     job.history.push(text.clone());
@@ -165,7 +200,6 @@ async fn record(conn: &zbus::Connection, path: &OwnedObjectPath, operation: Oper
         let _ = job.step_changed(&emitter).await;
         let _ = job.steps_done_changed(&emitter).await;
     }
-    let _ = job.history_changed(&emitter).await;
     drop(job);
     let _ = Job::progress(&emitter, index, &text).await;
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use tails_server_core::journal::Operation;
-use tails_server_core::{display, options, requests};
+use tails_server_core::{display, options, plugins, requests};
 use tails_server_dbus::{action, NEEDS_CONFIRMATION, PATH, VERSION};
 use zbus::fdo;
 use zbus::message::Header;
@@ -15,6 +15,11 @@ use zbus::zvariant::OwnedObjectPath;
 
 use crate::jobs::Jobs;
 use crate::{polkit, work};
+
+/// How a plugin file handed over as a descriptor is named in messages.
+const PLUGIN_FILE: &str = "the plugin file";
+/// More refusals than any plugin has capabilities is not a request.
+const MAX_REFUSED: usize = 1024;
 
 /// The longest option value taken (an option is a line, a list of keys at most).
 const MAX_VALUE_BYTES: usize = 64 * 1024;
@@ -100,13 +105,13 @@ impl Server {
     async fn enable(&self, name: String, #[zbus(header)] header: Header<'_>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<OwnedObjectPath> {
         check_name("service", &name)?;
         polkit::check(conn, &header, action::MANAGE).await?;
-        self.jobs.start(conn, &name, Operation::Enable).await
+        self.jobs.start(conn, &header, &name, Operation::Enable).await
     }
 
     async fn disable(&self, name: String, #[zbus(header)] header: Header<'_>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<OwnedObjectPath> {
         check_name("service", &name)?;
         polkit::check(conn, &header, action::MANAGE).await?;
-        self.jobs.start(conn, &name, Operation::Disable).await
+        self.jobs.start(conn, &header, &name, Operation::Disable).await
     }
 
     async fn connection_info(&self, name: String, client: String, #[zbus(header)] header: Header<'_>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
@@ -144,6 +149,49 @@ impl Server {
         polkit::check(conn, &header, action::MANAGE).await?;
         let service = name.clone();
         let words = work::run_saying(move |ctx| requests::client_remove(ctx, &service, &client)).await.map_err(failed)?;
+        changed(conn, &name).await;
+        Ok(words)
+    }
+
+    async fn inspect_plugin(&self, file: zbus::zvariant::OwnedFd, #[zbus(header)] header: Header<'_>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
+        polkit::check(conn, &header, action::PLUGINS).await?;
+        let file = std::fs::File::from(std::os::fd::OwnedFd::from(file));
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let inspection = work::run(tx, move |ctx| Ok(plugins::inspect(ctx, plugins::read(file, PLUGIN_FILE)?, PLUGIN_FILE)?.inspection)).await.map_err(failed)?;
+        Ok(serde_json::to_string_pretty(&inspection).expect("plain data"))
+    }
+
+    async fn add_plugin(&self, file: zbus::zvariant::OwnedFd, sha256: String, refused: Vec<String>, #[zbus(header)] header: Header<'_>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
+        if refused.len() > MAX_REFUSED {
+            return Err(fdo::Error::InvalidArgs(format!("{} capabilities refused; a plugin asks for at most {MAX_REFUSED}", refused.len())));
+        }
+        polkit::check(conn, &header, action::PLUGINS).await?;
+        let file = std::fs::File::from(std::os::fd::OwnedFd::from(file));
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let (name, words) = work::run(tx, move |ctx| {
+            let wasm = plugins::read(file, PLUGIN_FILE)?;
+            // What the person agreed to is what is added: not a file that
+            // changed after it was inspected.
+            let now = tails_server_core::runtime::sha256_hex(&wasm);
+            if now != sha256 {
+                anyhow::bail!("the plugin file changed since it was inspected (sha256 {} then, {now} now); inspect it again", display::line(&sha256));
+            }
+            let candidate = plugins::inspect(ctx, wasm, PLUGIN_FILE)?;
+            let refused = candidate.capabilities(&refused)?;
+            let name = candidate.inspection.name.clone();
+            Ok((name, candidate.add(ctx, &refused)?))
+        })
+        .await
+        .map_err(failed)?;
+        changed(conn, &name).await;
+        Ok(words)
+    }
+
+    async fn remove_plugin(&self, name: String, #[zbus(header)] header: Header<'_>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
+        check_name("service", &name)?;
+        polkit::check(conn, &header, action::PLUGINS).await?;
+        let service = name.clone();
+        let words = work::run_saying(move |ctx| plugins::remove(ctx, &service)).await.map_err(failed)?;
         changed(conn, &name).await;
         Ok(words)
     }

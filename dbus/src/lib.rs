@@ -75,6 +75,44 @@ pub struct ClientCredentials {
     pub auth_private: String,
 }
 
+/// What a plugin file asks for, before anything is stored: shown to the
+/// person, who agrees (to all, or all but some capabilities) or not. The
+/// JSON of `InspectPlugin`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Inspection {
+    pub name: String,
+    pub description: String,
+    pub sha256: String,
+    /// Who made the build, in words (a fingerprint, or "unsigned: ...").
+    pub publisher: String,
+    /// `tails:server@VERSION` it was built for.
+    pub contract: String,
+    /// Built for an older contract: it runs through a compatibility layer.
+    pub older_contract: bool,
+    /// This exact build is added already.
+    pub already_added: bool,
+    /// The sha256 of the build this one replaces, if any.
+    pub replaces: Option<String>,
+    /// What the replaced build asked and this one no longer does, in words.
+    pub no_longer_asks: Vec<String>,
+    /// Everything it asks for (short forms), granted or not.
+    pub requested: Vec<String>,
+    /// What needs a yes now (everything, or on an upgrade what is new).
+    pub asks: Vec<Asked>,
+    /// Capabilities granted before that stay granted (upgrade).
+    pub kept: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Asked {
+    /// The short form (`package:lighttpd`, what `--deny` takes).
+    pub capability: String,
+    /// What it lets the plugin do, in words.
+    pub words: String,
+}
+
 /// The daemon. Every method checks its polkit action for the caller first;
 /// a refusal is an `org.freedesktop.DBus.Error.AccessDenied` that says which
 /// action and what to do.
@@ -109,6 +147,15 @@ pub trait Server {
     fn client_add(&self, name: &str, client: &str) -> zbus::Result<String>;
     /// Remove a client: re-published without its key, it can no longer connect.
     fn client_remove(&self, name: &str, client: &str) -> zbus::Result<String>;
+    /// What the plugin file open at `file` asks for ([`Inspection`] as
+    /// JSON). Nothing is stored.
+    fn inspect_plugin(&self, file: zbus::zvariant::Fd<'_>) -> zbus::Result<String>;
+    /// Add the plugin file open at `file`, which must still be the bytes
+    /// inspected (`sha256`), granting what it asks except `refused`
+    /// (capabilities' short forms). Returns what was done, in words.
+    fn add_plugin(&self, file: zbus::zvariant::Fd<'_>, sha256: &str, refused: &[&str]) -> zbus::Result<String>;
+    /// Remove a plugin (disabled): its grants, settings, keys and npm packages go.
+    fn remove_plugin(&self, name: &str) -> zbus::Result<String>;
     /// Which tor is used and whether it is up (`tor status --json`).
     fn tor_status(&self) -> zbus::Result<String>;
 

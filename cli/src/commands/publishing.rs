@@ -98,7 +98,7 @@ pub fn rotate_address(ctx: &Context, name: &str, yes: bool) -> Result<()> {
         block_on(async {
             let mut tor = onion::connect_ready(ctx).await?;
             onion::unpublish(&mut tor, &old_state).await?;
-            onion::publish(&mut tor, &service, onion::Uploads::First).await
+            onion::publish(&mut tor, &service, onion::Uploads::Reachable).await
         })?;
     }
     ctx.save_service(name, &service.state)?;

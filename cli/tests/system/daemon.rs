@@ -165,6 +165,46 @@ pub fn daemon_serves_users_as_polkit_allows(w: &World) {
     assert_eq!(without_timings(&user_enable), without_timings(&root_enable), "enable: through the daemon and in-process differ");
     assert_eq!(user_disable, root_disable, "disable: through the daemon and in-process differ");
 
+    // A plugin through the daemon (inspect, then add those bytes), one
+    // capability refused: it gets exactly the rest. The consent the user
+    // reads is root's, word for word.
+    grant(&host, &["org.tails.server.read", "org.tails.server.manage", "org.tails.server.secrets", "org.tails.server.plugins"]);
+    eventually("the plugins rule", || bus_call(&host, "RemovePlugin", &["s", "nosuch"]).1.contains("no service named"));
+    let irc = ["plugin", "add", "irc", "--yes", "--deny", "package:ngircd"];
+    let user_added = user_ok(&host, &irc);
+    assert!(user_added.contains("Refused (--deny):") && user_added.contains("Added irc."), "{user_added}");
+    let shown: serde_json::Value = serde_json::from_str(&host.ok(&["plugin", "show", "irc", "--json"])).unwrap();
+    for cap in shown["capabilities"].as_array().unwrap() {
+        assert_eq!(cap["granted"], cap["capability"] != "package:ngircd", "{shown}");
+    }
+    assert!(user_ok(&host, &["plugin", "remove", "irc"]).contains("Removed irc"));
+    assert_eq!(root_in_process(&host, &irc), user_added, "plugin add: through the daemon and in-process differ");
+    root_in_process(&host, &["plugin", "remove", "irc"]);
+    // The file changes between inspect and add (while the consent question
+    // waits for the person): the daemon refuses the other bytes.
+    host.sys.sh(&format!("cp /usr/share/tails-server/plugins/irc.wasm /home/{USER}/x.wasm && chown {USER} /home/{USER}/x.wasm"));
+    let mut adding = host.sys.command("runuser").args(["-u", USER, "--", super::INSIDE_BIN, "plugin", "add", &format!("/home/{USER}/x.wasm")])
+        .stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stdout = adding.stdout.take().unwrap();
+    let mut said = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !String::from_utf8_lossy(&said).contains("Allow irc to do this? [y/N]") {
+        assert!(Instant::now() < deadline, "no consent question: {}", String::from_utf8_lossy(&said));
+        let mut buf = [0u8; 4096];
+        let n = std::io::Read::read(&mut stdout, &mut buf).unwrap();
+        assert!(n > 0, "the CLI ended before asking: {}", String::from_utf8_lossy(&said));
+        said.extend_from_slice(&buf[..n]);
+    }
+    host.sys.sh(&format!("cp /usr/share/tails-server/plugins/web.wasm /home/{USER}/x.wasm"));
+    std::io::Write::write_all(adding.stdin.as_mut().unwrap(), b"y\n").unwrap();
+    let rest = wait_bounded(adding, Duration::from_secs(60));
+    assert!(!rest.status.success() && text(&rest).contains("the plugin file changed since it was inspected"), "{}", text(&rest));
+    assert!(!user_ok(&host, &["list"]).contains("irc"), "nothing was added");
+    // Not a regular file: refused without reading (a FIFO would block).
+    host.sys.sh(&format!("mkfifo /home/{USER}/p.wasm && chown {USER} /home/{USER}/p.wasm"));
+    let fifo = user_fails(&host, &["plugin", "add", &format!("/home/{USER}/p.wasm"), "--yes"]);
+    assert!(fifo.contains("it is not a regular file"), "{fifo}");
+
     // Bad input over D-Bus: a clear error each, and the daemon serves on.
     let (ok, said) = bus_call(&host, "ServiceStatus", &["i", "5"]);
     assert!(!ok && said.contains("Signature mismatch: got `i`, expected `s`"), "wrong argument type: {said}");
@@ -189,6 +229,10 @@ pub fn daemon_serves_users_as_polkit_allows(w: &World) {
     });
     let out = as_user(&host, "busctl", &["--system", "get-property", "org.tails.Server", &job, "org.tails.Server1.Job", "StepsDone"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "u 5", "the job counted its steps");
+    // Another user reads nothing of it (its words name the onion address).
+    host.sys.sh("useradd --create-home tsother");
+    let other = host.sys.command("runuser").args(["-u", "tsother", "--", "busctl", "--system", "get-property", "org.tails.Server", &job, "org.tails.Server1.Job", "History"]).output().unwrap();
+    assert!(!other.status.success() && text(&other).to_lowercase().contains("access denied"), "{}", text(&other));
     let (ok, said) = bus_call(&host, "ServiceStatus", &["s", "web"]);
     assert!(ok && said.contains("published"), "the daemon serves on: {said}");
 

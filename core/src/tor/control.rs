@@ -266,9 +266,10 @@ impl Controller {
 
     /// Wait (after [`Controller::subscribe_hs_desc`]) until the new
     /// descriptor of each of `service_ids` is uploaded as `wait` says: to one
-    /// HSDir (the service is reachable), or to every HSDir tor started
-    /// uploading to, so that no HSDir still serves an older one (e.g. with a
-    /// removed client's key). At least one upload per service must succeed;
+    /// HSDir it was announced to (the service is reachable: a client asks a
+    /// few of them), or, after a moment's quiet that shows no upload is still
+    /// to be announced, to every HSDir tor started uploading to, so that no
+    /// HSDir still serves an older one (e.g. with a removed client's key). At least one upload per service must succeed;
     /// on timeout the error names the REASONs of the uploads that failed.
     pub async fn wait_uploaded(&mut self, service_ids: &[String], wait: Uploads, within: Duration) -> Result<()> {
         // Uploads to all HSDirs start together; a moment of quiet after the
@@ -279,7 +280,9 @@ impl Controller {
         let mut last_announce = Instant::now();
         loop {
             let done = match wait {
-                Uploads::First => progress.iter().all(|p| p.uploaded > 0),
+                // Every upload announced so far has answered: tor announces
+                // a descriptor's uploads together, before any can answer.
+                Uploads::Reachable => progress.iter().all(UploadProgress::finished),
                 Uploads::Every => progress.iter().all(UploadProgress::finished) && Instant::now() >= last_announce + SETTLE,
             };
             if done {
@@ -331,8 +334,9 @@ impl Controller {
 /// How far publishing waits for descriptor uploads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Uploads {
-    /// One HSDir has the new descriptor: clients can reach the service.
-    First,
+    /// The HSDirs tor announced uploads to have answered: clients, which
+    /// ask some of them, find the service.
+    Reachable,
     /// Every HSDir has it: no older descriptor (one that let a removed
     /// client in) is served any more.
     Every,

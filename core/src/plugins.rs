@@ -1,0 +1,209 @@
+//! Adding and removing plugins, in two steps a front end can put a person
+//! between: `inspect` a file's bytes (what it asks for, in words; nothing is
+//! stored), then `add` exactly those bytes with the grants the person agreed
+//! to. The CLI asks at the terminal; the daemon's caller shows the
+//! inspection and calls again.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use tails_server_dbus::{Asked, Inspection};
+use tails_server_signature::Publisher;
+
+use crate::broker::caps::Capability;
+use crate::broker::Broker;
+use crate::context::Context;
+use crate::runtime::bindings::tails::server::types::ServiceInfo;
+use crate::runtime::{sha256_hex, MAX_PLUGIN_BYTES};
+use wasmtime::component::Component;
+use crate::state::{self, Grant, PluginRecord};
+use crate::{consent, display, manifest, options};
+
+/// Read a plugin from an open file: a regular file (not a FIFO, a device or
+/// a terminal), at most the size limit, read no further than that.
+pub fn read(file: std::fs::File, shown: &str) -> Result<Vec<u8>> {
+    let meta = file.metadata().with_context(|| format!("cannot read {shown}"))?;
+    if !meta.is_file() {
+        bail!("refusing {shown}: it is not a regular file (a plugin is a .wasm file)");
+    }
+    let mut wasm = Vec::new();
+    file.take(MAX_PLUGIN_BYTES as u64 + 1).read_to_end(&mut wasm).with_context(|| format!("cannot read {shown}"))?;
+    if wasm.len() > MAX_PLUGIN_BYTES {
+        bail!("refusing {shown}: it is larger than {} MiB", MAX_PLUGIN_BYTES >> 20);
+    }
+    Ok(wasm)
+}
+
+/// Who made a build, for people.
+pub fn publisher_words(publisher: Option<&str>) -> String {
+    match publisher {
+        Some(key) => format!("signed by {}", Publisher(key.to_string()).fingerprint()),
+        None => "unsigned: Tails Server cannot tell who made it".into(),
+    }
+}
+
+/// A file checked and described, ready to be added.
+pub struct Candidate {
+    wasm: Vec<u8>,
+    component: Component,
+    record: PluginRecord,
+    requested: BTreeSet<Capability>,
+    /// Granted before and still asked for (an upgrade keeps the person's choices).
+    kept: BTreeSet<Capability>,
+    /// Needs a yes now.
+    to_ask: BTreeSet<Capability>,
+    previous: Option<PluginRecord>,
+    pub inspection: Inspection,
+}
+
+/// Check a plugin's bytes and say what it asks for; nothing is stored.
+/// `shown` names the file in errors.
+pub fn inspect(ctx: &Context, wasm: Vec<u8>, shown: &str) -> Result<Candidate> {
+    let sha256 = sha256_hex(&wasm);
+    let refuse = |why: anyhow::Error| anyhow!("refusing {shown}: {why:#}");
+    let publisher = tails_server_signature::verify(&wasm).map_err(|e| refuse(anyhow!(e)))?.map(|p| p.0);
+    // Compiled before the lock is taken, so that a file that compiles slowly
+    // (bounded too) keeps no other command waiting.
+    let rt = ctx.runtime()?;
+    let component = rt.compile_new(&wasm).map_err(refuse)?;
+    // Locked (and the state folder made, so that the audit log of `describe`
+    // is kept) from here: every plugin call has a deadline, so the lock is
+    // never held for long by a plugin.
+    let _lock = ctx.state.lock()?;
+    // `describe` runs with nothing granted: a plugin that calls the broker
+    // from it is refused like any other ungranted request. Until it has said
+    // its name, the audit log names it by its hash.
+    let label = format!("sha256:{}", &sha256[..12]);
+    let (info, contract) = rt
+        .instantiate(&component, &label, Broker::deny_all(&label, ctx.state.audit()))
+        .and_then(|mut instance| Ok((instance.describe()?, instance.contract())))
+        .map_err(refuse)?;
+    let problems = manifest::problems(&info);
+    if !problems.is_empty() {
+        bail!("refusing {shown}: its description has problems:\n  - {}", problems.iter().map(|p| display::line(p)).collect::<Vec<_>>().join("\n  - "));
+    }
+    let name = info.name.clone();
+    let requested = state::requested(&info);
+    let previous = ctx.state.record(&name)?;
+    let previous_grant = ctx.state.grant(&name)?;
+    // A taken name is only ever upgraded by the same publisher: anything else
+    // would inherit the grants, options, secrets and onion keys of another's
+    // service.
+    if let Some(old) = &previous {
+        if old.publisher != publisher {
+            bail!(
+                "refusing {shown}: the name `{name}` is taken by the added plugin, {}; this file is {}. \
+                 Only a build from the same publisher can replace it. To replace it anyway, remove it first \
+                 (`tails-server plugin remove {name}`: its settings, onion address and client keys are deleted).",
+                publisher_words(old.publisher.as_deref()),
+                publisher_words(publisher.as_deref())
+            );
+        }
+    }
+    // On an upgrade, only what is new needs a yes; what was granted before
+    // stays granted (or refused) as the person decided then.
+    let (to_ask, kept, no_longer) = match &previous {
+        None => (requested.clone(), BTreeSet::new(), BTreeSet::new()),
+        Some(old) => {
+            let old_requested = old.requested();
+            let dropped: BTreeSet<Capability> = old_requested.difference(&requested).cloned().collect();
+            let kept = previous_grant.granted.intersection(&requested).cloned().collect();
+            (requested.difference(&old_requested).cloned().collect(), kept, dropped)
+        }
+    };
+    let words = |caps: &BTreeSet<Capability>, info: &ServiceInfo| consent::describe(caps, info);
+    let inspection = Inspection {
+        name,
+        description: display::line(&info.description),
+        sha256: sha256.clone(),
+        publisher: publisher_words(publisher.as_deref()),
+        contract: format!("tails:server@{contract}"),
+        older_contract: contract != crate::runtime::CONTRACT_VERSION,
+        already_added: previous.as_ref().is_some_and(|p| p.sha256 == sha256),
+        replaces: previous.as_ref().map(|p| p.sha256.clone()),
+        no_longer_asks: previous.as_ref().map(|old| words(&no_longer, &old.info)).unwrap_or_default(),
+        requested: requested.iter().map(|c| c.to_string()).collect(),
+        asks: to_ask.iter().map(|c| Asked { capability: c.to_string(), words: words(&BTreeSet::from([c.clone()]), &info).join("\n") }).collect(),
+        kept: kept.iter().map(|c: &Capability| c.to_string()).collect(),
+    };
+    let record = PluginRecord { sha256, contract: contract.into(), publisher, info };
+    Ok(Candidate { wasm, component, record, requested, kept, to_ask, previous, inspection })
+}
+
+impl Candidate {
+    /// The capabilities named (short forms) as a set of this plugin's;
+    /// an unknown one is an error that lists what it asks for.
+    pub fn capabilities(&self, named: &[String]) -> Result<BTreeSet<Capability>> {
+        let mut out = BTreeSet::new();
+        for text in named {
+            let cap: Capability = text.parse().map_err(|e: String| anyhow!("{}", display::line(&e)))?;
+            if !self.requested.contains(&cap) {
+                let all: Vec<String> = self.requested.iter().map(|c| c.to_string()).collect();
+                bail!("`{}` does not ask for {cap}; it asks for: {}", self.inspection.name, all.join(", "));
+            }
+            out.insert(cap);
+        }
+        Ok(out)
+    }
+
+    /// Store the plugin, granting what it asked (what was kept, and what
+    /// needed a yes) except `refused`. Returns the words of what was done.
+    pub fn add(self, ctx: &Context, refused: &BTreeSet<Capability>) -> Result<String> {
+        let name = self.inspection.name.clone();
+        let sha256 = self.record.sha256.clone();
+        let _lock = ctx.state.lock()?;
+        // What was inspected is what is replaced: another add in between
+        // would make the person's answer about a different plugin.
+        if ctx.state.record(&name)?.map(|r| r.sha256) != self.previous.as_ref().map(|p| p.sha256.clone()) {
+            bail!("the added `{name}` changed since this file was inspected; inspect it again");
+        }
+        if self.inspection.already_added && refused.is_empty() {
+            return Ok(format!("{name} is already added (sha256 {sha256})."));
+        }
+        let granted: BTreeSet<Capability> = self.kept.union(&self.to_ask).filter(|c| !refused.contains(c)).cloned().collect();
+        let rt = ctx.runtime()?;
+        ctx.state.store_plugin(&name, &self.wasm, &self.record, &Grant { sha256: sha256.clone(), granted })?;
+        rt.store_in_cache(&self.component, &sha256);
+        if let Some(old) = &self.previous {
+            rt.forget_cached(&old.sha256);
+        }
+        // Secrets with no value get a random one now, so that they never
+        // change behind the person's back later; the onion key is made now,
+        // so that the plugin knows its address from the first `configure`.
+        let mut service = ctx.state.service(&name)?;
+        let new_secrets = options::generate_missing_secrets(&options::all_specs(&self.record.info), &mut service.options);
+        let (_, new_key) = crate::onion::ensure_key(&mut service)?;
+        if new_secrets || new_key || self.previous.is_none() {
+            ctx.save_service(&name, &service)?;
+        }
+        Ok(format!("Added {name}. Next: `tails-server {name} info`, then `tails-server {name} enable`."))
+    }
+}
+
+/// Remove a plugin that is not enabled: grants, settings, keys, its npm
+/// folder, its accounts, and its copy in Persistent Storage.
+pub fn remove(ctx: &Context, name: &str) -> Result<String> {
+    let _lock = ctx.state.lock()?;
+    // An interrupted enable or disable is finished (or undone) first, so that
+    // even a service whose plugin hangs can be got rid of.
+    crate::engine::repair(ctx)?;
+    let service = ctx.service(name)?;
+    if service.state.enabled {
+        bail!("{name} is enabled; disable it first with `tails-server {name} disable`");
+    }
+    if service.state.journal.operation.is_some() {
+        bail!("{name} was interrupted while being enabled or disabled; run `tails-server repair` first");
+    }
+    if let Some(p) = &ctx.persistence {
+        p.forget(&ctx.root, name, &service.record.info.capabilities.packages)?;
+    }
+    // The npm folder goes first: if that fails, the service is still there to retry.
+    crate::system::npm::remove(&ctx.root, name).with_context(|| format!("removing {name}'s npm folder"))?;
+    if ctx.live() {
+        crate::system::accounts::remove(name).map_err(|e| anyhow!("removing {name}'s accounts: {e}"))?;
+    }
+    ctx.state.remove_plugin(name)?;
+    ctx.runtime()?.forget_cached(&service.record.sha256);
+    Ok(format!("Removed {name}: its plugin, grants, settings and npm packages are gone (from Persistent Storage too). Files it wrote stay in place."))
+}
