@@ -93,23 +93,32 @@ impl Backend {
         match (self, value) {
             (Backend::Local(ctx), Some(value)) => requests::set_option(ctx, name, option, value, confirm),
             (Backend::Local(ctx), None) => requests::reset_option(ctx, name, option, confirm),
-            (Backend::Daemon(d), value) => {
-                // The daemon cannot ask: the question is asked here, once the
-                // daemon said it needs an answer.
-                let attempt = |confirmed: bool| d.call(|s| Box::pin(async move {
-                    match value {
-                        Some(value) => s.set_option(name, option, value, confirmed).await,
-                        None => s.reset_option(name, option, confirmed).await,
-                    }
-                }));
-                match attempt(false) {
-                    Err(e) if e.to_string().starts_with(QUESTION) => {
-                        let question = e.to_string()[QUESTION.len()..].to_string();
-                        if confirm(&question) { attempt(true) } else { bail!("persistence left on; nothing was deleted") }
-                    }
-                    other => other,
-                }
-            }
+            (Backend::Daemon(d), value) => d.confirming(confirm, "persistence left on; nothing was deleted", |confirmed| {
+                d.call(|s| {
+                    Box::pin(async move {
+                        match value {
+                            Some(value) => s.set_option(name, option, value, confirmed).await,
+                            None => s.reset_option(name, option, confirmed).await,
+                        }
+                    })
+                })
+            }),
+        }
+    }
+
+    /// A new onion address, once the person agreed.
+    pub fn rotate_address(&self, name: &str, confirm: Confirm) -> Result<String> {
+        match self {
+            Backend::Local(ctx) => requests::rotate_address(ctx, name, confirm),
+            Backend::Daemon(d) => d.confirming(confirm, "address unchanged", |confirmed| d.call(|s| Box::pin(async move { s.rotate_address(name, confirmed).await }))),
+        }
+    }
+
+    /// The shipped plugins and whether they are added.
+    pub fn available(&self) -> Result<Value> {
+        match self {
+            Backend::Local(ctx) => tails_server_core::plugins::available(ctx),
+            Backend::Daemon(d) => d.document(|s| Box::pin(async move { s.available_plugins().await })),
         }
     }
 
@@ -192,6 +201,22 @@ impl Daemon {
             }
             Ok(Daemon { server })
         })
+    }
+
+    /// Call once unconfirmed; if the daemon says the change needs the
+    /// person's agreement, ask here (the daemon cannot) and call again.
+    fn confirming(&self, confirm: Confirm, refused: &str, call: impl Fn(bool) -> Result<String>) -> Result<String> {
+        match call(false) {
+            Err(e) if e.to_string().starts_with(QUESTION) => {
+                let question = e.to_string()[QUESTION.len()..].to_string();
+                if confirm(&question) {
+                    call(true)
+                } else {
+                    bail!("{refused}")
+                }
+            }
+            other => other,
+        }
     }
 
     /// What the plugin file open at `file` asks for; the daemon reads it.

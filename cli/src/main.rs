@@ -65,13 +65,13 @@ fn run(args: Vec<OsString>) -> anyhow::Result<()> {
         Command::List { json } => plugin::list_services(&backend(&cli.global)?, json),
         Command::Plugin(PluginCommand::Add { file, yes, deny }) => plugin::add(backend(&cli.global)?, &cli.global, &file, yes, &deny),
         Command::Plugin(PluginCommand::Remove { name }) => plugin::remove(&backend(&cli.global)?, &name),
+        Command::Plugin(PluginCommand::Available { json }) => plugin::available(&backend(&cli.global)?, json),
         Command::Plugin(cmd) => {
             let ctx = local(&cli.global, "plugin")?;
             match cmd {
-                PluginCommand::Available { json } => plugin::available(&ctx, json),
                 PluginCommand::List { json } => plugin::list_plugins(&ctx, json),
                 PluginCommand::Show { name, json } => plugin::show(&ctx, &name, json),
-                PluginCommand::Add { .. } | PluginCommand::Remove { .. } => unreachable!("handled above"),
+                PluginCommand::Add { .. } | PluginCommand::Remove { .. } | PluginCommand::Available { .. } => unreachable!("handled above"),
             }
         }
         Command::Tor(TorCommand::Status { json }) => publishing::tor_status(&backend(&cli.global)?, json),
@@ -89,9 +89,6 @@ fn run(args: Vec<OsString>) -> anyhow::Result<()> {
                 state_dir: sub.global.state_dir.or(cli.global.state_dir),
                 persistent_dir: sub.global.persistent_dir.or(cli.global.persistent_dir),
             };
-            if let ServiceCommand::RotateAddress { yes } = sub.command {
-                return publishing::rotate_address(&local(&global, "rotate-address")?, &name, yes);
-            }
             let backend = backend(&global)?;
             match sub.command {
                 ServiceCommand::Info { details, json, show_secrets } => service::info(&backend, &name, details, json, show_secrets),
@@ -105,7 +102,7 @@ fn run(args: Vec<OsString>) -> anyhow::Result<()> {
                 ServiceCommand::Client(ClientCommand::List { json }) => publishing::list(&backend, &name, json),
                 ServiceCommand::Client(ClientCommand::Remove { name: client }) => publishing::remove(&backend, &name, &client),
                 ServiceCommand::ConnectionInfo { client, json, no_qr } => publishing::connection_info(&backend, &name, client.as_deref(), json, !no_qr),
-                ServiceCommand::RotateAddress { .. } => unreachable!("handled above"),
+                ServiceCommand::RotateAddress { yes } => publishing::rotate_address(&backend, &name, yes),
             }
         }
     }

@@ -207,3 +207,29 @@ pub fn remove(ctx: &Context, name: &str) -> Result<String> {
     ctx.runtime()?.forget_cached(&service.record.sha256);
     Ok(format!("Removed {name}: its plugin, grants, settings and npm packages are gone (from Persistent Storage too). Files it wrote stay in place."))
 }
+
+/// The shipped plugins: name, description (from the plugin itself, with
+/// nothing granted), and whether this build, another one, or none is added.
+pub fn available(ctx: &Context) -> Result<serde_json::Value> {
+    let rt = ctx.runtime()?;
+    let mut rows = Vec::new();
+    for (name, path) in crate::shipped::list() {
+        let shown = display::path(&path);
+        let wasm = read(std::fs::File::open(&path).with_context(|| format!("cannot read {shown}"))?, &shown)?;
+        let sha256 = sha256_hex(&wasm);
+        let label = format!("sha256:{}", &sha256[..12]);
+        let description = rt
+            .load_checked(&wasm, &sha256)
+            .and_then(|component| rt.instantiate(&component, &label, Broker::deny_all(&label, ctx.state.audit())))
+            .and_then(|mut instance| instance.describe())
+            .map(|info| display::line(&info.description))
+            .unwrap_or_else(|e| format!("(cannot be read: {e:#})"));
+        let added = match ctx.state.record(&name)? {
+            Some(record) if record.sha256 == sha256 => "added",
+            Some(_) => "added (another build)",
+            None => "not added",
+        };
+        rows.push(serde_json::json!({"name": name, "description": description, "added": added, "file": path, "sha256": sha256}));
+    }
+    Ok(serde_json::Value::Array(rows))
+}

@@ -379,6 +379,30 @@ pub fn client_remove(ctx: &Context, name: &str, client: &str) -> Result<String> 
     Ok(format!("Client `{client}` removed."))
 }
 
+/// A new onion address for the service (published at once if it is
+/// enabled); every client then needs the new one, so the person agrees first.
+pub fn rotate_address(ctx: &Context, name: &str, confirm: Confirm) -> Result<String> {
+    let _lock = ctx.state.lock()?;
+    let mut service = ctx.service(name)?;
+    if let Some(old) = onion::address(&service.state) {
+        if !confirm(&format!("{name} is at {old}. A new address means every client needs the new one.\nMake a new address?")) {
+            bail!("address unchanged");
+        }
+    }
+    let old_state = service.state.clone();
+    service.state.onion_key = None;
+    onion::ensure_key(&mut service.state)?;
+    if service.state.enabled {
+        block_on(async {
+            let mut tor = onion::connect_ready(ctx).await?;
+            onion::unpublish(&mut tor, &old_state).await?;
+            onion::publish(&mut tor, &service, onion::Uploads::Reachable).await
+        })?;
+    }
+    ctx.save_service(name, &service.state)?;
+    Ok(format!("New address: {}", onion::address(&service.state).expect("made above")))
+}
+
 /// Which tor is used, how it is reached and whether it is bootstrapped.
 pub fn tor_status(ctx: &Context) -> Result<Value> {
     let status = block_on(async {

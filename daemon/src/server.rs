@@ -153,6 +153,20 @@ impl Server {
         Ok(words)
     }
 
+    async fn rotate_address(&self, name: String, confirmed: bool, #[zbus(header)] header: Header<'_>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
+        check_name("service", &name)?;
+        polkit::check(conn, &header, action::MANAGE).await?;
+        let service = name.clone();
+        let words = confirming(confirmed, move |ctx, confirm| requests::rotate_address(ctx, &service, confirm)).await?;
+        changed(conn, &name).await;
+        Ok(words)
+    }
+
+    async fn available_plugins(&self, #[zbus(header)] header: Header<'_>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
+        polkit::check(conn, &header, action::READ).await?;
+        document(plugins::available).await
+    }
+
     async fn inspect_plugin(&self, file: zbus::zvariant::OwnedFd, #[zbus(header)] header: Header<'_>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
         polkit::check(conn, &header, action::PLUGINS).await?;
         let file = std::fs::File::from(std::os::fd::OwnedFd::from(file));
@@ -205,9 +219,22 @@ impl Server {
     async fn service_changed(emitter: &SignalEmitter<'_>, name: &str) -> zbus::Result<()>;
 }
 
-/// Set (`Some`) or reset an option. A change that needs the person's
-/// agreement, not given, comes back as [`NEEDS_CONFIRMATION`] and the question.
+/// Set (`Some`) or reset an option.
 async fn change(name: String, option: String, value: Option<String>, confirmed: bool) -> fdo::Result<String> {
+    confirming(confirmed, move |ctx, confirm| match &value {
+        Some(value) => requests::set_option(ctx, &name, &option, value, confirm),
+        None => requests::reset_option(ctx, &name, &option, confirm),
+    })
+    .await
+}
+
+/// Run a request that may need the person's agreement. Not given
+/// (`confirmed` false), the question comes back as [`NEEDS_CONFIRMATION`]
+/// and the question, for the caller to ask and call again.
+async fn confirming(
+    confirmed: bool,
+    request: impl FnOnce(&tails_server_core::context::Context, requests::Confirm) -> anyhow::Result<String> + Send + 'static,
+) -> fdo::Result<String> {
     let asked: Arc<Mutex<Option<String>>> = Arc::default();
     let question = asked.clone();
     let outcome = work::run_saying(move |ctx| {
@@ -215,10 +242,7 @@ async fn change(name: String, option: String, value: Option<String>, confirmed: 
             *question.lock().expect("question") = Some(q.to_string());
             confirmed
         };
-        match &value {
-            Some(value) => requests::set_option(ctx, &name, &option, value, &confirm),
-            None => requests::reset_option(ctx, &name, &option, &confirm),
-        }
+        request(ctx, &confirm)
     })
     .await;
     let question = asked.lock().expect("question").take();

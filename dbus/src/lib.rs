@@ -38,7 +38,7 @@ pub mod action {
     pub const SECRETS: &str = "org.tails.server.secrets";
 }
 
-/// How `SetOption`/`ResetOption` say that the change needs the person's
+/// How `SetOption`/`ResetOption`/`RotateAddress` say that the change needs the person's
 /// agreement (persistence off deletes what was kept): the error's message is
 /// this followed by the question. Ask it, then call again with `confirmed`.
 pub const NEEDS_CONFIRMATION: &str = "needs confirmation: ";
@@ -156,6 +156,11 @@ pub trait Server {
     fn add_plugin(&self, file: zbus::zvariant::Fd<'_>, sha256: &str, refused: &[&str]) -> zbus::Result<String>;
     /// Remove a plugin (disabled): its grants, settings, keys and npm packages go.
     fn remove_plugin(&self, name: &str) -> zbus::Result<String>;
+    /// A new onion address; every client then needs it. `confirmed`: the
+    /// person agreed (else the error is [`NEEDS_CONFIRMATION`] and the question).
+    fn rotate_address(&self, name: &str, confirmed: bool) -> zbus::Result<String>;
+    /// The plugins shipped with Tails Server: `[{"name", "description", "added", "file", "sha256"}]`.
+    fn available_plugins(&self) -> zbus::Result<String>;
     /// Which tor is used and whether it is up (`tor status --json`).
     fn tor_status(&self) -> zbus::Result<String>;
 

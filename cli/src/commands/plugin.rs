@@ -6,7 +6,6 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Context as _, Result};
 
 use tails_server_core::broker::caps::Capability;
-use tails_server_core::broker::Broker;
 use tails_server_core::context::Context;
 use tails_server_core::plugins::{self, publisher_words};
 use tails_server_core::{consent, display};
@@ -120,35 +119,18 @@ fn consented(inspection: &Inspection, shown: &str, deny: &[String], yes: bool) -
     })
 }
 
-/// The shipped plugins: name, description (from the plugin itself, with
-/// nothing granted), and whether this build, another one, or none is added.
-pub fn available(ctx: &Context, json: bool) -> Result<()> {
-    let rt = ctx.runtime()?;
-    let mut rows = Vec::new();
-    for (name, path) in tails_server_core::shipped::list() {
-        let wasm = read_plugin_file(&path)?;
-        let sha256 = tails_server_core::runtime::sha256_hex(&wasm);
-        let label = format!("sha256:{}", &sha256[..12]);
-        let description = rt
-            .load_checked(&wasm, &sha256)
-            .and_then(|component| rt.instantiate(&component, &label, Broker::deny_all(&label, ctx.state.audit())))
-            .and_then(|mut instance| instance.describe())
-            .map(|info| info.description)
-            .unwrap_or_else(|e| format!("(cannot be read: {e:#})"));
-        let added = match ctx.state.record(&name)? {
-            Some(record) if record.sha256 == sha256 => "added",
-            Some(_) => "added (another build)",
-            None => "not added",
-        };
-        rows.push(serde_json::json!({"name": name, "description": description, "added": added, "file": path, "sha256": sha256}));
-    }
+/// The shipped plugins, a line each, and whether they are added.
+pub fn available(backend: &Backend, json: bool) -> Result<()> {
+    let rows = backend.available()?;
+    let rows = rows.as_array().map(Vec::as_slice).unwrap_or_default();
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        println!("{}", serde_json::to_string_pretty(rows)?);
     } else if rows.is_empty() {
         println!("No plugins are shipped in {}.", tails_server_core::shipped::dir().display());
     } else {
-        for r in &rows {
-            println!("{:<16} {:<22} {}", r["name"].as_str().unwrap(), r["added"].as_str().unwrap(), display::line(r["description"].as_str().unwrap()));
+        for r in rows {
+            let text = |key: &str| r[key].as_str().unwrap_or_default().to_string();
+            println!("{:<16} {:<22} {}", text("name"), text("added"), display::line(&text("description")));
         }
         println!("\nAdd one with `tails-server plugin add NAME`.");
     }

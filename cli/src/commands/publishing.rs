@@ -1,7 +1,7 @@
 //! Onion-service commands: clients, connection info, a new address, which
 //! tor is used, reconcile.
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 use tails_server_core::context::Context;
 use tails_server_core::onion;
@@ -81,28 +81,8 @@ fn qr_code(data: &str) -> String {
     }
 }
 
-pub fn rotate_address(ctx: &Context, name: &str, yes: bool) -> Result<()> {
-    let _lock = ctx.state.lock()?;
-    let mut service = ctx.service(name)?;
-    let old = onion::address(&service.state);
-    if let Some(old) = &old {
-        println!("{name} is at {old}. A new address means every client needs the new one.");
-        if !yes && !consent::ask("Make a new address?") {
-            bail!("address unchanged");
-        }
-    }
-    let old_state = service.state.clone();
-    service.state.onion_key = None;
-    onion::ensure_key(&mut service.state)?;
-    if service.state.enabled {
-        block_on(async {
-            let mut tor = onion::connect_ready(ctx).await?;
-            onion::unpublish(&mut tor, &old_state).await?;
-            onion::publish(&mut tor, &service, onion::Uploads::Reachable).await
-        })?;
-    }
-    ctx.save_service(name, &service.state)?;
-    println!("New address: {}", onion::address(&service.state).expect("made above"));
+pub fn rotate_address(backend: &Backend, name: &str, yes: bool) -> Result<()> {
+    println!("{}", backend.rotate_address(name, &|question| yes || consent::ask(question))?);
     Ok(())
 }
 

@@ -120,7 +120,7 @@ pub fn daemon_serves_users_as_polkit_allows(w: &World) {
     // Allowed to read: the same documents as root's in-process ones.
     grant(&host, &["org.tails.server.read"]);
     eventually("the read rule", || as_user(&host, super::INSIDE_BIN, &["list"]).status.success());
-    for args in [&["list", "--json"][..], &["list"], &["web", "status", "--json"], &["web", "info"], &["web", "info", "--details", "--json"], &["web", "get-option", "folder"], &["web", "client", "list"]] {
+    for args in [&["list", "--json"][..], &["list"], &["plugin", "available"], &["web", "status", "--json"], &["web", "info"], &["web", "info", "--details", "--json"], &["web", "get-option", "folder"], &["web", "client", "list"]] {
         assert_eq!(user_ok(&host, args), root_in_process(&host, args), "tails-server {}: through the daemon and in-process differ", args.join(" "));
     }
     // Reading is not changing, nor seeing secrets.
@@ -155,6 +155,17 @@ pub fn daemon_serves_users_as_polkit_allows(w: &World) {
     assert!(added.contains("Client `bob` added.") && added.contains("Client `bob`:"), "{added}");
     assert!(user_ok(&host, &["web", "client", "list"]).contains("bob"));
     assert!(user_ok(&host, &["web", "client", "remove", "bob"]).contains("Client `bob` removed."));
+
+    // A new address through the daemon: the question is asked by the CLI,
+    // a no changes nothing, a yes publishes the new one.
+    let kept = host.sys.command("runuser").args(["-u", USER, "--", super::INSIDE_BIN, "web", "rotate-address"]).stdin(Stdio::null()).output().unwrap();
+    assert!(!kept.status.success() && text(&kept).contains("A new address means every client needs the new one.") && text(&kept).contains("address unchanged"), "{}", text(&kept));
+    assert_eq!(host.info("web")["address"], address.as_str());
+    let rotated = user_ok(&host, &["web", "rotate-address", "--yes"]);
+    let new_address = host.info("web")["address"].as_str().unwrap().to_string();
+    assert!(new_address != address && rotated.contains(&format!("New address: {new_address}")), "{rotated}");
+    assert!(w.published(&new_address) && !w.published(&address));
+    let address = new_address;
 
     // The same words from both paths, for enable and disable (the packages
     // are in place for both runs; timings aside).
