@@ -21,6 +21,10 @@ pub fn enable_runs_units_opens_nothing_to_the_lan_and_publishes(w: &World) {
     assert_eq!(host.sys.active_state("lighttpd.service"), "active");
     assert_eq!(host.sys.unit_file_state("lighttpd.service"), "enabled");
     host.add_plugins(&["web", "mumble"]);
+    // No daemon installed here: a user who is not root is told what to do.
+    let user = host.sys.command("runuser").args(["-u", "nobody", "--", super::INSIDE_BIN, "list"]).output().unwrap();
+    let said = String::from_utf8_lossy(&user.stderr);
+    assert!(!user.status.success() && said.contains("works through Tails Server's daemon (tails-serverd), and it cannot be reached") && said.contains("run this command as root"), "{said}");
     host.sys.sh(&format!("mkdir -p /srv/site && echo '{PAGE}' > /srv/site/index.html"));
     host.ok(&["web", "set-option", "folder", "/srv/site"]);
     host.ok(&["mumble", "set-option", "server-password", "correct horse battery"]);
