@@ -423,12 +423,35 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
             // points, so an older descriptor leads nowhere.
             let address = onion::publish_now(ctx, service, onion::Uploads::Reachable)?;
             let mut said = format!("published{}: {address}", if new_key { " at a new address" } else { "" });
+            // Reachable means the service answers too. A unit is active
+            // before its program listens; a slow starter (node, PHP) would
+            // turn away the first clients, who come as soon as enable
+            // returns. It has been starting all through publishing.
+            let port = service.record.info.default_target_port;
+            if ctx.live() && !block_on(listening(port, LISTEN_WAIT)) {
+                said += &format!("; the service does not listen on 127.0.0.1:{port} after {} s more yet", LISTEN_WAIT.as_secs());
+            }
             if let Some(client) = first {
                 said += &format!(" (made the first client, `{client}`)");
             }
             Ok(said)
         }
     }
+}
+
+/// How long the unit step waits for the service to listen on its port.
+const LISTEN_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Whether something accepts connections on 127.0.0.1:`port` within `within`.
+async fn listening(port: u16, within: std::time::Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(Ok(_)) = tokio::time::timeout(std::time::Duration::from_secs(1), tokio::net::TcpStream::connect(("127.0.0.1", port))).await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
 }
 
 /// Undo one step; returns what it did.
