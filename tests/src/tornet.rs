@@ -361,7 +361,13 @@ fn connect_once(socks_port: u16, host: &str, port: u16) -> Result<TcpStream, u8>
     req.extend_from_slice(&port.to_be_bytes());
     s.write_all(&req).unwrap();
     let mut reply = [0u8; 10];
-    s.read_exact(&mut reply).unwrap();
+    // tor's own limit on a stream that waits (SocksTimeout, 2 minutes) is
+    // ours too; when it is ours that runs out first, the answer is the same
+    // as tor's: the stream timed out.
+    match s.read_exact(&mut reply) {
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => return Err(TIMED_OUT),
+        other => other.unwrap(),
+    }
     if reply[1] != 0 {
         return Err(reply[1]);
     }
