@@ -20,6 +20,22 @@ use wasmtime::component::Component;
 use crate::state::{self, Grant, PluginRecord};
 use crate::{consent, display, manifest, options};
 
+/// Open a plugin file without blocking on a FIFO (the flag does nothing to
+/// a regular file); [`read`] then reads it, bounded.
+pub fn open(file: &std::path::Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(file)
+        .with_context(|| format!("cannot read {}", display::path(file)))
+}
+
+/// Open and read a plugin file ([`open`], [`read`]).
+pub fn read_file(file: &std::path::Path) -> Result<Vec<u8>> {
+    read(open(file)?, &display::path(file))
+}
+
 /// Read a plugin from an open file: a regular file (not a FIFO, a device or
 /// a terminal), at most the size limit, read no further than that.
 pub fn read(file: std::fs::File, shown: &str) -> Result<Vec<u8>> {
@@ -214,8 +230,7 @@ pub fn available(ctx: &Context) -> Result<serde_json::Value> {
     let rt = ctx.runtime()?;
     let mut rows = Vec::new();
     for (name, path) in crate::shipped::list() {
-        let shown = display::path(&path);
-        let wasm = read(std::fs::File::open(&path).with_context(|| format!("cannot read {shown}"))?, &shown)?;
+        let wasm = read_file(&path)?;
         let sha256 = sha256_hex(&wasm);
         let label = format!("sha256:{}", &sha256[..12]);
         let description = rt

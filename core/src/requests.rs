@@ -36,7 +36,7 @@ fn option_value<'a>(service: &'a Service, spec: &'a OptionSpec) -> &'a OptionVal
 }
 
 /// An option of the service, or an error that lists its options.
-pub fn spec<'a>(service: &'a Service, option: &str) -> Result<&'a OptionSpec> {
+fn spec<'a>(service: &'a Service, option: &str) -> Result<&'a OptionSpec> {
     options::find(&service.specs, option).with_context(|| {
         let names: Vec<&str> = service.specs.iter().map(|s| s.name.as_str()).collect();
         format!("{} has no option `{option}`; its options are: {}", service.name, names.join(", "))

@@ -45,8 +45,7 @@ fn check_name(what: &str, name: &str) -> fdo::Result<()> {
 }
 
 async fn document(request: impl FnOnce(&tails_server_core::context::Context) -> anyhow::Result<Value> + Send + 'static) -> fdo::Result<String> {
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let value = work::run(tx, request).await.map_err(failed)?;
+    let value = work::quiet(request).await.map_err(failed)?;
     Ok(serde_json::to_string_pretty(&value).expect("a JSON value"))
 }
 
@@ -120,16 +119,14 @@ impl Server {
             check_name("client", &client)?;
         }
         polkit::check(conn, &header, action::SECRETS).await?;
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let info = work::run(tx, move |ctx| requests::connection_info(ctx, &name, Some(client.as_str()).filter(|c| !c.is_empty()))).await.map_err(failed)?;
+        let info = work::quiet(move |ctx| requests::connection_info(ctx, &name, Some(client.as_str()).filter(|c| !c.is_empty()))).await.map_err(failed)?;
         Ok(serde_json::to_string_pretty(&info).expect("plain data"))
     }
 
     async fn client_list(&self, name: String, #[zbus(header)] header: Header<'_>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<Vec<String>> {
         check_name("service", &name)?;
         polkit::check(conn, &header, action::READ).await?;
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        work::run(tx, move |ctx| requests::client_list(ctx, &name)).await.map_err(failed)
+        work::quiet(move |ctx| requests::client_list(ctx, &name)).await.map_err(failed)
     }
 
     async fn client_add(&self, name: String, client: String, #[zbus(header)] header: Header<'_>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
@@ -170,8 +167,7 @@ impl Server {
     async fn inspect_plugin(&self, file: zbus::zvariant::OwnedFd, #[zbus(header)] header: Header<'_>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
         polkit::check(conn, &header, action::PLUGINS).await?;
         let file = std::fs::File::from(std::os::fd::OwnedFd::from(file));
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let inspection = work::run(tx, move |ctx| Ok(plugins::inspect(ctx, plugins::read(file, PLUGIN_FILE)?, PLUGIN_FILE)?.inspection)).await.map_err(failed)?;
+        let inspection = work::quiet(move |ctx| Ok(plugins::inspect(ctx, plugins::read(file, PLUGIN_FILE)?, PLUGIN_FILE)?.inspection)).await.map_err(failed)?;
         Ok(serde_json::to_string_pretty(&inspection).expect("plain data"))
     }
 
@@ -181,8 +177,7 @@ impl Server {
         }
         polkit::check(conn, &header, action::PLUGINS).await?;
         let file = std::fs::File::from(std::os::fd::OwnedFd::from(file));
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let (name, words) = work::run(tx, move |ctx| {
+        let (name, words) = work::quiet(move |ctx| {
             let wasm = plugins::read(file, PLUGIN_FILE)?;
             // What the person agreed to is what is added: not a file that
             // changed after it was inspected.

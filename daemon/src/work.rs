@@ -38,6 +38,12 @@ pub async fn run<T: Send + 'static>(progress: mpsc::UnboundedSender<Progress>, r
     result.await.map_err(|_| anyhow!("the request stopped without an answer (a bug: see the daemon's log)"))?
 }
 
+/// Run `request` for its answer alone (what it says on the way is not kept).
+pub async fn quiet<T: Send + 'static>(request: impl FnOnce(&Context) -> Result<T> + Send + 'static) -> Result<T> {
+    let (tx, _rx) = mpsc::unbounded_channel();
+    run(tx, request).await
+}
+
 /// Run `request`, keeping what it said: the lines a person reads, before
 /// its own words, so that a caller that cannot follow progress sees it all.
 pub async fn run_saying(request: impl FnOnce(&Context) -> Result<String> + Send + 'static) -> Result<String> {

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{anyhow, bail, Result};
 
 use tails_server_core::broker::caps::Capability;
 use tails_server_core::context::Context;
@@ -13,21 +13,6 @@ use tails_server_dbus::Inspection;
 
 use crate::backend::Backend;
 
-/// Open a plugin file without blocking on a FIFO (the flag does nothing to
-/// a regular file); the core reads it, bounded.
-fn open_plugin_file(file: &Path) -> Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::File::options()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(file)
-        .with_context(|| format!("cannot read {}", display::path(file)))
-}
-
-fn read_plugin_file(file: &Path) -> Result<Vec<u8>> {
-    plugins::read(open_plugin_file(file)?, &display::path(file))
-}
-
 /// `plugin add`: what the file asks for, the question, then the add.
 pub fn add(backend: Backend, global: &crate::cli::Global, file: &Path, yes: bool, deny: &[String]) -> Result<()> {
     let deny: Vec<String> = deny.iter().map(|d| d.parse::<Capability>().map(|c| c.to_string()).map_err(|e: String| anyhow!("--deny {}", display::line(&e)))).collect::<Result<_>>()?;
@@ -35,16 +20,16 @@ pub fn add(backend: Backend, global: &crate::cli::Global, file: &Path, yes: bool
     let shown = display::path(file);
     match backend {
         Backend::Daemon(daemon) => {
-            let inspection = daemon.inspect_plugin(open_plugin_file(file)?)?;
+            let inspection = daemon.inspect_plugin(plugins::open(file)?)?;
             check_deny(&inspection, &deny)?;
             if !consented(&inspection, &shown, &deny, yes)? {
                 bail!("not added: permission was not granted; nothing was stored");
             }
-            println!("{}", daemon.add_plugin(open_plugin_file(file)?, &inspection.sha256, &deny)?);
+            println!("{}", daemon.add_plugin(plugins::open(file)?, &inspection.sha256, &deny)?);
         }
         Backend::Local(_) => {
             let ctx = crate::context(global)?;
-            let candidate = plugins::inspect(&ctx, read_plugin_file(file)?, &shown)?;
+            let candidate = plugins::inspect(&ctx, plugins::read_file(file)?, &shown)?;
             check_deny(&candidate.inspection, &deny)?;
             let refused = candidate.capabilities(&deny)?;
             if !consented(&candidate.inspection, &shown, &deny, yes)? {
