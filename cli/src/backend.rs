@@ -48,7 +48,7 @@ impl Backend {
         match self {
             Backend::Local(ctx) => Ok(*ctx),
             Backend::Daemon(_) if unsafe { libc::geteuid() } == 0 => local(),
-            Backend::Daemon(_) => bail!("`{what}` is not offered by the daemon yet: run it as root (sudo tails-server …)"),
+            Backend::Daemon(_) => bail!("`{what}` runs only as root (sudo tails-server {what}): {}", why_root_only(what)),
         }
     }
 
@@ -56,6 +56,20 @@ impl Backend {
         match self {
             Backend::Local(ctx) => requests::list(ctx),
             Backend::Daemon(d) => d.document(|s| Box::pin(async move { s.list_services().await })),
+        }
+    }
+
+    pub fn plugins(&self) -> Result<Value> {
+        match self {
+            Backend::Local(ctx) => tails_server_core::plugins::listed(ctx),
+            Backend::Daemon(d) => d.document(|s| Box::pin(async move { s.plugin_list().await })),
+        }
+    }
+
+    pub fn plugin(&self, name: &str) -> Result<Value> {
+        match self {
+            Backend::Local(ctx) => tails_server_core::plugins::shown(ctx, name),
+            Backend::Daemon(d) => d.document(|s| Box::pin(async move { s.plugin_show(name).await })),
         }
     }
 
@@ -294,5 +308,15 @@ fn from_bus(e: zbus::Error) -> anyhow::Error {
             other => anyhow!(other),
         },
         other => anyhow!("talking to tails-serverd: {other}"),
+    }
+}
+
+/// Why a command is not offered to a user who is not root.
+fn why_root_only(what: &str) -> &'static str {
+    match what {
+        "repair" => "tails-serverd repairs by itself each time it starts",
+        "reconcile" => "tails-serverd publishes every enabled service again by itself whenever tor comes back",
+        "autostart" => "it is run at boot by tails-server-autostart.service",
+        _ => "which tor Tails Server uses is the administrator's choice",
     }
 }

@@ -66,14 +66,8 @@ fn run(args: Vec<OsString>) -> anyhow::Result<()> {
         Command::Plugin(PluginCommand::Add { file, yes, deny }) => plugin::add(backend(&cli.global)?, &cli.global, &file, yes, &deny),
         Command::Plugin(PluginCommand::Remove { name }) => plugin::remove(&backend(&cli.global)?, &name),
         Command::Plugin(PluginCommand::Available { json }) => plugin::available(&backend(&cli.global)?, json),
-        Command::Plugin(cmd) => {
-            let ctx = local(&cli.global, "plugin")?;
-            match cmd {
-                PluginCommand::List { json } => plugin::list_plugins(&ctx, json),
-                PluginCommand::Show { name, json } => plugin::show(&ctx, &name, json),
-                PluginCommand::Add { .. } | PluginCommand::Remove { .. } | PluginCommand::Available { .. } => unreachable!("handled above"),
-            }
-        }
+        Command::Plugin(PluginCommand::List { json }) => plugin::list_plugins(&backend(&cli.global)?, json),
+        Command::Plugin(PluginCommand::Show { name, json }) => plugin::show(&backend(&cli.global)?, &name, json),
         Command::Tor(TorCommand::Status { json }) => publishing::tor_status(&backend(&cli.global)?, json),
         Command::Tor(TorCommand::Use { control, password }) => publishing::tor_use(&local(&cli.global, "tor use")?, &control, password),
         Command::Tor(TorCommand::Stop) => publishing::tor_stop(&local(&cli.global, "tor stop")?),

@@ -33,7 +33,7 @@ impl AuditLog {
             .open(&self.path)
             .and_then(|mut f| f.write_all(line.as_bytes()));
         if let Err(e) = written {
-            eprintln!("tails-server: warning: could not write the audit log {}: {e}", self.path.display());
+            crate::notice::warn(format!("could not write the audit log {}: {e}", self.path.display()));
         }
     }
 }

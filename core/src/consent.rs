@@ -1,7 +1,6 @@
-//! Showing what a plugin asks for, and asking the user for a yes.
+//! Showing what a plugin asks for, in words (the front end asks for the yes).
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, Write};
 
 use crate::broker::caps::Capability;
 use crate::display;
@@ -54,20 +53,5 @@ fn kept(info: &ServiceInfo, path: &str) -> String {
         [] => String::new(),
         [one] if *one == path => "; kept in Persistent Storage when persistence is on".into(),
         some => format!("; {} kept in Persistent Storage when persistence is on", display::line(&some.join(", "))),
-    }
-}
-
-/// Ask a yes/no question on the terminal; anything but "y"/"yes" (or no
-/// answer at all) is a no. At most a short line is read.
-pub fn ask(question: &str) -> bool {
-    print!("{question} [y/N] ");
-    let _ = std::io::stdout().flush();
-    let mut answer = String::new();
-    match std::io::Read::take(std::io::stdin().lock(), 256).read_line(&mut answer) {
-        Ok(0) | Err(_) => {
-            println!();
-            false
-        }
-        Ok(_) => matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"),
     }
 }

@@ -31,7 +31,7 @@ pub struct Context {
     pub persistence: Option<Persistence>,
     runtime: OnceCell<Runtime>,
     /// Who is told how an operation goes (the front end); nobody by default.
-    progress: Box<dyn Fn(&Progress)>,
+    progress: crate::notice::Listener,
 }
 
 impl Context {
@@ -42,19 +42,30 @@ impl Context {
         }
         let state = paths.state_dir.clone().unwrap_or_else(|| root.join(crate::places::STATE.trim_start_matches('/')));
         let persistence = Persistence::locate(paths.persistent_dir.as_deref(), &root);
-        Ok(Context { root, state: StateDir::new(state), persistence, runtime: OnceCell::new(), progress: Box::new(|_| ()) })
+        Ok(Context { root, state: StateDir::new(state), persistence, runtime: OnceCell::new(), progress: std::rc::Rc::new(|_: &Progress| ()) })
     }
 
-    /// Tell `show` how each operation goes.
+    /// Tell `show` how each operation goes, and what the code below says on
+    /// this thread (`notice::say`) while this context lives.
     pub fn with_progress(mut self, show: impl Fn(&Progress) + 'static) -> Self {
-        self.progress = Box::new(show);
+        crate::notice::stop(&self.progress);
+        self.progress = std::rc::Rc::new(show);
+        crate::notice::listen(self.progress.clone());
         self
     }
 
     pub fn report(&self, progress: Progress) {
         (self.progress)(&progress)
     }
+}
 
+impl Drop for Context {
+    fn drop(&mut self) {
+        crate::notice::stop(&self.progress);
+    }
+}
+
+impl Context {
     /// The plugin runtime, made on first use (commands that only read state
     /// never pay for it).
     pub fn runtime(&self) -> Result<&Runtime> {

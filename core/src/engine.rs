@@ -561,7 +561,7 @@ fn test_pause(operation: Operation, step: Step) {
     let Ok(at) = std::env::var("TAILS_SERVER_TEST_PAUSE_AFTER") else { return };
     let here = format!("{}:{}", if operation == Operation::Enable { "enable" } else { "disable" }, step.name());
     if at == here {
-        eprintln!("paused after {here}");
+        crate::notice::warn(format!("paused after {here}"));
         std::thread::sleep(std::time::Duration::from_secs(600));
     }
 }

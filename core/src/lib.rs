@@ -1,7 +1,8 @@
 //! Tails Server's core: publish services as Tor onion services, configured by
 //! sandboxed WebAssembly plugins. The engine, the broker, the plugin runtime,
 //! the system backends, tor and the state. It never prints: operations report
-//! `journal::Progress` to the context and return values; the front ends (the
+//! `journal::Progress` to the context (or, from below a request, through
+//! `notice`) and return values; the front ends (the
 //! `tails-server` CLI, the `tails-serverd` daemon) decide how to show them.
 //! See ARCHITECTURE.md for the map.
 
@@ -14,6 +15,7 @@ pub mod engine;
 pub mod fsutil;
 pub mod journal;
 pub mod manifest;
+pub mod notice;
 pub mod onion;
 pub mod options;
 pub mod persistence;

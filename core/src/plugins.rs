@@ -248,3 +248,34 @@ pub fn available(ctx: &Context) -> Result<serde_json::Value> {
     }
     Ok(serde_json::Value::Array(rows))
 }
+
+/// The added plugins: name, build, contract, description (`plugin list --json`).
+pub fn listed(ctx: &Context) -> Result<serde_json::Value> {
+    let mut rows = Vec::new();
+    for name in ctx.state.plugin_names()? {
+        let Some(record) = ctx.state.record(&name)? else { continue };
+        rows.push(serde_json::json!({
+            "name": name, "sha256": record.sha256, "contract": record.contract, "description": display::line(&record.info.description),
+        }));
+    }
+    Ok(serde_json::Value::Array(rows))
+}
+
+/// One added plugin: who it is from, what it asked for and whether each was
+/// granted (`plugin show --json`).
+pub fn shown(ctx: &Context, name: &str) -> Result<serde_json::Value> {
+    let service = ctx.service(name)?;
+    let capabilities: Vec<_> = service
+        .record
+        .requested()
+        .iter()
+        .map(|c| serde_json::json!({ "capability": display::line(&c.to_string()), "granted": service.grant.granted.contains(c) }))
+        .collect();
+    Ok(serde_json::json!({
+        "name": name, "sha256": service.record.sha256, "contract": service.record.contract,
+        "description": display::line(&service.record.info.description), "capabilities": capabilities,
+        "publisher": service.record.publisher.as_ref().map(|k| Publisher(k.clone()).fingerprint()),
+        "from": publisher_words(service.record.publisher.as_deref()),
+        "enabled": service.state.enabled,
+    }))
+}

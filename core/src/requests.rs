@@ -311,18 +311,15 @@ fn connection_info_of(ctx: &Context, service: &Service, only: Option<&str>) -> R
     // The address and keys are the host's; the plugin only adds how to use
     // them. A plugin that fails or runs out of time here costs the user its
     // words, never the address and keys.
-    let (text, gui_text) = match ctx.instance(service).and_then(|mut instance| instance.connection_info(&request)) {
-        Ok(t) => (Some(bounded(&t.text)), Some(bounded(&t.gui_text))),
-        Err(e) => {
-            ctx.report(Progress::Warning { text: format!("the plugin's own connection text cannot be shown: {e:#}") });
-            (None, None)
-        }
+    let (text, gui_text, text_missing) = match ctx.instance(service).and_then(|mut instance| instance.connection_info(&request)) {
+        Ok(t) => (Some(bounded(&t.text)), Some(bounded(&t.gui_text)), None),
+        Err(e) => (None, None, Some(format!("the plugin's own connection text cannot be shown: {}", display::line(&format!("{e:#}"))))),
     };
     let clients = clients
         .iter()
         .map(|(n, k)| ClientCredentials { name: n.clone(), private_key: k.private_base32(), auth_private: k.auth_private_line(&address) })
         .collect();
-    Ok(ConnectionInfo { address, port, client_authorization: auth, clients, text, gui_text })
+    Ok(ConnectionInfo { address, port, client_authorization: auth, clients, text, gui_text, text_missing })
 }
 
 /// Publish the service again (with its current clients and ports) if it is

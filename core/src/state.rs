@@ -136,7 +136,7 @@ impl StateDir {
         let file = File::options().create(true).truncate(false).write(true).open(self.path.join("lock"))?;
         // SAFETY: flock on a file descriptor we own.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            eprintln!("tails-server: waiting for another tails-server command to finish…");
+            crate::notice::say(crate::journal::Progress::Waiting { text: "Waiting for another tails-server command to finish…".into() });
             if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
                 bail!("could not lock {}: {}", self.path.join("lock").display(), std::io::Error::last_os_error());
             }

@@ -164,6 +164,17 @@ impl Server {
         document(plugins::available).await
     }
 
+    async fn plugin_list(&self, #[zbus(header)] header: Header<'_>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
+        polkit::check(conn, &header, action::READ).await?;
+        document(plugins::listed).await
+    }
+
+    async fn plugin_show(&self, name: String, #[zbus(header)] header: Header<'_>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
+        check_name("service", &name)?;
+        polkit::check(conn, &header, action::READ).await?;
+        document(move |ctx| plugins::shown(ctx, &name)).await
+    }
+
     async fn inspect_plugin(&self, file: zbus::zvariant::OwnedFd, #[zbus(header)] header: Header<'_>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
         polkit::check(conn, &header, action::PLUGINS).await?;
         let file = std::fs::File::from(std::os::fd::OwnedFd::from(file));

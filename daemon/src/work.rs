@@ -28,6 +28,11 @@ pub async fn run<T: Send + 'static>(progress: mpsc::UnboundedSender<Progress>, r
         .spawn(move || {
             let outcome = Context::new(paths()).and_then(|ctx| {
                 let ctx = ctx.with_progress(move |p| {
+                    // What a person should know (a warning, a wait, a plugin's
+                    // log line) is kept in the journal too, for the administrator.
+                    if matches!(p, Progress::Warning { .. } | Progress::Waiting { .. } | Progress::Log { .. }) {
+                        eprintln!("{}", p.line().1);
+                    }
                     let _ = progress.send(p.clone());
                 });
                 request(&ctx)

@@ -63,6 +63,10 @@ pub struct ConnectionInfo {
     pub text: Option<String>,
     /// The plugin's text for a window.
     pub gui_text: Option<String>,
+    /// Why the plugin's texts are missing (it failed or ran out of time);
+    /// a front end shows it as a warning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_missing: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -161,6 +165,11 @@ pub trait Server {
     fn rotate_address(&self, name: &str, confirmed: bool) -> zbus::Result<String>;
     /// The plugins shipped with Tails Server: `[{"name", "description", "added", "file", "sha256"}]`.
     fn available_plugins(&self) -> zbus::Result<String>;
+    /// The added plugins: `[{"name", "sha256", "contract", "description"}]`.
+    fn plugin_list(&self) -> zbus::Result<String>;
+    /// One added plugin (`plugin show --json`): who it is from, each
+    /// capability it asked for and whether it was granted.
+    fn plugin_show(&self, name: &str) -> zbus::Result<String>;
     /// Which tor is used and whether it is up (`tor status --json`).
     fn tor_status(&self) -> zbus::Result<String>;
 

@@ -64,6 +64,11 @@ pub enum Progress {
     Note { text: String },
     /// Something the person should know before going on (no client authorization).
     Warning { text: String },
+    /// A wait for something outside Tails Server (the dpkg lock, another
+    /// command holding the state lock), said so that a pause is explained.
+    Waiting { text: String },
+    /// A line from a plugin's log (already made safe to show by the core).
+    Log { plugin: String, level: String, text: String },
 }
 
 /// Where a line goes: warnings to the error stream, the rest to the output.
@@ -90,6 +95,9 @@ impl Progress {
             Progress::Autostarting { service } => format!("Enabling {service} (autostart):"),
             Progress::Note { text } => text.clone(),
             Progress::Warning { text } => return (Stream::Err, format!("Warning: {text}")),
+            // On the error stream: a command whose output is JSON stays JSON.
+            Progress::Waiting { text } => return (Stream::Err, text.clone()),
+            Progress::Log { plugin, level, text } => return (Stream::Err, format!("{plugin}: {level}: {text}")),
         };
         (Stream::Out, out)
     }
@@ -106,6 +114,8 @@ mod tests {
             Progress::Failed { step: Step::Unit },
             Progress::Resuming { service: "web".into(), operation: Operation::Disable },
             Progress::Warning { text: "careful".into() },
+            Progress::Waiting { text: "for dpkg".into() },
+            Progress::Log { plugin: "web".into(), level: "info".into(), text: "hello".into() },
         ];
         for p in all {
             let text = serde_json::to_string(&p).unwrap();
@@ -118,5 +128,7 @@ mod tests {
         let done = Progress::Done { step: Step::Configure, said: "2 files written".into(), seconds: Some(0.0123) };
         assert_eq!(done.line(), (Stream::Out, "  ✓ configure: 2 files written [0.012 s]".into()));
         assert_eq!(Progress::Warning { text: "x".into() }.line(), (Stream::Err, "Warning: x".into()));
+        assert_eq!(Progress::Log { plugin: "site".into(), level: "info".into(), text: "hi".into() }.line(), (Stream::Err, "site: info: hi".into()));
+        assert_eq!(Progress::Waiting { text: "Waiting…".into() }.line(), (Stream::Err, "Waiting…".into()));
     }
 }

@@ -6,6 +6,8 @@ pub mod plugin;
 pub mod service;
 
 use tails_server_core::journal::Progress;
+use std::io::{BufRead, Write};
+
 use tails_server_dbus::Stream;
 
 /// A line for each thing an operation says (the lines tests and benches read:
@@ -14,5 +16,20 @@ pub fn print_progress(progress: &Progress) {
     match progress.line() {
         (Stream::Out, line) => println!("{line}"),
         (Stream::Err, line) => eprintln!("{line}"),
+    }
+}
+
+/// Ask a yes/no question on the terminal; anything but "y"/"yes" (or no
+/// answer at all) is a no. At most a short line is read.
+pub fn ask(question: &str) -> bool {
+    print!("{question} [y/N] ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    match std::io::Read::take(std::io::stdin().lock(), 256).read_line(&mut answer) {
+        Ok(0) | Err(_) => {
+            println!();
+            false
+        }
+        Ok(_) => matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"),
     }
 }

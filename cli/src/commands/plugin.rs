@@ -6,9 +6,8 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Result};
 
 use tails_server_core::broker::caps::Capability;
-use tails_server_core::context::Context;
-use tails_server_core::plugins::{self, publisher_words};
-use tails_server_core::{consent, display};
+use tails_server_core::plugins;
+use tails_server_core::display;
 use tails_server_dbus::Inspection;
 
 use crate::backend::Backend;
@@ -100,7 +99,7 @@ fn consented(inspection: &Inspection, shown: &str, deny: &[String], yes: bool) -
             println!("Granted (--yes).");
             true
         }
-        Some(question) => consent::ask(&question),
+        Some(question) => super::ask(&question),
     })
 }
 
@@ -122,21 +121,17 @@ pub fn available(backend: &Backend, json: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn list_plugins(ctx: &Context, json: bool) -> Result<()> {
-    let mut rows = Vec::new();
-    for name in ctx.state.plugin_names()? {
-        let record = ctx.state.record(&name)?.expect("listed");
-        rows.push(serde_json::json!({
-            "name": name, "sha256": record.sha256, "contract": record.contract, "description": record.info.description,
-        }));
-    }
+pub fn list_plugins(backend: &Backend, json: bool) -> Result<()> {
+    let rows = backend.plugins()?;
+    let rows = rows.as_array().map(Vec::as_slice).unwrap_or_default();
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        println!("{}", serde_json::to_string_pretty(rows)?);
     } else if rows.is_empty() {
         println!("No plugins added. Add one with `tails-server plugin add NAME` (see `plugin available`) or `plugin add FILE.wasm`.");
     } else {
-        for r in &rows {
-            println!("{:<16} {}  tails:server@{}  {}", r["name"].as_str().unwrap(), &r["sha256"].as_str().unwrap()[..12], r["contract"].as_str().unwrap(), display::line(r["description"].as_str().unwrap()));
+        for r in rows {
+            let sha256 = r["sha256"].as_str().unwrap_or_default();
+            println!("{:<16} {}  tails:server@{}  {}", r["name"].as_str().unwrap_or_default(), &sha256[..sha256.len().min(12)], r["contract"].as_str().unwrap_or_default(), r["description"].as_str().unwrap_or_default());
         }
     }
     Ok(())
@@ -158,31 +153,22 @@ pub fn list_services(backend: &Backend, json: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn show(ctx: &Context, name: &str, json: bool) -> Result<()> {
-    let service = ctx.service(name)?;
-    let requested = service.record.requested();
-    let caps: Vec<_> = requested
-        .iter()
-        .map(|c| serde_json::json!({ "capability": c.to_string(), "granted": service.grant.granted.contains(c) }))
-        .collect();
+pub fn show(backend: &Backend, name: &str, json: bool) -> Result<()> {
+    let shown = backend.plugin(name)?;
     if json {
-        let value = serde_json::json!({
-            "name": name, "sha256": service.record.sha256, "contract": service.record.contract,
-            "description": service.record.info.description, "capabilities": caps,
-            "publisher": service.record.publisher.as_ref().map(|k| tails_server_signature::Publisher(k.clone()).fingerprint()),
-        });
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        println!("{}", serde_json::to_string_pretty(&shown)?);
         return Ok(());
     }
-    println!("{name} — {}", display::line(&service.record.info.description));
-    println!("from:     {}", publisher_words(service.record.publisher.as_deref()));
-    println!("sha256:   {}", service.record.sha256);
-    println!("contract: tails:server@{}", service.record.contract);
-    println!("enabled:  {}", service.state.enabled);
+    let word = |key: &str| shown[key].as_str().unwrap_or_default().to_string();
+    println!("{name} — {}", word("description"));
+    println!("from:     {}", word("from"));
+    println!("sha256:   {}", word("sha256"));
+    println!("contract: tails:server@{}", word("contract"));
+    println!("enabled:  {}", shown["enabled"].as_bool().unwrap_or(false));
     println!("Capabilities:");
-    for cap in &requested {
-        let status = if service.grant.granted.contains(cap) { "granted" } else { "refused" };
-        println!("  {status:<8} {cap}");
+    for cap in shown["capabilities"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        let status = if cap["granted"].as_bool().unwrap_or(false) { "granted" } else { "refused" };
+        println!("  {status:<8} {}", cap["capability"].as_str().unwrap_or_default());
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use tails_server_core::context::Context;
 use tails_server_core::onion;
 use tails_server_core::tor::block_on;
 use tails_server_core::tor::detect::TorSettings;
-use tails_server_core::{consent, display};
+use tails_server_core::display;
 use tails_server_dbus::ConnectionInfo;
 
 use crate::backend::Backend;
@@ -47,6 +47,9 @@ pub fn connection_info(backend: &Backend, name: &str, client: Option<&str>, as_j
 /// Address and port, each client's key (base32 for Tor Browser, and the
 /// `.auth_private` line), the plugin's own text, QR codes.
 fn print_connection_info(info: &ConnectionInfo, name: &str, as_json: bool, qr: bool) -> Result<()> {
+    if let Some(why) = &info.text_missing {
+        eprintln!("Warning: {why}");
+    }
     if as_json {
         println!("{}", serde_json::to_string_pretty(info)?);
         return Ok(());
@@ -82,7 +85,7 @@ fn qr_code(data: &str) -> String {
 }
 
 pub fn rotate_address(backend: &Backend, name: &str, yes: bool) -> Result<()> {
-    println!("{}", backend.rotate_address(name, &|question| yes || consent::ask(question))?);
+    println!("{}", backend.rotate_address(name, &|question| yes || super::ask(question))?);
     Ok(())
 }
 

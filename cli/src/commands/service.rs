@@ -5,7 +5,7 @@ use anyhow::{bail, Result};
 use serde_json::Value;
 
 use tails_server_core::context::Context;
-use tails_server_core::{consent, display, engine};
+use tails_server_core::{display, engine};
 
 use crate::backend::Backend;
 
@@ -51,7 +51,7 @@ fn text_of(value: &Value) -> String {
 }
 
 pub fn set_option(backend: &Backend, name: &str, option: &str, value: Option<&str>, yes: bool) -> Result<()> {
-    println!("{}", backend.set_option(name, option, value, &|question| yes || consent::ask(question))?);
+    println!("{}", backend.set_option(name, option, value, &|question| yes || super::ask(question))?);
     Ok(())
 }
 

@@ -120,7 +120,7 @@ pub fn daemon_serves_users_as_polkit_allows(w: &World) {
     // Allowed to read: the same documents as root's in-process ones.
     grant(&host, &["org.tails.server.read"]);
     eventually("the read rule", || as_user(&host, super::INSIDE_BIN, &["list"]).status.success());
-    for args in [&["list", "--json"][..], &["list"], &["plugin", "available"], &["web", "status", "--json"], &["web", "info"], &["web", "info", "--details", "--json"], &["web", "get-option", "folder"], &["web", "client", "list"]] {
+    for args in [&["list", "--json"][..], &["list"], &["plugin", "available"], &["plugin", "list"], &["plugin", "show", "web", "--json"], &["plugin", "show", "web"], &["web", "status", "--json"], &["web", "info"], &["web", "info", "--details", "--json"], &["web", "get-option", "folder"], &["web", "client", "list"]] {
         assert_eq!(user_ok(&host, args), root_in_process(&host, args), "tails-server {}: through the daemon and in-process differ", args.join(" "));
     }
     // Reading is not changing, nor seeing secrets.
@@ -129,6 +129,9 @@ pub fn daemon_serves_users_as_polkit_allows(w: &World) {
     let refused = user_fails(&host, &["web", "info", "--show-secrets"]);
     assert!(refused.contains("org.tails.server.secrets"), "{refused}");
     assert_eq!(host.info("web")["enabled"], false, "a refused enable changed nothing");
+    // What only root does is said so, with the reason.
+    let refused = user_fails(&host, &["repair"]);
+    assert!(refused.contains("`repair` runs only as root") && refused.contains("repairs by itself each time it starts"), "{refused}");
 
     // Allowed to manage and see keys: enable through a job, step by step.
     grant(&host, &["org.tails.server.read", "org.tails.server.manage", "org.tails.server.secrets"]);

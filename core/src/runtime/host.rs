@@ -208,6 +208,6 @@ impl log::Host for HostState {
         self.log_lines += 1;
         let message: String = message.chars().take(MAX_LOG_MESSAGE).collect();
         // One line per message, whatever the plugin sent, nothing a terminal acts on.
-        eprintln!("{}: {level}: {}", crate::display::line(&self.plugin), crate::display::line(&message));
+        crate::notice::say(crate::journal::Progress::Log { plugin: crate::display::line(&self.plugin), level: level.into(), text: crate::display::line(&message) });
     }
 }

@@ -173,7 +173,7 @@ impl Runtime {
         match unsafe { Component::deserialize_file(&self.engine, &cached) } {
             Ok(component) => Some(component),
             Err(e) => {
-                eprintln!("tails-server: recompiling {sha256}: cached copy unusable: {e}");
+                crate::notice::warn(format!("recompiling {sha256}: cached copy unusable: {e}"));
                 None
             }
         }
@@ -195,7 +195,7 @@ impl Runtime {
             .map_err(anyhow::Error::from)
             .and_then(|bytes| Ok(crate::fsutil::write_state_file(&self.cache_path(sha256), &bytes)?));
         if let Err(e) = stored {
-            eprintln!("tails-server: warning: could not cache the compiled plugin: {e:#}");
+            crate::notice::warn(format!("could not cache the compiled plugin: {e:#}"));
         }
     }
 

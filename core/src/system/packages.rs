@@ -105,7 +105,7 @@ pub fn install(root: &Path, names: &[String]) -> Result<(), String> {
     known_exactly(names)?;
     wait_for_lock(Path::new(DPKG_FRONTEND_LOCK))?;
     if interrupted(root) {
-        eprintln!("A previous dpkg run was interrupted; finishing it first (dpkg --configure -a)...");
+        crate::notice::say(crate::journal::Progress::Waiting { text: "A previous dpkg run was interrupted; finishing it first (dpkg --configure -a)...".into() });
         run(Command::new("dpkg").args(["--configure", "-a"]), "dpkg --configure -a")?;
     }
     let wait = format!("DPkg::Lock::Timeout={}", LOCK_WAIT.as_secs());
@@ -145,7 +145,7 @@ impl NoDaemonStarts {
         }
         let made = crate::fsutil::write_path_atomic(path, b"#!/bin/sh\n# Tails Server, while it installs packages: start no daemon.\nexit 101\n", crate::fsutil::Mode::KeepOr(0o755));
         if let Err(e) = &made {
-            eprintln!("tails-server: warning: packages may start their daemons while being installed (writing {POLICY_RC_D}: {e})");
+            crate::notice::warn(format!("packages may start their daemons while being installed (writing {POLICY_RC_D}: {e})"));
         }
         NoDaemonStarts(made.is_ok())
     }
@@ -155,7 +155,7 @@ impl Drop for NoDaemonStarts {
     fn drop(&mut self) {
         if self.0 {
             if let Err(e) = std::fs::remove_file(POLICY_RC_D) {
-                eprintln!("tails-server: warning: remove {POLICY_RC_D} by hand, or no package will start its daemon: {e}");
+                crate::notice::warn(format!("remove {POLICY_RC_D} by hand, or no package will start its daemon: {e}"));
             }
         }
     }
@@ -259,7 +259,7 @@ fn head_and_tail(output: &str, head: usize, tail: usize) -> Vec<&str> {
 /// does not.
 fn wait_for_lock(lock: &Path) -> Result<(), String> {
     let Some(holder) = lock_holder(lock) else { return Ok(()) };
-    eprintln!("Waiting for the package manager: {holder} holds the dpkg lock (up to {} s)...", LOCK_WAIT.as_secs());
+    crate::notice::say(crate::journal::Progress::Waiting { text: format!("Waiting for the package manager: {holder} holds the dpkg lock (up to {} s)...", LOCK_WAIT.as_secs()) });
     let deadline = std::time::Instant::now() + LOCK_WAIT;
     while let Some(holder) = lock_holder(lock) {
         if std::time::Instant::now() > deadline {
