@@ -42,14 +42,14 @@ impl Context {
         }
         let state = paths.state_dir.clone().unwrap_or_else(|| root.join(crate::places::STATE.trim_start_matches('/')));
         let persistence = Persistence::locate(paths.persistent_dir.as_deref(), &root);
-        Ok(Context { root, state: StateDir::new(state), persistence, runtime: OnceCell::new(), progress: std::rc::Rc::new(|_: &Progress| ()) })
+        Ok(Context { root, state: StateDir::new(state), persistence, runtime: OnceCell::new(), progress: std::sync::Arc::new(|_: &Progress| ()) })
     }
 
     /// Tell `show` how each operation goes, and what the code below says on
     /// this thread (`notice::say`) while this context lives.
-    pub fn with_progress(mut self, show: impl Fn(&Progress) + 'static) -> Self {
+    pub fn with_progress(mut self, show: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
         crate::notice::stop(&self.progress);
-        self.progress = std::rc::Rc::new(show);
+        self.progress = std::sync::Arc::new(show);
         crate::notice::listen(self.progress.clone());
         self
     }

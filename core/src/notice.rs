@@ -6,11 +6,12 @@
 //! never prints.
 
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::journal::Progress;
 
-pub(crate) type Listener = Rc<dyn Fn(&Progress)>;
+/// Shared with the thread a plugin call runs on (see `runtime`), hence Send.
+pub(crate) type Listener = Arc<dyn Fn(&Progress) + Send + Sync>;
 
 thread_local! {
     static LISTENER: RefCell<Option<Listener>> = const { RefCell::new(None) };
@@ -31,16 +32,29 @@ pub fn warn(text: impl Into<String>) {
     say(Progress::Warning { text: text.into() })
 }
 
+/// Who listens on this thread, for a thread that works on its behalf.
+pub(crate) fn current() -> Option<Listener> {
+    LISTENER.with(|l| l.borrow().clone())
+}
+
 /// `listener` hears what this thread says from now on.
 pub(crate) fn listen(listener: Listener) {
     LISTENER.with(|l| *l.borrow_mut() = Some(listener));
+}
+
+/// Run `work` on this (new) thread with `listener` hearing it.
+pub(crate) fn on_behalf<T>(listener: Option<Listener>, work: impl FnOnce() -> T) -> T {
+    if let Some(listener) = listener {
+        listen(listener);
+    }
+    work()
 }
 
 /// `listener` stops hearing, if it is still the one that listens.
 pub(crate) fn stop(listener: &Listener) {
     LISTENER.with(|l| {
         let mut l = l.borrow_mut();
-        if l.as_ref().is_some_and(|current| Rc::ptr_eq(current, listener)) {
+        if l.as_ref().is_some_and(|current| Arc::ptr_eq(current, listener)) {
             *l = None;
         }
     });
@@ -49,18 +63,17 @@ pub(crate) fn stop(listener: &Listener) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::RefCell;
 
     #[test]
     fn said_reaches_the_listener_and_nobody_after_it_stops() {
-        let heard = Rc::new(RefCell::new(Vec::new()));
+        let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
         let h = heard.clone();
-        let listener: Listener = Rc::new(move |p: &Progress| h.borrow_mut().push(p.clone()));
+        let listener: Listener = Arc::new(move |p: &Progress| h.lock().unwrap().push(p.clone()));
         say(Progress::Note { text: "before".into() });
         listen(listener.clone());
         warn("during");
         stop(&listener);
         say(Progress::Note { text: "after".into() });
-        assert_eq!(*heard.borrow(), vec![Progress::Warning { text: "during".into() }]);
+        assert_eq!(*heard.lock().unwrap(), vec![Progress::Warning { text: "during".into() }]);
     }
 }

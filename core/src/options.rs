@@ -89,6 +89,20 @@ pub fn allowed(kind: &OptionKind) -> String {
     }
 }
 
+/// The kind as a front end renders it: `{"type": "integer", "min", "max"}`,
+/// `{"type": "choice", "choices": [...]}`, or just the type.
+pub fn kind_json(kind: &OptionKind) -> serde_json::Value {
+    use serde_json::json;
+    match kind {
+        OptionKind::Boolean => json!({"type": "boolean"}),
+        OptionKind::Text => json!({"type": "text"}),
+        OptionKind::Secret => json!({"type": "secret"}),
+        OptionKind::Port => json!({"type": "port", "min": 1, "max": 65535}),
+        OptionKind::Integer(IntegerRange { min, max }) => json!({"type": "integer", "min": min, "max": max}),
+        OptionKind::Choice(choices) => json!({"type": "choice", "choices": choices.iter().map(|c| crate::display::line(c)).collect::<Vec<_>>()}),
+    }
+}
+
 /// Parse what the user typed into a value of the option's kind.
 pub fn parse(spec: &OptionSpec, text: &str) -> Result<OptionValue, String> {
     let bad = || format!("`{text}` is not a valid value for {}: expected {}", spec.name, allowed(&spec.kind));

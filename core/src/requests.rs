@@ -101,7 +101,7 @@ pub fn info(ctx: &Context, name: &str, details: bool, reveal: bool) -> Result<Va
             .iter()
             .map(|s| {
                 json!({"name": s.name, "name-in-gui": s.name_in_gui, "description": s.description, "group": s.group,
-                       "allowed": options::allowed(&s.kind), "masked": options::is_secret(s), "read-only": s.read_only})
+                       "allowed": options::allowed(&s.kind), "kind": options::kind_json(&s.kind), "masked": options::is_secret(s), "read-only": s.read_only})
             })
             .collect();
         map.insert("option-details".into(), Value::Array(specs));

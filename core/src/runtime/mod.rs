@@ -260,7 +260,9 @@ fn with_deadline<R: Send>(clock: &CallClock, call: impl Future<Output = wasmtime
             }
         })
     };
-    std::thread::scope(|scope| match scope.spawn(run).join() {
+    // The call's thread tells the same front end as this one.
+    let listener = crate::notice::current();
+    std::thread::scope(|scope| match scope.spawn(move || crate::notice::on_behalf(listener, run)).join() {
         Ok(result) => result,
         Err(panic) => std::panic::resume_unwind(panic),
     })
