@@ -5,13 +5,12 @@
 //! same documents and the same `Progress`.
 
 use anyhow::{anyhow, bail, Result};
-use futures_util::StreamExt;
 use serde_json::Value;
 use tails_server_core::context::Context;
 use tails_server_core::journal::Progress;
 use tails_server_core::requests::{self, Confirm};
 use tails_server_core::tor::block_on;
-use tails_server_dbus::{status, ConnectionInfo, Inspection, JobProxy, ServerProxy};
+use tails_server_dbus::{client, ConnectionInfo, Inspection, ServerProxy};
 
 pub enum Backend {
     Local(Box<Context>),
@@ -257,58 +256,21 @@ impl Daemon {
     fn job(&self, name: &str, enable: bool, show: fn(&Progress)) -> Result<String> {
         block_on(async {
             let path = if enable { self.server.enable(name).await } else { self.server.disable(name).await }.map_err(from_bus)?;
-            // Not cached: a status read must reach the daemon, so that a
-            // daemon that died is noticed instead of a stale "running".
-            let job = JobProxy::builder(self.server.inner().connection()).path(path)?.cache_properties(zbus::proxy::CacheProperties::No).build().await?;
-            let what = if enable { "enable" } else { "disable" };
-            let gone = |e: zbus::Error| anyhow!("tails-serverd stopped before the {what} of {name} finished ({e}); its next start finishes or undoes it: see `tails-server {name} status`");
-            // Subscribed before reading the history: nothing is missed.
-            let mut said = job.receive_progress().await?;
-            let mut finished = job.receive_finished().await?;
-            let history = job.history().await.map_err(gone)?;
-            let mut shown = 0usize;
-            for p in &history {
-                show(&serde_json::from_str(p)?);
-                shown += 1;
-            }
-            loop {
-                let status = job.status().await.map_err(gone)?;
-                if status != status::RUNNING {
-                    // Whatever was said before it finished and not seen yet.
-                    for p in job.history().await.map_err(gone)?.iter().skip(shown) {
-                        show(&serde_json::from_str(p)?);
-                    }
-                    let result = job.result().await.map_err(gone)?;
-                    return if status == status::SUCCEEDED { Ok(result) } else { Err(anyhow!(result)) };
+            let what = format!("the {} of {name}", if enable { "enable" } else { "disable" });
+            client::follow(self.server.inner().connection(), path, &what, |p| show(&p)).await.map_err(|e| {
+                if e.starts_with("tails-serverd stopped") {
+                    anyhow!("{e}: see `tails-server {name} status`")
+                } else {
+                    anyhow!(e)
                 }
-                tokio::select! {
-                    Some(signal) = said.next() => {
-                        let args = signal.args()?;
-                        if args.index as usize == shown {
-                            show(&serde_json::from_str(args.progress)?);
-                            shown += 1;
-                        }
-                    }
-                    Some(_) = finished.next() => {}
-                    // The finished signal is what ends the wait; the status is
-                    // read again now and then in case it was missed.
-                    _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
-                }
-            }
+            })
         })
     }
 }
 
 /// The daemon's refusal or error, as its own words.
 fn from_bus(e: zbus::Error) -> anyhow::Error {
-    match e {
-        zbus::Error::MethodError(_, Some(text), _) => anyhow!(text),
-        zbus::Error::FDO(fdo) => match *fdo {
-            zbus::fdo::Error::AccessDenied(text) | zbus::fdo::Error::Failed(text) | zbus::fdo::Error::InvalidArgs(text) => anyhow!(text),
-            other => anyhow!(other),
-        },
-        other => anyhow!("talking to tails-serverd: {other}"),
-    }
+    anyhow!(client::words(e))
 }
 
 /// Why a command is not offered to a user who is not root.

@@ -10,6 +10,7 @@
 //! with `--json`, so that every front end reads the same fields; long work
 //! (enable, disable) returns a job object at once.
 
+pub mod client;
 pub mod progress;
 
 use serde::{Deserialize, Serialize};

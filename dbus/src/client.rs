@@ -1,0 +1,69 @@
+//! What every client of the daemon does the same way (the CLI and the
+//! window): follow a job to its end, and read an error as the daemon's words.
+
+use futures_util::StreamExt;
+
+use crate::progress::Progress;
+use crate::{status, JobProxy};
+
+/// The daemon's refusal or error as its own words; anything else says it
+/// came from talking to the daemon.
+pub fn words(e: zbus::Error) -> String {
+    match e {
+        zbus::Error::MethodError(_, Some(text), _) => text,
+        zbus::Error::FDO(fdo) => match *fdo {
+            zbus::fdo::Error::AccessDenied(text) | zbus::fdo::Error::Failed(text) | zbus::fdo::Error::InvalidArgs(text) => text,
+            other => other.to_string(),
+        },
+        other => format!("talking to tails-serverd: {other}"),
+    }
+}
+
+/// Follow the job at `path` (`what`: "the enable of web"): `show` each thing
+/// it says once, in order, then its result or its error, in words.
+pub async fn follow(conn: &zbus::Connection, path: zbus::zvariant::OwnedObjectPath, what: &str, mut show: impl FnMut(Progress)) -> Result<String, String> {
+    // Not cached: a status read must reach the daemon, so that a daemon that
+    // died is noticed instead of a stale "running".
+    let job = JobProxy::builder(conn)
+        .path(path)
+        .and_then(|b| Ok(b.cache_properties(zbus::proxy::CacheProperties::No)))
+        .map_err(words)?
+        .build()
+        .await
+        .map_err(words)?;
+    let gone = |e: zbus::Error| format!("tails-serverd stopped before {what} finished ({e}); its next start finishes or undoes it");
+    let parse = |text: &str| serde_json::from_str::<Progress>(text).map_err(|e| format!("the daemon said something this program cannot read ({e})"));
+    // Subscribed before reading the history: nothing is missed.
+    let mut said = job.receive_progress().await.map_err(words)?;
+    let mut finished = job.receive_finished().await.map_err(words)?;
+    let mut shown = 0usize;
+    for p in job.history().await.map_err(gone)? {
+        show(parse(&p)?);
+        shown += 1;
+    }
+    loop {
+        let status = job.status().await.map_err(gone)?;
+        if status != status::RUNNING {
+            // Whatever was said before it finished and not seen yet.
+            for p in job.history().await.map_err(gone)?.iter().skip(shown) {
+                show(parse(p)?);
+            }
+            let result = job.result().await.map_err(gone)?;
+            return if status == status::SUCCEEDED { Ok(result) } else { Err(result) };
+        }
+        tokio::select! {
+            Some(signal) = said.next() => {
+                if let Ok(args) = signal.args() {
+                    if args.index as usize == shown {
+                        show(parse(args.progress)?);
+                        shown += 1;
+                    }
+                }
+            }
+            Some(_) = finished.next() => {}
+            // The finished signal is what ends the wait; the status is read
+            // again now and then in case it was missed.
+            _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+        }
+    }
+}

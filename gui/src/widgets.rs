@@ -1,0 +1,147 @@
+//! Small pieces every screen uses: buttons that say what they do to a screen
+//! reader, a yes/no question, a QR code drawn pixel-exact, text made safe.
+
+use adw::prelude::*;
+use tokio::sync::oneshot;
+
+/// Give a control the name assistive technology says (and tests find it
+/// by). GTK 4.8 has only the C function, which takes a list of properties.
+pub fn name(widget: &impl IsA<gtk::Widget>, label: &str) {
+    use gtk::glib::translate::ToGlibPtr;
+    extern "C" {
+        fn gtk_accessible_update_property(accessible: *mut std::ffi::c_void, first: std::ffi::c_int, ...);
+    }
+    let Ok(label) = std::ffi::CString::new(label.replace('\0', "")) else { return };
+    let widget: *mut gtk::ffi::GtkWidget = widget.as_ref().to_glib_none().0;
+    // SAFETY: a live widget (every GtkWidget is a GtkAccessible), one
+    // (LABEL, string) pair, then the -1 that ends the list.
+    unsafe { gtk_accessible_update_property(widget.cast(), gtk::ffi::GTK_ACCESSIBLE_PROPERTY_LABEL, label.as_ptr(), -1 as std::ffi::c_int) }
+}
+
+/// A button with an icon, its name said to assistive technology and shown
+/// as a tooltip.
+pub fn icon_button(icon: &str, label: &str) -> gtk::Button {
+    let button = gtk::Button::builder().icon_name(icon).tooltip_text(label).valign(gtk::Align::Center).build();
+    button.add_css_class("flat");
+    name(&button, label);
+    button
+}
+
+/// A value a person may select and copy (an address, a key), beside its row's title.
+pub fn value_label(text: &str) -> gtk::Label {
+    gtk::Label::builder()
+        .label(text)
+        .selectable(true)
+        .wrap(true)
+        .wrap_mode(gtk::pango::WrapMode::Char)
+        .max_width_chars(34)
+        .xalign(0.0)
+        .valign(gtk::Align::Center)
+        .css_classes(["monospace"])
+        .build()
+}
+
+/// A button with words.
+pub fn text_button(label: &str) -> gtk::Button {
+    gtk::Button::builder().label(label).valign(gtk::Align::Center).use_underline(true).build()
+}
+
+/// Ask a question; true when the person chose `yes`.
+pub async fn ask(parent: &impl IsA<gtk::Window>, heading: &str, body: &str, yes: &str, destructive: bool) -> bool {
+    let dialog = adw::MessageDialog::new(Some(parent), Some(heading), Some(body));
+    dialog.add_response("no", "_Cancel");
+    dialog.add_response("yes", yes);
+    dialog.set_response_appearance("yes", if destructive { adw::ResponseAppearance::Destructive } else { adw::ResponseAppearance::Suggested });
+    dialog.set_default_response(Some("no"));
+    dialog.set_close_response("no");
+    answer(&dialog).await == "yes"
+}
+
+/// Present `dialog` and wait for the response chosen.
+pub async fn answer(dialog: &adw::MessageDialog) -> String {
+    let (tx, rx) = oneshot::channel();
+    let tx = std::cell::Cell::new(Some(tx));
+    dialog.connect_response(None, move |_, response| {
+        if let Some(tx) = tx.take() {
+            let _ = tx.send(response.to_string());
+        }
+    });
+    dialog.present();
+    rx.await.unwrap_or_default()
+}
+
+/// Tell the person something went wrong, in the daemon's words.
+pub fn error(parent: &impl IsA<gtk::Window>, heading: &str, words: &str) {
+    let dialog = adw::MessageDialog::new(Some(parent), Some(heading), Some(&safe(words)));
+    dialog.add_response("close", "_Close");
+    dialog.present();
+}
+
+/// A QR code of `data` at a whole number of pixels per module (GTK 4.8
+/// would blur a scaled one), with a quiet zone.
+pub fn qr_picture(data: &str) -> gtk::Widget {
+    let Ok(code) = qrcode::QrCode::new(data.as_bytes()) else {
+        return gtk::Label::new(Some("(too long for a QR code)")).upcast();
+    };
+    let modules = code.width();
+    let colors = code.to_colors();
+    let (scale, quiet) = (6usize, 4usize);
+    let side = (modules + 2 * quiet) * scale;
+    let mut pixels = vec![255u8; side * side * 3];
+    for (i, color) in colors.iter().enumerate() {
+        if *color != qrcode::Color::Dark {
+            continue;
+        }
+        let (mx, my) = (i % modules + quiet, i / modules + quiet);
+        for y in my * scale..(my + 1) * scale {
+            let row = y * side * 3;
+            pixels[row + mx * scale * 3..row + (mx + 1) * scale * 3].fill(0);
+        }
+    }
+    let texture = gtk::gdk::MemoryTexture::new(side as i32, side as i32, gtk::gdk::MemoryFormat::R8g8b8, &gtk::glib::Bytes::from_owned(pixels), side * 3);
+    let picture = gtk::Picture::for_paintable(&texture);
+    picture.set_can_shrink(false);
+    picture.upcast()
+}
+
+/// Show a QR code of `data` in a window of its own.
+pub fn show_qr(parent: &impl IsA<gtk::Window>, title: &str, data: &str) {
+    let dialog = adw::MessageDialog::new(Some(parent), Some(title), None);
+    dialog.set_extra_child(Some(&qr_picture(data)));
+    dialog.add_response("close", "_Close");
+    dialog.present();
+}
+
+/// Text from a plugin or the daemon, made safe to show: control characters
+/// and direction overrides are shown as escapes, never acted on, and the
+/// length is bounded (the core escapes too; a window does not rely on it).
+pub fn safe(text: &str) -> String {
+    const MAX: usize = 8192;
+    let mut out = String::new();
+    for c in text.chars().take(MAX) {
+        let dangerous = (c.is_control() && c != '\n' && c != '\t') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}');
+        if dangerous {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A field of a daemon document as text ("" when absent), made safe.
+pub fn text_of(value: &serde_json::Value, key: &str) -> String {
+    safe(value[key].as_str().unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_and_direction_overrides_are_shown_not_acted_on() {
+        assert_eq!(safe("ok\u{1b}[2J\u{202e}x"), "ok\\u{1b}[2J\\u{202e}x");
+        assert_eq!(safe("two\nlines"), "two\nlines");
+        assert_eq!(safe(&"a".repeat(10_000)).len(), 8192);
+    }
+}
