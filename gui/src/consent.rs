@@ -21,14 +21,7 @@ pub fn choose_file(app: &Rc<App>) {
     filter.add_pattern("*.wasm");
     chooser.add_filter(&filter);
     let app = app.clone();
-    chooser.connect_response(move |chooser, response| {
-        if response == gtk::ResponseType::Accept {
-            if let Some(path) = chooser.file().and_then(|f| f.path()) {
-                add_file(&app, path);
-            }
-        }
-    });
-    chooser.show();
+    widgets::choose(chooser, move |path| add_file(&app, path));
 }
 
 /// Open the file without blocking on a FIFO and only if it is a regular file.
@@ -83,9 +76,9 @@ async fn consent(app: &Rc<App>, i: &Inspection) -> Option<Vec<String>> {
     let list = gtk::ListBox::builder().selection_mode(gtk::SelectionMode::None).css_classes(["boxed-list"]).build();
     let mut switches = Vec::new();
     for asked in &i.asks {
-        let row = adw::ActionRow::builder().title(widgets::safe(&asked.words)).subtitle(widgets::safe(&asked.capability)).title_lines(0).build();
+        let row = adw::ActionRow::builder().title(widgets::safe(plain(&asked.words))).subtitle(widgets::safe(&asked.capability)).title_lines(0).build();
         let switch = gtk::Switch::builder().active(true).valign(gtk::Align::Center).build();
-        widgets::name(&switch, &format!("Allow: {}", widgets::safe(&asked.words)));
+        widgets::name(&switch, &format!("Allow: {}", widgets::safe(plain(&asked.words))));
         row.add_suffix(&switch);
         row.set_activatable_widget(Some(&switch));
         list.append(&row);
@@ -100,7 +93,7 @@ async fn consent(app: &Rc<App>, i: &Inspection) -> Option<Vec<String>> {
     more.append(&list);
     for (what, lines) in [("Still allowed from before:", &i.kept), ("No longer asked for:", &i.no_longer_asks)] {
         if !lines.is_empty() {
-            let text = lines.iter().map(|l| format!("• {}", widgets::safe(l))).collect::<Vec<_>>().join("\n");
+            let text = lines.iter().map(|l| format!("• {}", widgets::safe(plain(l)))).collect::<Vec<_>>().join("\n");
             more.append(&gtk::Label::builder().label(format!("{what}\n{text}")).xalign(0.0).wrap(true).build());
         }
     }
@@ -117,4 +110,14 @@ async fn consent(app: &Rc<App>, i: &Inspection) -> Option<Vec<String>> {
         return None;
     }
     Some(switches.into_iter().filter(|(_, s)| !s.is_active()).map(|(c, _)| c).collect())
+}
+
+/// The words of a capability without the terminal's list dash and the short
+/// form in brackets (the window shows the short form on its own line).
+fn plain(words: &str) -> &str {
+    let words = words.trim_start().trim_start_matches("- ");
+    match words.rfind("   [") {
+        Some(end) if words.ends_with(']') => &words[..end],
+        _ => words,
+    }
 }

@@ -75,7 +75,6 @@ pub fn group(app: &Rc<App>, service: &str, info: &Value) -> adw::PreferencesGrou
         let port = info["remote-port"].as_u64().unwrap_or(80);
         let row = adw::ActionRow::builder().title(if port == 80 { "Address".to_string() } else { format!("Address (port {port})") }).build();
         let shown = widgets::value_label(&address);
-        widgets::name(&shown, "Onion address");
         row.add_suffix(&shown);
         let copy = widgets::icon_button("edit-copy-symbolic", "Copy address");
         let a = address.clone();
@@ -169,7 +168,6 @@ fn client_row(keys: &Keys, client: &str, enabled: bool) -> adw::ActionRow {
     const HIDDEN: &str = "••••••••••••••••";
     let row = adw::ActionRow::builder().title(format!("Client {client}")).build();
     let key = widgets::value_label(HIDDEN);
-    widgets::name(&key, &format!("{client}'s key"));
     row.add_suffix(&key);
     let button = |icon: &str, label: String| {
         let b = widgets::icon_button(icon, &label);
@@ -233,11 +231,7 @@ fn save_auth_private(keys: &Keys, credentials: &tails_server_dbus::ClientCredent
     let chooser = gtk::FileChooserNative::new(Some("Save the key for another tor"), Some(&keys.app.window), gtk::FileChooserAction::Save, Some("_Save"), Some("_Cancel"));
     chooser.set_current_name(&format!("{}.auth_private", keys.service));
     let (app, line) = (keys.app.clone(), credentials.auth_private.clone());
-    chooser.connect_response(move |chooser, response| {
-        if response != gtk::ResponseType::Accept {
-            return;
-        }
-        let Some(path) = chooser.file().and_then(|f| f.path()) else { return };
+    widgets::choose(chooser, move |path| {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
         let written = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path).and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()));
@@ -246,5 +240,4 @@ fn save_auth_private(keys: &Keys, credentials: &tails_server_dbus::ClientCredent
             Err(e) => widgets::error(&app.window, "The key could not be saved", &format!("{}: {e}", path.display())),
         }
     });
-    chooser.show();
 }

@@ -43,7 +43,10 @@ pub fn value_label(text: &str) -> gtk::Label {
 
 /// A button with words.
 pub fn text_button(label: &str) -> gtk::Button {
-    gtk::Button::builder().label(label).valign(gtk::Align::Center).use_underline(true).build()
+    let button = gtk::Button::builder().label(label).valign(gtk::Align::Center).use_underline(true).build();
+    // Said without the mnemonic's underscore.
+    name(&button, &label.replace('_', ""));
+    button
 }
 
 /// Ask a question; true when the person chose `yes`.
@@ -68,6 +71,21 @@ pub async fn answer(dialog: &adw::MessageDialog) -> String {
     });
     dialog.present();
     rx.await.unwrap_or_default()
+}
+
+/// Show a file chooser and run `then` with the chosen path. GTK keeps no
+/// reference to a native chooser: this one holds itself until answered.
+pub fn choose(chooser: gtk::FileChooserNative, then: impl Fn(std::path::PathBuf) + 'static) {
+    let held = std::cell::RefCell::new(Some(chooser.clone()));
+    chooser.connect_response(move |chooser, response| {
+        let _released = held.borrow_mut().take();
+        if response == gtk::ResponseType::Accept {
+            if let Some(path) = chooser.file().and_then(|f| f.path()) {
+                then(path);
+            }
+        }
+    });
+    chooser.show();
 }
 
 /// Tell the person something went wrong, in the daemon's words.

@@ -12,7 +12,7 @@ use tails_server_testkit::tornet::{fetch, Fetch};
 
 use super::{Boot, Host, World, BIN};
 
-const USER: &str = "tsuser";
+pub const USER: &str = "tsuser";
 const PAGE: &str = "<h1>Served through tails-serverd</h1>";
 
 /// The daemon's binary, built beside the CLI (`cargo test` builds the
@@ -24,7 +24,7 @@ fn daemon_binary() -> PathBuf {
 }
 
 /// What an installed Tails Server brings for its daemon.
-fn daemon_files(control: &str, scratch: &Path) -> Vec<(PathBuf, String)> {
+pub fn daemon_files(control: &str, scratch: &Path) -> Vec<(PathBuf, String)> {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
     let dropin = scratch.join("test.conf");
     // The host's tor is the private network's service tor.
@@ -39,7 +39,7 @@ fn daemon_files(control: &str, scratch: &Path) -> Vec<(PathBuf, String)> {
     ]
 }
 
-fn as_user(host: &Host, program: &str, args: &[&str]) -> Output {
+pub fn as_user(host: &Host, program: &str, args: &[&str]) -> Output {
     host.sys.command("runuser").args(["-u", USER, "--", program]).args(args).stdin(Stdio::null()).output().expect("runuser")
 }
 
@@ -77,7 +77,7 @@ fn bus_call(host: &Host, method: &str, args: &[&str]) -> (bool, String) {
 }
 
 /// Grant the user these polkit actions (polkitd reloads its rules itself).
-fn grant(host: &Host, actions: &[&str]) {
+pub fn grant(host: &Host, actions: &[&str]) {
     let ids: Vec<String> = actions.iter().map(|a| format!("\"{a}\"")).collect();
     let rule = format!(
         "polkit.addRule(function(action, subject) {{\n  if ([{}].indexOf(action.id) >= 0 && subject.user == \"{USER}\") {{ return polkit.Result.YES; }}\n}});\n",
@@ -87,7 +87,7 @@ fn grant(host: &Host, actions: &[&str]) {
 }
 
 /// Wait (bounded) until `check` holds: polkitd reloads its rules on its own time.
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !check() {
         assert!(Instant::now() < deadline, "{what}: not within 30 s");

@@ -12,6 +12,7 @@ mod catalog;
 mod crash;
 mod daemon;
 mod flow;
+mod gui;
 mod npm;
 mod packages;
 mod reboot;
@@ -53,6 +54,8 @@ pub struct Boot<'a> {
     /// npm installs from the cache `scripts/setup` filled (Etherpad's
     /// packages), offline: the host has no network.
     pub npm_cache: bool,
+    /// Folders of this machine shared with the host (outside, inside).
+    pub binds: Vec<(PathBuf, String)>,
 }
 
 impl World {
@@ -77,6 +80,9 @@ impl World {
         }
         for (from, inside) in boot.files {
             items.push(Item::Copy(from, inside));
+        }
+        for (from, inside) in boot.binds {
+            items.push(Item::Bind(from, inside));
         }
         let npmrc = tempfile::NamedTempFile::new().unwrap();
         if boot.npm_cache {
@@ -225,6 +231,7 @@ const TESTS: &[Test] = &[
     ("services_work_through_tor_with_their_real_clients", catalog::services_work_through_tor_with_their_real_clients),
     ("catalog_data_survives_a_reboot", catalog::catalog_data_survives_a_reboot),
     ("daemon_serves_users_as_polkit_allows", daemon::daemon_serves_users_as_polkit_allows),
+    ("window_adds_enables_shares_and_disables_web", gui::window_adds_enables_shares_and_disables_web),
 ];
 
 fn main() {
