@@ -11,7 +11,6 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use tails_server_testkit::tornet::{fetch, Fetch};
 
 use super::daemon::{as_user, daemon_files, eventually, grant, USER};
 use super::{Boot, World, BIN};
@@ -64,7 +63,7 @@ exit $r
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut said = String::new();
-    let (mut address, mut key, mut clipboard) = (None, None, None);
+    let mut address = None;
     // Bounded: the driver's own waits are bounded and `timeout` ends it.
     loop {
         let mut line = String::new();
@@ -75,35 +74,16 @@ exit $r
         let line = line.trim_end();
         if let Some(a) = line.strip_prefix("ADDRESS=") {
             address = Some(a.to_string());
-        } else if let Some(k) = line.strip_prefix("KEY=") {
-            key = Some(k.to_string());
-        } else if let Some(c) = line.strip_prefix("CLIPBOARD=") {
-            clipboard = Some(c.to_string());
-            // What the window showed opens the service through Tor.
-            let (address, key) = (address.clone().expect("address before clipboard"), key.clone().expect("key before clipboard"));
-            assert!(address.ends_with(".onion") && w.published(&address), "the window's address {address} is published");
-            assert_eq!(clipboard.as_deref(), Some(key.as_str()), "Copy put the key on the clipboard");
-            w.tor.client_key(&address, Some(&key));
-            match fetch(w.tor.client_socks, &address, 80) {
-                Fetch::Page(page) => assert!(page.contains(PAGE), "{page}"),
-                other => panic!("the page through Tor with the window's address and key: {other:?}"),
-            }
-            w.tor.client_key(&address, None);
-            // A second client, added by root meanwhile: the window shows it.
-            host.ok(&["web", "client", "add", "carol"]);
-            host.sys.sh("touch /tmp/go");
+            assert!(a.ends_with(".onion") && w.published(a), "the window's address {a} is published");
         }
     }
     let status = child.wait().unwrap();
     assert!(status.success() && said.contains("DONE"), "the window was not driven to the end:\n{said}");
-    assert!(clipboard.is_some());
+    assert!(address.is_some(), "the window showed the address");
     let info = host.info("web");
     assert_eq!(info["enabled"], false, "disabled from the window");
-    let clients = host.ok(&["web", "client", "list"]);
-    assert!(!clients.contains("carol"), "carol removed from the window: {clients}");
-
     // Every screen was saved and shows something.
-    for name in ["1-services", "2-consent", "3-service", "4-enabling", "5-sharing", "6-remove-client", "7-disabled"] {
+    for name in ["1-services", "2-consent", "3-service", "4-enabling", "5-sharing", "7-disabled"] {
         let png = shots.join(format!("{name}.png"));
         let bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("{}: {e}", png.display()));
         assert!(!blank(&png), "{} is blank", png.display());
