@@ -179,10 +179,6 @@ impl Backend {
     }
 }
 
-/// How the daemon says a change needs the person's agreement: its error
-/// message starts with this, followed by the question.
-pub const QUESTION: &str = tails_server_dbus::NEEDS_CONFIRMATION;
-
 type Call<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = zbus::Result<T>> + 'a>>;
 
 pub struct Daemon {
@@ -220,15 +216,12 @@ impl Daemon {
     /// person's agreement, ask here (the daemon cannot) and call again.
     fn confirming(&self, confirm: Confirm, refused: &str, call: impl Fn(bool) -> Result<String>) -> Result<String> {
         match call(false) {
-            Err(e) if e.to_string().starts_with(QUESTION) => {
-                let question = e.to_string()[QUESTION.len()..].to_string();
-                if confirm(&question) {
-                    call(true)
-                } else {
-                    bail!("{refused}")
-                }
-            }
-            other => other,
+            Err(e) => match client::question(&e.to_string()) {
+                Some(question) if confirm(question) => call(true),
+                Some(_) => bail!("{refused}"),
+                None => Err(e),
+            },
+            answer => answer,
         }
     }
 

@@ -5,10 +5,12 @@ use std::collections::BTreeSet;
 use crate::broker::caps::Capability;
 use crate::display;
 use crate::runtime::bindings::tails::server::types::ServiceInfo;
+use tails_server_dbus::Asked;
 
-/// One line per capability, in words, with the port's stated purpose, and
-/// the capability's short form (what `--deny` takes) beside it.
-pub fn describe(caps: &BTreeSet<Capability>, info: &ServiceInfo) -> Vec<String> {
+/// Each capability in words, with the port's stated purpose, beside its
+/// short form (what `--deny` takes); a front end lays them out
+/// (`Asked::line` for a terminal).
+pub fn describe(caps: &BTreeSet<Capability>, info: &ServiceInfo) -> Vec<Asked> {
     caps.iter()
         .map(|cap| {
             let words = match cap {
@@ -41,7 +43,7 @@ pub fn describe(caps: &BTreeSet<Capability>, info: &ServiceInfo) -> Vec<String> 
                     format!("listen on port {port}/{protocol}{purpose}{target}")
                 }
             };
-            format!("  - {words}   [{}]", display::line(&cap.to_string()))
+            Asked { capability: cap.to_string(), words }
         })
         .collect()
 }

@@ -10,7 +10,9 @@ pub mod audit;
 pub mod broker;
 pub mod consent;
 pub mod context;
-pub mod display;
+/// Showing untrusted text; it lives with the D-Bus types so that every front
+/// end (the window too, which links no core) escapes the same way.
+pub use tails_server_dbus::display;
 pub mod engine;
 pub mod fsutil;
 pub mod journal;

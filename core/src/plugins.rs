@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::io::Read;
 
 use anyhow::{anyhow, bail, Context as _, Result};
-use tails_server_dbus::{Asked, Inspection};
+use tails_server_dbus::Inspection;
 use tails_server_signature::Publisher;
 
 use crate::broker::caps::Capability;
@@ -23,12 +23,7 @@ use crate::{consent, display, manifest, options};
 /// Open a plugin file without blocking on a FIFO (the flag does nothing to
 /// a regular file); [`read`] then reads it, bounded.
 pub fn open(file: &std::path::Path) -> Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::File::options()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(file)
-        .with_context(|| format!("cannot read {}", display::path(file)))
+    tails_server_dbus::client::open_plugin_file(file).with_context(|| format!("cannot read {}", display::path(file)))
 }
 
 /// Open and read a plugin file ([`open`], [`read`]).
@@ -140,7 +135,7 @@ pub fn inspect(ctx: &Context, wasm: Vec<u8>, shown: &str) -> Result<Candidate> {
         replaces: previous.as_ref().map(|p| p.sha256.clone()),
         no_longer_asks: previous.as_ref().map(|old| words(&no_longer, &old.info)).unwrap_or_default(),
         requested: requested.iter().map(|c| c.to_string()).collect(),
-        asks: to_ask.iter().map(|c| Asked { capability: c.to_string(), words: words(&BTreeSet::from([c.clone()]), &info).join("\n") }).collect(),
+        asks: words(&to_ask, &info),
         kept: kept.iter().map(|c: &Capability| c.to_string()).collect(),
     };
     let record = PluginRecord { sha256, contract: contract.into(), publisher, info };

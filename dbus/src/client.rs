@@ -19,6 +19,20 @@ pub fn words(e: zbus::Error) -> String {
     }
 }
 
+/// Open a plugin file to hand to the daemon (or to read in-process) without
+/// blocking on a FIFO or taking a terminal; the flags do nothing to a
+/// regular file. Whoever reads it checks it is one.
+pub fn open_plugin_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::File::options().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY).open(path)
+}
+
+/// The question in a daemon's answer that a change needs the person's
+/// agreement first ([`crate::NEEDS_CONFIRMATION`] then the question).
+pub fn question(words: &str) -> Option<&str> {
+    words.strip_prefix(crate::NEEDS_CONFIRMATION)
+}
+
 /// Follow the job at `path` (`what`: "the enable of web"): `show` each thing
 /// it says once, in order, then its result or its error, in words.
 pub async fn follow(conn: &zbus::Connection, path: zbus::zvariant::OwnedObjectPath, what: &str, mut show: impl FnMut(Progress)) -> Result<String, String> {

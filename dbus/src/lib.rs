@@ -1,6 +1,8 @@
 //! The D-Bus interface of `tails-serverd`, shared by the daemon and its
 //! clients (the `tails-server` CLI, the GUI): the names on the bus, the
-//! polkit actions, the types that cross it and the proxies. It links no
+//! polkit actions, the types that cross it and the proxies, and what every
+//! front end shows the same way (`progress` words, `display` escaping,
+//! `client` job following). It links no
 //! plugin runtime, so a front end that uses only this crate never loads a
 //! plugin.
 //!
@@ -11,6 +13,7 @@
 //! (enable, disable) returns a job object at once.
 
 pub mod client;
+pub mod display;
 pub mod progress;
 
 use serde::{Deserialize, Serialize};
@@ -99,8 +102,8 @@ pub struct Inspection {
     pub already_added: bool,
     /// The sha256 of the build this one replaces, if any.
     pub replaces: Option<String>,
-    /// What the replaced build asked and this one no longer does, in words.
-    pub no_longer_asks: Vec<String>,
+    /// What the replaced build asked and this one no longer does.
+    pub no_longer_asks: Vec<Asked>,
     /// Everything it asks for (short forms), granted or not.
     pub requested: Vec<String>,
     /// What needs a yes now (everything, or on an upgrade what is new).
@@ -116,6 +119,13 @@ pub struct Asked {
     pub capability: String,
     /// What it lets the plugin do, in words.
     pub words: String,
+}
+
+impl Asked {
+    /// The line a terminal shows: `  - WORDS   [SHORT FORM]`.
+    pub fn line(&self) -> String {
+        format!("  - {}   [{}]", self.words, display::line(&self.capability))
+    }
 }
 
 /// The daemon. Every method checks its polkit action for the caller first;

@@ -26,8 +26,7 @@ pub fn choose_file(app: &Rc<App>) {
 
 /// Open the file without blocking on a FIFO and only if it is a regular file.
 fn open(path: &std::path::Path) -> Result<std::fs::File, String> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file = tails_server_dbus::client::open_plugin_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
     match file.metadata() {
         Ok(m) if m.is_file() => Ok(file),
         _ => Err(format!("{} is not a plugin file (not a regular file)", path.display())),
@@ -76,9 +75,9 @@ async fn consent(app: &Rc<App>, i: &Inspection) -> Option<Vec<String>> {
     let list = gtk::ListBox::builder().selection_mode(gtk::SelectionMode::None).css_classes(["boxed-list"]).build();
     let mut switches = Vec::new();
     for asked in &i.asks {
-        let row = adw::ActionRow::builder().title(widgets::safe(plain(&asked.words))).subtitle(widgets::safe(&asked.capability)).title_lines(0).build();
+        let row = adw::ActionRow::builder().title(widgets::safe(&asked.words)).subtitle(widgets::safe(&asked.capability)).title_lines(0).build();
         let switch = gtk::Switch::builder().active(true).valign(gtk::Align::Center).build();
-        widgets::name(&switch, &format!("Allow: {}", widgets::safe(plain(&asked.words))));
+        widgets::name(&switch, &format!("Allow: {}", widgets::safe(&asked.words)));
         row.add_suffix(&switch);
         row.set_activatable_widget(Some(&switch));
         list.append(&row);
@@ -91,9 +90,10 @@ async fn consent(app: &Rc<App>, i: &Inspection) -> Option<Vec<String>> {
     let lead = gtk::Label::builder().label(if i.replaces.is_some() { "What it asks for now (turn a switch off to refuse it):" } else { "It asks to (turn a switch off to refuse it):" }).xalign(0.0).wrap(true).build();
     more.append(&lead);
     more.append(&list);
-    for (what, lines) in [("Still allowed from before:", &i.kept), ("No longer asked for:", &i.no_longer_asks)] {
+    let no_longer: Vec<String> = i.no_longer_asks.iter().map(|a| a.words.clone()).collect();
+    for (what, lines) in [("Still allowed from before:", &i.kept), ("No longer asked for:", &no_longer)] {
         if !lines.is_empty() {
-            let text = lines.iter().map(|l| format!("• {}", widgets::safe(plain(l)))).collect::<Vec<_>>().join("\n");
+            let text = lines.iter().map(|l| format!("• {}", widgets::safe(l))).collect::<Vec<_>>().join("\n");
             more.append(&gtk::Label::builder().label(format!("{what}\n{text}")).xalign(0.0).wrap(true).build());
         }
     }
@@ -110,14 +110,4 @@ async fn consent(app: &Rc<App>, i: &Inspection) -> Option<Vec<String>> {
         return None;
     }
     Some(switches.into_iter().filter(|(_, s)| !s.is_active()).map(|(c, _)| c).collect())
-}
-
-/// The words of a capability without the terminal's list dash and the short
-/// form in brackets (the window shows the short form on its own line).
-fn plain(words: &str) -> &str {
-    let words = words.trim_start().trim_start_matches("- ");
-    match words.rfind("   [") {
-        Some(end) if words.ends_with(']') => &words[..end],
-        _ => words,
-    }
 }

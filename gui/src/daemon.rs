@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 use tails_server_dbus::progress::Progress;
-use tails_server_dbus::{client, ConnectionInfo, Inspection, ServerProxy, NEEDS_CONFIRMATION};
+use tails_server_dbus::{client, ConnectionInfo, Inspection, ServerProxy};
 use tokio::sync::{mpsc, OnceCell};
 
 /// An answer, or the daemon's refusal or error in words.
@@ -56,15 +56,18 @@ fn ask<T: Send + 'static, F: Future<Output = zbus::Result<T>> + Send + 'static>(
     async move { handle.await.map_err(|e| format!("a call to the daemon stopped: {e}"))? }
 }
 
-fn document(text: Answer<String>) -> Answer<Value> {
+/// A JSON answer read as `T`.
+fn document<T: serde::de::DeserializeOwned>(text: Answer<String>) -> Answer<T> {
     serde_json::from_str(&text?).map_err(|e| format!("the daemon answered something this window cannot read: {e}"))
 }
 
 /// A change's answer: done, or the question the daemon wants answered first.
 fn change(answer: Answer<String>) -> Answer<Change> {
     match answer {
-        Err(e) if e.starts_with(NEEDS_CONFIRMATION) => Ok(Change::Ask(e[NEEDS_CONFIRMATION.len()..].trim().to_string())),
-        Err(e) => Err(e),
+        Err(e) => match client::question(&e) {
+            Some(question) => Ok(Change::Ask(question.to_string())),
+            None => Err(e),
+        },
         Ok(words) => Ok(Change::Done(words)),
     }
 }
@@ -117,8 +120,7 @@ pub async fn rotate_address(name: &str, confirmed: bool) -> Answer<Change> {
 
 pub async fn connection_info(name: &str) -> Answer<ConnectionInfo> {
     let name = name.to_string();
-    let text = ask(move |s| async move { s.connection_info(&name, "").await }).await?;
-    serde_json::from_str(&text).map_err(|e| format!("the daemon answered something this window cannot read: {e}"))
+    document(ask(move |s| async move { s.connection_info(&name, "").await }).await)
 }
 
 pub async fn client_add(name: &str, client: &str) -> Answer<String> {
@@ -139,8 +141,7 @@ pub async fn remove_plugin(name: &str) -> Answer<String> {
 /// What the plugin file asks for. The daemon reads the open file; it never
 /// opens a path for us.
 pub async fn inspect(file: std::fs::File) -> Answer<Inspection> {
-    let text = ask(move |s| async move { s.inspect_plugin(zbus::zvariant::Fd::from(&file)).await }).await?;
-    serde_json::from_str(&text).map_err(|e| format!("the daemon answered something this window cannot read: {e}"))
+    document(ask(move |s| async move { s.inspect_plugin(zbus::zvariant::Fd::from(&file)).await }).await)
 }
 
 /// Add the file (still the bytes inspected), refusing `refused`.

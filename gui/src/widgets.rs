@@ -130,21 +130,14 @@ pub fn show_qr(parent: &impl IsA<gtk::Window>, title: &str, data: &str) {
     dialog.present();
 }
 
-/// Text from a plugin or the daemon, made safe to show: control characters
-/// and direction overrides are shown as escapes, never acted on, and the
-/// length is bounded (the core escapes too; a window does not rely on it).
+/// Text from a plugin or the daemon, made safe to show: escaped as every
+/// front end escapes it (`display::text`: controls, bidi and zero-width
+/// characters shown, never acted on; lines kept) and bounded in length (the
+/// core escapes too; a window does not rely on it).
 pub fn safe(text: &str) -> String {
     const MAX: usize = 8192;
-    let mut out = String::new();
-    for c in text.chars().take(MAX) {
-        let dangerous = (c.is_control() && c != '\n' && c != '\t') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}');
-        if dangerous {
-            out.push_str(&c.escape_unicode().to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    let bounded: String = text.chars().take(MAX).collect();
+    tails_server_dbus::display::text(&bounded)
 }
 
 /// A field of a daemon document as text ("" when absent), made safe.
@@ -158,7 +151,7 @@ mod tests {
 
     #[test]
     fn controls_and_direction_overrides_are_shown_not_acted_on() {
-        assert_eq!(safe("ok\u{1b}[2J\u{202e}x"), "ok\\u{1b}[2J\\u{202e}x");
+        assert_eq!(safe("ok\u{1b}[2J\u{202e}x\u{200b}"), "ok\\e[2J\\u{202e}x\\u{200b}");
         assert_eq!(safe("two\nlines"), "two\nlines");
         assert_eq!(safe(&"a".repeat(10_000)).len(), 8192);
     }

@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail, Result};
 use tails_server_core::broker::caps::Capability;
 use tails_server_core::plugins;
 use tails_server_core::display;
-use tails_server_dbus::Inspection;
+use tails_server_dbus::{Asked, Inspection};
 
 use crate::backend::Backend;
 
@@ -49,6 +49,11 @@ fn check_deny(inspection: &Inspection, deny: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// One line each, as a terminal shows capabilities.
+fn lines<'a>(asked: impl Iterator<Item = &'a Asked>) -> String {
+    asked.map(Asked::line).collect::<Vec<_>>().join("\n")
+}
+
 /// Show what the plugin asks for and ask (unless `--yes`, or nothing needs
 /// a yes). Whether to go on.
 fn consented(inspection: &Inspection, shown: &str, deny: &[String], yes: bool) -> Result<bool> {
@@ -69,14 +74,13 @@ fn consented(inspection: &Inspection, shown: &str, deny: &[String], yes: bool) -
     if let Some(old) = &inspection.replaces {
         println!("This replaces the added build (sha256 {old}).");
         if !inspection.no_longer_asks.is_empty() {
-            println!("It no longer asks to:\n{}", inspection.no_longer_asks.join("\n"));
+            println!("It no longer asks to:\n{}", lines(inspection.no_longer_asks.iter()));
         }
     }
-    let refused: Vec<&str> = inspection.asks.iter().filter(|a| deny.contains(&a.capability)).map(|a| a.words.as_str()).collect();
+    let (refused, asked): (Vec<&Asked>, Vec<&Asked>) = inspection.asks.iter().partition(|a| deny.contains(&a.capability));
     if !refused.is_empty() {
-        println!("Refused (--deny):\n{}", refused.join("\n"));
+        println!("Refused (--deny):\n{}", lines(refused.into_iter()));
     }
-    let asked: Vec<&str> = inspection.asks.iter().filter(|a| !deny.contains(&a.capability)).map(|a| a.words.as_str()).collect();
     let question = if asked.is_empty() {
         match &inspection.replaces {
             Some(_) => {
@@ -90,7 +94,7 @@ fn consented(inspection: &Inspection, shown: &str, deny: &[String], yes: bool) -
         }
     } else {
         let intro = if inspection.replaces.is_some() { "It now also asks to:" } else { "It asks to:" };
-        println!("{intro}\n{}", asked.join("\n"));
+        println!("{intro}\n{}", lines(asked.into_iter()));
         Some(format!("Allow {name} to do this?"))
     };
     Ok(match question {
@@ -122,32 +126,29 @@ pub fn available(backend: &Backend, json: bool) -> Result<()> {
 }
 
 pub fn list_plugins(backend: &Backend, json: bool) -> Result<()> {
-    let rows = backend.plugins()?;
-    let rows = rows.as_array().map(Vec::as_slice).unwrap_or_default();
-    if json {
-        println!("{}", serde_json::to_string_pretty(rows)?);
-    } else if rows.is_empty() {
-        println!("No plugins added. Add one with `tails-server plugin add NAME` (see `plugin available`) or `plugin add FILE.wasm`.");
-    } else {
-        for r in rows {
-            let sha256 = r["sha256"].as_str().unwrap_or_default();
-            println!("{:<16} {}  tails:server@{}  {}", r["name"].as_str().unwrap_or_default(), &sha256[..sha256.len().min(12)], r["contract"].as_str().unwrap_or_default(), r["description"].as_str().unwrap_or_default());
-        }
-    }
-    Ok(())
+    print_rows(&backend.plugins()?, json, "No plugins added. Add one with `tails-server plugin add NAME` (see `plugin available`) or `plugin add FILE.wasm`.", |r| {
+        let sha256 = r["sha256"].as_str().unwrap_or_default();
+        format!("{:<16} {}  tails:server@{}  {}", r["name"].as_str().unwrap_or_default(), &sha256[..sha256.len().min(12)], r["contract"].as_str().unwrap_or_default(), r["description"].as_str().unwrap_or_default())
+    })
 }
 
 pub fn list_services(backend: &Backend, json: bool) -> Result<()> {
-    let rows = backend.list()?;
+    print_rows(&backend.list()?, json, "No services yet. Add one with `tails-server plugin add FILE.wasm`.", |r| {
+        let enabled = if r["enabled"].as_bool().unwrap_or(false) { "enabled" } else { "disabled" };
+        format!("{:<16} {enabled:<9} {}", r["name"].as_str().unwrap_or_default(), display::line(r["description"].as_str().unwrap_or_default()))
+    })
+}
+
+/// A list document: as JSON, or `empty` when it has no rows, or a line per row.
+fn print_rows(rows: &serde_json::Value, json: bool, empty: &str, line: impl Fn(&serde_json::Value) -> String) -> Result<()> {
     let rows = rows.as_array().map(Vec::as_slice).unwrap_or_default();
     if json {
         println!("{}", serde_json::to_string_pretty(rows)?);
     } else if rows.is_empty() {
-        println!("No services yet. Add one with `tails-server plugin add FILE.wasm`.");
+        println!("{empty}");
     } else {
         for r in rows {
-            let enabled = if r["enabled"].as_bool().unwrap_or(false) { "enabled" } else { "disabled" };
-            println!("{:<16} {enabled:<9} {}", r["name"].as_str().unwrap_or_default(), display::line(r["description"].as_str().unwrap_or_default()));
+            println!("{}", line(r));
         }
     }
     Ok(())

@@ -121,6 +121,7 @@ fn unit(u: &mut Unstructured) -> Result<ServiceUnit> {
             command.extend(list(u, 3, |u| text(u, WORDS))?);
             Ok(command)
         })?,
+        login_shell: u.arbitrary()?,
     }))
 }
 
@@ -234,7 +235,7 @@ fuzz_target!(|data: &[u8]| {
     }
     // What consent shows is one escaped line per capability.
     let requested: BTreeSet<_> = state::requested(&info);
-    for line in consent::describe(&requested, &info) {
+    for line in consent::describe(&requested, &info).iter().map(|asked| asked.line()) {
         assert!(!line.chars().any(char::is_control), "{line:?}");
     }
 });

@@ -1,4 +1,4 @@
-//! Showing untrusted text on a terminal.
+//! Showing untrusted text, on a terminal or in a window.
 //!
 //! Every string a plugin returns (names, descriptions, option values, error
 //! messages, connection text, what it wrote to stderr) and every file name
