@@ -50,7 +50,7 @@ pub async fn page(app: &Rc<App>, name: &str) -> gtk::Widget {
     let bar = gtk::ProgressBar::builder().valign(gtk::Align::Center).hexpand(true).build();
     progress_row.add_suffix(&bar);
     top.add(&progress_row);
-    let said = gtk::Label::builder().xalign(0.0).wrap(true).selectable(true).visible(false).css_classes(["monospace", "caption"]).build();
+    let said = gtk::Label::builder().xalign(0.0).wrap(true).selectable(true).css_classes(["monospace", "caption"]).build();
     widgets::name(&said, "What the service is doing");
     let said_row = adw::PreferencesRow::builder().child(&said).visible(false).build();
     top.add(&said_row);
@@ -74,10 +74,12 @@ pub async fn page(app: &Rc<App>, name: &str) -> gtk::Widget {
         });
     }
 
+    // Sharing first after the switch: the address and keys are what a
+    // person opens the page for once the service runs.
+    page.add(&sharing::group(app, name, &info));
     for group in options::groups(app, name, &info) {
         page.add(&group);
     }
-    page.add(&sharing::group(app, name, &info));
     page.add(&plugin_group(app, name).await);
     page.upcast()
 }
@@ -101,7 +103,6 @@ impl Job {
         self.progress.set_title(if enable { "Enabling…" } else { "Disabling…" });
         self.progress.set_visible(true);
         self.said_row.set_visible(true);
-        self.said.set_visible(true);
         self.said.set_text("");
         self.bar.set_fraction(0.0);
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();

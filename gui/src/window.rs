@@ -109,10 +109,13 @@ impl App {
         let app = self.clone();
         glib::spawn_future_local(async move {
             while let Some(name) = changes.recv().await {
-                app.refresh_list();
+                // Only what is on screen is asked again; the list is filled
+                // anew when the person goes back to it (`show_list`).
                 let shown = app.shown.borrow().clone();
-                if shown.as_deref() == Some(name.as_str()) && !app.busy.borrow().contains(&name) {
-                    app.open(&name);
+                match shown {
+                    None => app.refresh_list(),
+                    Some(shown) if shown == name && !app.busy.borrow().contains(&name) => app.open(&name),
+                    Some(_) => {}
                 }
             }
         });

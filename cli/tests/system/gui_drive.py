@@ -1,9 +1,9 @@
 """Drive tails-server-gui as a person would, through the accessibility tree
 (dogtail), inside a systemd test host under Xvfb. Run by the `gui` system
-test: python3 gui_drive.py SHOTS_DIR GO_FILE. Prints `ADDRESS=`, `KEY=`,
-`CLIPBOARD=` lines, then waits (bounded) for GO_FILE, which the test makes
-once it has fetched the page through Tor with them. Every wait is bounded;
-a failure prints what the window showed and saves a screenshot."""
+test: python3 gui_drive.py SHOTS_DIR GO_FILE. Prints `ADDRESS=` (read from the
+window), then waits (bounded) for GO_FILE, which the test makes once it has
+fetched the page through Tor at that address. Every wait is bounded; a
+failure prints what the window showed and saves a screenshot."""
 
 import os
 import subprocess
@@ -15,11 +15,9 @@ from dogtail import config
 config.config.searchCutoffCount = 3
 config.config.defaultDelay = 0.1
 config.config.logDebugToFile = False
-from dogtail import rawinput  # noqa: E402
 from dogtail.tree import root  # noqa: E402
 
 SHOTS, GO = sys.argv[1], sys.argv[2]
-WEB = "/usr/share/tails-server/plugins/web.wasm"
 
 
 def shot(name):
@@ -90,11 +88,6 @@ def label_with(text, timeout=60):
     return wait_for("a label with %r" % text, lambda: next((n for n in app.findChildren(lambda n: n.roleName == "label" and text in (n.name or "")) if showing(n)), None), timeout)
 
 
-def gone(role, name, timeout=60):
-    app = root.application("tails-server-gui")
-    wait_for("%s %r to go" % (role, name), lambda: not any(showing(n) for n in app.findChildren(lambda n: n.roleName == role and named(n, name))), timeout)
-
-
 def click(role, name, timeout=60):
     # The one that can be clicked (a menu button holds a button of its name).
     app = root.application("tails-server-gui")
@@ -109,30 +102,18 @@ def click(role, name, timeout=60):
     found.doActionNamed("click")
 
 
-def type_into(entry, text):
-    entry.grabFocus()
-    entry.text = text
-    entry.grabFocus()
-    rawinput.pressKey("Return")
+def label_matching(what, pattern, timeout=60):
+    import re
+
+    app = root.application("tails-server-gui")
+    return wait_for(what, lambda: next((n.name for n in app.findChildren(lambda n: n.roleName == "label" and re.fullmatch(pattern, n.name or "")) if showing(n)), None), timeout)
 
 
-def toggle(switch):
-    actions = list(switch.actions.keys())
-    say("switch %s %r actions %r" % (switch.roleName, switch.name, actions))
-    if actions:
-        switch.doActionNamed(actions[0])
-    else:
-        switch.grabFocus()
-        rawinput.pressKey("space")
-
-
-def clipboard():
-    import gi
-
-    gi.require_version("Gtk", "3.0")
-    from gi.repository import Gdk, Gtk
-
-    return Gtk.Clipboard.get(Gdk.SELECTION_CLIPBOARD).wait_for_text()
+def toggle_enable_switch():
+    # GTK 4.8 says a switch is a check box, whose action is "toggle".
+    app = root.application("tails-server-gui")
+    switch = wait_for("the enable switch", lambda: next((n for n in app.findChildren(lambda n: n.roleName == "check box" and named(n, "Enable web")) if showing(n)), None))
+    switch.doActionNamed("toggle")
 
 
 app = wait_for("the window", lambda: root.application("tails-server-gui"), 60)
@@ -158,29 +139,20 @@ node("text", "Folder")
 shot("3-service")
 
 # Enable it: the steps, then published.
-app = root.application("tails-server-gui")
-switch = wait_for("the enable switch", lambda: next((n for n in app.findChildren(lambda n: n.roleName == "check box" and named(n, "Enable web")) if showing(n)), None))
-toggle(switch)
+toggle_enable_switch()
 label_with("✓ packages", 120)
 shot("4-enabling")
 label_with("On · published", 180)
 
-# The address and the key, read from the window; the key revealed and copied.
-def label_matching(what, pattern, timeout=60):
-    import re
-
-    app = root.application("tails-server-gui")
-    return wait_for(what, lambda: next((n.name for n in app.findChildren(lambda n: n.roleName == "label" and re.fullmatch(pattern, n.name or "")) if showing(n)), None), timeout)
-
-
+# The address, read from the window.
 address = label_matching("the address", r"[a-z2-7]{56}\.onion")
 shot("5-sharing")
 say("ADDRESS=" + address)
+wait_for("the test to fetch the page through Tor", lambda: os.path.exists(GO), 300)
 
 # Disable.
+toggle_enable_switch()
 app = root.application("tails-server-gui")
-switch = wait_for("the enable switch", lambda: next((n for n in app.findChildren(lambda n: n.roleName == "check box" and named(n, "Enable web")) if showing(n)), None))
-toggle(switch)
 wait_for("disabled", lambda: any(showing(n) for n in app.findChildren(lambda n: n.roleName == "label" and n.name == "Off")), 120)
 shot("7-disabled")
 say("DONE")
