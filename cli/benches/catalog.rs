@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use tails_server_testkit::systemd_host::{npm_offline_items, tails_server_items, NetNs, SystemdHost, INSIDE_BIN};
 use tails_server_testkit::tornet::{self, TorNet};
-use tails_server_testkit::{enable_step_seconds, ENABLE_STEPS};
+use tails_server_testkit::{enable_step_seconds, median, ENABLE_STEPS};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tails-server");
 const RUNS: usize = 3;
@@ -141,10 +141,4 @@ fn resident_kib(host: &SystemdHost, unit: &str) -> u64 {
         .map(|pid| host.sh(&format!("awk '/^VmRSS/ {{print $2}}' /proc/{pid}/status 2>/dev/null || true")))
         .filter_map(|kib| kib.trim().parse::<u64>().ok())
         .sum()
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use tails_server_core::tor::keys::ClientKey;
 use tails_server_testkit::tornet::{fetch, serve, Fetch, TorNet};
-use tails_server_testkit::{fixtures, Sandbox};
+use tails_server_testkit::{fixtures, median, Sandbox};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tails-server");
 const RUNS: usize = 7;
@@ -31,11 +31,6 @@ fn until_page(net: &TorNet, address: &str, port: u16) -> Option<Instant> {
         std::thread::sleep(Duration::from_millis(250));
     }
     None
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
 }
 
 /// The floor: ADD_ONION with a client key, then fetch at once.
@@ -148,14 +143,14 @@ fn main() {
         }
         println!("round {round}: raw {:?} onionshare {:?} tails-server {:?}", raw.last(), share.last(), ours.last());
     }
-    let floor = median(raw.clone());
+    let floor = median(&raw);
     println!("\nstart → first page through Tor with the client's key, median of {RUNS} (interleaved):");
     println!("  raw ADD_ONION by hand      {floor:.2} s  (1.00 × floor)  {raw:.2?}");
     if onionshare && !share.is_empty() {
-        println!("  onionshare-cli --website   {:.2} s  ({:.2} × floor)  {share:.2?}", median(share.clone()), median(share.clone()) / floor);
+        println!("  onionshare-cli --website   {:.2} s  ({:.2} × floor)  {share:.2?}", median(&share), median(&share) / floor);
     } else {
         println!("  onionshare-cli: not installed or no run reached a page (apt-get install onionshare-cli)");
     }
-    println!("  tails-server web enable    {:.2} s  ({:.2} × floor)  {ours:.2?}", median(ours.clone()), median(ours.clone()) / floor);
-    println!("  (tails-server enable alone returns after {:.2} s)", median(enables));
+    println!("  tails-server web enable    {:.2} s  ({:.2} × floor)  {ours:.2?}", median(&ours), median(&ours) / floor);
+    println!("  (tails-server enable alone returns after {:.2} s)", median(&enables));
 }

@@ -188,7 +188,7 @@ impl Candidate {
         if new_secrets || new_key || self.previous.is_none() {
             ctx.save_service(&name, &service)?;
         }
-        Ok(format!("Added {name}. Next: `tails-server {name} info`, then `tails-server {name} enable`."))
+        Ok(format!("Added {name}.\nNext: `tails-server {name} info`, then `tails-server {name} enable`."))
     }
 }
 

@@ -130,7 +130,9 @@ impl Asked {
 
 /// The daemon. Every method checks its polkit action for the caller first;
 /// a refusal is an `org.freedesktop.DBus.Error.AccessDenied` that says which
-/// action and what to do.
+/// action and what to do. A change answers in words: the first line says
+/// what happened (what a window shows); the lines after it are hints for a
+/// terminal, naming commands.
 #[zbus::proxy(interface = "org.tails.Server1", default_service = "org.tails.Server", default_path = "/org/tails/Server")]
 pub trait Server {
     /// [`VERSION`] of the daemon that answers.

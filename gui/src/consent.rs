@@ -54,7 +54,7 @@ pub fn add_file(app: &Rc<App>, path: PathBuf) {
         };
         match added {
             Ok(words) => {
-                app.toast(words.lines().next().unwrap_or(&words));
+                app.said(&words);
                 app.open(&inspection.name);
             }
             Err(e) => widgets::error(&app.window, "The plugin was not added", &e),

@@ -161,7 +161,7 @@ impl Field {
             field.app.busy.borrow_mut().remove(&field.service);
             match answer {
                 Ok(Change::Done(words)) => {
-                    field.app.toast(words.lines().last().unwrap_or(&words));
+                    field.app.said(&words);
                     field.app.open(&field.service);
                 }
                 Ok(Change::Ask(_)) => {}

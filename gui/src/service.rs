@@ -127,7 +127,7 @@ impl Job {
         match &answer {
             Ok(words) => {
                 self.switch.set_state(enable);
-                self.app.toast(words.lines().last().unwrap_or(words));
+                self.app.said(words);
             }
             Err(e) => {
                 // Put back while still busy: this starts no new job.
@@ -177,7 +177,7 @@ async fn plugin_group(app: &Rc<App>, name: &str) -> adw::PreferencesGroup {
             }
             match daemon::remove_plugin(&name).await {
                 Ok(words) => {
-                    app.toast(&words);
+                    app.said(&words);
                     app.show_list();
                 }
                 Err(e) => widgets::error(&app.window, "The service could not be removed", &e),

@@ -105,7 +105,7 @@ pub fn group(app: &Rc<App>, service: &str, info: &Value) -> adw::PreferencesGrou
         glib::spawn_future_local(async move {
             match daemon::client_add(&service, &client).await {
                 Ok(words) => {
-                    app.toast(words.lines().next().unwrap_or(&words));
+                    app.said(&words);
                     app.open(&service);
                 }
                 Err(e) => widgets::error(&app.window, "The client could not be added", &e),
@@ -149,7 +149,7 @@ pub fn group(app: &Rc<App>, service: &str, info: &Value) -> adw::PreferencesGrou
                 }
                 match answer {
                     Ok(Change::Done(words)) => {
-                        app.toast(words.lines().next().unwrap_or(&words));
+                        app.said(&words);
                         app.open(&service);
                     }
                     Ok(Change::Ask(_)) => {}
@@ -212,7 +212,7 @@ fn client_row(keys: &Keys, client: &str, enabled: bool) -> adw::ActionRow {
             }
             match daemon::client_remove(&service, &client).await {
                 Ok(words) => {
-                    app.toast(words.lines().next().unwrap_or(&words));
+                    app.said(&words);
                     app.open(&service);
                 }
                 Err(e) => widgets::error(&app.window, "The client could not be removed", &e),

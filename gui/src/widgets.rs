@@ -29,11 +29,18 @@ pub fn icon_button(icon: &str, label: &str) -> gtk::Button {
 
 /// A value a person may select and copy (an address, a key), beside its row's title.
 pub fn value_label(text: &str) -> gtk::Label {
+    // Broken anywhere (addresses and keys are one long word), but with no
+    // hyphen drawn at the breaks: a hyphen is not part of a key someone
+    // reads out or types.
+    let attributes = gtk::pango::AttrList::new();
+    attributes.insert(gtk::pango::AttrInt::new_insert_hyphens(false));
     gtk::Label::builder()
         .label(text)
         .selectable(true)
         .wrap(true)
         .wrap_mode(gtk::pango::WrapMode::Char)
+        .attributes(&attributes)
+        .width_chars(18)
         .max_width_chars(34)
         .xalign(0.0)
         .valign(gtk::Align::Center)

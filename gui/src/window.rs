@@ -98,6 +98,25 @@ impl App {
         about.present();
     }
 
+    /// What the daemon says it did. Its first line says what happened; the
+    /// lines after it are hints for a terminal (commands to type), left out
+    /// here, and `code` quotes become quotation marks.
+    pub fn said(&self, words: &str) {
+        let first = words.lines().next().unwrap_or(words);
+        let mut open = true;
+        let shown: String = first
+            .chars()
+            .map(|c| match c {
+                '`' => {
+                    open = !open;
+                    if open { '”' } else { '“' }
+                }
+                c => c,
+            })
+            .collect();
+        self.toast(&shown);
+    }
+
     pub fn toast(&self, text: &str) {
         let toast = adw::Toast::new(&widgets::safe(text));
         toast.set_timeout(6);
@@ -138,6 +157,7 @@ impl App {
                 app.list_holder.remove(&child);
             }
             app.list_holder.append(&page);
+            crate::timing::mark("listed");
         });
     }
 

@@ -258,3 +258,10 @@ mod tests {
         }
     }
 }
+
+/// The middle value (the upper one of an even count), for benches.
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}

@@ -46,6 +46,38 @@ pub fn tails_server_items(bin: &Path, tor_dir: &Path) -> Vec<Item> {
     items
 }
 
+/// What an installed Tails Server brings for its daemon (`tails-serverd`,
+/// built beside `bin`, the CLI), as (file here, path inside): the binary,
+/// its unit with a drop-in naming the tor control port `control`, its D-Bus
+/// policy and activation file, its polkit actions. `scratch` holds the
+/// drop-in and must outlive the boot.
+pub fn daemon_files(bin: &Path, control: &str, scratch: &Path) -> Vec<(PathBuf, String)> {
+    let daemon = bin.with_file_name("tails-serverd");
+    assert!(daemon.exists(), "{} is missing: build it with `cargo build -p tails-serverd`", daemon.display());
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
+    let dropin = scratch.join("test.conf");
+    std::fs::write(&dropin, format!("[Service]\nEnvironment=TAILS_SERVER_TOR_CONTROL={control}\n")).unwrap();
+    vec![
+        (daemon, "/usr/libexec/tails-serverd".into()),
+        (data.join("systemd/tails-serverd.service"), "/etc/systemd/system/tails-serverd.service".into()),
+        (dropin, "/etc/systemd/system/tails-serverd.service.d/test.conf".into()),
+        (data.join("dbus-1/system.d/org.tails.Server.conf"), "/usr/share/dbus-1/system.d/org.tails.Server.conf".into()),
+        (data.join("dbus-1/system-services/org.tails.Server.service"), "/usr/share/dbus-1/system-services/org.tails.Server.service".into()),
+        (data.join("polkit-1/actions/org.tails.server.policy"), "/usr/share/polkit-1/actions/org.tails.server.policy".into()),
+    ]
+}
+
+/// A shell line that makes polkit say yes to `user` for `actions` (and
+/// nothing else), as an administrator's rule would.
+pub fn polkit_grant(user: &str, actions: &[&str]) -> String {
+    let ids: Vec<String> = actions.iter().map(|a| format!("\"{a}\"")).collect();
+    let rule = format!(
+        "polkit.addRule(function(action, subject) {{\n  if ([{}].indexOf(action.id) >= 0 && subject.user == \"{user}\") {{ return polkit.Result.YES; }}\n}});\n",
+        ids.join(", ")
+    );
+    format!("cat > /etc/polkit-1/rules.d/50-tails-server-test.rules <<'EOF'\n{rule}EOF")
+}
+
 /// The npm cache `scripts/setup` fills (Etherpad's packages).
 pub const NPM_CACHE: &str = "/var/cache/tails-server-tests/npm";
 

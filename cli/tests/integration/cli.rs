@@ -117,6 +117,7 @@ fn options_are_checked_by_type_then_by_the_plugin() {
         (&["web", "set-option", "folder", "/srv/../etc"], "must not contain `..`"),
         (&["web", "set-option", "folder", "/"], "not / or a system folder"),
         (&["web", "set-option", "folder", "/etc/ssh"], "not / or a system folder"),
+        (&["web", "set-option", "folder", "/home/amnesia/Persistent/site"], "must be outside /home"),
         (&["web", "set-option", "colour", "red"], "web has no option `colour`; its options are: virtual-port, persistence"),
         (&["web", "get-option", "colour"], "its options are:"),
         (&["nosuch", "info"], "no service named `nosuch` (services: web)"),

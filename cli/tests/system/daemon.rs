@@ -15,28 +15,9 @@ use super::{Boot, Host, World, BIN};
 pub const USER: &str = "tsuser";
 const PAGE: &str = "<h1>Served through tails-serverd</h1>";
 
-/// The daemon's binary, built beside the CLI (`cargo test` builds the
-/// workspace; alone: `cargo build -p tails-serverd`).
-fn daemon_binary() -> PathBuf {
-    let path = Path::new(BIN).with_file_name("tails-serverd");
-    assert!(path.exists(), "{} is missing: build it with `cargo build -p tails-serverd`", path.display());
-    path
-}
-
 /// What an installed Tails Server brings for its daemon.
 pub fn daemon_files(control: &str, scratch: &Path) -> Vec<(PathBuf, String)> {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
-    let dropin = scratch.join("test.conf");
-    // The host's tor is the private network's service tor.
-    std::fs::write(&dropin, format!("[Service]\nEnvironment=TAILS_SERVER_TOR_CONTROL={control}\n")).unwrap();
-    vec![
-        (daemon_binary(), "/usr/libexec/tails-serverd".into()),
-        (data.join("systemd/tails-serverd.service"), "/etc/systemd/system/tails-serverd.service".into()),
-        (dropin, "/etc/systemd/system/tails-serverd.service.d/test.conf".into()),
-        (data.join("dbus-1/system.d/org.tails.Server.conf"), "/usr/share/dbus-1/system.d/org.tails.Server.conf".into()),
-        (data.join("dbus-1/system-services/org.tails.Server.service"), "/usr/share/dbus-1/system-services/org.tails.Server.service".into()),
-        (data.join("polkit-1/actions/org.tails.server.policy"), "/usr/share/polkit-1/actions/org.tails.server.policy".into()),
-    ]
+    tails_server_testkit::systemd_host::daemon_files(Path::new(BIN), control, scratch)
 }
 
 pub fn as_user(host: &Host, program: &str, args: &[&str]) -> Output {
@@ -78,12 +59,7 @@ fn bus_call(host: &Host, method: &str, args: &[&str]) -> (bool, String) {
 
 /// Grant the user these polkit actions (polkitd reloads its rules itself).
 pub fn grant(host: &Host, actions: &[&str]) {
-    let ids: Vec<String> = actions.iter().map(|a| format!("\"{a}\"")).collect();
-    let rule = format!(
-        "polkit.addRule(function(action, subject) {{\n  if ([{}].indexOf(action.id) >= 0 && subject.user == \"{USER}\") {{ return polkit.Result.YES; }}\n}});\n",
-        ids.join(", ")
-    );
-    host.sys.sh(&format!("cat > /etc/polkit-1/rules.d/50-tails-server-test.rules <<'EOF'\n{rule}EOF"));
+    host.sys.sh(&tails_server_testkit::systemd_host::polkit_grant(USER, actions));
 }
 
 /// Wait (bounded) until `check` holds: polkitd reloads its rules on its own time.

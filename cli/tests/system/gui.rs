@@ -1,12 +1,15 @@
 //! tails-server-gui in a test host, used as a person would: as an ordinary
-//! user under Xvfb, driven through the accessibility tree by dogtail
-//! (`gui_drive.py`), talking to the host's tails-serverd through its real
-//! dbus-daemon and polkitd. Add web through the consent dialog, see its
-//! options, enable it with its switch and see the steps and "published", read
-//! the address from the window and fetch the page at it through the private
-//! Tor network, disable. Each screen is saved as a PNG and checked not to be
-//! blank. (Typing into the window, the file chooser and the key's reveal are
-//! not driven yet: keyboard input does not reach the window under Xvfb.)
+//! user under Xvfb, driven by `gui_drive.py` (found through the accessibility
+//! tree with dogtail, clicked and typed into with xdotool), talking to the
+//! host's tails-serverd through its real dbus-daemon and polkitd. Add web from
+//! its file through the file chooser and the consent dialog; set its folder
+//! (a system folder refused with the plugin's words first); enable it with
+//! its switch and see the steps and "published"; reveal and copy the client's
+//! key; add a second client and remove it; disable. What the window claims is
+//! checked here at each of the driver's checkpoints: the folder taken, the
+//! page fetched through the private Tor network at the window's address with
+//! the window's key, the clients the daemon has. Each screen is saved as a PNG
+//! and checked not to be blank.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -17,7 +20,7 @@ use tails_server_testkit::tornet::{fetch, Fetch};
 use super::daemon::{as_user, daemon_files, eventually, grant, USER};
 use super::{Boot, World, BIN};
 
-const PAGE: &str = "<h1>Served through the window</h1>";
+const PAGE: &str = "<h1>Served from the folder set in the window</h1>";
 
 /// Where the screenshots go: `TAILS_SERVER_GUI_SHOTS`, or a scratch folder.
 fn shots_dir(scratch: &Path) -> PathBuf {
@@ -35,29 +38,39 @@ pub fn window_adds_enables_shares_and_disables_web(w: &World) {
     files.push((Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/system/gui_drive.py"), "/usr/local/share/gui_drive.py".into()));
     let host = w.host(Boot { files, binds: vec![(shots.clone(), "/var/tmp/shots".into())], ..Boot::default() });
     host.sys.sh(&format!("useradd --create-home {USER} && chmod 0777 /var/tmp/shots"));
-    // web's default folder.
-    host.sys.sh(&format!("mkdir -p /var/www/html && echo '{PAGE}' > /var/www/html/index.html"));
+    // The plugin file someone gave the person, and the folder of their site
+    // (made theirs by the administrator: the web server is kept away from
+    // home folders). web's default folder holds another page, so the page
+    // fetched proves the folder set in the window was taken.
+    let site = "/srv/site";
+    host.sys.sh(&format!(
+        "cp /usr/share/tails-server/plugins/web.wasm /home/{USER}/web.wasm && chown {USER} /home/{USER}/web.wasm \
+         && mkdir -p {site} && echo '{PAGE}' > {site}/index.html && chown -R {USER} {site} \
+         && mkdir -p /var/www/html && echo '<h1>the default folder</h1>' > /var/www/html/index.html"
+    ));
     grant(&host, &["org.tails.server.read", "org.tails.server.manage", "org.tails.server.secrets", "org.tails.server.plugins"]);
     eventually("the rule", || as_user(&host, super::INSIDE_BIN, &["list"]).status.success());
 
     // The user's own session: a session bus (for the accessibility bus),
     // an X server, the window, and the driver. The script stops the X
     // server and the window by pid when the driver ends.
-    let session = r#"
+    let session = format!(
+        r#"
 set -u
 Xvfb :5 -screen 0 1000x1100x24 -nolisten tcp >/tmp/xvfb.log 2>&1 & X=$!
 for i in $(seq 50); do [ -e /tmp/.X11-unix/X5 ] && break; sleep 0.1; done
 export DISPLAY=:5 GDK_BACKEND=x11
 tails-server-gui >/tmp/gui.log 2>&1 & G=$!
-GTK_MODULES=gail:atk-bridge timeout 900 python3 /usr/local/share/gui_drive.py /var/tmp/shots /tmp/go; r=$?
+GTK_MODULES=gail:atk-bridge timeout 900 python3 /usr/local/share/gui_drive.py /var/tmp/shots /home/{USER}/web.wasm {site}; r=$?
 kill $G $X 2>/dev/null
 echo "--- the window's log:"; cat /tmp/gui.log
 exit $r
-"#;
+"#
+    );
     let mut child = host
         .sys
         .command("runuser")
-        .args(["-u", USER, "--", "env", &format!("HOME=/home/{USER}"), "dbus-run-session", "--", "sh", "-c", session])
+        .args(["-u", USER, "--", "env", &format!("HOME=/home/{USER}"), "dbus-run-session", "--", "sh", "-c", &session])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -66,6 +79,11 @@ exit $r
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut said = String::new();
     let mut address = None;
+    let mut checked = Vec::new();
+    let clients = || -> Vec<String> {
+        let json = host.ts_command(&["web", "client", "list", "--json"]).output().unwrap().stdout;
+        serde_json::from_slice::<Vec<String>>(&json).unwrap_or_else(|e| panic!("client list --json: {e}: {}", String::from_utf8_lossy(&json)))
+    };
     // Bounded: the driver's own waits are bounded and `timeout` ends it.
     loop {
         let mut line = String::new();
@@ -75,30 +93,39 @@ exit $r
         said += &line;
         let line = line.trim_end();
         if let Some(a) = line.strip_prefix("ADDRESS=") {
-            address = Some(a.to_string());
             assert!(a.ends_with(".onion") && w.published(a), "the window's address {a} is published");
-            // The address the window shows serves the page through Tor (the
-            // key from root's command line: the window's reveal is not
-            // driven yet).
-            let json = host.ts_command(&["web", "connection-info", "--json"]).output().unwrap().stdout;
-            let info: serde_json::Value = serde_json::from_slice(&json).unwrap();
-            let key = info["clients"][0]["private-key"].as_str().expect("a client key").to_string();
-            w.tor.client_key(a, Some(&key));
-            match fetch(w.tor.client_socks, a, 80) {
-                Fetch::Page(page) => assert!(page.contains(PAGE), "{page}"),
-                other => panic!("the page through Tor at the window's address: {other:?}"),
-            }
-            w.tor.client_key(a, None);
-            host.sys.sh("touch /tmp/go");
+            address = Some(a.to_string());
         }
+        let Some(check) = line.strip_prefix("CHECK ") else { continue };
+        let (name, value) = check.split_once(' ').unwrap_or((check, ""));
+        match name {
+            "folder" => assert_eq!(host.info("web")["options"]["folder"], value, "the folder typed into the window"),
+            "fetched" => {
+                // The window's address serves the page through Tor with the
+                // key the window revealed and copied.
+                let a = address.as_deref().expect("the address before the key");
+                w.tor.client_key(a, Some(value));
+                match fetch(w.tor.client_socks, a, 80) {
+                    Fetch::Page(page) => assert!(page.contains(PAGE), "{page}"),
+                    other => panic!("the page through Tor at the window's address with the window's key: {other:?}"),
+                }
+                w.tor.client_key(a, None);
+            }
+            "added" => assert!(clients().iter().any(|c| c == value), "{value} added from the window: {:?}", clients()),
+            "removed" => assert!(!clients().iter().any(|c| c == value), "{value} removed from the window: {:?}", clients()),
+            other => panic!("the driver asked for an unknown check {other}"),
+        }
+        checked.push(name.to_string());
+        host.sys.sh(&format!("touch /tmp/ok-{name}"));
     }
     let status = child.wait().unwrap();
     assert!(status.success() && said.contains("DONE"), "the window was not driven to the end:\n{said}");
     assert!(address.is_some(), "the window showed the address");
+    assert_eq!(checked, ["folder", "fetched", "added", "removed"], "every check was made");
     let info = host.info("web");
     assert_eq!(info["enabled"], false, "disabled from the window");
     // Every screen was saved and shows something.
-    for name in ["1-services", "2-consent", "3-service", "4-enabling", "5-sharing", "7-disabled"] {
+    for name in ["1-services", "2-chooser", "2-consent", "3-service", "3-refused", "4-enabling", "5-sharing", "6-clients", "7-disabled"] {
         let png = shots.join(format!("{name}.png"));
         let bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("{}: {e}", png.display()));
         assert!(!blank(&png), "{} is blank", png.display());

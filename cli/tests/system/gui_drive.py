@@ -1,9 +1,15 @@
-"""Drive tails-server-gui as a person would, through the accessibility tree
-(dogtail), inside a systemd test host under Xvfb. Run by the `gui` system
-test: python3 gui_drive.py SHOTS_DIR GO_FILE. Prints `ADDRESS=` (read from the
-window), then waits (bounded) for GO_FILE, which the test makes once it has
-fetched the page through Tor at that address. Every wait is bounded; a
-failure prints what the window showed and saves a screenshot."""
+"""Drive tails-server-gui as a person would, inside a systemd test host under
+Xvfb: found through the accessibility tree (dogtail), pressed through it where
+GTK offers the action, clicked and typed into with the X server's test
+extension (xdotool) where a person's mouse and keyboard are needed (GTK 4.8
+takes no keyboard input through AT-SPI). Run by the `gui` system test:
+python3 gui_drive.py SHOTS_DIR PLUGIN_FILE SITE_FOLDER.
+
+At each checkpoint it prints `CHECK NAME [VALUE]` and waits (bounded) for the
+test to make /tmp/ok-NAME once it has checked what the window claims (the
+address published, the key fetching the page through Tor, a client added or
+gone). Every wait is bounded; a failure prints what the window showed and
+saves a screenshot."""
 
 import os
 import subprocess
@@ -17,7 +23,7 @@ config.config.defaultDelay = 0.1
 config.config.logDebugToFile = False
 from dogtail.tree import root  # noqa: E402
 
-SHOTS, GO = sys.argv[1], sys.argv[2]
+SHOTS, PLUGIN, SITE = sys.argv[1], sys.argv[2], sys.argv[3]
 
 
 def shot(name):
@@ -102,11 +108,62 @@ def click(role, name, timeout=60):
     found.doActionNamed("click")
 
 
+def press(name, timeout=60):
+    """A control of any role named `name`, pressed through its own action
+    (a toggle button's is not called "click" by every GTK)."""
+    app = root.application("tails-server-gui")
+    found = wait_for("%r to press" % name, lambda: next((n for n in app.findChildren(lambda n: named(n, name)) if showing(n) and n.actions), None), timeout)
+    found.doActionNamed(list(found.actions)[0])
+
+
+def gone(role, name, timeout=60):
+    app = root.application("tails-server-gui")
+    wait_for("%s %r to go" % (role, name), lambda: not any(showing(n) for n in app.findChildren(lambda n: n.roleName == role and named(n, name))), timeout)
+
+
 def label_matching(what, pattern, timeout=60):
     import re
 
     app = root.application("tails-server-gui")
     return wait_for(what, lambda: next((n.name for n in app.findChildren(lambda n: n.roleName == "label" and re.fullmatch(pattern, n.name or "")) if showing(n)), None), timeout)
+
+
+def xdo(*args):
+    subprocess.run(["xdotool", *args], check=True, timeout=30)
+
+
+def xclick(node):
+    """A mouse click at the middle of `node`. With no window manager every
+    window sits at the screen's origin, so the accessibility tree's window
+    coordinates are the screen's; the pointer then stays over that window,
+    which gives it the keyboard (X's focus follows the pointer)."""
+    (x, y), (w, h) = node.position, node.size
+    if w <= 0 or h <= 0 or x < 0 or y < 0:
+        fail("%s %r is not on screen (%s, %s, %sx%s)" % (node.roleName, node.name, x, y, w, h))
+    xdo("mousemove", "--sync", str(x + w // 2), str(y + h // 2))
+    time.sleep(0.2)
+    xdo("click", "1")
+    time.sleep(0.3)
+
+
+def type_into(role, name, text):
+    """Click into a field, select what it holds, type `text`, press Enter."""
+    xclick(node(role, name))
+    xdo("key", "ctrl+a")
+    xdo("type", "--delay", "30", text)
+    xdo("key", "Return")
+
+
+def clipboard():
+    # Another X client reads the clipboard the window owns.
+    out = subprocess.run(["xclip", "-selection", "clipboard", "-o"], capture_output=True, text=True, timeout=30)
+    return out.stdout if out.returncode == 0 else None
+
+
+def checkpoint(name, value=""):
+    say(("CHECK %s %s" % (name, value)).rstrip())
+    ok = "/tmp/ok-" + name
+    wait_for("the test to check %s" % name, lambda: os.path.exists(ok), 300)
 
 
 def toggle_enable_switch():
@@ -117,16 +174,22 @@ def toggle_enable_switch():
 
 
 app = wait_for("the window", lambda: root.application("tails-server-gui"), 60)
+# The whole screen: every row of a service's page in view.
+xdo("search", "--sync", "--name", "^Tails Server$", "windowsize", "1000", "1100")
 
 # The services list: nothing added yet, the shipped services offered.
 label_with("Your services")
 node("push button", "Add web")
 shot("1-services")
 
-# Add web (a shipped plugin: the window hands the daemon its file) through
-# the consent dialog, refusing nothing. The file chooser's path is not
-# driven: without a window manager, Xvfb gives its dialog no keyboard focus.
-click("push button", "Add web")
+# Add web from its file, as a plugin someone gave: the file chooser, the
+# path typed, then the consent dialog, refusing nothing.
+xclick(label_with("Add a plugin from a file…"))
+label_with("Tails Server plugins (.wasm)")
+xdo("type", "--delay", "30", PLUGIN)
+time.sleep(0.5)
+shot("2-chooser")
+xdo("key", "Return")
 label_with("Add web?")
 label_with("sha256: ")
 label_with("install the Debian package lighttpd")
@@ -138,17 +201,44 @@ label_with("Web Site")
 node("text", "Folder")
 shot("3-service")
 
+# Its folder: a system folder is refused with the plugin's words beside the
+# field; then the person's own folder is taken.
+type_into("text", "Folder", "/etc")
+label_with("must be a folder of web pages", 60)
+shot("3-refused")
+type_into("text", "Folder", SITE)
+wait_for("the refusal to go", lambda: not any(showing(n) for n in root.application("tails-server-gui").findChildren(lambda n: n.roleName == "label" and "must be a folder of web pages" in (n.name or ""))), 60)
+checkpoint("folder", SITE)
+
 # Enable it: the steps, then published.
 toggle_enable_switch()
 label_with("✓ packages", 120)
 shot("4-enabling")
 label_with("On · published", 180)
 
-# The address, read from the window.
+# The address and the first client's key, read from the window: the key
+# revealed, then copied.
 address = label_matching("the address", r"[a-z2-7]{56}\.onion")
+press("Reveal default's key")
+key = label_matching("the revealed key", r"[A-Z2-7]{52}")
 shot("5-sharing")
+click("push button", "Copy default's key")
+copied = wait_for("the key on the clipboard", lambda: (clipboard() or "").strip() or None, 30)
+if copied != key:
+    fail("the clipboard holds %r, the window showed %r" % (copied, key))
 say("ADDRESS=" + address)
-wait_for("the test to fetch the page through Tor", lambda: os.path.exists(GO), 300)
+checkpoint("fetched", key)
+
+# A second client: added by name, then removed.
+type_into("text", "Add a client: a name for who will connect", "friend")
+label_with("Client friend", 60)
+shot("6-clients")
+checkpoint("added", "friend")
+click("push button", "Remove client friend")
+label_with("Remove friend?")
+click("push button", "Remove")
+gone("label", "Client friend", 60)
+checkpoint("removed", "friend")
 
 # Disable.
 toggle_enable_switch()

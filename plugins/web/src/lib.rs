@@ -42,7 +42,7 @@ impl Service for Web {
     fn validate_option(name: String, value: OptionValue, _onion_address: String) -> Result<(), Error> {
         if let ("folder", OptionValue::Text(folder)) = (name.as_str(), &value) {
             if !folder.starts_with('/') {
-                return Err(invalid("must be an absolute path, e.g. /home/amnesia/Persistent/site"));
+                return Err(invalid("must be an absolute path, e.g. /var/www/site"));
             }
             if folder.split('/').any(|c| c == "..") {
                 return Err(invalid("must not contain `..`"));
@@ -55,7 +55,13 @@ impl Service for Web {
             let trimmed = folder.trim_end_matches('/');
             const SYSTEM: &[&str] = &["/etc", "/proc", "/sys", "/dev", "/boot", "/root", "/run", "/usr", "/bin", "/sbin", "/lib", "/var/lib", "/live", "/lib/live"];
             if trimmed.is_empty() || SYSTEM.iter().any(|s| trimmed == *s || trimmed.starts_with(&format!("{s}/"))) {
-                return Err(invalid("must be a folder of web pages, not / or a system folder (e.g. /var/www/html or /home/amnesia/Persistent/site)"));
+                return Err(invalid("must be a folder of web pages, not / or a system folder (e.g. /var/www/site)"));
+            }
+            // The web server runs with home folders hidden from it (the
+            // confinement consent promised): a folder there would be served
+            // as 403 Forbidden.
+            if trimmed == "/home" || trimmed.starts_with("/home/") {
+                return Err(invalid("must be outside /home: the web server is kept away from home folders (e.g. /var/www/site)"));
             }
         }
         Ok(())
