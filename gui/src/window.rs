@@ -120,7 +120,14 @@ impl App {
     pub fn toast(&self, text: &str) {
         let toast = adw::Toast::new(&widgets::safe(text));
         toast.set_timeout(6);
+        // A queued toast's widget is made when the one before it goes.
+        let overlay = self.toasts.clone();
+        toast.connect_dismissed(move |_| {
+            let overlay = overlay.clone();
+            glib::idle_add_local_once(move || name_toast_buttons(overlay.upcast_ref()));
+        });
         self.toasts.add_toast(toast);
+        name_toast_buttons(self.toasts.upcast_ref());
     }
 
     fn follow_changes(self: &Rc<Self>) {
@@ -250,6 +257,26 @@ impl App {
             }
             app.page_holder.append(&page);
         });
+    }
+}
+
+/// libadwaita 1.2 gives a toast's close button no name that assistive
+/// technology can say (the window's accessibility test found it).
+fn name_toast_buttons(widget: &gtk::Widget) {
+    let mut child = widget.first_child();
+    while let Some(c) = child {
+        if c.type_().name() == "AdwToastWidget" {
+            let mut inner = c.first_child();
+            while let Some(i) = inner {
+                if i.is::<gtk::Button>() {
+                    widgets::name(&i, "Dismiss the message");
+                }
+                inner = i.next_sibling();
+            }
+        } else {
+            name_toast_buttons(&c);
+        }
+        child = c.next_sibling();
     }
 }
 

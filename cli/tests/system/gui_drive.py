@@ -166,6 +166,18 @@ def checkpoint(name, value=""):
     wait_for("the test to check %s" % name, lambda: os.path.exists(ok), 300)
 
 
+CONTROLS = ("push button", "toggle button", "check box", "text", "password text", "spin button", "combo box", "menu item")
+
+
+def every_control_named(screen):
+    """Every control a person can reach on this screen has a name assistive
+    technology can say (not empty, not a GTK class name)."""
+    app = root.application("tails-server-gui")
+    unnamed = ["%s %r (in %s %r, in %s %r)" % (n.roleName, n.name, n.parent.roleName, n.parent.name, n.parent.parent.roleName, n.parent.parent.name) for n in app.findChildren(lambda n: n.roleName in CONTROLS) if showing(n) and (not (n.name or "").strip() or n.name.startswith("Gtk"))]
+    if unnamed:
+        fail("controls without an accessible name on %s: %s" % (screen, ", ".join(unnamed)))
+
+
 def toggle_enable_switch():
     # GTK 4.8 says a switch is a check box, whose action is "toggle".
     app = root.application("tails-server-gui")
@@ -181,6 +193,7 @@ xdo("search", "--sync", "--name", "^Tails Server$", "windowsize", "1000", "1100"
 label_with("Your services")
 node("push button", "Add web")
 shot("1-services")
+every_control_named("the services list")
 
 # Add web from its file, as a plugin someone gave: the file chooser, the
 # path typed, then the consent dialog, refusing nothing.
@@ -200,6 +213,7 @@ click("push button", "Add")
 label_with("Web Site")
 node("text", "Folder")
 shot("3-service")
+every_control_named("the service's page")
 
 # Its folder: a system folder is refused with the plugin's words beside the
 # field; then the person's own folder is taken.
@@ -222,6 +236,7 @@ address = label_matching("the address", r"[a-z2-7]{56}\.onion")
 press("Reveal default's key")
 key = label_matching("the revealed key", r"[A-Z2-7]{52}")
 shot("5-sharing")
+every_control_named("the service's page, enabled")
 click("push button", "Copy default's key")
 copied = wait_for("the key on the clipboard", lambda: (clipboard() or "").strip() or None, 30)
 if copied != key:
@@ -245,4 +260,10 @@ toggle_enable_switch()
 app = root.application("tails-server-gui")
 wait_for("disabled", lambda: any(showing(n) for n in app.findChildren(lambda n: n.roleName == "label" and n.name == "Off")), 120)
 shot("7-disabled")
+
+# Back to the list from the keyboard (Alt+Left), where web is listed, off.
+xdo("key", "alt+Left")
+label_with("Your services")
+wait_for("web listed, off", lambda: any(showing(n) for n in app.findChildren(lambda n: n.roleName == "label" and n.name == "Off")), 30)
+gone("push button", "Add web", 30)
 say("DONE")
