@@ -62,6 +62,15 @@ pub enum Command {
     /// At boot (run by tails-server-autostart.service): bring back the
     /// services kept in Persistent Storage and enable those with autostart on.
     Autostart,
+    /// Disable every enabled service (the Debian package does it before it
+    /// is removed).
+    DisableAll,
+    /// Print the completions for a shell (bash, zsh, fish, elvish, powershell);
+    /// the Debian package installs them.
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff), for packaging.
+    #[command(hide = true)]
+    Man,
     /// SERVICE COMMAND...: act on one service.
     #[command(external_subcommand)]
     Service(Vec<String>),

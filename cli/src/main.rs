@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::{ClientCommand, Cli, Command, PluginCommand, ServiceCli, ServiceCommand, TorCommand};
-use commands::{plugin, publishing, service};
+use commands::{plugin, publishing, reference, service};
 use backend::Backend;
 use tails_server_core::context::Context;
 
@@ -74,6 +74,9 @@ fn run(args: Vec<OsString>) -> anyhow::Result<()> {
         Command::Reconcile => publishing::reconcile(&local(&cli.global, "reconcile")?),
         Command::Repair => service::repair(&local(&cli.global, "repair")?),
         Command::Autostart => service::autostart(&local(&cli.global, "autostart")?),
+        Command::DisableAll => service::disable_all(&backend(&cli.global)?),
+        Command::Completions { shell } => reference::completions(shell),
+        Command::Man => reference::man_page(),
         Command::Service(words) => {
             let name = words[0].clone();
             let sub = ServiceCli::parse_from(std::iter::once(format!("tails-server {name}").into()).chain(words.into_iter().skip(1).map(OsString::from)));

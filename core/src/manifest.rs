@@ -10,7 +10,7 @@ use crate::runtime::bindings::tails::server::types::{OptionKind, OptionValue, Pr
 
 /// Words the CLI itself uses; no service may take them (a test checks this
 /// against the CLI's commands).
-pub const RESERVED_NAMES: &[&str] = &["list", "plugin", "help", "version", "tor", "autostart", "repair", "reconcile", "tails-server", "tails-serverd"];
+pub const RESERVED_NAMES: &[&str] = &["list", "plugin", "help", "version", "tor", "autostart", "repair", "reconcile", "disable-all", "completions", "man", "tails-server", "tails-serverd"];
 
 /// Bounds on what a description may hold: it is stored, shown at consent and
 /// listed by `info`, so its size is the plugin's to choose only within these.

@@ -32,7 +32,7 @@ pub enum Item {
 }
 
 /// Where the binary under test lives inside a host (where the autostart unit runs it).
-pub const INSIDE_BIN: &str = "/usr/local/sbin/tails-server";
+pub const INSIDE_BIN: &str = "/usr/bin/tails-server";
 
 /// The items every Tails Server host gets: the binary at [`INSIDE_BIN`], the
 /// first-party plugins where an installed Tails Server ships them

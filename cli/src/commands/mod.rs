@@ -2,6 +2,7 @@
 //! scripts) and returns an error with a message that says what to do.
 
 pub mod publishing;
+pub mod reference;
 pub mod plugin;
 pub mod service;
 

@@ -73,18 +73,34 @@ pub fn repair(ctx: &Context) -> Result<()> {
     Ok(())
 }
 
+/// Disable every enabled service; say which could not be.
+pub fn disable_all(backend: &Backend) -> Result<()> {
+    let (said, failed) = backend.disable_all(super::print_progress)?;
+    if said.is_empty() && failed.is_empty() {
+        println!("No service is enabled.");
+    }
+    for words in said {
+        println!("{words}");
+    }
+    failures(&failed, "could not disable")
+}
+
+/// Say why each service failed, then fail naming them all.
+fn failures(failed: &[(String, anyhow::Error)], what: &str) -> Result<()> {
+    for (name, e) in failed {
+        eprintln!("{name}: {e:#}");
+    }
+    if !failed.is_empty() {
+        let names: Vec<&str> = failed.iter().map(|(name, _)| name.as_str()).collect();
+        bail!("{what}: {}", names.join(", "));
+    }
+    Ok(())
+}
+
 /// At boot: bring back what Persistent Storage kept, finish what a crash
 /// interrupted, enable the services whose autostart is on (the engine
 /// decides; see `engine::autostart`), and say which could not be.
 pub fn autostart(ctx: &Context) -> Result<()> {
     let _lock = ctx.state.lock()?;
-    let failed = engine::autostart(ctx)?;
-    for (name, e) in &failed {
-        eprintln!("{name}: {e:#}");
-    }
-    if !failed.is_empty() {
-        let names: Vec<&str> = failed.iter().map(|(name, _)| name.as_str()).collect();
-        bail!("autostart could not enable: {}", names.join(", "));
-    }
-    Ok(())
+    failures(&engine::autostart(ctx)?, "autostart could not enable")
 }

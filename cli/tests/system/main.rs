@@ -15,6 +15,7 @@ mod flow;
 mod gui;
 mod npm;
 mod packages;
+mod package;
 mod reboot;
 
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -56,6 +57,8 @@ pub struct Boot<'a> {
     pub npm_cache: bool,
     /// Folders of this machine shared with the host (outside, inside).
     pub binds: Vec<(PathBuf, String)>,
+    /// Nothing of Tails Server copied in: the test installs its packages.
+    pub bare: bool,
 }
 
 impl World {
@@ -65,7 +68,11 @@ impl World {
         let flushed = Command::new("nft").args(["flush", "ruleset"]).status().expect("nft");
         assert!(flushed.success());
         let control = self.tor.service_control();
-        let mut items = tails_server_items(Path::new(BIN), self.tor.dir());
+        let mut items = if boot.bare {
+            vec![Item::Bind(self.tor.dir().to_path_buf(), self.tor.dir().display().to_string())]
+        } else {
+            tails_server_items(Path::new(BIN), self.tor.dir())
+        };
         if let Some(dir) = boot.persistent {
             items.push(Item::Bind(dir.to_path_buf(), "/live/persistence/TailsData_unlocked".into()));
         }
@@ -232,6 +239,7 @@ const TESTS: &[Test] = &[
     ("catalog_data_survives_a_reboot", catalog::catalog_data_survives_a_reboot),
     ("daemon_serves_users_as_polkit_allows", daemon::daemon_serves_users_as_polkit_allows),
     ("window_adds_enables_shares_and_disables_web", gui::window_adds_enables_shares_and_disables_web),
+    ("debian_packages_install_serve_amnesia_and_leave_nothing", package::debian_packages_install_serve_amnesia_and_leave_nothing),
 ];
 
 fn main() {

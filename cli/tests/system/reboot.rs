@@ -18,7 +18,7 @@ fn boot(w: &World, persistent: &Path) -> Host {
 /// autostart has done its work; `npm_cache`: see [`Boot::npm_cache`].
 pub fn boot_with(w: &World, persistent: &Path, npm_cache: bool) -> Host {
     let starts = (fixtures::DATA_FOLDER.into(), "/root/starts.wasm".to_string());
-    let host = w.host(Boot { persistent: Some(persistent), autostart: true, files: vec![starts], npm_cache, binds: Vec::new() });
+    let host = w.host(Boot { persistent: Some(persistent), autostart: true, files: vec![starts], npm_cache, ..Boot::default() });
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
         let state = host.sys.active_state("tails-server-autostart.service");
