@@ -105,6 +105,18 @@ fn main() {
     }
     // The first-party web plugin as somebody else built it: unsigned.
     consts += &install(&wasm_target.join("wasm32-wasip2/release/tails_server_plugin_web.wasm"), &out, "web-unsigned");
+    // A plugin in Python, built as its author would: sdk/python/build.
+    let python = wasm_target.join("python");
+    fs::create_dir_all(&python).unwrap();
+    let built = python.join("pysite.wasm");
+    let status = Command::new(workspace.join("sdk/python/build"))
+        .arg(workspace.join("sdk/python/example/pysite.py"))
+        .arg(&built)
+        .current_dir(&python)
+        .status()
+        .expect("could not run sdk/python/build");
+    assert!(status.success(), "building the Python example plugin failed (scripts/setup installs componentize-py in /var/tmp/tails-server-venv)");
+    consts += &install(&built, &out, "python-pysite");
     consts += &format!("pub const TEST_PUBLISHER: &str = {:?};\n", tails_server_signature::publisher_of(&TEST_PUBLISHER_SEED).fingerprint());
     fs::write(out.join("fixtures.rs"), consts).unwrap();
 }

@@ -1,7 +1,7 @@
 //! Benchmark (not a test): prints figures, asserts nothing.
 //!
-//! - time of `plugin add` for each first-party plugin (compile + describe +
-//!   store), fresh state each run;
+//! - time and peak memory of `plugin add` (compile + describe + store),
+//!   fresh state each run: two Rust plugins and the Python SDK's example;
 //! - wall time and peak memory (max RSS) of `tails-server mumble info`, and of
 //!   `mumble set-option` (which loads the plugin from the compiled-component
 //!   cache and runs it), with a warm cache.
@@ -41,14 +41,18 @@ fn main() {
         return; // `cargo test --benches` asks for a list; there is nothing to test here.
     }
     println!("tails-server CLI benchmark ({RUNS} runs each, median; binary {BIN})");
-    for (name, file) in [("mumble", fixtures::MUMBLE), ("web", fixtures::WEB)] {
-        let times: Vec<Duration> = (0..5)
+    // The Python example (sdk/python) beside the Rust plugins: an 19 MB
+    // component, most of it CPython, compiled once at add.
+    for (name, file, runs) in [("mumble", fixtures::MUMBLE, 5), ("web", fixtures::WEB, 5), ("pysite (Python)", fixtures::PYTHON_PYSITE, 3)] {
+        let measured: Vec<(Duration, i64)> = (0..runs)
             .map(|_| {
                 let sandbox = Sandbox::new(BIN);
-                measure(&sandbox, &["plugin", "add", file, "--yes"]).0
+                measure(&sandbox, &["plugin", "add", file, "--yes"])
             })
             .collect();
-        println!("plugin add {name:<7}            {:>8.1} ms", median(times).as_secs_f64() * 1e3);
+        let peak = measured.iter().map(|r| r.1).max().unwrap();
+        let wall = median(measured.into_iter().map(|r| r.0).collect());
+        println!("plugin add {name:<16}  {:>9.1} ms   peak RSS {:>5.1} MB", wall.as_secs_f64() * 1e3, peak as f64 / 1024.0);
     }
 
     let sandbox = Sandbox::new(BIN);

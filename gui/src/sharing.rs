@@ -126,7 +126,7 @@ pub fn group(app: &Rc<App>, service: &str, info: &Value) -> adw::PreferencesGrou
             let (k, words) = (k.clone(), words.clone());
             glib::spawn_future_local(async move {
                 if let Some(info) = k.get().await {
-                    let text = info.gui_text.or(info.text).unwrap_or_else(|| info.text_missing.unwrap_or_default());
+                    let text = info.gui_text.as_deref().and_then(plain).or(info.text).unwrap_or_else(|| info.text_missing.unwrap_or_default());
                     words.set_text(&widgets::safe(&text));
                 }
             });
@@ -161,6 +161,61 @@ pub fn group(app: &Rc<App>, service: &str, info: &Value) -> adw::PreferencesGrou
         group.add(&rotate);
     }
     group
+}
+
+/// The plugin's GUI text without its markup (Pango's, and GtkLabel's `<a>`,
+/// which Pango alone does not read): shown as plain text, so no plugin sets
+/// the look of the window or puts a link in it. Tags are dropped and the
+/// XML entities read; `None` for an unclosed tag.
+fn plain(markup: &str) -> Option<String> {
+    let mut text = String::new();
+    let mut rest = markup;
+    while let Some(open) = rest.find('<') {
+        text += &rest[..open];
+        rest = &rest[open + rest[open..].find('>')? + 1..];
+    }
+    text += rest;
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(amp) = rest.find('&') {
+        out += &rest[..amp];
+        rest = &rest[amp..];
+        let end = rest.find(';').filter(|&e| e <= 10);
+        let decoded = end.and_then(|e| match &rest[1..e] {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            n if n.starts_with("#x") => u32::from_str_radix(&n[2..], 16).ok().and_then(char::from_u32),
+            n if n.starts_with('#') => n[1..].parse().ok().and_then(char::from_u32),
+            _ => None,
+        });
+        match (decoded, end) {
+            (Some(c), Some(e)) => {
+                out.push(c);
+                rest = &rest[e + 1..];
+            }
+            _ => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out += rest;
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn markup_is_shown_as_its_text() {
+        let url = "http://abc.onion/";
+        assert_eq!(super::plain(&format!("Open <a href=\"{url}\">{url}</a> in Tor Browser.")).unwrap(), format!("Open {url} in Tor Browser."));
+        assert_eq!(super::plain("<b>Key</b>: a &amp; b &lt;c&gt; &#65;&#x42; &bogus; 5 & 6").unwrap(), "Key: a & b <c> AB &bogus; 5 & 6");
+        assert_eq!(super::plain("<span size=\"999999\">big"), Some("big".into()));
+        assert_eq!(super::plain("unclosed <a href"), None);
+    }
 }
 
 /// A client: its key masked until revealed, copy, QR code, .auth_private, remove.

@@ -6,6 +6,7 @@ mod cli;
 mod hostile_plugins;
 mod onion_services;
 mod plugin_configs;
+mod sdk_languages;
 
 use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tails_server_testkit::{base64, fixtures, text};
 
 
-fn lighttpd_accepts(conf: &std::path::Path) {
+pub fn lighttpd_accepts(conf: &std::path::Path) {
     let out = Command::new("/usr/sbin/lighttpd").arg("-tt").arg("-f").arg(conf).output().expect("lighttpd is installed (see .ci/run)");
     assert!(out.status.success(), "lighttpd -tt refused {}:\n{}{}", conf.display(), text(&out.stdout), text(&out.stderr));
 }

@@ -244,6 +244,10 @@ if copied != key:
 say("ADDRESS=" + address)
 checkpoint("fetched", key)
 
+# The plugin's own words on connecting, its markup taken out.
+xclick(label_with("How to connect"))
+label_with("Open http://%s/ in Tor Browser." % address, 30)
+
 # A second client: added by name, then removed.
 type_into("text", "Add a client: a name for who will connect", "friend")
 label_with("Client friend", 60)
