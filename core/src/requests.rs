@@ -10,7 +10,7 @@ use tails_server_dbus::{ClientCredentials, ConnectionInfo};
 
 use crate::context::{Context, Service};
 use crate::journal::Progress;
-use crate::runtime::bindings::tails::server::types::{ClientCredential, ConnectionRequest, OptionSpec, OptionValue};
+use crate::runtime::bindings::tails::server::types::{ClientCredential, ConnectionRequest, Error, OptionSpec, OptionValue};
 use crate::runtime::error_message;
 use crate::system::systemd::Systemd;
 use crate::system::{npm, packages};
@@ -180,8 +180,12 @@ pub fn set_option(ctx: &Context, name: &str, option: &str, text: &str, confirm: 
     let value = options::parse(&spec, text).map_err(anyhow::Error::msg)?;
     if service.record.info.options.iter().any(|o| o.name == option) {
         let address = onion::address(&service.state).unwrap_or_default();
-        if let Err(e) = ctx.instance(&service)?.validate_option(option, &value, &address)? {
-            bail!("{} is not a valid value for {option}: {}", display::quoted(text), display::line(error_message(&e)));
+        match ctx.instance(&service)?.validate_option(option, &value, &address)? {
+            Ok(()) => {}
+            // The plugin refused the value, in its words.
+            Err(e @ Error::Invalid(_)) => bail!("{} is not a valid value for {option}: {}", display::quoted(text), display::line(error_message(&e))),
+            // Anything else is the plugin failing, not the value being wrong.
+            Err(e) => bail!("{name}'s plugin failed while checking {option}, so it was not changed: {}", display::line(error_message(&e))),
         }
     }
     change_option(ctx, service, &spec, Some(value), confirm)?;

@@ -53,6 +53,6 @@ fn a_python_plugin_works_like_a_rust_one() {
 
     // The author's mistake (1 // 0) says what and where.
     let said = sandbox.fails(&["pysite", "set-option", "motto", "divide"]);
-    assert!(said.contains("the plugin raised ZeroDivisionError: division by zero (at pysite.py line"), "{said}");
+    assert!(said.contains("pysite's plugin failed while checking motto, so it was not changed: the plugin raised ZeroDivisionError: division by zero (at pysite.py line"), "{said}");
     assert!(!said.contains("unreachable"), "no bare trap: {said}");
 }
