@@ -57,15 +57,13 @@ fn main() {
         assert!(out.status.success(), "plugin add {service}: {}", String::from_utf8_lossy(&out.stderr));
     }
 
-    // Each launch: the time of the start, then the window's own marks, then
-    // its memory once the list is filled. Every wait is bounded; the window
-    // and the X server are stopped by pid.
+    // Each launch, in the user's desktop session: the time of the start,
+    // then the window's own marks, then its memory once the list is filled.
+    // Every wait is bounded; the window is stopped by pid (and the X server
+    // by the session).
     let session = format!(
         r#"
-set -u
-Xvfb :7 -screen 0 1000x1100x24 -nolisten tcp >/dev/null 2>&1 & X=$!
-for i in $(seq 50); do [ -e /tmp/.X11-unix/X7 ] && break; sleep 0.1; done
-export DISPLAY=:7 GDK_BACKEND=x11 TAILS_SERVER_GUI_TIMING=1
+export TAILS_SERVER_GUI_TIMING=1
 for renderer in {renderers}; do for run in $(seq {LAUNCHES}); do
     echo "renderer: $renderer"
     echo "timing: start $(date +%s.%N)"
@@ -78,11 +76,10 @@ for renderer in {renderers}; do for run in $(seq {LAUNCHES}); do
     echo "end"
     kill $G; wait $G 2>/dev/null
 done; done
-kill $X
 "#,
         renderers = RENDERERS.join(" ")
     );
-    let out = host.command("runuser").args(["-u", USER, "--", "env", &format!("HOME=/home/{USER}"), "dbus-run-session", "--", "sh", "-c", &session]).output().unwrap();
+    let out = host.desktop_session(USER, &session).output().unwrap();
     let said = String::from_utf8_lossy(&out.stdout);
     let launches: Vec<Launch> = said.split("end\n").filter_map(Launch::read).collect();
     assert_eq!(launches.len(), LAUNCHES * RENDERERS.len(), "every launch measured:\n{said}\n{}", String::from_utf8_lossy(&out.stderr));

@@ -102,24 +102,21 @@ impl Backend {
         }
     }
 
-    /// Disable every enabled service: what each said, and those that could
-    /// not be disabled with why. Through the daemon, one job each: it talks
-    /// to the tor that holds their onion services.
+    /// Disable every enabled service (before the package is removed, or
+    /// when everything must stop now): what each said, and those that could
+    /// not be disabled with why (the others are disabled all the same).
+    /// Through the daemon, one job each: it talks to the tor that holds
+    /// their onion services.
     pub fn disable_all(&self, show: fn(&Progress)) -> Result<(Vec<String>, Vec<(String, anyhow::Error)>)> {
-        match self {
-            Backend::Local(ctx) => requests::disable_all(ctx),
-            Backend::Daemon(_) => {
-                let (mut said, mut failed) = (Vec::new(), Vec::new());
-                for row in self.list()?.as_array().into_iter().flatten().filter(|row| row["enabled"] == true) {
-                    let name = row["name"].as_str().unwrap_or_default().to_string();
-                    match self.enable(&name, false, show) {
-                        Ok(words) => said.push(words),
-                        Err(e) => failed.push((name, e)),
-                    }
-                }
-                Ok((said, failed))
+        let (mut said, mut failed) = (Vec::new(), Vec::new());
+        for row in self.list()?.as_array().into_iter().flatten().filter(|row| row["enabled"] == true) {
+            let name = row["name"].as_str().unwrap_or_default().to_string();
+            match self.enable(&name, false, show) {
+                Ok(words) => said.push(words),
+                Err(e) => failed.push((name, e)),
             }
         }
+        Ok((said, failed))
     }
 
     pub fn set_option(&self, name: &str, option: &str, value: Option<&str>, confirm: Confirm) -> Result<String> {

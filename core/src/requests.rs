@@ -145,23 +145,6 @@ pub fn disable(ctx: &Context, name: &str) -> Result<String> {
     Ok(format!("{name} is disabled: unpublished, firewall closed, stopped. Its configuration files stay in place."))
 }
 
-/// Disable every enabled service (before the package is removed, or when
-/// everything must stop now): what each said, and the services that could
-/// not be disabled with why (the others are disabled all the same).
-pub fn disable_all(ctx: &Context) -> Result<(Vec<String>, Vec<(String, anyhow::Error)>)> {
-    let (mut said, mut failed) = (Vec::new(), Vec::new());
-    for name in ctx.state.plugin_names()? {
-        if !ctx.service(&name)?.state.enabled {
-            continue;
-        }
-        match disable(ctx, &name) {
-            Ok(words) => said.push(words),
-            Err(e) => failed.push((name, e)),
-        }
-    }
-    Ok((said, failed))
-}
-
 /// A question the person must agree to before a change goes on; the CLI asks
 /// it at the terminal (or `--yes` agreed), the daemon's caller agreed to it
 /// beforehand or not.

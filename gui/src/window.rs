@@ -261,22 +261,14 @@ impl App {
 }
 
 /// libadwaita 1.2 gives a toast's close button no name that assistive
-/// technology can say (the window's accessibility test found it).
-fn name_toast_buttons(widget: &gtk::Widget) {
-    let mut child = widget.first_child();
-    while let Some(c) = child {
-        if c.type_().name() == "AdwToastWidget" {
-            let mut inner = c.first_child();
-            while let Some(i) = inner {
-                if i.is::<gtk::Button>() {
-                    widgets::name(&i, "Dismiss the message");
-                }
-                inner = i.next_sibling();
-            }
-        } else {
-            name_toast_buttons(&c);
+/// technology can say (the window's accessibility test found it). Toasts
+/// are the overlay's own children, their button one of theirs.
+fn name_toast_buttons(overlay: &gtk::Widget) {
+    let children = |w: &gtk::Widget| std::iter::successors(w.first_child(), |c| c.next_sibling());
+    for toast in children(overlay).filter(|c| c.type_().name() == "AdwToastWidget") {
+        for button in children(&toast).filter(|c| c.is::<gtk::Button>()) {
+            widgets::name(&button, "Dismiss the message");
         }
-        child = c.next_sibling();
     }
 }
 

@@ -55,16 +55,38 @@ pub fn daemon_files(bin: &Path, control: &str, scratch: &Path) -> Vec<(PathBuf, 
     let daemon = bin.with_file_name("tails-serverd");
     assert!(daemon.exists(), "{} is missing: build it with `cargo build -p tails-serverd`", daemon.display());
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
-    let dropin = scratch.join("test.conf");
-    std::fs::write(&dropin, format!("[Service]\nEnvironment=TAILS_SERVER_TOR_CONTROL={control}\n")).unwrap();
     vec![
         (daemon, "/usr/libexec/tails-serverd".into()),
         (data.join("systemd/tails-serverd.service"), "/etc/systemd/system/tails-serverd.service".into()),
-        (dropin, "/etc/systemd/system/tails-serverd.service.d/test.conf".into()),
+        tor_control_dropin("tails-serverd.service", control, scratch),
         (data.join("dbus-1/system.d/org.tails.Server.conf"), "/usr/share/dbus-1/system.d/org.tails.Server.conf".into()),
         (data.join("dbus-1/system-services/org.tails.Server.service"), "/usr/share/dbus-1/system-services/org.tails.Server.service".into()),
         (data.join("polkit-1/actions/org.tails.server.policy"), "/usr/share/polkit-1/actions/org.tails.server.policy".into()),
     ]
+}
+
+/// A drop-in that points `unit` at the tor control port `control` (a test
+/// host's tor is the private network's service tor), as (file here, path
+/// inside); written in `scratch`, which must outlive the boot.
+pub fn tor_control_dropin(unit: &str, control: &str, scratch: &Path) -> (PathBuf, String) {
+    let dropin = scratch.join(format!("{unit}.tor.conf"));
+    std::fs::write(&dropin, format!("[Service]\nEnvironment=TAILS_SERVER_TOR_CONTROL={control}\n")).unwrap();
+    (dropin, format!("/etc/systemd/system/{unit}.d/test.conf"))
+}
+
+/// A shell script run in a desktop session of its own: an X server (Xvfb,
+/// display :5, 1000×1100) started first and stopped by pid after `script`,
+/// whose exit status it keeps. Run it with [`SystemdHost::desktop_session`].
+fn under_xvfb(script: &str) -> String {
+    format!(
+        "set -u\n\
+         Xvfb :5 -screen 0 1000x1100x24 -nolisten tcp >/tmp/xvfb.log 2>&1 & X=$!\n\
+         for i in $(seq 50); do [ -e /tmp/.X11-unix/X5 ] && break; sleep 0.1; done\n\
+         export DISPLAY=:5 GDK_BACKEND=x11\n\
+         ( {script}\n); r=$?\n\
+         kill $X 2>/dev/null\n\
+         exit $r\n"
+    )
 }
 
 /// A shell line that makes polkit say yes to `user` for `actions` (and
@@ -147,6 +169,14 @@ impl SystemdHost {
     }
 
     /// Run a command inside; its output (not checked).
+    /// `script` (sh) as `user`, in a session of its own: a session bus (for
+    /// the accessibility bus) and an X server (see `under_xvfb`).
+    pub fn desktop_session(&self, user: &str, script: &str) -> Command {
+        let mut command = self.command("runuser");
+        command.args(["-u", user, "--", "env", &format!("HOME=/home/{user}"), "dbus-run-session", "--", "sh", "-c", &under_xvfb(script)]).stdin(Stdio::null());
+        command
+    }
+
     pub fn run(&self, program: &str, args: &[&str]) -> Output {
         self.command(program).args(args).stdin(Stdio::null()).output().expect("nsenter")
     }

@@ -31,9 +31,10 @@ pub fn completions(shell: clap_complete::Shell) -> Result<()> {
     clap_complete::generate(shell, &mut command, "tailsserver", &mut script);
     let script = String::from_utf8(script)?;
     for line in script.lines() {
-        match line.trim_start().starts_with("complete -F _tailsserver ") {
-            true => println!("{}", line.replace(" tailsserver", " tails-server")),
-            false => println!("{line}"),
+        if line.trim_start().starts_with("complete -F _tailsserver ") {
+            println!("{}", line.replace(" tailsserver", " tails-server"));
+        } else {
+            println!("{line}");
         }
     }
     Ok(())

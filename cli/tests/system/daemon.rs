@@ -21,7 +21,7 @@ pub fn daemon_files(control: &str, scratch: &Path) -> Vec<(PathBuf, String)> {
 }
 
 pub fn as_user(host: &Host, program: &str, args: &[&str]) -> Output {
-    host.sys.command("runuser").args(["-u", USER, "--", program]).args(args).stdin(Stdio::null()).output().expect("runuser")
+    host.as_user(USER, program, args)
 }
 
 fn text(out: &Output) -> String {
@@ -31,9 +31,7 @@ fn text(out: &Output) -> String {
 /// `tails-server ARGS` as the user; must succeed. Output only (what a
 /// person reads), errors shown if it fails.
 fn user_ok(host: &Host, args: &[&str]) -> String {
-    let out = as_user(host, super::INSIDE_BIN, args);
-    assert!(out.status.success(), "as {USER}: tails-server {} failed:\n{}", args.join(" "), text(&out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    host.user_ok(USER, args)
 }
 
 fn user_fails(host: &Host, args: &[&str]) -> String {
@@ -137,7 +135,7 @@ pub fn daemon_serves_users_as_polkit_allows(w: &World) {
 
     // A new address through the daemon: the question is asked by the CLI,
     // a no changes nothing, a yes publishes the new one.
-    let kept = host.sys.command("runuser").args(["-u", USER, "--", super::INSIDE_BIN, "web", "rotate-address"]).stdin(Stdio::null()).output().unwrap();
+    let kept = as_user(&host, super::INSIDE_BIN, &["web", "rotate-address"]);
     assert!(!kept.status.success() && text(&kept).contains("A new address means every client needs the new one.") && text(&kept).contains("address unchanged"), "{}", text(&kept));
     assert_eq!(host.info("web")["address"], address.as_str());
     let rotated = user_ok(&host, &["web", "rotate-address", "--yes"]);

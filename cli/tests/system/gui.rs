@@ -51,31 +51,17 @@ pub fn window_adds_enables_shares_and_disables_web(w: &World) {
     grant(&host, &["org.tails.server.read", "org.tails.server.manage", "org.tails.server.secrets", "org.tails.server.plugins"]);
     eventually("the rule", || as_user(&host, super::INSIDE_BIN, &["list"]).status.success());
 
-    // The user's own session: a session bus (for the accessibility bus),
-    // an X server, the window, and the driver. The script stops the X
-    // server and the window by pid when the driver ends.
+    // The user's own desktop session (a session bus, for the accessibility
+    // bus, and an X server): the window and the driver. The window is
+    // stopped by pid when the driver ends.
     let session = format!(
-        r#"
-set -u
-Xvfb :5 -screen 0 1000x1100x24 -nolisten tcp >/tmp/xvfb.log 2>&1 & X=$!
-for i in $(seq 50); do [ -e /tmp/.X11-unix/X5 ] && break; sleep 0.1; done
-export DISPLAY=:5 GDK_BACKEND=x11
-tails-server-gui >/tmp/gui.log 2>&1 & G=$!
-GTK_MODULES=gail:atk-bridge timeout 900 python3 /usr/local/share/gui_drive.py /var/tmp/shots /home/{USER}/web.wasm {site}; r=$?
-kill $G $X 2>/dev/null
-echo "--- the window's log:"; cat /tmp/gui.log
-exit $r
-"#
+        "tails-server-gui >/tmp/gui.log 2>&1 & G=$!\n\
+         GTK_MODULES=gail:atk-bridge timeout 900 python3 /usr/local/share/gui_drive.py /var/tmp/shots /home/{USER}/web.wasm {site}; r=$?\n\
+         kill $G 2>/dev/null\n\
+         echo \"--- the window's log:\"; cat /tmp/gui.log\n\
+         exit $r"
     );
-    let mut child = host
-        .sys
-        .command("runuser")
-        .args(["-u", USER, "--", "env", &format!("HOME=/home/{USER}"), "dbus-run-session", "--", "sh", "-c", &session])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let mut child = host.sys.desktop_session(USER, &session).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut said = String::new();
     let mut address = None;

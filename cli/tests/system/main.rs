@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use tails_server_testkit::systemd_host::{npm_offline_items, tails_server_items, Item, NetNs, SystemdHost, INSIDE_BIN};
+use tails_server_testkit::systemd_host::{npm_offline_items, tails_server_items, tor_control_dropin, Item, NetNs, SystemdHost, INSIDE_BIN};
 use tails_server_testkit::tornet::TorNet;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tails-server");
@@ -76,13 +76,12 @@ impl World {
         if let Some(dir) = boot.persistent {
             items.push(Item::Bind(dir.to_path_buf(), "/live/persistence/TailsData_unlocked".into()));
         }
-        let dropin = tempfile::NamedTempFile::new().unwrap();
+        let scratch = tempfile::tempdir().unwrap();
         if boot.autostart {
             let unit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/systemd/tails-server-autostart.service");
             items.push(Item::Copy(unit, "/etc/systemd/system/tails-server-autostart.service".into()));
-            // The host's tor is the private network's service tor.
-            std::fs::write(dropin.path(), format!("[Service]\nEnvironment=TAILS_SERVER_TOR_CONTROL={control}\n")).unwrap();
-            items.push(Item::Copy(dropin.path().into(), "/etc/systemd/system/tails-server-autostart.service.d/test.conf".into()));
+            let (dropin, inside) = tor_control_dropin("tails-server-autostart.service", &control, scratch.path());
+            items.push(Item::Copy(dropin, inside));
             items.push(Item::Wants("tails-server-autostart.service".into()));
         }
         for (from, inside) in boot.files {
@@ -119,6 +118,19 @@ impl Host {
         let mut cmd = self.sys.command(INSIDE_BIN);
         cmd.args(args).env("TAILS_SERVER_TOR_CONTROL", &self.control).stdin(Stdio::null());
         cmd
+    }
+
+    /// `program ARGS` as `user`, with no input.
+    pub fn as_user(&self, user: &str, program: &str, args: &[&str]) -> Output {
+        self.sys.command("runuser").args(["-u", user, "--", program]).args(args).stdin(Stdio::null()).output().expect("runuser")
+    }
+
+    /// `tails-server ARGS` as `user`; must succeed. Its output only (what a
+    /// person reads), errors shown if it fails.
+    pub fn user_ok(&self, user: &str, args: &[&str]) -> String {
+        let out = self.as_user(user, INSIDE_BIN, args);
+        assert!(out.status.success(), "as {user}: tails-server {} failed:\n{}{}", args.join(" "), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     pub fn ts(&self, args: &[&str]) -> Output {

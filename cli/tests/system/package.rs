@@ -11,12 +11,12 @@
 //! for lighttpd, a Debian package that stays installed (see the end).
 
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
 
+use tails_server_testkit::systemd_host::tor_control_dropin;
 use tails_server_testkit::tornet::{fetch, Fetch};
 
-use super::{Boot, Host, World};
+use super::daemon::eventually;
+use super::{Boot, Host, World, INSIDE_BIN};
 
 const USER: &str = "amnesia";
 const PAGE: &str = "<h1>Served by the packaged Tails Server</h1>";
@@ -64,17 +64,6 @@ fn newest_source() -> Option<(std::time::SystemTime, PathBuf)> {
     newest
 }
 
-fn as_amnesia(host: &Host, args: &[&str]) -> Output {
-    host.sys.command("runuser").args(["-u", USER, "--", "tails-server"]).args(args).stdin(Stdio::null()).output().expect("runuser")
-}
-
-fn amnesia_ok(host: &Host, args: &[&str]) -> String {
-    let out = as_amnesia(host, args);
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "amnesia: tails-server {} failed:\n{text}", args.join(" "));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// What of Tails Server is on the host: files named after it in the places
 /// a package, the daemon or a service writes, our units known to systemd,
 /// our firewall rules, files that say Tails Server wrote them.
@@ -96,10 +85,8 @@ true
 pub fn debian_packages_install_serve_amnesia_and_leave_nothing(w: &World) {
     let debs = debs();
     let scratch = tempfile::tempdir().unwrap();
-    let dropin = scratch.path().join("test.conf");
-    std::fs::write(&dropin, format!("[Service]\nEnvironment=TAILS_SERVER_TOR_CONTROL={}\n", w.tor.service_control())).unwrap();
     let mut files: Vec<(PathBuf, String)> = debs.iter().map(|d| (d.clone(), format!("/var/tmp/debs/{}", d.file_name().unwrap().to_string_lossy()))).collect();
-    files.push((dropin, "/etc/systemd/system/tails-serverd.service.d/test.conf".into()));
+    files.push(tor_control_dropin("tails-serverd.service", &w.tor.service_control(), scratch.path()));
     let host = w.host(Boot { bare: true, files, ..Boot::default() });
     let before = traces(&host);
     // This machine's test caches and the test's drop-in, nothing installed.
@@ -116,7 +103,7 @@ pub fn debian_packages_install_serve_amnesia_and_leave_nothing(w: &World) {
     assert_eq!(host.sys.sh("systemctl is-enabled tails-server-autostart.service || true").trim(), "enabled", "the boot unit is enabled by the package");
 
     // What a person reads before anything else.
-    let version = amnesia_ok(&host, &["--version"]);
+    let version = host.user_ok(USER, &["--version"]);
     assert_eq!(version.trim(), format!("tails-server {}", env!("CARGO_PKG_VERSION")));
     let man = host.sys.sh("MANWIDTH=100 man -P cat tails-server 2>/dev/null");
     assert!(man.contains("SERVICE COMMANDS") && man.contains("connection-info") && man.contains("/var/lib/tails-server"), "man tails-server:\n{man}");
@@ -132,7 +119,7 @@ pub fn debian_packages_install_serve_amnesia_and_leave_nothing(w: &World) {
             words[words.len() - 1],
             words[words.len() - 2]
         );
-        let out = host.sys.command("runuser").args(["-u", USER, "--", "bash", "-c", &script]).output().unwrap();
+        let out = host.as_user(USER, "bash", &["-c", &script]);
         format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
     };
     assert!(complete("tails-server plug").lines().any(|l| l == "plugin"), "bash: tails-server plug<Tab>: {}", complete("tails-server plug"));
@@ -148,14 +135,10 @@ pub fn debian_packages_install_serve_amnesia_and_leave_nothing(w: &World) {
         USER,
         &["org.tails.server.read", "org.tails.server.manage", "org.tails.server.secrets", "org.tails.server.plugins"],
     ));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !as_amnesia(&host, &["list"]).status.success() {
-        assert!(Instant::now() < deadline, "amnesia could not list within 30 s: {}", String::from_utf8_lossy(&as_amnesia(&host, &["list"]).stderr));
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    assert!(amnesia_ok(&host, &["plugin", "add", "web", "--yes"]).contains("Added web."));
-    amnesia_ok(&host, &["web", "enable"]);
-    let info: serde_json::Value = serde_json::from_str(&amnesia_ok(&host, &["web", "connection-info", "--json"])).unwrap();
+    eventually("amnesia's polkit rule", || host.as_user(USER, INSIDE_BIN, &["list"]).status.success());
+    assert!(host.user_ok(USER, &["plugin", "add", "web", "--yes"]).contains("Added web."));
+    host.user_ok(USER, &["web", "enable"]);
+    let info: serde_json::Value = serde_json::from_str(&host.user_ok(USER, &["web", "connection-info", "--json"])).unwrap();
     let address = info["address"].as_str().expect("an address").to_string();
     let key = info["clients"][0]["private-key"].as_str().expect("a client key").to_string();
     assert!(w.published(&address));

@@ -36,10 +36,6 @@ TRACEBACK_LINES = 6
 ConnectionText = types.ConnectionText
 
 
-class Invalid(Exception):
-    """A value the plugin refuses; the message says what is allowed."""
-
-
 def invalid(message: str) -> Err:
     """Raise it: `raise invalid("must be an absolute path")`."""
     return Err(types.Error_Invalid(message))
