@@ -105,20 +105,27 @@ fn main() {
     }
     // The first-party web plugin as somebody else built it: unsigned.
     consts += &install(&wasm_target.join("wasm32-wasip2/release/tails_server_plugin_web.wasm"), &out, "web-unsigned");
-    // A plugin in Python, built as its author would: sdk/python/build.
-    let python = wasm_target.join("python");
-    fs::create_dir_all(&python).unwrap();
-    let built = python.join("pysite.wasm");
-    let status = Command::new(workspace.join("sdk/python/build"))
-        .arg(workspace.join("sdk/python/example/pysite.py"))
-        .arg(&built)
-        .current_dir(&python)
-        .status()
-        .expect("could not run sdk/python/build");
-    assert!(status.success(), "building the Python example plugin failed (scripts/setup installs componentize-py in /var/tmp/tails-server-venv)");
-    consts += &install(&built, &out, "python-pysite");
+    // Plugins in other languages, built as their authors would: each SDK's build.
+    for (language, source, name) in [("python", "pysite.py", "pysite"), ("js", "jssite.js", "jssite"), ("c", "csite.c", "csite")] {
+        consts += &install(&sdk_build(&workspace, &wasm_target, language, source, name), &out, &format!("{language}-{name}"));
+    }
     consts += &format!("pub const TEST_PUBLISHER: &str = {:?};\n", tails_server_signature::publisher_of(&TEST_PUBLISHER_SEED).fingerprint());
     fs::write(out.join("fixtures.rs"), consts).unwrap();
+}
+
+/// `sdk/LANGUAGE/build sdk/LANGUAGE/example/SOURCE`, into `<target>/wasm/LANGUAGE/NAME.wasm`.
+fn sdk_build(workspace: &Path, wasm_target: &Path, language: &str, source: &str, name: &str) -> PathBuf {
+    let folder = wasm_target.join(language);
+    fs::create_dir_all(&folder).unwrap();
+    let built = folder.join(format!("{name}.wasm"));
+    let status = Command::new(workspace.join("sdk").join(language).join("build"))
+        .arg(workspace.join("sdk").join(language).join("example").join(source))
+        .arg(&built)
+        .current_dir(&folder)
+        .status()
+        .unwrap_or_else(|e| panic!("could not run sdk/{language}/build: {e}"));
+    assert!(status.success(), "building sdk/{language}/example/{source} failed (scripts/setup installs each language's tools)");
+    built
 }
 
 fn build(workspace: &Path, target_dir: &Path, package: &str, feature: Option<&str>) -> PathBuf {

@@ -1,7 +1,8 @@
 //! Benchmark (not a test): prints figures, asserts nothing.
 //!
 //! - time and peak memory of `plugin add` (compile + describe + store),
-//!   fresh state each run: two Rust plugins and the Python SDK's example;
+//!   fresh state each run: two Rust plugins and the C, Python and
+//!   JavaScript SDKs' examples;
 //! - wall time and peak memory (max RSS) of `tails-server mumble info`, and of
 //!   `mumble set-option` (which loads the plugin from the compiled-component
 //!   cache and runs it), with a warm cache.
@@ -41,9 +42,16 @@ fn main() {
         return; // `cargo test --benches` asks for a list; there is nothing to test here.
     }
     println!("tails-server CLI benchmark ({RUNS} runs each, median; binary {BIN})");
-    // The Python example (sdk/python) beside the Rust plugins: an 19 MB
-    // component, most of it CPython, compiled once at add.
-    for (name, file, runs) in [("mumble", fixtures::MUMBLE, 5), ("web", fixtures::WEB, 5), ("pysite (Python)", fixtures::PYTHON_PYSITE, 3)] {
+    // The SDKs' examples beside the Rust plugins: C (180 KB), Python (19 MB,
+    // most of it CPython) and JavaScript (12 MB, most of it SpiderMonkey),
+    // each compiled once at add.
+    for (name, file, runs) in [
+        ("mumble", fixtures::MUMBLE, 5),
+        ("web", fixtures::WEB, 5),
+        ("csite (C)", fixtures::C_CSITE, 5),
+        ("pysite (Python)", fixtures::PYTHON_PYSITE, 3),
+        ("jssite (JavaScript)", fixtures::JS_JSSITE, 3),
+    ] {
         let measured: Vec<(Duration, i64)> = (0..runs)
             .map(|_| {
                 let sandbox = Sandbox::new(BIN);

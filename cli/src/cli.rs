@@ -109,6 +109,17 @@ pub enum PluginCommand {
     },
     /// Remove a plugin, its grants and its service's settings.
     Remove { name: String },
+    /// Write a new plugin project (a web page served by lighttpd) to make your own.
+    New {
+        /// The service's name: lower-case letters, digits and `-`.
+        name: String,
+        /// The language: rust, python or js.
+        #[arg(long, value_name = "LANGUAGE")]
+        lang: tails_server_core::authoring::Language,
+        /// The folder to make the project in.
+        #[arg(long, value_name = "FOLDER", default_value = ".")]
+        r#in: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -68,6 +68,8 @@ fn run(args: Vec<OsString>) -> anyhow::Result<()> {
         Command::Plugin(PluginCommand::Available { json }) => plugin::available(&backend(&cli.global)?, json),
         Command::Plugin(PluginCommand::List { json }) => plugin::list_plugins(&backend(&cli.global)?, json),
         Command::Plugin(PluginCommand::Show { name, json }) => plugin::show(&backend(&cli.global)?, &name, json),
+        // Authoring needs no state, no daemon and no root.
+        Command::Plugin(PluginCommand::New { name, lang, r#in }) => plugin::new_project(&name, lang, &r#in),
         Command::Tor(TorCommand::Status { json }) => publishing::tor_status(&backend(&cli.global)?, json),
         Command::Tor(TorCommand::Use { control, password }) => publishing::tor_use(&local(&cli.global, "tor use")?, &control, password),
         Command::Tor(TorCommand::Stop) => publishing::tor_stop(&local(&cli.global, "tor stop")?),

@@ -7,6 +7,7 @@
 //! See ARCHITECTURE.md for the map.
 
 pub mod audit;
+pub mod authoring;
 pub mod broker;
 pub mod consent;
 pub mod context;

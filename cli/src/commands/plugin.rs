@@ -1,4 +1,4 @@
-//! `plugin add|list|show|remove` and `list`.
+//! `plugin add|list|show|remove|new` and `list`.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -176,5 +176,14 @@ pub fn show(backend: &Backend, name: &str, json: bool) -> Result<()> {
 
 pub fn remove(backend: &Backend, name: &str) -> Result<()> {
     println!("{}", backend.remove_plugin(name)?);
+    Ok(())
+}
+
+/// `plugin new`: the project, and how to build and try it.
+pub fn new_project(name: &str, language: tails_server_core::authoring::Language, parent: &Path) -> Result<()> {
+    let created = tails_server_core::authoring::new_project(name, language, parent)?;
+    let folder = display::path(&created.folder);
+    println!("Wrote {folder}: {}.", created.files.join(", "));
+    println!("Next: `{folder}/build` makes {name}.wasm; then `sudo tails-server plugin try {folder}/{name}.wasm`.");
     Ok(())
 }
