@@ -120,6 +120,16 @@ pub enum PluginCommand {
         #[arg(long, value_name = "FOLDER", default_value = ".")]
         r#in: PathBuf,
     },
+    /// Try plugins for real, on a private Tor network and a disposable
+    /// systemd host on this machine: each added, enabled, reached through
+    /// Tor with the client's key, then everything removed (needs root).
+    Try {
+        #[arg(value_name = "FILE.wasm", required = true)]
+        files: Vec<PathBuf>,
+        /// Leave everything up (until Enter) to look around.
+        #[arg(long)]
+        keep: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

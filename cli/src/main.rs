@@ -70,6 +70,8 @@ fn run(args: Vec<OsString>) -> anyhow::Result<()> {
         Command::Plugin(PluginCommand::Show { name, json }) => plugin::show(&backend(&cli.global)?, &name, json),
         // Authoring needs no state, no daemon and no root.
         Command::Plugin(PluginCommand::New { name, lang, r#in }) => plugin::new_project(&name, lang, &r#in),
+        // Trying boots a host of its own: this machine's state is not touched.
+        Command::Plugin(PluginCommand::Try { files, keep }) => plugin::try_plugins(&files, keep),
         Command::Tor(TorCommand::Status { json }) => publishing::tor_status(&backend(&cli.global)?, json),
         Command::Tor(TorCommand::Use { control, password }) => publishing::tor_use(&local(&cli.global, "tor use")?, &control, password),
         Command::Tor(TorCommand::Stop) => publishing::tor_stop(&local(&cli.global, "tor stop")?),

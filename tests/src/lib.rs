@@ -17,7 +17,8 @@ use sha2::{Digest, Sha256};
 
 pub mod npm_registry;
 pub mod systemd_host;
-pub mod tornet;
+/// The private Tor network (shared with `plugin try`).
+pub use tails_server_trial::tornet;
 
 pub mod fixtures {
     //! Paths of the built components (`MUMBLE`, `WEB`, `HOSTILE_PANIC`, ...).

@@ -1,4 +1,4 @@
-//! `plugin add|list|show|remove|new` and `list`.
+//! `plugin add|list|show|remove|new|try` and `list`.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -185,5 +185,19 @@ pub fn new_project(name: &str, language: tails_server_core::authoring::Language,
     let folder = display::path(&created.folder);
     println!("Wrote {folder}: {}.", created.files.join(", "));
     println!("Next: `{folder}/build` makes {name}.wasm; then `sudo tails-server plugin try {folder}/{name}.wasm`.");
+    Ok(())
+}
+
+/// `plugin try`: what the trial saw, as it goes; fails when a plugin was not reached.
+pub fn try_plugins(files: &[std::path::PathBuf], keep: bool) -> Result<()> {
+    // What plugin add would refuse at once is refused before a Tor network starts.
+    for file in files {
+        tails_server_core::runtime::check_before_compiling(&plugins::read_file(file)?)
+            .map_err(|e| anyhow!("{} would not be added: {e:#}", display::path(file)))?;
+    }
+    let program = std::env::current_exe()?;
+    if !tails_server_trial::run(&program, files, keep, &mut |line| println!("{line}"))? {
+        bail!("not every plugin was reached through Tor: see above");
+    }
     Ok(())
 }

@@ -8,6 +8,7 @@
 //! after another (hosts are heavy and share the network); `cargo test --test
 //! system NAME` runs the tests whose name contains NAME.
 
+mod authoring;
 mod catalog;
 mod crash;
 mod daemon;
@@ -252,6 +253,7 @@ const TESTS: &[Test] = &[
     ("daemon_serves_users_as_polkit_allows", daemon::daemon_serves_users_as_polkit_allows),
     ("window_adds_enables_shares_and_disables_web", gui::window_adds_enables_shares_and_disables_web),
     ("debian_packages_install_serve_amnesia_and_leave_nothing", package::debian_packages_install_serve_amnesia_and_leave_nothing),
+    ("plugin_new_projects_build_and_pass_plugin_try", authoring::plugin_new_projects_build_and_pass_plugin_try),
 ];
 
 fn main() {

@@ -129,6 +129,22 @@ pub fn debian_packages_install_serve_amnesia_and_leave_nothing(w: &World) {
         assert!(host.sys.sh(&format!("cat {file}")).contains("connection-info"), "{file}");
     }
 
+    // An author starts plugins from the installed SDK (/usr/share/tails-server/sdk):
+    // as a user, a Python one, built with it; as root (who has cargo here), a
+    // Rust one, checked against the installed Rust SDK and contract.
+    let made = host.user_ok(USER, &["plugin", "new", "hello", "--lang", "python", "--in", "/tmp"]);
+    assert!(made.contains("Wrote /tmp/hello: plugin.py, build."), "{made}");
+    assert!(host.sys.read("/tmp/hello/build").contains("\"/usr/share/tails-server/sdk/python/build\" plugin.py hello.wasm"));
+    let built = host.as_user(USER, "/tmp/hello/build", &[]);
+    assert!(built.status.success(), "the installed Python SDK builds: {}", String::from_utf8_lossy(&built.stderr));
+    host.sys.sh("test -s /tmp/hello/hello.wasm");
+    host.sys.sh("tails-server plugin new hello-rust --lang rust --in /root");
+    let checked = host.sys.run(
+        "sh",
+        &["-c", "cd /root/hello-rust && CARGO_NET_OFFLINE=true /root/.cargo/bin/cargo check -q --target wasm32-wasip2 2>&1"],
+    );
+    assert!(checked.status.success(), "the installed Rust SDK: {}", String::from_utf8_lossy(&checked.stdout));
+
     // amnesia, allowed by polkit, through the daemon the package installed
     // (started by D-Bus activation: the package made dbus read its files).
     host.sys.sh(&tails_server_testkit::systemd_host::polkit_grant(

@@ -72,6 +72,18 @@ impl Default for Limits {
     }
 }
 
+/// What is checked of a plugin file before anything is compiled: its size,
+/// that it is a component, that it exports our contract and imports only
+/// what the host provides (read from its bytes; milliseconds).
+pub fn check_before_compiling(wasm: &[u8]) -> Result<()> {
+    if wasm.len() > MAX_PLUGIN_BYTES {
+        bail!("the file is larger than {} MiB", MAX_PLUGIN_BYTES >> 20);
+    }
+    contract::check_header(wasm)?;
+    contract::check_names(wasm)?;
+    Ok(())
+}
+
 /// Marks the trap raised when a call runs past its deadline.
 #[derive(Debug)]
 struct DeadlineExceeded;
@@ -113,11 +125,7 @@ impl Runtime {
     /// not a component for this contract or that imports what the host does
     /// not provide. Nothing is stored: see [`Runtime::store_in_cache`].
     pub fn compile_new(&self, wasm: &[u8]) -> Result<Component> {
-        if wasm.len() > MAX_PLUGIN_BYTES {
-            bail!("the file is larger than {} MiB", MAX_PLUGIN_BYTES >> 20);
-        }
-        contract::check_header(wasm)?;
-        contract::check_names(wasm)?;
+        check_before_compiling(wasm)?;
         let component = self.compile_within(wasm, self.limits.compile)?;
         self.linker
             .instantiate_pre(&component)

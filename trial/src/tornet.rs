@@ -335,7 +335,29 @@ pub fn connect(socks_port: u16, host: &str, port: u16) -> Result<TcpStream, u8> 
 /// timed out is tried again too (three times at most, as a person would);
 /// a refusal panics with its code.
 pub fn connect_expecting(socks_port: u16, host: &str, port: u16) -> TcpStream {
-    connect_retrying(socks_port, host, port, &[GENERAL_FAILURE, TIMED_OUT]).unwrap_or_else(|code| panic!("SOCKS refused with {code:#x}"))
+    connect_patiently(socks_port, host, port).unwrap_or_else(|code| panic!("SOCKS refused with {code:#x}"))
+}
+
+/// [`connect_expecting`], with a refusal's code as the error.
+pub fn connect_patiently(socks_port: u16, host: &str, port: u16) -> Result<TcpStream, u8> {
+    connect_retrying(socks_port, host, port, &[GENERAL_FAILURE, TIMED_OUT])
+}
+
+/// What a SOCKS reply code from tor means, in words.
+pub fn socks_words(code: u8) -> String {
+    let words = match code {
+        GENERAL_FAILURE => "a circuit failed to build",
+        TIMED_OUT => "the connection timed out",
+        0x05 => "the service refused the connection (nothing listens on its port?)",
+        0xF0 => "the onion service's descriptor was not found (not published?)",
+        0xF2 => "the introduction to the onion service failed",
+        0xF3 => "the rendezvous with the onion service failed",
+        0xF4 => "the onion service wants a client key, and none was given",
+        0xF5 => "the onion service refused the client key",
+        0xF6 => "the onion address is not valid",
+        _ => "refused",
+    };
+    format!("{words} (SOCKS reply {code:#04x})")
 }
 
 fn connect_retrying(socks_port: u16, host: &str, port: u16, again: &[u8]) -> Result<TcpStream, u8> {
