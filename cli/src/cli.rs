@@ -113,8 +113,8 @@ pub enum PluginCommand {
     New {
         /// The service's name: lower-case letters, digits and `-`.
         name: String,
-        /// The language: rust, python or js.
-        #[arg(long, value_name = "LANGUAGE")]
+        /// The language (for C, see the SDK's c/README.md).
+        #[arg(long, value_name = "LANGUAGE", value_parser = language())]
         lang: tails_server_core::authoring::Language,
         /// The folder to make the project in.
         #[arg(long, value_name = "FOLDER", default_value = ".")]
@@ -251,4 +251,11 @@ mod tests {
             }
         }
     }
+}
+
+/// `--lang`'s values, listed in help and completions.
+fn language() -> impl clap::builder::TypedValueParser<Value = tails_server_core::authoring::Language> {
+    use clap::builder::TypedValueParser;
+    use tails_server_core::authoring::Language;
+    clap::builder::PossibleValuesParser::new(Language::ALL.map(Language::name)).map(|name| name.parse::<Language>().expect("one of ALL"))
 }

@@ -8,12 +8,14 @@ use std::process::Command;
 pub use tails_server_trial::host::{unit_path, Item, NetNs, SystemdHost};
 pub use tails_server_trial::INSIDE_BIN;
 
-/// The items every Tails Server host gets: the binary at [`INSIDE_BIN`], the
+/// The items every Tails Server host gets: empty Tails Server folders, the binary at [`INSIDE_BIN`], the
 /// first-party plugins where an installed Tails Server ships them
 /// (/usr/share/tails-server/plugins/NAME.wasm), and the private Tor network's
 /// folder shared (its control cookies are read inside).
 pub fn tails_server_items(bin: &Path, tor_dir: &Path) -> Vec<Item> {
     let mut items = vec![Item::Bind(tor_dir.to_path_buf(), tor_dir.display().to_string()), Item::Copy(bin.to_path_buf(), INSIDE_BIN.into())];
+    // Whatever this machine's own Tails Server holds stays out of the tests.
+    items.extend(tails_server_trial::empty_state());
     for (name, built) in crate::fixtures::FIRST_PARTY {
         items.push(Item::Copy(built.into(), format!("/usr/share/tails-server/plugins/{name}.wasm")));
     }

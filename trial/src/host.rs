@@ -35,6 +35,8 @@ pub enum Item {
     Wants(String),
     /// A unit that must not run in the host (masked).
     Mask(String),
+    /// A folder that starts empty inside (a tmpfs over the machine's).
+    Empty(String),
 }
 
 /// A shell script run in a desktop session of its own: an X server (Xvfb,
@@ -70,6 +72,7 @@ impl SystemdHost {
                 Item::Copy(from, inside) => format!("copy:{}:{inside}", from.display()),
                 Item::Wants(unit) => format!("wants:{unit}"),
                 Item::Mask(unit) => format!("mask:{unit}"),
+                Item::Empty(inside) => format!("empty:{inside}"),
             });
         }
         // The boot script's errors go to a log shown if the boot fails

@@ -43,22 +43,13 @@ pub fn run(program: &Path, plugins: &[PathBuf], keep: bool, say: &mut dyn FnMut(
     machinery("making a network namespace", private_network)??;
     say("Starting a private Tor network (about 30 to 60 s)…");
     let net = machinery("the private Tor network", TorNet::start)?;
-    // An empty state: the host's root is this machine's, which may have
-    // services of its own; none of them is seen or started inside.
-    let empty = tempfile::Builder::new().prefix("tails-server-try").tempdir_in("/var/tmp")?;
     let mut items = vec![
         Item::Bind(net.dir().to_path_buf(), net.dir().display().to_string()),
         Item::Copy(program.to_path_buf(), INSIDE_BIN.into()),
-    ];
-    for own in ["/var/lib/tails-server", "/etc/tails-server", "/var/cache/tails-server"] {
-        let folder = empty.path().join(own.trim_start_matches('/').replace('/', "-"));
-        std::fs::create_dir(&folder)?;
-        items.push(Item::Bind(folder, own.into()));
-    }
-    items.extend([
         Item::Mask("tails-server-autostart.service".into()),
         Item::Mask("tails-serverd.service".into()),
-    ]);
+    ];
+    items.extend(empty_state());
     let inside: Vec<String> = (0..plugins.len()).map(|i| format!("/root/try/{i}.wasm")).collect();
     for (file, inside) in plugins.iter().zip(&inside) {
         items.push(Item::Copy(file.clone(), inside.clone()));
@@ -89,6 +80,13 @@ pub fn run(program: &Path, plugins: &[PathBuf], keep: bool, say: &mut dyn FnMut(
     drop(host);
     drop(net);
     Ok(all)
+}
+
+/// Tails Server's own folders, empty inside a host: its root is this
+/// machine's, which may have services of its own; none of them is seen or
+/// started inside.
+pub fn empty_state() -> Vec<Item> {
+    ["/var/lib/tails-server", "/etc/tails-server", "/var/cache/tails-server"].map(|own| Item::Empty(own.into())).into()
 }
 
 struct Trial<'a> {
