@@ -105,7 +105,11 @@ pub fn window_adds_enables_shares_and_disables_web(w: &World) {
         host.sys.sh(&format!("touch /tmp/ok-{name}"));
     }
     let status = child.wait().unwrap();
-    assert!(status.success() && said.contains("DONE"), "the window was not driven to the end:\n{said}");
+    if !(status.success() && said.contains("DONE")) {
+        // What the daemon did meanwhile (a job that never started or never ended).
+        let journal = host.sys.run("journalctl", &["-u", "tails-serverd.service", "--no-pager", "-n", "60", "-o", "cat"]);
+        panic!("the window was not driven to the end:\n{said}\nthe daemon's journal:\n{}", String::from_utf8_lossy(&journal.stdout));
+    }
     assert!(address.is_some(), "the window showed the address");
     assert_eq!(checked, ["folder", "fetched", "added", "removed"], "every check was made");
     let info = host.info("web");

@@ -182,6 +182,8 @@ def toggle_enable_switch():
     # GTK 4.8 says a switch is a check box, whose action is "toggle".
     app = root.application("tails-server-gui")
     switch = wait_for("the enable switch", lambda: next((n for n in app.findChildren(lambda n: n.roleName == "check box" and named(n, "Enable web")) if showing(n)), None))
+    # Said for a failure's sake: a switch already on would be turned off.
+    print("the enable switch was %s" % ("on" if getattr(switch, "checked", False) else "off"), flush=True)
     switch.doActionNamed("toggle")
 
 
