@@ -257,5 +257,5 @@ mod tests {
 fn language() -> impl clap::builder::TypedValueParser<Value = tails_server_core::authoring::Language> {
     use clap::builder::TypedValueParser;
     use tails_server_core::authoring::Language;
-    clap::builder::PossibleValuesParser::new(Language::ALL.map(Language::name)).map(|name| name.parse::<Language>().expect("one of ALL"))
+    clap::builder::PossibleValuesParser::new(Language::ALL.map(Language::name)).map(|name| Language::named(&name).expect("one of ALL"))
 }

@@ -20,6 +20,7 @@ pub enum Language {
 impl Language {
     pub const ALL: [Language; 3] = [Language::Rust, Language::Python, Language::Js];
 
+    /// As `--lang` says it.
     pub fn name(self) -> &'static str {
         match self {
             Language::Rust => "rust",
@@ -28,12 +29,16 @@ impl Language {
         }
     }
 
-    /// The SDK folder the project builds with, under the SDK root.
-    fn sdk_subdir(self) -> &'static str {
+    pub fn named(name: &str) -> Option<Language> {
+        Language::ALL.into_iter().find(|l| l.name() == name)
+    }
+
+    /// The SDK folder the project builds with (the Rust SDK is the root).
+    fn sdk(self, root: PathBuf) -> PathBuf {
         match self {
-            Language::Rust => "",
-            Language::Python => "python",
-            Language::Js => "js",
+            Language::Rust => root,
+            Language::Python => root.join("python"),
+            Language::Js => root.join("js"),
         }
     }
 
@@ -53,16 +58,6 @@ impl Language {
             Language::Python => &[("plugin.py", template!("python/plugin.py"), false), ("build", template!("python/build"), true)],
             Language::Js => &[("plugin.js", template!("js/plugin.js"), false), ("build", template!("js/build"), true)],
         }
-    }
-}
-
-impl std::str::FromStr for Language {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        Language::ALL
-            .into_iter()
-            .find(|l| l.name() == s)
-            .ok_or_else(|| format!("no template for `{s}`: one of rust, python, js (for C, see the SDK's c/README.md)"))
     }
 }
 
@@ -94,20 +89,12 @@ pub struct Created {
 /// must not exist; it is written beside, then renamed into place, so a
 /// failure leaves nothing behind.
 pub fn new_project(name: &str, language: Language, parent: &Path) -> Result<Created> {
-    if !crate::options::valid_name(name) {
-        bail!("`{}` cannot name a service: use lower-case letters, digits and `-`, starting with a letter", display::line(name));
-    }
-    if crate::manifest::RESERVED_NAMES.contains(&name) {
-        bail!("`{name}` is one of tails-server's own commands; choose another name");
-    }
+    crate::manifest::check_name(name).map_err(|problem| anyhow!("{problem}; nothing was written"))?;
     let folder = parent.join(name);
     if folder.symlink_metadata().is_ok() {
         bail!("{} already exists; nothing was written (choose another name or folder)", display::path(&folder));
     }
-    let sdk = match language.sdk_subdir() {
-        "" => sdk_dir()?,
-        subdir => sdk_dir()?.join(subdir),
-    };
+    let sdk = language.sdk(sdk_dir()?);
     let sdk = sdk.to_str().ok_or_else(|| anyhow!("the SDK's path {} is not UTF-8", display::path(&sdk)))?;
     let scratch = tempfile::Builder::new()
         .prefix(&format!(".{name}."))

@@ -26,15 +26,24 @@ pub const MAX_TEXT: usize = 1000;
 /// Problems listed at most; the rest are counted.
 const MAX_PROBLEMS: usize = 20;
 
+/// What is wrong with a service's name, if anything (for a plugin's
+/// description, and for `plugin new`).
+pub fn check_name(name: &str) -> std::result::Result<(), String> {
+    if !valid_name(name) {
+        return Err(format!("name {} must be 1-40 lower-case letters, digits and `-`, starting with a letter", display::quoted(name)));
+    }
+    if RESERVED_NAMES.contains(&name) {
+        return Err(format!("name `{name}` is a tails-server command"));
+    }
+    Ok(())
+}
+
 /// Every problem with the description, or nothing.
 pub fn problems(info: &ServiceInfo) -> Vec<String> {
     let mut problems = Vec::new();
     let mut say = |p: String| problems.push(p);
-    if !valid_name(&info.name) {
-        say(format!("name {} must be 1-40 lower-case letters, digits and `-`, starting with a letter", display::quoted(&info.name)));
-    }
-    if RESERVED_NAMES.contains(&info.name.as_str()) {
-        say(format!("name `{}` is a tails-server command", info.name));
+    if let Err(problem) = check_name(&info.name) {
+        say(problem);
     }
     let line = |field: &str, text: &str, required: bool, say: &mut dyn FnMut(String)| {
         if (required && text.trim().is_empty()) || text.len() > MAX_TEXT || text.chars().any(char::is_control) {

@@ -111,7 +111,6 @@ impl SystemdHost {
         cmd
     }
 
-    /// Run a command inside; its output (not checked).
     /// `script` (sh) as `user`, in a session of its own: a session bus (for
     /// the accessibility bus) and an X server (see `under_xvfb`).
     pub fn desktop_session(&self, user: &str, script: &str) -> Command {
@@ -120,6 +119,7 @@ impl SystemdHost {
         command
     }
 
+    /// Run a command inside; its output (not checked).
     pub fn run(&self, program: &str, args: &[&str]) -> Output {
         self.command(program).args(args).stdin(Stdio::null()).output().expect("nsenter")
     }

@@ -12,6 +12,7 @@
 pub mod host;
 pub mod tornet;
 
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
+use tails_server_dbus::display;
 
 use host::{Item, SystemdHost};
 use tornet::TorNet;
@@ -35,10 +37,11 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 const KEEP_AT_MOST: Duration = Duration::from_secs(3600);
 
 /// Try each plugin file in turn (added, enabled, reached through Tor with the
-/// client's key, disabled, removed) in one Tor network and one host. `say`
-/// gets every line to show, as it happens (plugin words already escaped).
-/// True when every plugin was reached.
-pub fn run(program: &Path, plugins: &[PathBuf], keep: bool, say: &mut dyn FnMut(&str)) -> Result<bool> {
+/// client's key, disabled, removed) in one Tor network and one host.
+/// `installed`: the Debian packages this machine has (the host can install
+/// nothing else). `say` gets every line to show, as it happens (plugin words
+/// already escaped). True when every plugin was reached.
+pub fn run(program: &Path, plugins: &[PathBuf], installed: &BTreeSet<String>, keep: bool, say: &mut dyn FnMut(&str)) -> Result<bool> {
     preflight(plugins)?;
     machinery("making a network namespace", private_network)??;
     say("Starting a private Tor network (about 30 to 60 s)…");
@@ -56,7 +59,7 @@ pub fn run(program: &Path, plugins: &[PathBuf], keep: bool, say: &mut dyn FnMut(
     }
     say("Booting a disposable systemd test host (an overlay of this machine's root, in RAM)…");
     let host = machinery("the test host", || SystemdHost::boot(&items))?;
-    let trial = Trial { host: &host, net: &net };
+    let trial = Trial { host: &host, net: &net, installed };
     let mut all = true;
     for (file, inside) in plugins.iter().zip(&inside) {
         say("");
@@ -92,6 +95,7 @@ pub fn empty_state() -> Vec<Item> {
 struct Trial<'a> {
     host: &'a SystemdHost,
     net: &'a TorNet,
+    installed: &'a BTreeSet<String>,
 }
 
 impl Trial<'_> {
@@ -128,7 +132,7 @@ impl Trial<'_> {
         let capabilities = self.capabilities(&name);
         // The host has no network: apt there can install only what this
         // machine has (its root is the host's lower layer).
-        let missing: Vec<&str> = capabilities.iter().filter_map(|c| c.strip_prefix("package:")).filter(|p| !installed(p)).collect();
+        let missing: Vec<&str> = capabilities.iter().filter_map(|c| c.strip_prefix("package:")).filter(|p| !self.installed.contains(*p)).collect();
         if !missing.is_empty() {
             say(&format!(
                 "✗ {name} needs Debian packages that are not installed on this machine: {}. The test host has no network to fetch them: install them first (`sudo apt-get install {}`), then try again.",
@@ -276,13 +280,6 @@ fn machinery<T>(what: &str, f: impl FnOnce() -> T) -> Result<T> {
     })
 }
 
-fn installed(package: &str) -> bool {
-    Command::new("dpkg-query")
-        .args(["-W", "-f=${Status}", package])
-        .output()
-        .is_ok_and(|o| text(&o.stdout).contains("install ok installed"))
-}
-
 fn wait_for_enter(at_most: Duration) {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -296,11 +293,12 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A server's words on one line, control characters shown as escapes, cut
-/// at 200 characters: it is the plugin's server, not ours.
+/// A server's words on one line, escaped as a plugin's are, cut at 200
+/// characters: it is the plugin's server, not ours.
 fn escaped(s: &str) -> String {
-    let mut out: String = s.trim().chars().take(200).flat_map(char::escape_debug).collect();
-    if s.trim().chars().count() > 200 {
+    let s = s.trim();
+    let mut out = display::line(&s.chars().take(200).collect::<String>());
+    if s.chars().count() > 200 {
         out.push('…');
     }
     out
@@ -331,7 +329,8 @@ mod tests {
 
     #[test]
     fn a_servers_words_are_shown_escaped_and_short() {
-        assert_eq!(escaped("HTTP/1.0 200 OK\u{1b}[31m"), "HTTP/1.0 200 OK\\u{1b}[31m");
+        assert_eq!(escaped("HTTP/1.0 200 OK\u{1b}[31m"), "HTTP/1.0 200 OK\\e[31m");
+        assert_eq!(escaped("a\u{202e}b"), "a\\u{202e}b");
         assert_eq!(escaped(&"x".repeat(300)).chars().count(), 201);
         assert_eq!(visible_text("<!doctype html>\n<h1>Hello &amp; <b>bye</b></h1>"), "Hello &amp; bye");
     }

@@ -196,7 +196,9 @@ pub fn try_plugins(files: &[std::path::PathBuf], keep: bool) -> Result<()> {
             .map_err(|e| anyhow!("{} would not be added: {e:#}", display::path(file)))?;
     }
     let program = std::env::current_exe()?;
-    if !tails_server_trial::run(&program, files, keep, &mut |line| println!("{line}"))? {
+    // The host's root is this machine's: what dpkg has here is what it can install.
+    let installed = tails_server_core::system::packages::installed(Path::new("/"))?;
+    if !tails_server_trial::run(&program, files, &installed, keep, &mut |line| println!("{line}"))? {
         bail!("not every plugin was reached through Tor: see above");
     }
     Ok(())
