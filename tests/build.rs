@@ -105,9 +105,17 @@ fn main() {
     }
     // The first-party web plugin as somebody else built it: unsigned.
     consts += &install(&wasm_target.join("wasm32-wasip2/release/tails_server_plugin_web.wasm"), &out, "web-unsigned");
-    // Plugins in other languages, built as their authors would: each SDK's build.
+    // Plugins in other languages, built as their authors would: each SDK's
+    // build. Not for the demo (`scripts/demo` sets TAILS_SERVER_DEMO), which
+    // installs none of their tools: their paths are then empty.
+    println!("cargo:rerun-if-env-changed=TAILS_SERVER_DEMO");
+    let demo = env::var_os("TAILS_SERVER_DEMO").is_some();
     for (language, source, name) in [("python", "pysite.py", "pysite"), ("js", "jssite.js", "jssite"), ("c", "csite.c", "csite")] {
-        consts += &install(&sdk_build(&workspace, &wasm_target, language, source, name), &out, &format!("{language}-{name}"));
+        if demo {
+            consts += &format!("pub const {}: &str = \"\";\n", format!("{language}-{name}").replace('-', "_").to_uppercase());
+        } else {
+            consts += &install(&sdk_build(&workspace, &wasm_target, language, source, name), &out, &format!("{language}-{name}"));
+        }
     }
     consts += &format!("pub const TEST_PUBLISHER: &str = {:?};\n", tails_server_signature::publisher_of(&TEST_PUBLISHER_SEED).fingerprint());
     fs::write(out.join("fixtures.rs"), consts).unwrap();

@@ -16,7 +16,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use tails_server_testkit::systemd_host::{npm_offline_items, tails_server_items, NetNs, SystemdHost, INSIDE_BIN};
+use tails_server_testkit::systemd_host::{boot_tails7, npm_offline_items, tails_server_items, NetNs, SystemdHost, INSIDE_BIN};
 use tails_server_testkit::tornet::{self, TorNet};
 use tails_server_testkit::{enable_step_seconds, median, ENABLE_STEPS};
 
@@ -56,7 +56,7 @@ fn main() {
     // As the catalog's system test: npm offline, from the cache.
     let npmrc = tempfile::NamedTempFile::new().unwrap();
     items.extend(npm_offline_items(npmrc.path()));
-    let host = SystemdHost::boot(&items);
+    let host = boot_tails7(&items);
     let ts = |args: &[&str]| {
         let out = host.command(INSIDE_BIN).args(args).env("TAILS_SERVER_TOR_CONTROL", net.service_control()).output().unwrap();
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use tails_server_testkit::npm_registry::{pack, NpmRegistry};
-use tails_server_testkit::systemd_host::{tails_server_items, Item, NetNs, SystemdHost, INSIDE_BIN};
+use tails_server_testkit::systemd_host::{boot_tails7, tails_server_items, Item, NetNs, SystemdHost, INSIDE_BIN};
 use tails_server_testkit::tornet::TorNet;
 use tails_server_testkit::{enable_step_seconds, ENABLE_STEPS};
 
@@ -30,7 +30,7 @@ fn main() {
     let registry = NpmRegistry::start(vec![pack(&sources.join("tails-server-hello-greeting")), pack(&sources.join("tails-server-hello"))]);
     let mut items = tails_server_items(Path::new(BIN), net.dir());
     items.push(Item::Copy(tails_server_testkit::fixtures::NPM_HELLO.into(), "/root/hello.wasm".into()));
-    let host = SystemdHost::boot(&items);
+    let host = boot_tails7(&items);
     let ts = |args: &[&str]| {
         let mut cmd = host.command(INSIDE_BIN);
         cmd.args(args).env("TAILS_SERVER_TOR_CONTROL", net.service_control()).env("npm_config_registry", &registry.url);

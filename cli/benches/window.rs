@@ -23,7 +23,7 @@
 use std::path::Path;
 
 use tails_server_testkit::median;
-use tails_server_testkit::systemd_host::{daemon_files, polkit_grant, tails_server_items, Item, NetNs, SystemdHost, INSIDE_BIN};
+use tails_server_testkit::systemd_host::{boot_tails7, daemon_files, polkit_grant, tails_server_items, Item, NetNs, SystemdHost, INSIDE_BIN};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tails-server");
 const USER: &str = "tsbench";
@@ -49,7 +49,7 @@ fn main() {
         items.push(Item::Copy(here, inside));
     }
     items.push(Item::Copy(gui, "/usr/bin/tails-server-gui".into()));
-    let host = SystemdHost::boot(&items);
+    let host = boot_tails7(&items);
     host.sh(&format!("useradd --create-home {USER}"));
     host.sh(&polkit_grant(USER, &["org.tails.server.read"]));
     for service in SERVICES {

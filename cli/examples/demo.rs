@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use tails_server_testkit::systemd_host::{tails_server_items, NetNs, SystemdHost, INSIDE_BIN};
+use tails_server_testkit::systemd_host::{boot_tails7, tails_server_items, NetNs, SystemdHost, INSIDE_BIN};
 use tails_server_testkit::tornet::{fetch, Fetch, TorNet};
 
 const PAGE: &str = "<h1>Hello from Tails Server, through Tor</h1>";
@@ -21,8 +21,8 @@ fn main() {
     netns.enter();
     println!("== Starting a private Tor network in network namespace {} (about 30-60 s)…", netns.name);
     let net = TorNet::start();
-    println!("== Booting a systemd test host (its own PID and mount namespaces, an overlay of this machine's root)…");
-    let host = SystemdHost::boot(&tails_server_items(Path::new(&bin), net.dir()));
+    println!("== Booting a systemd test host (its own PID and mount namespaces, an overlay of a Debian 13 root, as Tails 7)…");
+    let host = boot_tails7(&tails_server_items(Path::new(&bin), net.dir()));
     host.sh(&format!("echo '{PAGE}' > /var/www/html/index.html"));
 
     let tails_server = |args: &[&str]| -> Command {

@@ -231,7 +231,8 @@ pub mod web {
     }
 
     /// A PHP site served by its own lighttpd with PHP as FastCGI
-    /// (Debian's `php8.2-cgi`), as a host-written unit runs it:
+    /// (Debian's `php-cgi`, PHP 8.4 on Debian 13; `/usr/bin/php-cgi` is its
+    /// alternatives link on every release), as a host-written unit runs it:
     /// `lighttpd -D -f FILE` as the site's user.
     pub struct PhpSite<'a> {
         /// The service's name, for the file's header.
@@ -268,7 +269,7 @@ pub mod web {
                  \x20 url.access-deny = (\"\")\n\
                  }}\n\
                  fastcgi.server = (\".php\" => ((\n\
-                 \x20 \"bin-path\" => \"/usr/bin/php-cgi8.2\",\n\
+                 \x20 \"bin-path\" => \"/usr/bin/php-cgi\",\n\
                  \x20 \"socket\" => \"/tmp/php.socket\",\n\
                  \x20 \"max-procs\" => 1,\n\
                  \x20 \"bin-environment\" => (\"PHP_FCGI_CHILDREN\" => \"2\", \"PHP_FCGI_MAX_REQUESTS\" => \"500\"{environment})\n\

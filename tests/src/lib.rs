@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 pub mod npm_registry;
 pub mod systemd_host;
+pub mod tails_host;
 /// The private Tor network (shared with `plugin try`).
 pub use tails_server_trial::tornet;
 

@@ -8,6 +8,23 @@ use std::process::Command;
 pub use tails_server_trial::host::{unit_path, Item, NetNs, SystemdHost};
 pub use tails_server_trial::INSIDE_BIN;
 
+/// The Debian 13 root every system test host boots an overlay of (Tails 7
+/// is Debian 13), made by `scripts/tails7-root` (which `scripts/setup` runs).
+pub fn tails7_root() -> PathBuf {
+    let root = PathBuf::from(std::env::var_os("TAILS_SERVER_TAILS7_ROOT").unwrap_or_else(|| "/var/cache/tails-server-tests/trixie".into()));
+    assert!(
+        root.join(".tails-server-root").exists(),
+        "{} is not a finished Debian 13 root: run scripts/setup (or scripts/tails7-root)",
+        root.display()
+    );
+    root
+}
+
+/// Boot a test host on the Debian 13 root ([`tails7_root`]).
+pub fn boot_tails7(items: &[Item]) -> SystemdHost {
+    SystemdHost::boot_on(&tails7_root(), items)
+}
+
 /// The items every Tails Server host gets: empty Tails Server folders, the binary at [`INSIDE_BIN`], the
 /// first-party plugins where an installed Tails Server ships them
 /// (/usr/share/tails-server/plugins/NAME.wasm), and the private Tor network's
@@ -71,11 +88,33 @@ pub const NPM_CACHE: &str = "/var/cache/tails-server-tests/npm";
 /// `npmrc` is a scratch file that must outlive the boot.
 pub fn npm_offline_items(npmrc: &Path) -> Vec<Item> {
     assert!(Path::new(NPM_CACHE).join(".etherpad-1.8.14").exists(), "{NPM_CACHE} is filled by scripts/setup");
-    let out = Command::new("sh").args(["-c", "dirname \"$(dirname \"$(readlink -f \"$(command -v npm)\")\")\""]).output().expect("npm");
-    std::fs::write(npmrc, "offline=true\n").unwrap();
-    vec![
-        Item::Bind(NPM_CACHE.into(), "/var/cache/tails-server/npm".into()),
-        Item::Copy(npmrc.to_path_buf(), format!("{}/npmrc", String::from_utf8_lossy(&out.stdout).trim())),
-    ]
+    // npm's own folder in the Debian 13 root (Debian's npm: /usr/share/nodejs/npm).
+    let out = Command::new("chroot").arg(tails7_root()).args(["sh", "-c", "dirname \"$(dirname \"$(readlink -f /usr/bin/npm)\")\""]).output().expect("chroot");
+    let folder = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(out.status.success() && folder.starts_with('/'), "npm is not in the Debian 13 root: {}", String::from_utf8_lossy(&out.stderr));
+    let builtin = std::fs::read_to_string(tails7_root().join(folder.trim_start_matches('/')).join("npmrc")).unwrap_or_default();
+    std::fs::write(npmrc, format!("{builtin}offline=true\n")).unwrap();
+    vec![Item::Bind(NPM_CACHE.into(), "/var/cache/tails-server/npm".into()), Item::Copy(npmrc.to_path_buf(), format!("{folder}/npmrc"))]
 }
 
+
+/// A Debian 13 program run on files of this machine's (a configuration a
+/// test wrote): chrooted into [`tails7_root`] in a mount namespace of its
+/// own, with `/tmp`, `/run` (and `/run/sshd`) fresh tmpfs and `/dev` shared,
+/// each of `binds` (folders under /tmp) at the same path inside. The
+/// machine is Debian 12; what Tails 7 runs is Debian 13's.
+pub fn tails7_command(binds: &[&Path], program: &str) -> Command {
+    for bind in binds {
+        assert!(bind.starts_with("/tmp"), "{} must be under /tmp to be bound into the Debian 13 root", bind.display());
+    }
+    let script = "set -e; r=$0; mount -t tmpfs tmpfs \"$r/tmp\"; mount -t tmpfs tmpfs \"$r/run\"; mkdir -p \"$r/run/sshd\"; \
+                  mount --rbind /dev \"$r/dev\"; mount -t proc proc \"$r/proc\"; \
+                  for b in $TAILS7_BINDS; do mkdir -p \"$r$b\"; mount --bind \"$b\" \"$r$b\"; done; \
+                  exec chroot \"$r\" \"$@\"";
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-m", "--propagation", "private", "sh", "-c", script])
+        .arg(tails7_root())
+        .arg(program)
+        .env("TAILS7_BINDS", binds.iter().map(|b| b.display().to_string()).collect::<Vec<_>>().join(" "));
+    cmd
+}

@@ -1,14 +1,15 @@
 //! A disposable systemd test host (see `systemd-host/boot` and
 //! `../shared/tor-testnet.md`): systemd as PID 1 of its own PID and mount
-//! namespaces, on an overlay of the machine's root, in the network namespace
-//! of the process that boots it. Ended by SIGKILL to its PID 1, by pid.
+//! namespaces, on an overlay of a root folder (the system tests' Debian 13
+//! root, or the machine's own for `plugin try`), in the network namespace of
+//! the process that boots it. Ended by SIGKILL to its PID 1, by pid.
 //!
 //! [`NetNs`]: network namespaces the test makes itself (and deletes), so that
 //! hosts, the private Tor network and a "LAN" peer talk only among themselves.
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -55,8 +56,15 @@ fn under_xvfb(script: &str) -> String {
 }
 
 impl SystemdHost {
-    /// Boot a host and wait (bounded) until systemd says it is up.
+    /// Boot a host on an overlay of this machine's own root (what `plugin
+    /// try` runs on: the author's packages) and wait until it is up.
     pub fn boot(items: &[Item]) -> SystemdHost {
+        SystemdHost::boot_on(Path::new("/"), items)
+    }
+
+    /// Boot a host on an overlay of the root folder `lower` (the system
+    /// tests' Debian 13 root) and wait (bounded) until systemd says it is up.
+    pub fn boot_on(lower: &Path, items: &[Item]) -> SystemdHost {
         let base = tempfile::Builder::new().prefix("systemd-host").tempdir_in("/var/tmp").unwrap();
         // The boot script is built into the program (plugin try runs where
         // no source tree is); written beside the base, which it mounts over.
@@ -65,7 +73,7 @@ impl SystemdHost {
         let mut cmd = Command::new("unshare");
         // --kill-child: when unshare ends (a Ctrl-C), the host's systemd is
         // killed too, and with it everything inside.
-        cmd.args(["-m", "-p", "-f", "--kill-child=SIGKILL", "--propagation", "private", "bash"]).arg(script.path()).arg(base.path());
+        cmd.args(["-m", "-p", "-f", "--kill-child=SIGKILL", "--propagation", "private", "bash"]).arg(script.path()).arg(base.path()).arg(lower);
         for item in items {
             cmd.arg(match item {
                 Item::Bind(from, inside) => format!("bind:{}:{inside}", from.display()),

@@ -153,6 +153,27 @@ impl TorNet {
         self._tmp.path()
     }
 
+    /// The lines that join a tor elsewhere to this network (its
+    /// authorities), as every node's torrc has them.
+    pub fn dir_authority_lines(&self) -> String {
+        let torrc = std::fs::read_to_string(&self.node("service").torrc).unwrap();
+        torrc.lines().filter(|l| l.starts_with("DirAuthority ")).map(|l| format!("{l}\n")).collect()
+    }
+
+    /// Every port the authorities and relays listen on (ORPort, DirPort):
+    /// what a tor in another network namespace must reach.
+    pub fn relay_ports(&self) -> Vec<u16> {
+        let mut ports = Vec::new();
+        for node in &self.nodes {
+            for line in std::fs::read_to_string(&node.torrc).unwrap().lines() {
+                if let Some(port) = line.strip_prefix("ORPort 127.0.0.1:").or_else(|| line.strip_prefix("DirPort 127.0.0.1:")) {
+                    ports.push(port.parse().unwrap());
+                }
+            }
+        }
+        ports
+    }
+
     pub fn node(&self, name: &str) -> &Node {
         &self.nodes[self.index(name)]
     }

@@ -29,7 +29,7 @@ fn add_shows_every_capability_and_takes_consent_on_stdin() {
     for line in [
         "Plugin: mumble — A low-latency, high quality voice chat server",
         "install the Debian package mumble-server   [package:mumble-server]",
-        "read and write the file /etc/mumble-server.ini; kept in Persistent Storage when persistence is on   [file:/etc/mumble-server.ini]",
+        "read and write the file /etc/mumble/mumble-server.ini; kept in Persistent Storage when persistence is on   [file:/etc/mumble/mumble-server.ini]",
         "read and write files in the folder /var/lib/mumble-server/; kept in Persistent Storage when persistence is on   [folder:/var/lib/mumble-server/]",
         "listen on port 64738/tcp (voice chat (control)); tor sends the onion service's clients here   [port:64738/tcp]",
         "start, restart and stop the systemd unit mumble-server.service that one of its Debian packages ships",
@@ -97,7 +97,7 @@ fn secrets_are_stored_0600_and_masked_unless_asked() {
     assert_eq!(std::fs::metadata(&state).unwrap().permissions().mode() & 0o777, 0o600);
     assert!(!sandbox.ok(&["mumble", "info"]).contains("correct horse"));
     sandbox.ok(&["mumble", "enable"]);
-    let ini = sandbox.path("/etc/mumble-server.ini");
+    let ini = sandbox.path("/etc/mumble/mumble-server.ini");
     assert_eq!(std::fs::metadata(&ini).unwrap().permissions().mode() & 0o777, 0o600, "the config holds the password");
     assert!(std::fs::read_to_string(&ini).unwrap().contains("serverpassword=\"correct horse\""));
 }

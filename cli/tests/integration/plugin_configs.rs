@@ -42,7 +42,7 @@ fn mumble_config_starts_a_real_mumble_server() {
     sandbox.ok(&["mumble", "set-option", "welcome-message", "Hello \"friends\" <b>here</b>"]);
     sandbox.ok(&["mumble", "set-option", "max-users", "12"]);
     sandbox.ok(&["mumble", "enable"]);
-    let ini = std::fs::read_to_string(sandbox.path("/etc/mumble-server.ini")).unwrap();
+    let ini = std::fs::read_to_string(sandbox.path("/etc/mumble/mumble-server.ini")).unwrap();
     assert!(ini.contains("users=12") && ini.contains(r#"welcometext="Hello \"friends\" <b>here</b>""#), "{ini}");
 
     // Run it on a copy in a scratch folder: only the paths of the database,
@@ -556,13 +556,14 @@ fn ssh_config_passes_sshds_own_check() {
         .replace("/var/lib/ssh/host/etc/ssh/", &format!("{}/etc/ssh/", prefix.display()))
         .replace("/etc/ssh-onion/authorized_keys", &keys_file.display().to_string());
     std::fs::write(&copy, adapted).unwrap();
-    std::fs::create_dir_all("/run/sshd").unwrap();
-    let check = Command::new("/usr/sbin/sshd").arg("-t").arg("-f").arg(&copy).output().expect("sshd is installed (see scripts/setup)");
+    // Debian 13's sshd (OpenSSH 10, as on Tails 7), from the Debian 13 root.
+    let sshd = |args: &[&str]| tails_server_testkit::systemd_host::tails7_command(&[scratch.path(), keys_file.parent().unwrap()], "/usr/sbin/sshd").args(args).arg(&copy).output().unwrap();
+    let check = sshd(&["-t", "-f"]);
     assert!(check.status.success(), "sshd -t refused the written file:\n{}\n{written}", text(&check.stderr));
     // sshd's own view of the file, for the login account connecting.
-    let effective = Command::new("/usr/sbin/sshd").args(["-T", "-C", "user=tails-login-ssh,host=client,addr=127.0.0.1", "-f"]).arg(&copy).output().unwrap();
+    let effective = sshd(&["-T", "-C", "user=tails-login-ssh,host=client,addr=127.0.0.1", "-f"]);
     let effective = text(&effective.stdout);
-    for line in ["passwordauthentication no", "kbdinteractiveauthentication no", "usepam no", "allowtcpforwarding no", "x11forwarding no", "permittunnel no", "allowusers tails-login-ssh", "listenaddress 127.0.0.1:2222"] {
+    for line in ["passwordauthentication no", "kbdinteractiveauthentication no", "usepam no", "allowtcpforwarding no", "x11forwarding no", "permittunnel no", "allowusers tails-login-ssh", "listenaddress 127.0.0.1:2222", "persourcepenalties no"] {
         assert!(effective.lines().any(|l| l == line), "{line} missing from sshd -T:\n{effective}");
     }
     let address = serde_json::from_str::<serde_json::Value>(&sandbox.ok(&["ssh", "info", "--json"])).unwrap()["address"].as_str().unwrap().to_string();

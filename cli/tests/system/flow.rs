@@ -58,7 +58,7 @@ pub fn enable_runs_units_opens_nothing_to_the_lan_and_publishes(w: &World) {
     // The configuration holds the options' values.
     let conf = host.sys.read("/etc/lighttpd/lighttpd.conf");
     assert!(conf.contains("server.document-root = \"/srv/site\"") && conf.contains("server.bind = \"127.0.0.1\""), "{conf}");
-    let ini = host.sys.read("/etc/mumble-server.ini");
+    let ini = host.sys.read("/etc/mumble/mumble-server.ini");
     assert!(ini.contains("serverpassword=\"correct horse battery\"") && ini.contains("Hello from the test host"), "{ini}");
     // The servers answer on their ports.
     assert!(http_get(8080).contains(PAGE), "lighttpd serves the folder");
@@ -141,8 +141,8 @@ pub fn enable_runs_units_opens_nothing_to_the_lan_and_publishes(w: &World) {
 pub fn tails_iptables_rules_follow_allow_lan(w: &World) {
     let host = w.host(Boot::default());
     host.add_plugins(&["web"]);
-    // As on Tails: a desktop user, and a policy that drops what it does not accept.
-    host.sys.sh("useradd --no-create-home amnesia");
+    // As on Tails: the desktop user amnesia (uid 1000, in the Debian 13
+    // root), and a policy that drops what it does not accept.
     host.sys.sh("iptables -P INPUT DROP && iptables -A INPUT -i lo -j ACCEPT && iptables -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT");
     let env = [("TAILS_SERVER_FIREWALL", "iptables")];
     host.ok_with(&env, &["web", "set-option", "allow-lan", "true"]);

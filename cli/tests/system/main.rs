@@ -18,13 +18,14 @@ mod npm;
 mod packages;
 mod package;
 mod reboot;
+mod tails;
 
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use tails_server_testkit::systemd_host::{npm_offline_items, tails_server_items, tor_control_dropin, Item, NetNs, SystemdHost, INSIDE_BIN};
+use tails_server_testkit::systemd_host::{boot_tails7, npm_offline_items, tails_server_items, tor_control_dropin, Item, NetNs, SystemdHost, INSIDE_BIN};
 use tails_server_testkit::tornet::TorNet;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tails-server");
@@ -74,6 +75,11 @@ impl World {
         } else {
             tails_server_items(Path::new(BIN), self.tor.dir())
         };
+        // Debian's ferm starts at boot with Debian's policy; these hosts share
+        // the test's network namespace, whose firewall is the test's. Tails'
+        // own ferm policy runs in the Tails host (tails.rs), which has a
+        // namespace of its own.
+        items.push(Item::Mask("ferm.service".into()));
         if let Some(dir) = boot.persistent {
             items.push(Item::Bind(dir.to_path_buf(), "/live/persistence/TailsData_unlocked".into()));
         }
@@ -95,7 +101,7 @@ impl World {
         if boot.npm_cache {
             items.extend(npm_offline_items(npmrc.path()));
         }
-        Host { sys: SystemdHost::boot(&items), control }
+        Host { sys: boot_tails7(&items), control }
     }
 
     /// Is the onion service of `address` held by the service tor?
@@ -244,6 +250,7 @@ type Test = (&'static str, fn(&World));
 const TESTS: &[Test] = &[
     ("enable_runs_units_opens_nothing_to_the_lan_and_publishes", flow::enable_runs_units_opens_nothing_to_the_lan_and_publishes),
     ("tails_iptables_rules_follow_allow_lan", flow::tails_iptables_rules_follow_allow_lan),
+    ("tails_tor_onion_grater_and_ferm", tails::tails_tor_onion_grater_and_ferm),
     ("packages_are_installed_with_apt_after_waiting_for_the_lock", packages::packages_are_installed_with_apt_after_waiting_for_the_lock),
     ("npm_packages_are_installed_into_the_service_folder_and_run", npm::npm_packages_are_installed_into_the_service_folder_and_run),
     ("kill_at_each_step_then_repair", crash::kill_at_each_step_then_repair),

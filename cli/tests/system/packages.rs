@@ -7,7 +7,8 @@ use std::process::Stdio;
 
 use super::{http_get, Boot, World};
 
-const DEBS: &str = "/var/cache/tails-server-tests";
+/// Debian 13's lighttpd .deb, kept by scripts/setup.
+const DEBS: &str = "/var/cache/tails-server-tests/trixie-debs";
 
 pub fn packages_are_installed_with_apt_after_waiting_for_the_lock(w: &World) {
     let deb = std::fs::read_dir(DEBS)

@@ -54,7 +54,7 @@ pub fn persistence_and_autostart_across_reboots(w: &World) {
         assert_eq!(software, "# the user's own\nvim\nmumble-server\nlighttpd\n");
         let state = kept.join("services/mumble/state.json");
         assert_eq!(std::fs::metadata(&state).unwrap().permissions().mode() & 0o777, 0o600, "keys are stored 0600");
-        assert!(kept.join("files/mumble/etc/mumble-server.ini").exists());
+        assert!(kept.join("files/mumble/etc/mumble/mumble-server.ini").exists());
         // The persistent folder is mounted from Persistent Storage: murmur's
         // database and anything written there later are kept at once, with
         // no tails-server command in between (a power cut loses nothing).
@@ -82,7 +82,7 @@ pub fn persistence_and_autostart_across_reboots(w: &World) {
         let connection: serde_json::Value = serde_json::from_str(&b.ok(&["mumble", "connection-info", "--json"])).unwrap();
         assert_eq!(connection["clients"][0]["private-key"], key, "same client key");
         assert_eq!(b.sys.active_state("mumble-server.service"), "active");
-        assert!(b.sys.read("/etc/mumble-server.ini").contains("serverpassword=\"kept across reboots\""));
+        assert!(b.sys.read("/etc/mumble/mumble-server.ini").contains("serverpassword=\"kept across reboots\""));
         assert!(mumble_answers(64738));
         assert!(w.published(&address));
         assert_eq!(b.sys.read("/var/lib/mumble-server/marker"), "written-while-running\n", "mounted again at boot");

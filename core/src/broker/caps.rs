@@ -305,6 +305,7 @@ const FORBIDDEN: &[(&str, &str)] = &[
     ("/etc/npmrc", "npm's configuration (where Tails Server installs from)"),
     ("/etc/python3", "Python runs its files"),
     ("/etc/python3.11", "Python runs its files"),
+    ("/etc/python3.13", "Python runs its files"),
     ("/etc/perl", "Perl runs its files"),
     ("/etc/tor", "it is tor's configuration"),
     ("/var/lib/tor", "it is tor's state (onion keys)"),

@@ -439,7 +439,7 @@ mod tests {
         // The instance is still usable afterwards.
         assert_eq!(mumble.describe().unwrap().name, "mumble");
         let log = std::fs::read_to_string(tmp.path().join("audit.log")).unwrap();
-        assert!(log.contains("action=write-config target=\"/etc/mumble-server.ini\" outcome=denied"), "{log}");
+        assert!(log.contains("action=write-config target=\"/etc/mumble/mumble-server.ini\" outcome=denied"), "{log}");
     }
 
     #[test]

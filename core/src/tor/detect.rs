@@ -1,5 +1,5 @@
-//! Which tor to drive, in order: the one the user configured; Tails' (control
-//! port 9052 as root, or onion-grater's port 951); Debian's control socket;
+//! Which tor to drive, in order: the one the user configured; Tails'
+//! (onion-grater's port 951, then control port 9052 as root); Debian's control socket;
 //! 127.0.0.1:9051; Tails Server's own tor, launched if none answers (as
 //! OnionShare does).
 
@@ -31,13 +31,18 @@ pub struct Found {
     pub method: AuthMethod,
 }
 
+/// On Tails, onion-grater comes first, for root too (the daemon, the CLI as
+/// root): what Tails Server may say to tor is then exactly its profile
+/// (`data/onion-grater/tails-server.yml`), whatever a bug or a crafted
+/// string would make it send; a command it filters fails, and is not tried
+/// elsewhere. Tor's own port 9052 (root only, by Tails' firewall) only when
+/// onion-grater does not answer at all.
 fn candidates(own_dir: &Path) -> Vec<(Endpoint, &'static str)> {
-    let mut list = Vec::new();
+    let mut list = vec![(Endpoint::Tcp("127.0.0.1:951".into()), "Tails' onion-grater (control-port filter)")];
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
         list.push((Endpoint::Tcp("127.0.0.1:9052".into()), "Tails' tor (control port 9052)"));
     }
-    list.push((Endpoint::Tcp("127.0.0.1:951".into()), "Tails' onion-grater (control-port filter)"));
     list.push((Endpoint::Unix("/run/tor/control".into()), "Debian's tor (/run/tor/control)"));
     list.push((Endpoint::Tcp("127.0.0.1:9051".into()), "tor on 127.0.0.1:9051"));
     list.push((Endpoint::Unix(own_dir.join("control")), "Tails Server's own tor"));

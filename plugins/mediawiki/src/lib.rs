@@ -60,7 +60,7 @@ impl Service for MediaWiki {
                 OptionSpec::boolean("anyone-edits", "Anyone may edit", "Visitors who are not logged in may edit pages", false),
             ],
             capabilities: Capabilities {
-                packages: vec!["mediawiki".into(), "php8.2-cgi".into(), "php8.2-sqlite3".into(), "lighttpd".into()],
+                packages: vec!["mediawiki".into(), "php-cgi".into(), "php-sqlite3".into(), "lighttpd".into()],
                 npm_packages: vec![],
                 config_paths: vec![SETTINGS.into(), LIGHTTPD.into(), PASSWORD.into(), OURS.into(), IMAGES.into()],
                 ports: vec![PortRequest::tcp(PORT, "the wiki (HTTP, for Tor Browser)")],
@@ -100,6 +100,11 @@ impl Service for MediaWiki {
              // Nothing reaches beyond this computer anyway; do not try.\n\
              $wgAllowExternalImages = false;\n\
              $wgPingback = false;\n\
+             // Caches (the localisation cache first of all) in the service's\n\
+             // writable data folder, outside Persistent Storage: Debian's\n\
+             // /var/cache/mediawiki is read-only to the confined server, and on\n\
+             // Tails every boot starts without it.\n\
+             $wgCacheDirectory = '/var/lib/mediawiki/cache';\n\
              // Errors go to the service's log (the journal), not to visitors.\n\
              $wgDebugLogGroups['exception'] = 'php://stderr';\n\
              $wgDebugLogGroups['error'] = 'php://stderr';\n",

@@ -2,7 +2,10 @@
 
 use tails_server_sdk::{config, export, network, Protocol, invalid, standard, Capabilities, ConnectionText, ConnectionRequest, Error, OptionSetting, OptionSpec, OptionValue, Options, PortRequest, Service, ServiceInfo, ServiceUnit};
 
-const CONFIG: &str = "/etc/mumble-server.ini";
+/// Where mumble-server 1.5 (Debian 13) reads its configuration: its unit
+/// runs `mumble-server -ini /etc/mumble/mumble-server.ini`. (1.3 read
+/// /etc/mumble-server.ini; a file there is ignored now.)
+const CONFIG: &str = "/etc/mumble/mumble-server.ini";
 const DATA: &str = "/var/lib/mumble-server/";
 const PORT: u16 = 64738;
 

@@ -94,6 +94,10 @@ impl Service for Ssh {
              GatewayPorts no\n\
              PermitUserEnvironment no\n\
              PrintMotd no\n\
+             # Every Tor client comes from 127.0.0.1: OpenSSH's penalties per\n\
+             # source address (on by default since 9.8) would let one visitor's\n\
+             # failed logins lock everyone out.\n\
+             PerSourcePenalties no\n\
              Subsystem sftp internal-sftp\n",
             port = o.port(standard::TARGET_PORT),
             host = o.text(standard::LISTEN_ADDRESS),

@@ -67,7 +67,7 @@ impl Service for Wiki {
                 OptionSpec::boolean("public-read", "Anyone may read", "Visitors who are not logged in may read the pages", true),
             ],
             capabilities: Capabilities {
-                packages: vec!["dokuwiki".into(), "php8.2-cgi".into(), "lighttpd".into()],
+                packages: vec!["dokuwiki".into(), "php-cgi".into(), "lighttpd".into()],
                 npm_packages: vec![],
                 config_paths: vec![LOCAL.into(), LIGHTTPD.into(), USERS.into(), ACL.into(), PAGES.into()],
                 ports: vec![PortRequest::tcp(PORT, "the wiki (HTTP, for Tor Browser)")],
