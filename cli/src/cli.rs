@@ -61,7 +61,12 @@ pub enum Command {
     Repair,
     /// At boot (run by tails-server-autostart.service): bring back the
     /// services kept in Persistent Storage and enable those with autostart on.
-    Autostart,
+    Autostart {
+        /// First turn Tails Server's Persistent Storage feature on again (a
+        /// line of Tails' persistence.conf), if it was turned off.
+        #[arg(long)]
+        feature_on: bool,
+    },
     /// Disable every enabled service (the Debian package does it before it
     /// is removed).
     DisableAll,

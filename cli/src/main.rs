@@ -77,7 +77,7 @@ fn run(args: Vec<OsString>) -> anyhow::Result<()> {
         Command::Tor(TorCommand::Stop) => publishing::tor_stop(&local(&cli.global, "tor stop")?),
         Command::Reconcile => publishing::reconcile(&local(&cli.global, "reconcile")?),
         Command::Repair => service::repair(&local(&cli.global, "repair")?),
-        Command::Autostart => service::autostart(&local(&cli.global, "autostart")?),
+        Command::Autostart { feature_on } => service::autostart(&local(&cli.global, "autostart")?, feature_on),
         Command::DisableAll => service::disable_all(&backend(&cli.global)?),
         Command::Completions { shell } => reference::completions(shell),
         Command::Man => reference::man_page(),

@@ -168,8 +168,31 @@ pub fn disable(ctx: &Context, service: &mut Service) -> Result<()> {
 /// on, and keep the others' units from running on their own (a package
 /// Additional Software reinstalled may have started one). Returns the
 /// services that could not be enabled, with why; the others go on.
-pub fn autostart(ctx: &Context) -> Result<Vec<(String, anyhow::Error)>> {
+/// `feature_on`: first put Tails Server's Persistent Storage feature back
+/// (the person asked for it); without it, a missing feature stops
+/// everything here, before anything is restored or started.
+pub fn autostart(ctx: &Context, feature_on: bool) -> Result<Vec<(String, anyhow::Error)>> {
+    if ctx.persistence.is_none() && ctx.live() && crate::system::on_tails() {
+        ctx.report(Progress::Note {
+            text: "Persistent Storage is not unlocked: services kept in it were not started. Unlock it in the Welcome Screen \
+                   at the next start of Tails (or create it in the Persistent Storage settings)."
+                .into(),
+        });
+    }
     if let Some(p) = &ctx.persistence {
+        if feature_on {
+            p.set_feature(true)?;
+        }
+        if let Some(missing) = p.feature_missing()? {
+            // Their packages (Additional Software reinstalls them at boot)
+            // may have started their units with Debian's defaults.
+            for name in p.names()? {
+                if let Some(record) = p.record(&name)? {
+                    keep_unit_stopped(&units::unit_name(&name, &record.info.unit))?;
+                }
+            }
+            anyhow::bail!(missing);
+        }
         for name in p.names()? {
             if ctx.state.record(&name)?.is_none() {
                 p.restore(ctx, &name)?;
@@ -194,7 +217,7 @@ pub fn autostart(ctx: &Context) -> Result<Vec<(String, anyhow::Error)>> {
                 failed.push((name, e));
             }
         } else if !service.state.enabled {
-            keep_unit_stopped(&service)?;
+            keep_unit_stopped(&units::unit_name(&service.name, &service.record.info.unit))?;
         }
     }
     Ok(failed)
@@ -202,8 +225,7 @@ pub fn autostart(ctx: &Context) -> Result<Vec<(String, anyhow::Error)>> {
 
 /// A service that is not enabled must not run, even if its package started
 /// its unit.
-fn keep_unit_stopped(service: &Service) -> Result<()> {
-    let unit = &units::unit_name(&service.name, &service.record.info.unit);
+fn keep_unit_stopped(unit: &str) -> Result<()> {
     block_on(async {
         let systemd = Systemd::connect().await?;
         if systemd.exists(unit).await? {

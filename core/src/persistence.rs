@@ -18,6 +18,15 @@
 //! rewrites atomically, which a mount would refuse) is copied: into PERSIST
 //! at enable and disable, back into place at boot. Under `--root DIR` folders
 //! are copied too.
+//!
+//! On Tails, what Tails Server keeps is a Persistent Storage feature a person
+//! sees in Tails' Persistent Storage settings (a custom feature): a line of
+//! `persistence.conf`, in tps's format, `DEST source=tails-server`. Written
+//! when the first service is kept, removed when the last one is forgotten.
+//! Without it at boot (the person turned it off) autostart brings nothing
+//! back, so that no service comes up with a new address or empty data, and
+//! says so; nothing is deleted. `PERSIST/format` says which layout wrote the
+//! folder: a newer one is refused before anything is read.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -36,6 +45,17 @@ use crate::units;
 pub const TAILS_PERSISTENCE: &str = "/live/persistence/TailsData_unlocked";
 /// Additional Software's list of packages to install at each boot.
 const ADDITIONAL_SOFTWARE: &str = "live-additional-software.conf";
+/// Tails' list of Persistent Storage features, one binding per line.
+const PERSISTENCE_CONF: &str = "persistence.conf";
+/// Our feature's folder in TailsData_unlocked (`source=`), and where Tails
+/// mounts it when it activates the feature (the first field). Tails Server
+/// reads the source folder itself; the mount is Tails' own view of it.
+const FEATURE_SOURCE: &str = "tails-server";
+const FEATURE_DEST: &str = "/var/lib/tails-server/persistent";
+/// The layout of the persistent folder (the module comment's), in
+/// `PERSIST/format`; an absent file is this layout from before it existed.
+pub const FORMAT: u32 = 1;
+const FORMAT_FILE: &str = "format";
 
 pub struct Persistence {
     /// Our folder inside the persistent storage.
@@ -58,6 +78,80 @@ impl Persistence {
         StateDir::new(self.dir.clone())
     }
 
+    /// Refuse a folder written by a newer Tails Server, before reading or
+    /// writing anything in it.
+    fn check_format(&self) -> Result<()> {
+        let path = self.dir.join(FORMAT_FILE);
+        let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+        match text.trim().parse::<u32>() {
+            Ok(n) if n <= FORMAT => Ok(()),
+            _ => anyhow::bail!(
+                "{} was written by a newer Tails Server (its format is `{}`; this one reads format {FORMAT} and older): \
+                 nothing in it was read or changed. Install the newer Tails Server again (Additional Software keeps it \
+                 when it is in its list), or move the folder away to start afresh",
+                self.dir.display(),
+                crate::display::line(&text.trim().chars().take(40).collect::<String>())
+            ),
+        }
+    }
+
+    /// Tails' persistence.conf, when this folder is Tails' Persistent Storage.
+    fn persistence_conf(&self) -> Option<PathBuf> {
+        self.tails.as_ref().map(|t| t.join(PERSISTENCE_CONF))
+    }
+
+    /// On Tails, whether persistence.conf names our feature (as tps parses a
+    /// line: whitespace-separated DEST and options, one of them our source).
+    pub fn feature_on(&self) -> Result<bool> {
+        let Some(conf) = self.persistence_conf() else { return Ok(true) };
+        let text = match std::fs::read_to_string(&conf) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", conf.display())),
+        };
+        Ok(text.lines().any(is_our_feature))
+    }
+
+    /// Add or remove our feature's line, keeping every other line (and the
+    /// file's owner and 0600 mode, which tps checks) as they are.
+    pub fn set_feature(&self, on: bool) -> Result<()> {
+        let Some(conf) = self.persistence_conf() else { return Ok(()) };
+        let old = std::fs::read_to_string(&conf).unwrap_or_default();
+        let mut lines: Vec<&str> = old.lines().filter(|l| !is_our_feature(l)).collect();
+        let ours = feature_line();
+        if on {
+            lines.push(&ours);
+        }
+        let mut new = lines.join("\n");
+        if !new.is_empty() {
+            new.push('\n');
+        }
+        if new != old {
+            fsutil::write_path_atomic(&conf, new.as_bytes(), fsutil::Mode::KeepOr(0o600)).with_context(|| format!("writing {}", conf.display()))?;
+        }
+        Ok(())
+    }
+
+    /// What autostart says, and does not do, when services are kept but our
+    /// feature is off; `None` when there is nothing to say.
+    pub fn feature_missing(&self) -> Result<Option<String>> {
+        let names = self.names()?;
+        if names.is_empty() || self.feature_on()? {
+            return Ok(None);
+        }
+        Ok(Some(format!(
+            "Tails Server's Persistent Storage feature is off ({} has no line `{}`), so the services kept in {} ({}) \
+             were not brought back or started: they would have come up with new addresses and empty data. Nothing \
+             was deleted. To turn the feature on again and start them, run `sudo tails-server autostart --feature-on`; \
+             to give them up, delete {}",
+            self.persistence_conf().unwrap_or_default().display(),
+            feature_line(),
+            self.dir.display(),
+            names.join(", "),
+            self.dir.display()
+        )))
+    }
+
     fn files(&self, name: &str) -> PathBuf {
         self.dir.join("files").join(name)
     }
@@ -66,7 +160,10 @@ impl Persistence {
     /// service that is not running), its persistent paths, and its packages
     /// in Additional Software's list.
     pub fn save(&self, ctx: &Context, service: &Service) -> Result<()> {
+        self.check_format()?;
         fsutil::open_private(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
+        fsutil::write_path_atomic(&self.dir.join(FORMAT_FILE), format!("{FORMAT}\n").as_bytes(), fsutil::Mode::Private)?;
+        self.set_feature(true)?;
         let store = self.store();
         let wasm = std::fs::read(ctx.state.plugin_wasm(&service.name))?;
         store.store_plugin(&service.name, &wasm, &service.record, &service.grant)?;
@@ -152,6 +249,7 @@ impl Persistence {
     /// copied back into place first); its packages leave Additional
     /// Software's list unless another kept service needs them.
     pub fn forget(&self, root: &Path, name: &str, packages: &[String]) -> Result<()> {
+        self.check_format()?;
         let store = self.store();
         let record = store.record(name)?;
         if let Some(record) = &record {
@@ -174,11 +272,20 @@ impl Persistence {
             let unneeded: Vec<String> = packages.iter().filter(|p| !still_needed.contains(p)).cloned().collect();
             additional_software(tails, &[], &unneeded)?;
         }
+        if self.names()?.is_empty() {
+            self.set_feature(false)?;
+        }
         Ok(())
+    }
+
+    /// A kept service's record (its plugin's description and grant).
+    pub fn record(&self, name: &str) -> Result<Option<crate::state::PluginRecord>> {
+        self.store().record(name)
     }
 
     /// Services kept in Persistent Storage.
     pub fn names(&self) -> Result<Vec<String>> {
+        self.check_format()?;
         self.store().plugin_names()
     }
 
@@ -198,6 +305,19 @@ impl Persistence {
         }
         self.attach(ctx, name, &record.info)
     }
+}
+
+/// Our line of persistence.conf, as tps writes a binding (DEST, a tab, options).
+fn feature_line() -> String {
+    format!("{FEATURE_DEST}\tsource={FEATURE_SOURCE}")
+}
+
+/// Whether a line of persistence.conf is a binding of our source folder.
+fn is_our_feature(line: &str) -> bool {
+    let line = line.split('#').next().unwrap_or("");
+    let mut words = line.split_whitespace();
+    let (Some(_dest), Some(options), None) = (words.next(), words.next(), words.next()) else { return false };
+    options.split(',').any(|o| o == format!("source={FEATURE_SOURCE}"))
 }
 
 /// A persistent path ending in `/` is a folder.
@@ -256,6 +376,46 @@ mod tests {
         assert_eq!(std::fs::read_to_string(dir.path().join(ADDITIONAL_SOFTWARE)).unwrap(), "# mine\nvim\nmumble-server\n");
         additional_software(dir.path(), &[], &["mumble-server".into()]).unwrap();
         assert_eq!(std::fs::read_to_string(dir.path().join(ADDITIONAL_SOFTWARE)).unwrap(), "# mine\nvim\n");
+    }
+
+    /// The feature's line is added once, beside Tails' own lines, with
+    /// the file's mode kept; removing it leaves the others as they were.
+    #[test]
+    fn our_feature_line_in_persistence_conf() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join(PERSISTENCE_CONF);
+        let tails_own = "/home/amnesia/Persistent\tsource=Persistent\n/var/lib/apt/lists\tsource=apt/lists\n";
+        std::fs::write(&conf, tails_own).unwrap();
+        std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let p = Persistence { dir: dir.path().join("tails-server"), tails: Some(dir.path().to_path_buf()) };
+        assert!(!p.feature_on().unwrap());
+        p.set_feature(true).unwrap();
+        p.set_feature(true).unwrap();
+        assert_eq!(std::fs::read_to_string(&conf).unwrap(), format!("{tails_own}/var/lib/tails-server/persistent\tsource=tails-server\n"));
+        assert_eq!(std::fs::metadata(&conf).unwrap().mode() & 0o777, 0o600, "tps refuses any other mode");
+        assert!(p.feature_on().unwrap());
+        p.set_feature(false).unwrap();
+        assert_eq!(std::fs::read_to_string(&conf).unwrap(), tails_own);
+        // Written by hand with spaces and another DEST: still ours.
+        assert!(is_our_feature("/elsewhere  source=tails-server"));
+        assert!(!is_our_feature("/x source=tails-server-old"));
+        assert!(!is_our_feature("# /x source=tails-server"));
+    }
+
+    /// A folder written by a newer layout is refused before anything in it
+    /// is read, and the message says which and what to do.
+    #[test]
+    fn a_newer_format_is_refused_not_half_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Persistence { dir: dir.path().to_path_buf(), tails: None };
+        assert!(p.names().unwrap().is_empty(), "no format file: today's layout");
+        std::fs::write(dir.path().join(FORMAT_FILE), "2\n").unwrap();
+        let e = format!("{:#}", p.names().unwrap_err());
+        assert!(e.contains("written by a newer Tails Server (its format is `2`; this one reads format 1"), "{e}");
+        assert!(e.contains("nothing in it was read or changed"), "{e}");
+        std::fs::write(dir.path().join(FORMAT_FILE), "\u{1b}[2J junk").unwrap();
+        let e = format!("{:#}", p.names().unwrap_err());
+        assert!(!e.contains('\u{1b}'), "shown escaped: {e}");
     }
 
     #[test]

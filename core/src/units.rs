@@ -408,6 +408,9 @@ pub fn render(service: &str, spec: &UnitSpec, values: &BTreeMap<String, String>,
 /// The drop-in the host adds to a packaged unit: what confinement such a
 /// unit bears without knowing where it writes (its own folders stay
 /// writable: `ProtectSystem=full` keeps /usr, /boot and /etc read-only).
+/// Exit status 15 counts as success: Debian 13's mumble-server (1.5) ends a
+/// clean shutdown on SIGTERM with the signal's number, which systemd would
+/// otherwise show as a failed unit after every disable.
 pub fn packaged_drop_in(lan: bool) -> String {
     format!(
         "# Added by Tails Server while it runs this unit; removed when it is disabled.\n\
@@ -420,6 +423,7 @@ pub fn packaged_drop_in(lan: bool) -> String {
          ProtectKernelModules=yes\n\
          ProtectControlGroups=yes\n\
          RestrictSUIDSGID=yes\n\
+         SuccessExitStatus=15\n\
          IPAddressDeny=any\n\
          IPAddressAllow=localhost{}\n",
         if lan { format!(" {LAN}") } else { String::new() }

@@ -25,7 +25,9 @@
 //!   `unconfined`, what Tails' kernel says of a process without a profile
 //!   (onion-grater then knows it by its executable's path, as on Tails);
 //! - `veth-tbb`, Tor Browser's namespace link, which Tails' torrc listens on
-//!   (10.200.1.1): a dummy interface with that address;
+//!   (10.200.1.1): one end of a veth pair inside the host's namespace, with
+//!   that address (Tails' other end is in Tor Browser's namespace; the
+//!   kernels tests run on may lack the dummy device type);
 //! - `/etc/amnesia/version`: one line in its format (Tails' own is not in
 //!   `../shared/tails/`).
 
@@ -82,6 +84,9 @@ pub const TOR_UNIT_NAME: &str = "tails-tor.service";
 pub const PERSISTENCE_CONF: &str = "/home/amnesia/Persistent\tsource=Persistent\n/home/amnesia/.gnupg\tsource=gnupg\n\
 /var/cache/apt/archives\tsource=apt/cache\n/var/lib/apt/lists\tsource=apt/lists\n";
 
+/// The system accounts Tails' ferm.conf names that a Debian root lacks.
+const TAILS_ACCOUNTS: &[&str] = &["Debian-gdm", "clearnet", "htp", "proxy", "tails-iuk-get-target-file", "tails-upgrade-frontend"];
+
 impl TailsHost {
     /// Boot it, bring Tails' tor onto the network (as Tor Connection does)
     /// and wait (bounded) until it has bootstrapped. `bin`: tails-server.
@@ -99,8 +104,9 @@ impl TailsHost {
                 std::mem::forget(lan);
             });
         }
-        ip(&["-n", &netns.name, "link", "add", "veth-tbb", "type", "dummy"]);
+        ip(&["-n", &netns.name, "link", "add", "veth-tbb", "type", "veth", "peer", "name", "tbb-peer"]);
         ip(&["-n", &netns.name, "addr", "add", "10.200.1.1/24", "dev", "veth-tbb"]);
+        ip(&["-n", &netns.name, "link", "set", "tbb-peer", "up"]);
         ip(&["-n", &netns.name, "link", "set", "veth-tbb", "up"]);
         let forwarder = Forwarder::start(&netns, &net.relay_ports());
 
@@ -122,6 +128,17 @@ impl TailsHost {
         let dropin = file(
             "onion-grater-dropin.conf",
             "[Service]\n# No AppArmor on this kernel: see tests/tails/onion-grater-without-apparmor.\nExecStart=\nExecStart=/usr/bin/python3 /usr/local/lib/onion-grater-without-apparmor --listen-address 0.0.0.0\n",
+        );
+        // Tails' packages (gdm3, tails-iuk, htp, …) make the system accounts
+        // its firewall names; a Debian root has few of them, and
+        // iptables-restore refuses a rule for an unknown user.
+        let accounts = file(
+            "ferm-accounts.conf",
+            &format!(
+                "[Service]\n# Tails' system accounts that ferm.conf names (made by Tails' packages on Tails; $$ is systemd's $).\n\
+                 ExecStartPre=/bin/sh -c 'for u in {}; do id -u $$u >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin $$u; done'\n",
+                TAILS_ACCOUNTS.join(" ")
+            ),
         );
         let persistent = scratch.path().join("TailsData_unlocked");
         std::fs::create_dir(&persistent).unwrap();
@@ -145,6 +162,7 @@ impl TailsHost {
             Item::Wants("onion-grater.service".into()),
             Item::Copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/onion-grater/tails-server.yml"), "/etc/onion-grater.d/tails-server.yml".into()),
             Item::Copy(tails.join("etc/ferm/ferm.conf"), "/etc/ferm/ferm.conf".into()),
+            Item::Copy(accounts, "/etc/systemd/system/ferm.service.d/tails-accounts.conf".into()),
             Item::Copy(file("amnesia-version", "7.0 - 20250918\n"), "/etc/amnesia/version".into()),
             Item::Bind(persistent, "/live/persistence/TailsData_unlocked".into()),
         ]);

@@ -100,7 +100,7 @@ fn failures(failed: &[(String, anyhow::Error)], what: &str) -> Result<()> {
 /// At boot: bring back what Persistent Storage kept, finish what a crash
 /// interrupted, enable the services whose autostart is on (the engine
 /// decides; see `engine::autostart`), and say which could not be.
-pub fn autostart(ctx: &Context) -> Result<()> {
+pub fn autostart(ctx: &Context, feature_on: bool) -> Result<()> {
     let _lock = ctx.state.lock()?;
-    failures(&engine::autostart(ctx)?, "autostart could not enable")
+    failures(&engine::autostart(ctx, feature_on)?, "autostart could not enable")
 }

@@ -750,7 +750,7 @@ fn mediawiki(w: &World, host: &Host) {
         std::thread::sleep(Duration::from_secs(2));
         info = mediawiki_api(&mut admin, &[("action", "query"), ("meta", "siteinfo")], false);
     }
-    assert!(info["query"]["general"]["generator"].as_str().unwrap_or("").starts_with("MediaWiki 1.39"), "{info}\n{}", journal());
+    assert!(info["query"]["general"]["generator"].as_str().unwrap_or("").starts_with("MediaWiki 1.43"), "{info}\n{}", journal());
     assert_eq!(info["query"]["general"]["server"], format!("http://{address}"), "$wgServer is the onion's URL");
     let tokens = mediawiki_api(&mut admin, &[("action", "query"), ("meta", "tokens"), ("type", "login")], false);
     let login_token = tokens["query"]["tokens"]["logintoken"].as_str().expect("a login token").to_string();

@@ -117,9 +117,15 @@ pub fn enable_runs_units_opens_nothing_to_the_lan_and_publishes(w: &World) {
     assert_eq!(host.sys.unit_file_state("lighttpd.service"), "disabled", "left disabled after disable");
     assert!(!host.nft_rules().contains("tails-server"), "no rule of ours is left:\n{}", host.nft_rules());
 
-    // With mumble disabled, the takeover plugin's enable is refused because
-    // none of its packages ships the unit: the unit is not started, and
-    // nothing of the plugin's is left.
+    // With mumble disabled but still added, takeover is refused first as a
+    // second publisher's service run by mumble's user (Debian 13's unit
+    // says `User=mumble-server`).
+    let said = host.fails(&["takeover", "enable"]);
+    assert!(said.contains("it runs as the user mumble-server, and so does the service mumble from another publisher"), "{said}");
+    assert_eq!(host.sys.active_state("mumble-server.service"), "inactive");
+    // With mumble removed, it is refused because none of its packages ships
+    // the unit: the unit is not started, and nothing of the plugin's is left.
+    host.ok(&["plugin", "remove", "mumble"]);
     let said = host.fails(&["takeover", "enable"]);
     assert!(
         said.contains("mumble-server.service is not a unit that any of takeover's granted Debian packages (lighttpd) ships"),
@@ -143,11 +149,12 @@ pub fn tails_iptables_rules_follow_allow_lan(w: &World) {
     host.add_plugins(&["web"]);
     // As on Tails: the desktop user amnesia (uid 1000, in the Debian 13
     // root), and a policy that drops what it does not accept.
-    host.sys.sh("iptables -P INPUT DROP && iptables -A INPUT -i lo -j ACCEPT && iptables -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT");
+    // In the legacy xtables tables, where ferm loads Tails' policy.
+    host.sys.sh("iptables-legacy -P INPUT DROP && iptables-legacy -A INPUT -i lo -j ACCEPT && iptables-legacy -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT");
     let env = [("TAILS_SERVER_FIREWALL", "iptables")];
     host.ok_with(&env, &["web", "set-option", "allow-lan", "true"]);
     host.ok_with(&env, &["web", "enable"]);
-    let rules = host.sys.sh("iptables-save -t filter");
+    let rules = host.sys.sh("iptables-legacy-save -t filter");
     assert!(rules.contains("-A TAILS-SERVER-IN ! -i lo -p tcp -m tcp --dport 8080 -m comment --comment \"tails-server:web\" -j ACCEPT"), "{rules}");
     let first_input = rules.lines().find(|l| l.starts_with("-A INPUT")).unwrap_or("");
     assert!(first_input.contains("-j TAILS-SERVER-IN"), "our jump comes before Tails' rules: {rules}");
@@ -156,11 +163,11 @@ pub fn tails_iptables_rules_follow_allow_lan(w: &World) {
     assert!(rules.contains(&format!("-A TAILS-SERVER-OUT -o lo -p tcp -m tcp --dport 8080 -m owner --uid-owner {} ", amnesia.trim())), "allow-localhost lets the desktop user in: {rules}");
 
     host.ok_with(&env, &["web", "set-option", "allow-lan", "false"]);
-    assert!(!host.sys.sh("iptables-save -t filter").contains("-A TAILS-SERVER-IN ! -i lo -p tcp -m tcp --dport 8080"));
+    assert!(!host.sys.sh("iptables-legacy-save -t filter").contains("-A TAILS-SERVER-IN ! -i lo -p tcp -m tcp --dport 8080"));
     assert!(!w.lan_reaches(8080));
 
     host.ok_with(&env, &["web", "disable"]);
-    let rules = host.sys.sh("iptables-save -t filter");
+    let rules = host.sys.sh("iptables-legacy-save -t filter");
     assert!(!rules.contains("tails-server") && !rules.contains("TAILS-SERVER"), "{rules}");
     assert!(rules.contains(":INPUT DROP"), "Tails' own policy is left alone: {rules}");
 }

@@ -69,6 +69,11 @@ impl World {
     pub fn host(&self, boot: Boot) -> Host {
         let flushed = Command::new("nft").args(["flush", "ruleset"]).status().expect("nft");
         assert!(flushed.success());
+        // And the legacy xtables tables (where ferm's policy goes), which
+        // nft does not see.
+        let legacy = "iptables-legacy -P INPUT ACCEPT && iptables-legacy -P OUTPUT ACCEPT && iptables-legacy -F && iptables-legacy -X";
+        let flushed = Command::new("sh").args(["-c", legacy]).status().expect("sh");
+        assert!(flushed.success(), "{legacy}");
         let control = self.tor.service_control();
         let mut items = if boot.bare {
             vec![Item::Bind(self.tor.dir().to_path_buf(), self.tor.dir().display().to_string())]

@@ -17,24 +17,43 @@ fn boot(w: &World, persistent: &Path) -> Host {
 /// Boot a host over `persistent` with autostart, and wait (bounded) until
 /// autostart has done its work; `npm_cache`: see [`Boot::npm_cache`].
 pub fn boot_with(w: &World, persistent: &Path, npm_cache: bool) -> Host {
+    let (host, state) = boot_until_autostart_ends(w, persistent, npm_cache);
+    assert_eq!(state, "active", "autostart: {state}\n{}", autostart_journal(&host));
+    host
+}
+
+/// Boot, and wait (bounded) until autostart has succeeded or failed.
+fn boot_until_autostart_ends(w: &World, persistent: &Path, npm_cache: bool) -> (Host, String) {
     let starts = (fixtures::DATA_FOLDER.into(), "/root/starts.wasm".to_string());
     let host = w.host(Boot { persistent: Some(persistent), autostart: true, files: vec![starts], npm_cache, ..Boot::default() });
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
         let state = host.sys.active_state("tails-server-autostart.service");
-        if state == "active" {
-            return host;
+        if state == "active" || state == "failed" {
+            return (host, state);
         }
-        assert!(state != "failed" && Instant::now() < deadline, "autostart: {state}\n{}", host.sys.sh("journalctl -u tails-server-autostart.service --no-pager | tail -30"));
+        assert!(Instant::now() < deadline, "autostart: {state}\n{}", autostart_journal(&host));
         std::thread::sleep(Duration::from_millis(500));
     }
 }
+
+fn autostart_journal(host: &Host) -> String {
+    host.sys.sh("journalctl -u tails-server-autostart.service --no-pager | tail -30")
+}
+
+/// Our Persistent Storage feature, as Tails' persistence.conf holds it.
+const FEATURE: &str = "/var/lib/tails-server/persistent\tsource=tails-server";
 
 pub fn persistence_and_autostart_across_reboots(w: &World) {
     let storage = tempfile::tempdir_in("/var/tmp").unwrap();
     let list = storage.path().join("live-additional-software.conf");
     std::fs::write(&list, "# the user's own\nvim\n").unwrap();
     let kept = storage.path().join("tails-server");
+    // Tails' own lines, 0600 as tps keeps the file.
+    let conf = storage.path().join("persistence.conf");
+    let tails_own = "/home/amnesia/Persistent\tsource=Persistent\n";
+    std::fs::write(&conf, tails_own).unwrap();
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).unwrap();
 
     let (address, key, clients) = {
         let a = boot(w, storage.path());
@@ -50,6 +69,10 @@ pub fn persistence_and_autostart_across_reboots(w: &World) {
         a.ok(&["web", "enable"]);
         let info = a.info("mumble");
         let connection: serde_json::Value = serde_json::from_str(&a.ok(&["mumble", "connection-info", "--json"])).unwrap();
+        // What is kept is a feature Tails' Persistent Storage settings show.
+        assert_eq!(std::fs::read_to_string(&conf).unwrap(), format!("{tails_own}{FEATURE}\n"));
+        assert_eq!(std::fs::metadata(&conf).unwrap().permissions().mode() & 0o777, 0o600, "tps checks the mode");
+        assert_eq!(std::fs::read_to_string(kept.join("format")).unwrap(), "1\n");
         let software = std::fs::read_to_string(&list).unwrap();
         assert_eq!(software, "# the user's own\nvim\nmumble-server\nlighttpd\n");
         let state = kept.join("services/mumble/state.json");
@@ -110,7 +133,22 @@ pub fn persistence_and_autostart_across_reboots(w: &World) {
         assert_eq!(std::fs::read_to_string(&list).unwrap(), "# the user's own\nvim\nmumble-server\n");
     }
 
-    let c = boot(w, storage.path());
+    // The person turns the feature off in Tails' settings (its line goes):
+    // the next boot brings nothing back, says what is missing and what to
+    // do, and deletes nothing.
+    std::fs::write(&conf, tails_own).unwrap();
+    let (c, state) = boot_until_autostart_ends(w, storage.path(), false);
+    assert_eq!(state, "failed", "autostart says the feature is missing:\n{}", autostart_journal(&c));
+    let said = autostart_journal(&c);
+    assert!(said.contains("Tails Server's Persistent Storage feature is off"), "{said}");
+    assert!(said.contains("(mumble)") && said.contains("Nothing was deleted") && said.contains("tails-server autostart --feature-on"), "{said}");
+    assert!(!c.ok(&["list"]).contains("mumble"), "nothing was brought back");
+    assert_eq!(c.sys.active_state("mumble-server.service"), "inactive");
+    assert!(kept.join("services/mumble/state.json").exists() && kept.join("files/mumble").exists(), "nothing was deleted");
+    // As the message says: the feature comes back, and so does the service.
+    c.ok(&["autostart", "--feature-on"]);
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), format!("{tails_own}{FEATURE}\n"));
+    assert_eq!(c.sys.active_state("mumble-server.service"), "active");
     let services = c.ok(&["list"]);
     assert!(services.contains("mumble") && !services.contains("web"), "only what was kept came back:\n{services}");
     assert_eq!(c.info("mumble")["address"], address.as_str());
@@ -121,4 +159,5 @@ pub fn persistence_and_autostart_across_reboots(w: &World) {
     assert!(!c.sys.run("findmnt", &["/var/lib/mumble-server"]).status.success(), "no longer mounted");
     assert_eq!(c.sys.read("/var/lib/mumble-server/marker"), "written-while-running\n");
     assert!(!kept.join("files/mumble").exists() && !kept.join("services/mumble").exists());
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), tails_own, "nothing kept: the feature is gone, Tails' lines stay");
 }

@@ -11,7 +11,10 @@
 //!   a drop for the port from every interface but `lo` (a drop wins anywhere).
 //! - iptables (Tails, whose ferm policy drops what it does not accept): chains
 //!   of our own, jumped to from the top of INPUT (LAN) and OUTPUT (localhost,
-//!   for the desktop user `amnesia`).
+//!   for the desktop user `amnesia`). In the tables ferm loads Tails' policy
+//!   into: ferm prefers the legacy xtables tools where they are installed
+//!   (Debian 13's `iptables` is the nft one), and a rule in the other
+//!   tables could not let through what the policy drops.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -123,23 +126,32 @@ pub fn iptables_rules(openings: &[Opening], desktop_uid: Option<u32>) -> String 
     s + "COMMIT\n"
 }
 
+/// The xtables tool ferm uses (`iptables` → `iptables-legacy` where it
+/// exists, as ferm chooses), so that our chains are beside Tails' policy.
+fn xtables(tool: &str) -> String {
+    let legacy = tool.replacen("iptables", "iptables-legacy", 1);
+    let found = ["/usr/sbin", "/sbin"].iter().any(|dir| std::path::Path::new(dir).join(&legacy).exists());
+    if found { legacy } else { tool.to_string() }
+}
+
 fn apply_iptables(openings: &[Opening]) -> Result<()> {
+    let (iptables, restore) = (xtables("iptables"), xtables("iptables-restore"));
     let jumps = [("INPUT", IPT_IN), ("OUTPUT", IPT_OUT)];
     if openings.is_empty() {
         for (chain, ours) in jumps {
             let jump = ["-j", ours, "-m", "comment", "--comment", TAG];
-            while Command::new("iptables").args(["-w", "-C", chain]).args(jump).output().is_ok_and(|o| o.status.success()) {
-                run("iptables", &[&["-w", "-D", chain][..], &jump[..]].concat())?;
+            while Command::new(&iptables).args(["-w", "-C", chain]).args(jump).output().is_ok_and(|o| o.status.success()) {
+                run(&iptables, &[&["-w", "-D", chain][..], &jump[..]].concat())?;
             }
             // The chain may not exist: that is the clean state already.
-            let _ = Command::new("iptables").args(["-w", "-F", ours]).output();
-            let _ = Command::new("iptables").args(["-w", "-X", ours]).output();
+            let _ = Command::new(&iptables).args(["-w", "-F", ours]).output();
+            let _ = Command::new(&iptables).args(["-w", "-X", ours]).output();
         }
         return Ok(());
     }
     let mut rules = iptables_rules(openings, uid_of(DESKTOP_USER));
     for (chain, ours) in jumps {
-        let present = Command::new("iptables")
+        let present = Command::new(&iptables)
             .args(["-w", "-C", chain, "-j", ours, "-m", "comment", "--comment", TAG])
             .output()
             .is_ok_and(|o| o.status.success());
@@ -147,7 +159,7 @@ fn apply_iptables(openings: &[Opening]) -> Result<()> {
             rules = rules.replace("COMMIT\n", &format!("-I {chain} 1 -j {ours} -m comment --comment {TAG}\nCOMMIT\n"));
         }
     }
-    run_stdin("iptables-restore", &["-w", "--noflush"], &rules)
+    run_stdin(&restore, &["-w", "--noflush"], &rules)
 }
 
 /// Base input chains of other nftables tables whose policy is drop: they drop

@@ -64,11 +64,22 @@ fn known_exactly(names: &[String]) -> Result<(), String> {
         let listed = String::from_utf8_lossy(&out.stdout);
         if !listed.lines().any(|l| l == name) {
             return Err(format!(
-                "apt knows no package named exactly `{name}` (is `apt-get update` needed, or is the name wrong?); nothing was installed"
+                "apt knows no package named exactly `{name}` on {} (the name may be another release's, e.g. php8.2-* of Debian 12, or `apt-get update` is needed); nothing was installed",
+                release(Path::new("/"))
             ));
         }
     }
     Ok(())
+}
+
+/// This system's release as a person names it ("Debian GNU/Linux 13
+/// (trixie)"), from os-release.
+pub fn release(root: &Path) -> String {
+    let text = std::fs::read_to_string(root.join("etc/os-release")).or_else(|_| std::fs::read_to_string(root.join("usr/lib/os-release"))).unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+        .map(|v| v.trim_matches('"').to_string())
+        .unwrap_or_else(|| "this system".into())
 }
 
 /// Which of `packages` (installed under `root`) ships the unit `unit`: as a
