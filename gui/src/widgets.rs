@@ -10,12 +10,17 @@ pub fn name(widget: &impl IsA<gtk::Widget>, label: &str) {
     use gtk::glib::translate::ToGlibPtr;
     extern "C" {
         fn gtk_accessible_update_property(accessible: *mut std::ffi::c_void, first: std::ffi::c_int, ...);
+        fn gtk_accessible_reset_relation(accessible: *mut std::ffi::c_void, relation: std::ffi::c_int);
     }
     let Ok(label) = std::ffi::CString::new(label.replace('\0', "")) else { return };
     let widget: *mut gtk::ffi::GtkWidget = widget.as_ref().to_glib_none().0;
     // SAFETY: a live widget (every GtkWidget is a GtkAccessible), one
     // (LABEL, string) pair, then the -1 that ends the list.
     unsafe { gtk_accessible_update_property(widget.cast(), gtk::ffi::GTK_ACCESSIBLE_PROPERTY_LABEL, label.as_ptr(), -1 as std::ffi::c_int) }
+    // GTK 4.18 names a button by its label child (labelled-by) before its
+    // own label property: the "Add" of every row would say only "Add".
+    // SAFETY: the same live widget; LABELLED_BY is a relation GTK knows.
+    unsafe { gtk_accessible_reset_relation(widget.cast(), gtk::ffi::GTK_ACCESSIBLE_RELATION_LABELLED_BY) }
 }
 
 /// A button with an icon, its name said to assistive technology and shown

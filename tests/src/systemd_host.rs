@@ -87,7 +87,7 @@ pub const NPM_CACHE: &str = "/var/cache/tails-server-tests/npm";
 /// npm's own folder, the only file npm reads whatever `--prefix` says.
 /// `npmrc` is a scratch file that must outlive the boot.
 pub fn npm_offline_items(npmrc: &Path) -> Vec<Item> {
-    assert!(Path::new(NPM_CACHE).join(".etherpad-1.8.14").exists(), "{NPM_CACHE} is filled by scripts/setup");
+    assert!(Path::new(NPM_CACHE).join(".etherpad-1.8.14-trixie").exists(), "{NPM_CACHE} is filled by scripts/setup");
     // npm's own folder in the Debian 13 root (Debian's npm: /usr/share/nodejs/npm).
     let out = Command::new("chroot").arg(tails7_root()).args(["sh", "-c", "dirname \"$(dirname \"$(readlink -f /usr/bin/npm)\")\""]).output().expect("chroot");
     let folder = String::from_utf8_lossy(&out.stdout).trim().to_string();

@@ -12,7 +12,8 @@ use tails_server_testkit::tornet::{fetch, Fetch};
 
 use super::{Boot, Host, World, BIN};
 
-pub const USER: &str = "tsuser";
+/// Tails' desktop user (uid 1000, made in the Debian 13 root as on Tails).
+pub const USER: &str = "amnesia";
 const PAGE: &str = "<h1>Served through tails-serverd</h1>";
 
 /// What an installed Tails Server brings for its daemon.
@@ -78,7 +79,6 @@ fn without_timings(out: &str) -> String {
 pub fn daemon_serves_users_as_polkit_allows(w: &World) {
     let scratch = tempfile::tempdir().unwrap();
     let host = w.host(Boot { files: daemon_files(&w.tor.service_control(), scratch.path()), ..Boot::default() });
-    host.sys.sh(&format!("useradd --create-home {USER}"));
     // Root, no daemon running: in-process, as before.
     host.add_plugins(&["web"]);
     host.sys.sh(&format!("mkdir -p /srv/site && echo '{PAGE}' > /srv/site/index.html"));
