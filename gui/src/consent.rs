@@ -77,9 +77,9 @@ async fn consent(app: &Rc<App>, i: &Inspection) -> Option<Vec<String>> {
     for asked in &i.asks {
         let row = adw::ActionRow::builder().title(widgets::safe(&asked.words)).subtitle(widgets::safe(&asked.capability)).title_lines(0).build();
         let switch = gtk::Switch::builder().active(true).valign(gtk::Align::Center).build();
-        widgets::name(&switch, &format!("Allow: {}", widgets::safe(&asked.words)));
         row.add_suffix(&switch);
         row.set_activatable_widget(Some(&switch));
+        widgets::name(&switch, &format!("Allow: {}", widgets::safe(&asked.words)));
         list.append(&row);
         switches.push((asked.capability.clone(), switch));
     }

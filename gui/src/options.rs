@@ -77,9 +77,9 @@ impl Field {
             "boolean" => {
                 let row = adw::ActionRow::builder().title(&title).subtitle(&description).build();
                 let switch = gtk::Switch::builder().active(value.as_bool() == Some(true)).valign(gtk::Align::Center).build();
-                widgets::name(&switch, &title);
                 row.add_suffix(&switch);
                 row.set_activatable_widget(Some(&switch));
+                widgets::name(&switch, &title);
                 let field = self.clone();
                 switch.connect_active_notify(move |switch| field.apply(Some(switch.is_active().to_string())));
                 row.upcast()

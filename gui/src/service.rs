@@ -40,9 +40,10 @@ pub async fn page(app: &Rc<App>, name: &str) -> gtk::Widget {
     let enabled = info["enabled"].as_bool().unwrap_or(false);
     let switch_row = adw::ActionRow::builder().title("Enabled").subtitle(status_words(&info)).build();
     let switch = gtk::Switch::builder().active(enabled).valign(gtk::Align::Center).build();
-    widgets::name(&switch, &format!("Enable {name}"));
     switch_row.add_suffix(&switch);
     switch_row.set_activatable_widget(Some(&switch));
+    // After: libadwaita 1.7 labels the row's widget with the row's title.
+    widgets::name(&switch, &format!("Enable {name}"));
     top.add(&switch_row);
 
     // While a job runs: a bar of steps and the lines it says.

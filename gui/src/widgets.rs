@@ -6,6 +6,8 @@ use tokio::sync::oneshot;
 
 /// Give a control the name assistive technology says (and tests find it
 /// by). GTK 4.8 has only the C function, which takes a list of properties.
+/// Call it once the control is in its row: libadwaita 1.7 labels a row's
+/// activatable widget by the row's title, which this replaces.
 pub fn name(widget: &impl IsA<gtk::Widget>, label: &str) {
     use gtk::glib::translate::ToGlibPtr;
     extern "C" {

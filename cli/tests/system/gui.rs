@@ -18,7 +18,7 @@ use std::process::Stdio;
 use tails_server_testkit::tornet::{fetch, Fetch};
 
 use super::daemon::{as_user, daemon_files, eventually, grant, USER};
-use super::{Boot, World, BIN};
+use super::{Boot, Host, World, BIN};
 
 const PAGE: &str = "<h1>Served from the folder set in the window</h1>";
 
@@ -118,14 +118,16 @@ pub fn window_adds_enables_shares_and_disables_web(w: &World) {
     for name in ["1-services", "2-chooser", "2-consent", "3-service", "3-refused", "4-enabling", "5-sharing", "6-clients", "7-disabled"] {
         let png = shots.join(format!("{name}.png"));
         let bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("{}: {e}", png.display()));
-        assert!(!blank(&png), "{} is blank", png.display());
+        assert!(!blank(&host, &format!("/var/tmp/shots/{name}.png")), "{} is blank", png.display());
         assert!(bytes.len() > 10_000, "{} is too small to show a window", png.display());
     }
     println!("    screenshots in {} (kept when TAILS_SERVER_GUI_SHOTS names the folder)", shots.display());
 }
 
-/// A PNG of one colour (ImageMagick counts the colours).
-fn blank(png: &Path) -> bool {
-    let out = std::process::Command::new("identify").args(["-format", "%k"]).arg(png).output().expect("identify (imagemagick)");
+/// A PNG of one colour (the host's ImageMagick counts the colours; `inside`
+/// is its path in the host).
+fn blank(host: &Host, inside: &str) -> bool {
+    let out = host.sys.run("identify", &["-format", "%k", inside]);
+    assert!(out.status.success(), "identify {inside}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().parse::<u64>().unwrap_or(0) < 2
 }
