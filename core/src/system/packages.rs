@@ -311,6 +311,20 @@ fn lock_holder(path: &Path) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// The release an unknown package's refusal names: os-release's
+    /// PRETTY_NAME (etc first, then usr/lib), else a plain word.
+    #[test]
+    fn release_is_named_as_os_release_names_it() {
+        let root = tempfile::tempdir().unwrap();
+        assert_eq!(release(root.path()), "this system");
+        std::fs::create_dir_all(root.path().join("usr/lib")).unwrap();
+        std::fs::write(root.path().join("usr/lib/os-release"), "ID=debian\nPRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\n").unwrap();
+        assert_eq!(release(root.path()), "Debian GNU/Linux 13 (trixie)");
+        std::fs::create_dir_all(root.path().join("etc")).unwrap();
+        std::fs::write(root.path().join("etc/os-release"), "PRETTY_NAME=\"Tails\"\n").unwrap();
+        assert_eq!(release(root.path()), "Tails");
+    }
+
     #[test]
     fn parses_dpkg_status() {
         let status = "Package: lighttpd\nStatus: install ok installed\nVersion: 1.4.69\n\n\
