@@ -183,17 +183,18 @@ pub fn autostart(ctx: &Context, feature_on: bool) -> Result<Vec<(String, anyhow:
         if feature_on {
             p.set_feature(true)?;
         }
-        if let Some(missing) = p.feature_missing()? {
+        let kept = p.names()?;
+        if let Some(missing) = p.feature_missing(&kept)? {
             // Their packages (Additional Software reinstalls them at boot)
             // may have started their units with Debian's defaults.
-            for name in p.names()? {
-                if let Some(record) = p.record(&name)? {
-                    keep_unit_stopped(&units::unit_name(&name, &record.info.unit))?;
+            for name in &kept {
+                if let Some(record) = p.record(name)? {
+                    keep_unit_stopped(&units::unit_name(name, &record.info.unit))?;
                 }
             }
             anyhow::bail!(missing);
         }
-        for name in p.names()? {
+        for name in kept {
             if ctx.state.record(&name)?.is_none() {
                 p.restore(ctx, &name)?;
                 ctx.report(Progress::Restored { service: name.clone(), from: p.dir.clone() });

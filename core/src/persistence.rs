@@ -104,38 +104,20 @@ impl Persistence {
     /// line: whitespace-separated DEST and options, one of them our source).
     pub fn feature_on(&self) -> Result<bool> {
         let Some(conf) = self.persistence_conf() else { return Ok(true) };
-        let text = match std::fs::read_to_string(&conf) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", conf.display())),
-        };
-        Ok(text.lines().any(is_our_feature))
+        Ok(read_or_empty(&conf)?.lines().any(is_our_feature))
     }
 
     /// Add or remove our feature's line, keeping every other line (and the
     /// file's owner and 0600 mode, which tps checks) as they are.
     pub fn set_feature(&self, on: bool) -> Result<()> {
         let Some(conf) = self.persistence_conf() else { return Ok(()) };
-        let old = std::fs::read_to_string(&conf).unwrap_or_default();
-        let mut lines: Vec<&str> = old.lines().filter(|l| !is_our_feature(l)).collect();
-        let ours = feature_line();
-        if on {
-            lines.push(&ours);
-        }
-        let mut new = lines.join("\n");
-        if !new.is_empty() {
-            new.push('\n');
-        }
-        if new != old {
-            fsutil::write_path_atomic(&conf, new.as_bytes(), fsutil::Mode::KeepOr(0o600)).with_context(|| format!("writing {}", conf.display()))?;
-        }
-        Ok(())
+        let ours = if on { vec![feature_line()] } else { vec![] };
+        edit_lines(&conf, is_our_feature, &ours, 0o600)
     }
 
     /// What autostart says, and does not do, when services are kept but our
     /// feature is off; `None` when there is nothing to say.
-    pub fn feature_missing(&self) -> Result<Option<String>> {
-        let names = self.names()?;
+    pub fn feature_missing(&self, names: &[String]) -> Result<Option<String>> {
         if names.is_empty() || self.feature_on()? {
             return Ok(None);
         }
@@ -339,12 +321,19 @@ pub fn wanted(state: &ServiceState) -> bool {
 /// Add and remove packages in Additional Software's list, keeping its other
 /// lines (and comments) as they are.
 fn additional_software(tails: &Path, add: &[String], remove: &[String]) -> Result<()> {
-    let path = tails.join(ADDITIONAL_SOFTWARE);
-    let old = std::fs::read_to_string(&path).unwrap_or_default();
-    let mut lines: Vec<String> = old.lines().filter(|l| !remove.iter().any(|r| r == l.trim())).map(String::from).collect();
-    for name in add {
-        if !lines.iter().any(|l| l.trim() == name) {
-            lines.push(name.clone());
+    edit_lines(&tails.join(ADDITIONAL_SOFTWARE), |l| remove.iter().any(|r| r == l.trim()), add, 0o644)
+}
+
+/// Rewrite one of Tails' line files: drop the lines `drop` says, append each
+/// of `add` not already there, keep every other line (and the file's owner
+/// and mode; a new file gets `mode`). A file that cannot be read is an
+/// error, never taken for an empty one: Tails' own lines would be lost.
+fn edit_lines(path: &Path, drop: impl Fn(&str) -> bool, add: &[String], mode: u32) -> Result<()> {
+    let old = read_or_empty(path)?;
+    let mut lines: Vec<&str> = old.lines().filter(|l| !drop(l)).collect();
+    for line in add {
+        if !lines.iter().any(|l| l.trim() == line) {
+            lines.push(line);
         }
     }
     let mut new = lines.join("\n");
@@ -352,9 +341,18 @@ fn additional_software(tails: &Path, add: &[String], remove: &[String]) -> Resul
         new.push('\n');
     }
     if new != old {
-        fsutil::write_path_atomic(&path, new.as_bytes(), fsutil::Mode::KeepOr(0o644))?;
+        fsutil::write_path_atomic(path, new.as_bytes(), fsutil::Mode::KeepOr(mode)).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// A file's text, or nothing when there is no such file.
+fn read_or_empty(path: &Path) -> Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
 }
 
 /// Copy a file or a folder (recursively), keeping modes and owners, never

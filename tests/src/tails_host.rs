@@ -85,7 +85,7 @@ pub const PERSISTENCE_CONF: &str = "/home/amnesia/Persistent\tsource=Persistent\
 /var/cache/apt/archives\tsource=apt/cache\n/var/lib/apt/lists\tsource=apt/lists\n";
 
 /// The system accounts Tails' ferm.conf names that a Debian root lacks.
-const TAILS_ACCOUNTS: &[&str] = &["Debian-gdm", "clearnet", "htp", "proxy", "tails-iuk-get-target-file", "tails-upgrade-frontend"];
+const TAILS_ACCOUNTS: &[&str] = &["Debian-gdm", "clearnet", "htp", "tails-iuk-get-target-file", "tails-upgrade-frontend"];
 
 impl TailsHost {
     /// Boot it, bring Tails' tor onto the network (as Tor Connection does)
