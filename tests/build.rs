@@ -10,6 +10,9 @@ use std::{env, fs};
 /// The first-party plugins, one folder each under `plugins/`.
 const FIRST_PARTY: &[&str] = &["mumble", "web", "irc", "gobby", "xmpp", "icecast", "etherpad", "drop", "wiki", "mediawiki", "sftp", "ssh"];
 
+/// The first-party plugins with a `tails6` feature (see `main`).
+const TAILS6: &[&str] = &["mumble", "wiki", "mediawiki"];
+
 /// Each feature of `fixture-hostile` is one misbehaving plugin.
 const HOSTILE: &[&str] = &[
     "undeclared-package",
@@ -81,6 +84,13 @@ fn main() {
     }
     let listed: Vec<String> = FIRST_PARTY.iter().map(|p| format!("({p:?}, {})", p.to_uppercase())).collect();
     consts += &format!("/// Every first-party plugin: its name and built file.\npub const FIRST_PARTY: &[(&str, &str)] = &[{}];\n", listed.join(", "));
+    // The plugins whose package names or paths changed with Tails 7, as the
+    // Tails 6 release shipped them: the migration test keeps services with
+    // them on Debian 12 and boots their Persistent Storage on Tails 7.
+    for plugin in TAILS6 {
+        let built = build(&workspace, &wasm_target, &format!("tails-server-plugin-{plugin}"), Some("tails6"));
+        consts += &install_signed(&built, &out, &format!("tails6-{plugin}"), &TEST_PUBLISHER_SEED);
+    }
     for fixture in ["foreign-import", "future-contract", "npm-hello", "data-folder"] {
         let built = build(&workspace, &wasm_target, &format!("fixture-{fixture}"), None);
         consts += &install(&built, &out, fixture);

@@ -164,7 +164,9 @@ pub fn disable(ctx: &Context, service: &mut Service) -> Result<()> {
 
 /// At boot: bring back the services Persistent Storage kept (or, where the
 /// state folder outlived the reboot, mount their persistent folders again),
-/// finish what a crash interrupted, enable the services whose autostart is
+/// finish what a crash interrupted, replace Tails Server's own plugins that
+/// an earlier release left by the ones this program ships
+/// (`plugins::follow_shipped`), enable the services whose autostart is
 /// on, and keep the others' units from running on their own (a package
 /// Additional Software reinstalled may have started one). Returns the
 /// services that could not be enabled, with why; the others go on.
@@ -209,7 +211,26 @@ pub fn autostart(ctx: &Context, feature_on: bool) -> Result<Vec<(String, anyhow:
     }
     repair(ctx)?;
     let mut failed = Vec::new();
+    // Tails Server's own plugins follow the installed program (a Tails 6
+    // service kept in Persistent Storage comes back with Tails 6's plugin).
+    // One that could not would run the old one's configuration: not started.
     for name in ctx.state.plugin_names()? {
+        match crate::plugins::follow_shipped(ctx, &name) {
+            Ok(None) => {}
+            Ok(Some((old, words))) => {
+                let service = ctx.service(&name)?;
+                if let Some(p) = ctx.kept(&service.state) {
+                    p.replaced(ctx, &name, &old)?;
+                }
+                ctx.report(Progress::Note { text: words });
+            }
+            Err(e) => failed.push((name, e.context("its plugin could not be replaced by the one this Tails Server ships"))),
+        }
+    }
+    for name in ctx.state.plugin_names()? {
+        if failed.iter().any(|(n, _)| *n == name) {
+            continue;
+        }
         let mut service = ctx.service(&name)?;
         let autostart = service.value(options::AUTOSTART) == Some(&OptionValue::Boolean(true));
         if autostart && !service.state.enabled {

@@ -199,6 +199,8 @@ impl Persistence {
                 } else {
                     std::fs::create_dir_all(&kept)?;
                 }
+            } else if target.exists() {
+                follow_owner(&kept, &target).with_context(|| format!("giving {} to {}'s owner", kept.display(), target.display()))?;
             }
             std::fs::create_dir_all(&target)?;
             mounts::bind(&kept, &target).with_context(|| format!("bind-mounting {} on {}", kept.display(), target.display()))?;
@@ -237,12 +239,7 @@ impl Persistence {
         if let Some(record) = &record {
             self.detach(root, name, &record.info)?;
         }
-        let mut still_needed = Vec::new();
-        for other in self.names()?.into_iter().filter(|n| n != name) {
-            if let Some(record) = store.record(&other)? {
-                still_needed.extend(record.info.capabilities.packages);
-            }
-        }
+        let still_needed = self.packages_except(Some(name))?;
         if record.is_some() {
             store.remove_plugin(name)?;
         }
@@ -256,6 +253,35 @@ impl Persistence {
         }
         if self.names()?.is_empty() {
             self.set_feature(false)?;
+        }
+        Ok(())
+    }
+
+    /// The packages the kept services' plugins ask for, but `except`'s.
+    fn packages_except(&self, except: Option<&str>) -> Result<Vec<String>> {
+        let mut needed = Vec::new();
+        for other in self.names()?.into_iter().filter(|n| Some(n.as_str()) != except) {
+            if let Some(record) = self.store().record(&other)? {
+                needed.extend(record.info.capabilities.packages);
+            }
+        }
+        Ok(needed)
+    }
+
+    /// The service's plugin was replaced (`plugins::follow_shipped`): keep
+    /// the new one, and list in Additional Software the packages it asks for
+    /// in place of those only `old` asked for (a Tails 6 wiki's php8.2-cgi,
+    /// which Debian 13 does not have and Additional Software would fail to
+    /// install at every boot).
+    pub fn replaced(&self, ctx: &Context, name: &str, old: &crate::state::PluginRecord) -> Result<()> {
+        self.check_format()?;
+        let record = ctx.state.record(name)?.with_context(|| format!("{name} has no plugin"))?;
+        let wasm = std::fs::read(ctx.state.plugin_wasm(name))?;
+        self.store().store_plugin(name, &wasm, &record, &ctx.state.grant(name)?)?;
+        if let Some(tails) = &self.tails {
+            let needed = self.packages_except(None)?;
+            let unneeded: Vec<String> = old.info.capabilities.packages.iter().filter(|p| !needed.contains(p)).cloned().collect();
+            additional_software(tails, &record.info.capabilities.packages, &unneeded)?;
         }
         Ok(())
     }
@@ -355,6 +381,36 @@ fn read_or_empty(path: &Path) -> Result<String> {
     }
 }
 
+/// A folder kept on another release (Tails 6) belongs to the numbers its
+/// package's account had there; the account may have another number here
+/// (a package's system account is numbered when it is installed), which the
+/// package's own folder, `place`, says. The kept files of the old owner (and
+/// group) are given to the new one, others left as they are, links not
+/// followed. Nothing is done when the owners agree, or when either is root
+/// (a folder the package leaves to root is not an account's to take).
+fn follow_owner(kept: &Path, place: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let (was, now) = (std::fs::symlink_metadata(kept)?, std::fs::metadata(place)?);
+    if (was.uid(), was.gid()) == (now.uid(), now.gid()) || was.uid() == 0 || now.uid() == 0 {
+        return Ok(());
+    }
+    fn walk(path: &Path, from: (u32, u32), to: (u32, u32)) -> Result<()> {
+        let meta = std::fs::symlink_metadata(path)?;
+        let uid = if meta.uid() == from.0 { to.0 } else { meta.uid() };
+        let gid = if meta.gid() == from.1 { to.1 } else { meta.gid() };
+        if (uid, gid) != (meta.uid(), meta.gid()) {
+            std::os::unix::fs::lchown(path, Some(uid), Some(gid)).with_context(|| format!("chown {}", path.display()))?;
+        }
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(path)? {
+                walk(&entry?.path(), from, to)?;
+            }
+        }
+        Ok(())
+    }
+    walk(kept, (was.uid(), was.gid()), (now.uid(), now.gid()))
+}
+
 /// Copy a file or a folder (recursively), keeping modes and owners, never
 /// following a link (see [`fsutil::copy_tree_nofollow`]).
 fn copy_tree(from: &Path, to: &Path) -> Result<()> {
@@ -414,6 +470,45 @@ mod tests {
         std::fs::write(dir.path().join(FORMAT_FILE), "\u{1b}[2J junk").unwrap();
         let e = format!("{:#}", p.names().unwrap_err());
         assert!(!e.contains('\u{1b}'), "shown escaped: {e}");
+    }
+
+    /// A kept folder of an account numbered differently on the release it
+    /// was kept on is given to the account's number here; another owner's
+    /// file in it, and a link's target, are not.
+    #[test]
+    fn a_kept_folder_follows_its_accounts_new_number() {
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: chown needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (kept, place, outside) = (dir.path().join("kept"), dir.path().join("place"), dir.path().join("outside"));
+        std::fs::create_dir_all(kept.join("sub")).unwrap();
+        std::fs::create_dir_all(&place).unwrap();
+        std::fs::write(kept.join("sub/db"), "").unwrap();
+        std::fs::write(kept.join("other"), "").unwrap();
+        std::fs::write(&outside, "").unwrap();
+        std::os::unix::fs::symlink(&outside, kept.join("link")).unwrap();
+        for path in [&kept, &kept.join("sub"), &kept.join("sub/db"), &outside] {
+            std::os::unix::fs::lchown(path, Some(60104), Some(60107)).unwrap();
+        }
+        std::os::unix::fs::lchown(kept.join("link"), Some(60104), Some(60107)).unwrap();
+        std::os::unix::fs::lchown(kept.join("other"), Some(60001), Some(60107)).unwrap();
+        std::os::unix::fs::chown(&place, Some(60204), Some(60207)).unwrap();
+        follow_owner(&kept, &place).unwrap();
+        let owner = |p: &Path| {
+            let m = std::fs::symlink_metadata(p).unwrap();
+            (m.uid(), m.gid())
+        };
+        assert_eq!(owner(&kept), (60204, 60207));
+        assert_eq!(owner(&kept.join("sub/db")), (60204, 60207));
+        assert_eq!(owner(&kept.join("link")), (60204, 60207), "the link itself");
+        assert_eq!(owner(&outside), (60104, 60107), "not what it points at");
+        assert_eq!(owner(&kept.join("other")), (60001, 60207), "another owner's file keeps its owner");
+        // A package folder left to root takes nothing.
+        std::os::unix::fs::chown(&place, Some(0), Some(0)).unwrap();
+        follow_owner(&kept, &place).unwrap();
+        assert_eq!(owner(&kept), (60204, 60207));
     }
 
     #[test]

@@ -192,6 +192,51 @@ impl Candidate {
     }
 }
 
+/// A plugin of Tails Server's own follows the installed Tails Server: when
+/// the plugin the installed program ships under the same name (its own
+/// root-owned folder, [`crate::shipped`]) is from the same publisher as the
+/// added one and is not the same file, it replaces it. At boot on Tails 7, a
+/// Tails 6 service kept in Persistent Storage comes back with the plugin of
+/// Tails 6, which names Debian 12's packages (the wiki's PHP is not in
+/// Debian 13) or paths (mumble's file, which mumble 1.5 never reads: it
+/// would run without its password). What the person refused stays refused;
+/// what the shipped version asks anew is granted, as the program that ships
+/// it was installed by root, and said. An unsigned plugin, one from another
+/// publisher, or an enabled service is left as it is. Returns the record
+/// that was replaced and the words saying what changed.
+pub fn follow_shipped(ctx: &Context, name: &str) -> Result<Option<(PluginRecord, String)>> {
+    let Some((_, path)) = crate::shipped::list().into_iter().find(|(shipped, _)| shipped == name) else { return Ok(None) };
+    let Some(old) = ctx.state.record(name)? else { return Ok(None) };
+    if old.publisher.is_none() || ctx.state.service(name)?.enabled {
+        return Ok(None);
+    }
+    let wasm = read_file(&path)?;
+    if sha256_hex(&wasm) == old.sha256 {
+        return Ok(None);
+    }
+    let publisher = tails_server_signature::verify(&wasm).ok().flatten().map(|p| p.0);
+    if publisher != old.publisher {
+        return Ok(None);
+    }
+    let candidate = inspect(ctx, wasm, &display::path(&path))?;
+    let lines = |asked: &[tails_server_dbus::Asked]| asked.iter().map(|a| a.line()).collect::<Vec<_>>().join("\n");
+    let mut words = format!(
+        "{name}: its plugin is now the one this Tails Server ships ({}, sha256 {}), in place of the one kept from an earlier \
+         release (sha256 {}); its settings, address and client keys are kept.",
+        candidate.inspection.publisher,
+        &candidate.inspection.sha256[..12],
+        &old.sha256[..12.min(old.sha256.len())]
+    );
+    if !candidate.inspection.asks.is_empty() {
+        words += &format!("\nIt may now also:\n{}", lines(&candidate.inspection.asks));
+    }
+    if !candidate.inspection.no_longer_asks.is_empty() {
+        words += &format!("\nIt no longer may:\n{}", lines(&candidate.inspection.no_longer_asks));
+    }
+    candidate.add(ctx, &BTreeSet::new())?;
+    Ok(Some((old, words)))
+}
+
 /// Remove a plugin that is not enabled: grants, settings, keys, its npm
 /// folder, its accounts, and its copy in Persistent Storage.
 pub fn remove(ctx: &Context, name: &str) -> Result<String> {

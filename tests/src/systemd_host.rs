@@ -9,14 +9,20 @@ pub use tails_server_trial::host::{unit_path, Item, NetNs, SystemdHost};
 pub use tails_server_trial::INSIDE_BIN;
 
 /// The Debian 13 root every system test host boots an overlay of (Tails 7
-/// is Debian 13), made by `scripts/tails7-root` (which `scripts/setup` runs).
+/// is Debian 13), made by `scripts/tails-root` (which `scripts/setup` runs).
 pub fn tails7_root() -> PathBuf {
-    let root = PathBuf::from(std::env::var_os("TAILS_SERVER_TAILS7_ROOT").unwrap_or_else(|| "/var/cache/tails-server-tests/trixie".into()));
-    assert!(
-        root.join(".tails-server-root").exists(),
-        "{} is not a finished Debian 13 root: run scripts/setup (or scripts/tails7-root)",
-        root.display()
-    );
+    made_root("TAILS_SERVER_TAILS7_ROOT", "/var/cache/tails-server-tests/trixie", "Debian 13", "scripts/tails-root")
+}
+
+/// The Debian 12 root of Tails 6's services, where the migration test makes
+/// the state a Tails 6 user kept (`scripts/tails-root 6`).
+pub fn tails6_root() -> PathBuf {
+    made_root("TAILS_SERVER_TAILS6_ROOT", "/var/cache/tails-server-tests/bookworm", "Debian 12", "scripts/tails-root 6")
+}
+
+fn made_root(variable: &str, default: &str, release: &str, script: &str) -> PathBuf {
+    let root = PathBuf::from(std::env::var_os(variable).unwrap_or_else(|| default.into()));
+    assert!(root.join(".tails-server-root").exists(), "{} is not a finished {release} root: run scripts/setup (or {script})", root.display());
     root
 }
 

@@ -10,7 +10,7 @@ use tails_server_testkit::{base64, tornet};
 use super::{Boot, Host, World};
 
 /// The onion address and the first client's key, and tor told about the key.
-fn reach(w: &World, host: &Host, service: &str) -> String {
+pub fn reach(w: &World, host: &Host, service: &str) -> String {
     let info: serde_json::Value = serde_json::from_str(&host.ok(&[service, "connection-info", "--json"])).unwrap();
     let address = info["address"].as_str().unwrap().to_string();
     w.tor.client_key(&address, info["clients"][0]["private-key"].as_str());
@@ -248,7 +248,7 @@ fn gobby(w: &World, host: &Host) {
 
 /// Two XMPP clients (slixmpp, from Debian), registering in-band then logging
 /// in, through the private Tor network; Ok(what bob received) or Err(why not).
-fn xmpp_clients(w: &World, address: &str, nonce: &str, mode: &str) -> Result<String, String> {
+pub fn xmpp_clients(w: &World, address: &str, nonce: &str, mode: &str) -> Result<String, String> {
     let client = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/clients/xmpp.py");
     // Debian's python3: slixmpp is Debian's package.
     let out = std::process::Command::new("/usr/bin/python3")
@@ -599,14 +599,14 @@ fn drop_box(w: &World, host: &Host) {
 
 /// A browser's visit to a web service through Tor with the client's key:
 /// cookies kept between requests, forms sent url-encoded.
-struct Browser<'a> {
+pub struct Browser<'a> {
     w: &'a World,
     address: String,
     cookies: std::collections::BTreeMap<String, String>,
 }
 
 impl<'a> Browser<'a> {
-    fn new(w: &'a World, address: &str) -> Browser<'a> {
+    pub fn new(w: &'a World, address: &str) -> Browser<'a> {
         Browser { w, address: address.to_string(), cookies: Default::default() }
     }
 
@@ -663,7 +663,7 @@ fn hidden_fields(page: &str, id: &str) -> Vec<(String, String)> {
 
 /// Log in to DokuWiki and save `text` as the page `id`, as a person does in
 /// Tor Browser (the login form, then the edit form, each with its token).
-fn wiki_edit(w: &World, address: &str, user: &str, password: &str, id: &str, text: &str) {
+pub fn wiki_edit(w: &World, address: &str, user: &str, password: &str, id: &str, text: &str) {
     let mut browser = Browser::new(w, address);
     let (status, page) = browser.request(&format!("/doku.php?id={id}&do=login"), None);
     assert_eq!(status, 200, "{page}");
@@ -684,7 +684,7 @@ fn wiki_edit(w: &World, address: &str, user: &str, password: &str, id: &str, tex
 }
 
 /// A page's text as anyone reads it (DokuWiki's raw export), through Tor.
-fn wiki_read(w: &World, address: &str, id: &str) -> String {
+pub fn wiki_read(w: &World, address: &str, id: &str) -> String {
     Browser::new(w, address).request(&format!("/doku.php?id={id}&do=export_raw"), None).1
 }
 
@@ -713,7 +713,7 @@ fn wiki(w: &World, host: &Host) {
 }
 
 /// MediaWiki's API through Tor: a JSON answer (GET, or POST of a form).
-fn mediawiki_api(browser: &mut Browser, form: &[(&str, &str)], post: bool) -> serde_json::Value {
+pub fn mediawiki_api(browser: &mut Browser, form: &[(&str, &str)], post: bool) -> serde_json::Value {
     let mut fields: Vec<(String, String)> = form.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     fields.push(("format".into(), "json".into()));
     let (status, body) = if post {
@@ -724,6 +724,26 @@ fn mediawiki_api(browser: &mut Browser, form: &[(&str, &str)], post: bool) -> se
     };
     assert_eq!(status, 200, "{body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+/// Log in to MediaWiki's API as admin with `password` and save `text` as
+/// the page `title`.
+pub fn mediawiki_edit(admin: &mut Browser, password: &str, title: &str, text: &str) {
+    let tokens = mediawiki_api(admin, &[("action", "query"), ("meta", "tokens"), ("type", "login")], false);
+    let login_token = tokens["query"]["tokens"]["logintoken"].as_str().expect("a login token").to_string();
+    let login = mediawiki_api(admin, &[("action", "login"), ("lgname", "admin"), ("lgpassword", password), ("lgtoken", &login_token)], true);
+    assert_eq!(login["login"]["result"], "Success", "{login}");
+    let tokens = mediawiki_api(admin, &[("action", "query"), ("meta", "tokens")], false);
+    let csrf = tokens["query"]["tokens"]["csrftoken"].as_str().expect("an edit token").to_string();
+    let edit = mediawiki_api(admin, &[("action", "edit"), ("title", title), ("text", text), ("token", &csrf)], true);
+    assert_eq!(edit["edit"]["result"], "Success", "{edit}");
+}
+
+/// A MediaWiki page's text as anyone reads it (`action=raw`), or why not.
+pub fn mediawiki_read(reader: &mut Browser, title: &str) -> String {
+    let (status, raw) = reader.request(&format!("/index.php?title={title}&action=raw"), None);
+    assert_eq!(status, 200, "{raw}");
+    raw
 }
 
 /// MediaWiki: installed by its set-up command with the onion's URL as
@@ -752,19 +772,10 @@ fn mediawiki(w: &World, host: &Host) {
     }
     assert!(info["query"]["general"]["generator"].as_str().unwrap_or("").starts_with("MediaWiki 1.43"), "{info}\n{}", journal());
     assert_eq!(info["query"]["general"]["server"], format!("http://{address}"), "$wgServer is the onion's URL");
-    let tokens = mediawiki_api(&mut admin, &[("action", "query"), ("meta", "tokens"), ("type", "login")], false);
-    let login_token = tokens["query"]["tokens"]["logintoken"].as_str().expect("a login token").to_string();
-    let login = mediawiki_api(&mut admin, &[("action", "login"), ("lgname", "admin"), ("lgpassword", "mediawiki-admin-test"), ("lgtoken", &login_token)], true);
-    assert_eq!(login["login"]["result"], "Success", "{login}");
-    let tokens = mediawiki_api(&mut admin, &[("action", "query"), ("meta", "tokens")], false);
-    let csrf = tokens["query"]["tokens"]["csrftoken"].as_str().expect("an edit token").to_string();
     let text = format!("Written through Tor by the admin, {}.", std::process::id());
-    let edit = mediawiki_api(&mut admin, &[("action", "edit"), ("title", "Tails Server"), ("text", &text), ("token", &csrf)], true);
-    assert_eq!(edit["edit"]["result"], "Success", "{edit}");
-
+    mediawiki_edit(&mut admin, "mediawiki-admin-test", "Tails Server", &text);
     let mut reader = Browser::new(w, &address);
-    let (status, raw) = reader.request("/index.php?title=Tails_Server&action=raw", None);
-    assert_eq!((status, raw.trim()), (200, text.as_str()), "an anonymous reader reads the page");
+    assert_eq!(mediawiki_read(&mut reader, "Tails_Server").trim(), text, "an anonymous reader reads the page");
     let refused = mediawiki_api(&mut reader, &[("action", "edit"), ("title", "Tails Server"), ("text", "vandal"), ("token", "+\\")], true);
     assert!(refused["error"]["code"].as_str().is_some_and(|c| c.contains("permission") || c.contains("denied")), "{refused}");
     disable_leaves_nothing(w, host, "mediawiki", "tails-server-mediawiki.service", &address);

@@ -14,6 +14,7 @@ mod crash;
 mod daemon;
 mod flow;
 mod gui;
+mod migration;
 mod npm;
 mod packages;
 mod package;
@@ -25,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use tails_server_testkit::systemd_host::{boot_tails7, npm_offline_items, tails_server_items, tor_control_dropin, Item, NetNs, SystemdHost, INSIDE_BIN};
+use tails_server_testkit::systemd_host::{boot_tails7, npm_offline_items, tails6_root, tails_server_items, tor_control_dropin, Item, NetNs, SystemdHost, INSIDE_BIN};
 use tails_server_testkit::tornet::TorNet;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tails-server");
@@ -61,6 +62,8 @@ pub struct Boot<'a> {
     pub binds: Vec<(PathBuf, String)>,
     /// Nothing of Tails Server copied in: the test installs its packages.
     pub bare: bool,
+    /// Boot Tails 6's base (the Debian 12 root) instead of Tails 7's.
+    pub tails6: bool,
 }
 
 impl World {
@@ -106,7 +109,8 @@ impl World {
         if boot.npm_cache {
             items.extend(npm_offline_items(npmrc.path()));
         }
-        Host { sys: boot_tails7(&items), control }
+        let sys = if boot.tails6 { SystemdHost::boot_on(&tails6_root(), &items) } else { boot_tails7(&items) };
+        Host { sys, control }
     }
 
     /// Is the onion service of `address` held by the service tor?
@@ -262,6 +266,7 @@ const TESTS: &[Test] = &[
     ("persistence_and_autostart_across_reboots", reboot::persistence_and_autostart_across_reboots),
     ("services_work_through_tor_with_their_real_clients", catalog::services_work_through_tor_with_their_real_clients),
     ("catalog_data_survives_a_reboot", catalog::catalog_data_survives_a_reboot),
+    ("tails6_persistent_storage_comes_back_on_tails7", migration::tails6_persistent_storage_comes_back_on_tails7),
     ("daemon_serves_users_as_polkit_allows", daemon::daemon_serves_users_as_polkit_allows),
     ("window_adds_enables_shares_and_disables_web", gui::window_adds_enables_shares_and_disables_web),
     ("debian_packages_install_serve_amnesia_and_leave_nothing", package::debian_packages_install_serve_amnesia_and_leave_nothing),

@@ -5,6 +5,8 @@
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
+use tails_server_testkit::fixtures;
+
 use super::{http_get, Boot, World};
 
 /// Debian 13's lighttpd .deb, kept by scripts/setup.
@@ -16,7 +18,8 @@ pub fn packages_are_installed_with_apt_after_waiting_for_the_lock(w: &World) {
         .and_then(|d| d.flatten().map(|e| e.path()).find(|p| p.to_string_lossy().contains("lighttpd_")))
         .unwrap_or_else(|| panic!("no lighttpd .deb in {DEBS}: run scripts/setup"));
     let name = deb.file_name().unwrap().to_string_lossy().into_owned();
-    let host = w.host(Boot { files: vec![(deb.clone(), format!("/var/cache/apt/archives/{name}"))], ..Boot::default() });
+    let files = vec![(deb.clone(), format!("/var/cache/apt/archives/{name}")), (fixtures::TAILS6_WIKI.into(), "/root/tails6-wiki.wasm".into())];
+    let host = w.host(Boot { files, ..Boot::default() });
     // MediaWiki (of the catalog) depends on a web server: it goes too.
     host.sys.sh("dpkg --remove mediawiki lighttpd >/dev/null");
     // A machine may have a policy-rc.d of its own (Docker images do); the
@@ -57,4 +60,17 @@ pub fn packages_are_installed_with_apt_after_waiting_for_the_lock(w: &World) {
     let audit = host.sys.read("/var/lib/tails-server/audit.log");
     assert!(audit.contains("install-packages") && audit.contains("lighttpd"), "{audit}");
     host.ok(&["web", "disable"]);
+
+    // A package this release does not have (Tails 6's wiki asks for Debian
+    // 12's php8.2-cgi): refused at enable, naming it and the release, with
+    // nothing changed.
+    host.ok(&["plugin", "add", "/root/tails6-wiki.wasm", "--yes"]);
+    let system = || host.sys.sh("ls /etc/systemd/system /run/systemd/system; nft list ruleset; dpkg-query -W -f '${Package}\\n'");
+    let before = system();
+    let refused = host.fails(&["wiki", "enable"]);
+    assert!(refused.contains("apt knows no package named exactly `php8.2-cgi` on Debian GNU/Linux 13 (trixie)"), "{refused}");
+    let info = host.info("wiki");
+    assert_eq!((info["enabled"].as_bool(), info["running"].as_bool()), (Some(false), Some(false)), "{info}");
+    assert!(!w.published(info["address"].as_str().unwrap()), "no onion service");
+    assert_eq!(system(), before, "no unit, rule or package changed");
 }

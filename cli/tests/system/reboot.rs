@@ -17,15 +17,26 @@ fn boot(w: &World, persistent: &Path) -> Host {
 /// Boot a host over `persistent` with autostart, and wait (bounded) until
 /// autostart has done its work; `npm_cache`: see [`Boot::npm_cache`].
 pub fn boot_with(w: &World, persistent: &Path, npm_cache: bool) -> Host {
-    let (host, state) = boot_until_autostart_ends(w, persistent, npm_cache);
+    boot_autostarted(w, Boot { persistent: Some(persistent), npm_cache, ..Boot::default() })
+}
+
+/// Boot a host as `boot` says, with autostart, and wait (bounded) until
+/// autostart has succeeded.
+pub fn boot_autostarted(w: &World, boot: Boot) -> Host {
+    let (host, state) = until_autostart_ends(w, boot);
     assert_eq!(state, "active", "autostart: {state}\n{}", autostart_journal(&host));
     host
 }
 
-/// Boot, and wait (bounded) until autostart has succeeded or failed.
+/// Boot over `persistent`, and wait (bounded) until autostart has succeeded or failed.
 fn boot_until_autostart_ends(w: &World, persistent: &Path, npm_cache: bool) -> (Host, String) {
-    let starts = (fixtures::DATA_FOLDER.into(), "/root/starts.wasm".to_string());
-    let host = w.host(Boot { persistent: Some(persistent), autostart: true, files: vec![starts], npm_cache, ..Boot::default() });
+    until_autostart_ends(w, Boot { persistent: Some(persistent), npm_cache, ..Boot::default() })
+}
+
+fn until_autostart_ends(w: &World, mut boot: Boot) -> (Host, String) {
+    boot.autostart = true;
+    boot.files.push((fixtures::DATA_FOLDER.into(), "/root/starts.wasm".to_string()));
+    let host = w.host(boot);
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
         let state = host.sys.active_state("tails-server-autostart.service");
@@ -37,7 +48,7 @@ fn boot_until_autostart_ends(w: &World, persistent: &Path, npm_cache: bool) -> (
     }
 }
 
-fn autostart_journal(host: &Host) -> String {
+pub fn autostart_journal(host: &Host) -> String {
     host.sys.sh("journalctl -u tails-server-autostart.service --no-pager | tail -30")
 }
 

@@ -24,11 +24,32 @@ const PORT: u16 = 8098;
 
 /// The installer, run once (while its settings file is missing), as the
 /// service's user. The onion address and the title come as arguments, never
-/// inside the script's text. No braces: the host reads `{NAME}`.
+/// inside the script's text. No braces: the host reads `{NAME}`. It notes
+/// the version it installed (see [`UPDATE`]).
 const INSTALL: &str = "[ -e /var/lib/mediawiki/tails-server/LocalSettings.php ] || ( mkdir -p /var/lib/mediawiki/tails-server/db && \
      php /usr/share/mediawiki/maintenance/install.php --quiet --dbtype sqlite --dbpath /var/lib/mediawiki/tails-server/db --dbname wiki \
      --confpath /var/lib/mediawiki/tails-server --server \"http://$1\" --scriptpath \"\" \
-     --passfile /etc/mediawiki/tails-server-admin-password --lang en \"$2\" admin )";
+     --passfile /etc/mediawiki/tails-server-admin-password --lang en \"$2\" admin && \
+     php -r 'require \"/usr/share/mediawiki/includes/Defines.php\"; echo MW_VERSION;' > /var/lib/mediawiki/tails-server/version )";
+
+/// MediaWiki's database updater, run when the installed MediaWiki is not the
+/// version the database was last made for (a wiki kept in Persistent Storage
+/// on Tails 6, MediaWiki 1.39, and started on Tails 7's 1.43, whose pages
+/// would otherwise answer "internal error"). A wiki from before the version
+/// file is updated once.
+const UPDATE: &str = "v=$(php -r 'require \"/usr/share/mediawiki/includes/Defines.php\"; echo MW_VERSION;') || exit 1; \
+     [ \"$(cat /var/lib/mediawiki/tails-server/version 2>/dev/null)\" = \"$v\" ] && exit 0; \
+     echo \"updating the wiki's database for MediaWiki $v\"; \
+     MW_CONFIG_FILE=/etc/mediawiki/tails-server.php php /usr/share/mediawiki/maintenance/update.php --quick && \
+     echo \"$v\" > /var/lib/mediawiki/tails-server/version";
+
+/// Debian's PHP packages: the metapackages Debian 13 has; the Tails 6
+/// release named Debian 12's (kept for the migration test, which keeps a
+/// wiki with that release and boots it on Tails 7).
+#[cfg(not(feature = "tails6"))]
+const PHP: [&str; 2] = ["php-cgi", "php-sqlite3"];
+#[cfg(feature = "tails6")]
+const PHP: [&str; 2] = ["php8.2-cgi", "php8.2-sqlite3"];
 
 struct MediaWiki;
 
@@ -48,7 +69,8 @@ impl Service for MediaWiki {
                     .arg(LIGHTTPD)
                     .user("www-data")
                     .data_folder(DATA)
-                    .setup_command(&["/usr/bin/sh", "-c", INSTALL, "sh", "{onion-address}", "{title}"]),
+                    .setup_command(&["/usr/bin/sh", "-c", INSTALL, "sh", "{onion-address}", "{title}"])
+                    .setup_command(&["/usr/bin/sh", "-c", UPDATE]),
             ),
             default_target_port: PORT,
             default_virtual_port: Some(80),
@@ -60,7 +82,7 @@ impl Service for MediaWiki {
                 OptionSpec::boolean("anyone-edits", "Anyone may edit", "Visitors who are not logged in may edit pages", false),
             ],
             capabilities: Capabilities {
-                packages: vec!["mediawiki".into(), "php-cgi".into(), "php-sqlite3".into(), "lighttpd".into()],
+                packages: vec!["mediawiki".into(), PHP[0].into(), PHP[1].into(), "lighttpd".into()],
                 npm_packages: vec![],
                 config_paths: vec![SETTINGS.into(), LIGHTTPD.into(), PASSWORD.into(), OURS.into(), IMAGES.into()],
                 ports: vec![PortRequest::tcp(PORT, "the wiki (HTTP, for Tor Browser)")],

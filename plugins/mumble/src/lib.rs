@@ -5,7 +5,12 @@ use tails_server_sdk::{config, export, network, Protocol, invalid, standard, Cap
 /// Where mumble-server 1.5 (Debian 13) reads its configuration: its unit
 /// runs `mumble-server -ini /etc/mumble/mumble-server.ini`. (1.3 read
 /// /etc/mumble-server.ini; a file there is ignored now.)
+#[cfg(not(feature = "tails6"))]
 const CONFIG: &str = "/etc/mumble/mumble-server.ini";
+/// The Tails 6 release's (Debian 12, mumble 1.3), kept for the migration
+/// test, which keeps a server with that release and boots it on Tails 7.
+#[cfg(feature = "tails6")]
+const CONFIG: &str = "/etc/mumble-server.ini";
 const DATA: &str = "/var/lib/mumble-server/";
 const PORT: u16 = 64738;
 

@@ -21,6 +21,13 @@ const ACL: &str = "/var/lib/dokuwiki/acl/acl.auth.php";
 const DATA: &str = "/var/lib/dokuwiki/";
 const PAGES: &str = "/var/lib/dokuwiki/data/";
 const PORT: u16 = 8097;
+/// PHP as FastCGI: the metapackage Debian 13 has; the Tails 6 release named
+/// Debian 12's (kept for the migration test, which keeps a wiki with that
+/// release and boots it on Tails 7).
+#[cfg(not(feature = "tails6"))]
+const PHP_CGI: &str = "php-cgi";
+#[cfg(feature = "tails6")]
+const PHP_CGI: &str = "php8.2-cgi";
 const ITERATIONS: u32 = 10_000;
 
 fn base64(bytes: &[u8]) -> String {
@@ -67,7 +74,7 @@ impl Service for Wiki {
                 OptionSpec::boolean("public-read", "Anyone may read", "Visitors who are not logged in may read the pages", true),
             ],
             capabilities: Capabilities {
-                packages: vec!["dokuwiki".into(), "php-cgi".into(), "lighttpd".into()],
+                packages: vec!["dokuwiki".into(), PHP_CGI.into(), "lighttpd".into()],
                 npm_packages: vec![],
                 config_paths: vec![LOCAL.into(), LIGHTTPD.into(), USERS.into(), ACL.into(), PAGES.into()],
                 ports: vec![PortRequest::tcp(PORT, "the wiki (HTTP, for Tor Browser)")],
