@@ -77,13 +77,46 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed={}", workspace.join("signature").display());
 
+    // The demo (`scripts/demo` sets TAILS_SERVER_DEMO) runs the web plugin
+    // only: it gets that one, and none of the tests' fixtures, which would
+    // be most of a newcomer's first wait.
+    println!("cargo:rerun-if-env-changed=TAILS_SERVER_DEMO");
+    let demo = env::var_os("TAILS_SERVER_DEMO").is_some();
+    let first_party: &[&str] = if demo { &["web"] } else { FIRST_PARTY };
+    // Plugins in other languages, built as their authors would: each SDK's
+    // build (`scripts/setup` installs each language's tools). Their tools are
+    // not cargo, so they run beside the cargo builds below.
+    let languages = [("python", "pysite.py", "pysite"), ("js", "jssite.js", "jssite"), ("c", "csite.c", "csite")];
+    let sdk_builds: Vec<_> = if demo { Vec::new() } else {
+        languages
+            .iter()
+            .map(|&(language, source, name)| {
+                let (workspace, wasm_target) = (workspace.clone(), wasm_target.clone());
+                (language, name, std::thread::spawn(move || sdk_build(&workspace, &wasm_target, language, source, name)))
+            })
+            .collect()
+    };
     let mut consts = String::new();
-    for plugin in FIRST_PARTY {
-        let built = build(&workspace, &wasm_target, &format!("tails-server-plugin-{plugin}"), None);
-        consts += &install_signed(&built, &out, plugin, &TEST_PUBLISHER_SEED);
+    // One cargo for every build without features: its jobs share the cores.
+    let fixtures: &[&str] = if demo { &[] } else { &["foreign-import", "future-contract", "npm-hello", "data-folder", "contract-0-3"] };
+    let packages: Vec<String> =
+        first_party.iter().map(|p| format!("tails-server-plugin-{p}")).chain(fixtures.iter().map(|f| format!("fixture-{f}"))).collect();
+    let built = build_all(&workspace, &wasm_target, &packages, None);
+    for (plugin, built) in first_party.iter().zip(&built) {
+        consts += &install_signed(built, &out, plugin, &TEST_PUBLISHER_SEED);
     }
-    let listed: Vec<String> = FIRST_PARTY.iter().map(|p| format!("({p:?}, {})", p.to_uppercase())).collect();
+    // contract-0-3: a plugin built for contract 0.3 (unsigned): a unit the
+    // host writes, without 0.4's login account.
+    for (fixture, built) in fixtures.iter().zip(&built[first_party.len()..]) {
+        consts += &install(built, &out, fixture);
+    }
+    let listed: Vec<String> = first_party.iter().map(|p| format!("({p:?}, {})", p.to_uppercase())).collect();
     consts += &format!("/// Every first-party plugin: its name and built file.\npub const FIRST_PARTY: &[(&str, &str)] = &[{}];\n", listed.join(", "));
+    consts += &format!("pub const TEST_PUBLISHER: &str = {:?};\n", tails_server_signature::publisher_of(&TEST_PUBLISHER_SEED).fingerprint());
+    if demo {
+        fs::write(out.join("fixtures.rs"), consts).unwrap();
+        return;
+    }
     // The plugins whose package names or paths changed with Tails 7, as the
     // Tails 6 release shipped them: the migration test keeps services with
     // them on Debian 12 and boots their Persistent Storage on Tails 7.
@@ -91,19 +124,12 @@ fn main() {
         let built = build(&workspace, &wasm_target, &format!("tails-server-plugin-{plugin}"), Some("tails6"));
         consts += &install_signed(&built, &out, &format!("tails6-{plugin}"), &TEST_PUBLISHER_SEED);
     }
-    for fixture in ["foreign-import", "future-contract", "npm-hello", "data-folder"] {
-        let built = build(&workspace, &wasm_target, &format!("fixture-{fixture}"), None);
-        consts += &install(&built, &out, fixture);
-    }
     // Plugins built for contract 0.2 (unsigned, as they were): the web plugin
     // of that release, and a hostile one naming another service's unit.
     for (feature, name) in [("site", "contract-0-2"), ("takeover", "contract-0-2-takeover")] {
         let built = build(&workspace, &wasm_target, "fixture-contract-0-2", Some(feature));
         consts += &install(&built, &out, name);
     }
-    // A plugin built for contract 0.3 (unsigned): a unit the host writes, without 0.4's login account.
-    let built = build(&workspace, &wasm_target, "fixture-contract-0-3", None);
-    consts += &install(&built, &out, "contract-0-3");
     for version in ["v1", "v2"] {
         let built = build(&workspace, &wasm_target, "fixture-versioned", Some(version));
         consts += &install(&built, &out, &format!("versioned-{version}"));
@@ -115,19 +141,10 @@ fn main() {
     }
     // The first-party web plugin as somebody else built it: unsigned.
     consts += &install(&wasm_target.join("wasm32-wasip2/release/tails_server_plugin_web.wasm"), &out, "web-unsigned");
-    // Plugins in other languages, built as their authors would: each SDK's
-    // build. Not for the demo (`scripts/demo` sets TAILS_SERVER_DEMO), which
-    // installs none of their tools: their paths are then empty.
-    println!("cargo:rerun-if-env-changed=TAILS_SERVER_DEMO");
-    let demo = env::var_os("TAILS_SERVER_DEMO").is_some();
-    for (language, source, name) in [("python", "pysite.py", "pysite"), ("js", "jssite.js", "jssite"), ("c", "csite.c", "csite")] {
-        if demo {
-            consts += &format!("pub const {}: &str = \"\";\n", format!("{language}-{name}").replace('-', "_").to_uppercase());
-        } else {
-            consts += &install(&sdk_build(&workspace, &wasm_target, language, source, name), &out, &format!("{language}-{name}"));
-        }
+    for (language, name, built) in sdk_builds {
+        let built = built.join().unwrap_or_else(|_| panic!("building the {language} example failed"));
+        consts += &install(&built, &out, &format!("{language}-{name}"));
     }
-    consts += &format!("pub const TEST_PUBLISHER: &str = {:?};\n", tails_server_signature::publisher_of(&TEST_PUBLISHER_SEED).fingerprint());
     fs::write(out.join("fixtures.rs"), consts).unwrap();
 }
 
@@ -147,11 +164,18 @@ fn sdk_build(workspace: &Path, wasm_target: &Path, language: &str, source: &str,
 }
 
 fn build(workspace: &Path, target_dir: &Path, package: &str, feature: Option<&str>) -> PathBuf {
+    build_all(workspace, target_dir, &[package.to_string()], feature).remove(0)
+}
+
+/// Build `packages` for wasm32-wasip2 in one cargo run; their files, in order.
+fn build_all(workspace: &Path, target_dir: &Path, packages: &[String], feature: Option<&str>) -> Vec<PathBuf> {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(workspace)
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--package", package])
-        .arg("--target-dir")
+    cmd.current_dir(workspace).args(["build", "--release", "--target", "wasm32-wasip2"]);
+    for package in packages {
+        cmd.args(["--package", package]);
+    }
+    cmd.arg("--target-dir")
         .arg(target_dir);
     if let Some(feature) = feature {
         cmd.args(["--no-default-features", "--features", feature]);
@@ -163,9 +187,10 @@ fn build(workspace: &Path, target_dir: &Path, package: &str, feature: Option<&st
     let status = cmd.status().expect("could not run cargo for the wasm fixtures");
     assert!(
         status.success(),
-        "building {package} for wasm32-wasip2 failed; is the target installed? (`rustup target add wasm32-wasip2`)"
+        "building {} for wasm32-wasip2 failed; is the target installed? (`rustup target add wasm32-wasip2`)",
+        packages.join(", ")
     );
-    target_dir.join("wasm32-wasip2/release").join(format!("{}.wasm", package.replace('-', "_")))
+    packages.iter().map(|p| target_dir.join("wasm32-wasip2/release").join(format!("{}.wasm", p.replace('-', "_")))).collect()
 }
 
 /// Sign the component and install it (see [`install`]).

@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use tails_server_testkit::systemd_host::{boot_tails7, tails_server_items, NetNs, SystemdHost, INSIDE_BIN};
+use tails_server_testkit::systemd_host::{boot_tails7, tails_server_items, NetNs, INSIDE_BIN};
 use tails_server_testkit::tornet::{fetch, Fetch, TorNet};
 
 const PAGE: &str = "<h1>Hello from Tails Server, through Tor</h1>";

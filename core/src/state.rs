@@ -114,8 +114,25 @@ pub struct StateDir {
     path: PathBuf,
 }
 
-/// Held while a command changes state; released on drop.
-pub struct StateLock(#[allow(dead_code)] File);
+/// Held while a command changes state; released on drop. A thread that
+/// holds it may take it again (autostart, which holds it throughout, adds
+/// the shipped plugin in place of an old one, which locks too): flock would
+/// make that second take wait for the first forever. Other threads (the
+/// daemon's jobs) and processes still wait their turn.
+pub struct StateLock(Option<(File, PathBuf)>);
+
+thread_local! {
+    /// The state folders whose lock this thread holds.
+    static HELD: std::cell::RefCell<Vec<PathBuf>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Drop for StateLock {
+    fn drop(&mut self) {
+        if let Some((_, path)) = &self.0 {
+            HELD.with(|h| h.borrow_mut().retain(|p| p != path));
+        }
+    }
+}
 
 impl StateDir {
     pub fn new(path: PathBuf) -> Self {
@@ -132,6 +149,9 @@ impl StateDir {
 
     /// Take the state lock, waiting for another tails-server command to finish.
     pub fn lock(&self) -> Result<StateLock> {
+        if HELD.with(|h| h.borrow().contains(&self.path)) {
+            return Ok(StateLock(None));
+        }
         fsutil::open_private(&self.path).with_context(|| format!("creating the state folder {}", self.path.display()))?;
         let file = File::options().create(true).truncate(false).write(true).open(self.path.join("lock"))?;
         // SAFETY: flock on a file descriptor we own.
@@ -141,7 +161,8 @@ impl StateDir {
                 bail!("could not lock {}: {}", self.path.join("lock").display(), std::io::Error::last_os_error());
             }
         }
-        Ok(StateLock(file))
+        HELD.with(|h| h.borrow_mut().push(self.path.clone()));
+        Ok(StateLock(Some((file, self.path.clone()))))
     }
 
     /// Tails Server's own tor, when it has to start one.
@@ -254,6 +275,33 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whether another open of the lock file could take it now.
+    fn free(dir: &Path) -> bool {
+        let file = File::options().write(true).open(dir.join("lock")).unwrap();
+        // SAFETY: flock on a file descriptor we own (closed on return).
+        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+    }
+
+    /// The thread holding the lock takes it again without waiting for
+    /// itself; only the outer take's end frees it; another thread's take
+    /// (here: another open file, as flock sees another command) waits.
+    #[test]
+    fn a_thread_holding_the_lock_takes_it_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::new(dir.path().join("state"));
+        let outer = state.lock().unwrap();
+        let inner = state.lock().unwrap();
+        drop(inner);
+        let path = dir.path().join("state");
+        assert!(!std::thread::spawn(move || free(&path)).join().unwrap(), "still held after the inner take ends");
+        drop(outer);
+        assert!(free(&dir.path().join("state")), "freed with the outer take");
+        let again = state.lock().unwrap();
+        let path = dir.path().join("state");
+        assert!(!std::thread::spawn(move || free(&path)).join().unwrap(), "taken for real again");
+        drop(again);
+    }
 
     /// A plugin.json written before contract 0.4 (no `login_shell`) still
     /// loads, with no login account.

@@ -13,7 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Until systemd says the boot is done: that includes a oneshot such as
+/// Tails Server's autostart, which enables every kept service (MediaWiki's
+/// database updater among them, after a Tails 6 → 7 upgrade).
+const BOOT_TIMEOUT: Duration = Duration::from_secs(240);
 
 /// `systemd-host/boot`: mounts the host's root and execs systemd.
 const BOOT_SCRIPT: &str = include_str!("../systemd-host/boot");
@@ -109,7 +112,8 @@ impl SystemdHost {
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        panic!("the test host did not finish booting: SystemState {state:?}\n{}", boot_log());
+        let waiting = host.sh("systemctl list-jobs --no-pager; journalctl -b --no-pager | tail -40");
+        panic!("the test host did not finish booting: SystemState {state:?}\n{}\n{waiting}", boot_log());
     }
 
     /// A command run inside the host (its mount, PID and network namespaces).

@@ -22,26 +22,34 @@ const OURS: &str = "/var/lib/mediawiki/tails-server/";
 const IMAGES: &str = "/var/lib/mediawiki/images/";
 const PORT: u16 = 8098;
 
+/// The installed MediaWiki's version, read from the line that defines it
+/// (requiring the file in PHP needs MediaWiki's autoloader since 1.43).
+macro_rules! installed_version {
+    () => {
+        "sed -n \"s/^define( 'MW_VERSION', '\\([^']*\\)' );$/\\1/p\" /usr/share/mediawiki/includes/Defines.php"
+    };
+}
+
 /// The installer, run once (while its settings file is missing), as the
 /// service's user. The onion address and the title come as arguments, never
 /// inside the script's text. No braces: the host reads `{NAME}`. It notes
 /// the version it installed (see [`UPDATE`]).
-const INSTALL: &str = "[ -e /var/lib/mediawiki/tails-server/LocalSettings.php ] || ( mkdir -p /var/lib/mediawiki/tails-server/db && \
+const INSTALL: &str = concat!("[ -e /var/lib/mediawiki/tails-server/LocalSettings.php ] || ( mkdir -p /var/lib/mediawiki/tails-server/db && \
      php /usr/share/mediawiki/maintenance/install.php --quiet --dbtype sqlite --dbpath /var/lib/mediawiki/tails-server/db --dbname wiki \
      --confpath /var/lib/mediawiki/tails-server --server \"http://$1\" --scriptpath \"\" \
      --passfile /etc/mediawiki/tails-server-admin-password --lang en \"$2\" admin && \
-     php -r 'require \"/usr/share/mediawiki/includes/Defines.php\"; echo MW_VERSION;' > /var/lib/mediawiki/tails-server/version )";
+     ", installed_version!(), " > /var/lib/mediawiki/tails-server/version )");
 
 /// MediaWiki's database updater, run when the installed MediaWiki is not the
 /// version the database was last made for (a wiki kept in Persistent Storage
 /// on Tails 6, MediaWiki 1.39, and started on Tails 7's 1.43, whose pages
 /// would otherwise answer "internal error"). A wiki from before the version
 /// file is updated once.
-const UPDATE: &str = "v=$(php -r 'require \"/usr/share/mediawiki/includes/Defines.php\"; echo MW_VERSION;') || exit 1; \
+const UPDATE: &str = concat!("v=$(", installed_version!(), ") && [ -n \"$v\" ] || exit 1; \
      [ \"$(cat /var/lib/mediawiki/tails-server/version 2>/dev/null)\" = \"$v\" ] && exit 0; \
      echo \"updating the wiki's database for MediaWiki $v\"; \
      MW_CONFIG_FILE=/etc/mediawiki/tails-server.php php /usr/share/mediawiki/maintenance/update.php --quick && \
-     echo \"$v\" > /var/lib/mediawiki/tails-server/version";
+     echo \"$v\" > /var/lib/mediawiki/tails-server/version");
 
 /// Debian's PHP packages: the metapackages Debian 13 has; the Tails 6
 /// release named Debian 12's (kept for the migration test, which keeps a
