@@ -233,7 +233,8 @@ pub fn daemon_serves_users_as_polkit_allows(w: &World) {
     let mut log = String::new();
     eventually("the watcher to say it republished", || {
         log = host.sys.sh("journalctl -u tails-serverd --no-pager -o cat");
-        log.contains("tor watcher: web: published again at")
+        // The figure is the watcher's line after the services' own.
+        log.contains("tor watcher: web: published again at") && log.contains("every enabled service is published,")
     });
     let figure = log.lines().rev().find(|l| l.contains("every enabled service is published,")).expect("the watcher's figure");
     println!("    daemon: {figure}");
