@@ -7,7 +7,7 @@
 //! signed component runs as it is. Shared by the host (which verifies) and
 //! the test kit's build script (which signs the first-party plugins).
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 pub const SECTION: &str = "tails-server-signature";
@@ -90,8 +90,16 @@ pub fn verify(wasm: &[u8]) -> Result<Option<Publisher>, String> {
         return Err("its signature section is malformed".into());
     }
     let key = VerifyingKey::from_bytes(payload[..32].try_into().unwrap()).map_err(|_| "its publisher key is not an ed25519 key".to_string())?;
+    // A key of small order (the identity and the other torsion points) has
+    // no private key behind it: with it, a signature of zeros "verifies"
+    // any file under the lax rule, so anyone could sign as that publisher.
+    if key.is_weak() {
+        return Err("its publisher key is a weak ed25519 key (a point of small order, which no private key makes): its signature proves nothing".into());
+    }
     let signature = Signature::from_bytes(payload[32..].try_into().unwrap());
-    key.verify(&message(&wasm[..start]), &signature)
+    // Strict: also refuses a signature whose R is of small order, and
+    // non-canonical encodings (the forms that let one signature pass for another).
+    key.verify_strict(&message(&wasm[..start]), &signature)
         .map_err(|_| "its signature does not match its contents (the file was changed after it was signed)".to_string())?;
     Ok(Some(Publisher(hex::encode(key.as_bytes()))))
 }
@@ -160,6 +168,78 @@ mod tests {
         let mut appended = signed.clone();
         appended.extend_from_slice(&[0, 2, 1, b'x']);
         assert!(verify(&appended).unwrap_err().contains("not the last section"));
+    }
+
+    /// A component "signed" with `key` and the 64 bytes `signature`, as an
+    /// attacker writes the section by hand.
+    fn forged(key: [u8; 32], signature: [u8; 64]) -> Vec<u8> {
+        let mut out = sign(EMPTY, &[3u8; 32]);
+        let at = out.len() - 64 - 32;
+        out[at..at + 32].copy_from_slice(&key);
+        out[at + 32..].copy_from_slice(&signature);
+        out
+    }
+
+    fn point(hex: &str) -> [u8; 32] {
+        hex::decode(hex).unwrap().try_into().unwrap()
+    }
+
+    /// The eight points of small order (ed25519's torsion subgroup), and a
+    /// non-canonical encoding of the identity (y = p + 1).
+    const SMALL_ORDER: [&str; 9] = [
+        "0100000000000000000000000000000000000000000000000000000000000000",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "0000000000000000000000000000000000000000000000000000000000000000",
+        "0000000000000000000000000000000000000000000000000000000000000080",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+        "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    ];
+
+    #[test]
+    fn a_key_of_small_order_signs_nothing() {
+        // The attack: the identity as the key, R = identity and s = 0. The
+        // lax rule accepts it for any message; ours refuses it.
+        let identity = point(SMALL_ORDER[0]);
+        let mut zeros = [0u8; 64];
+        zeros[..32].copy_from_slice(&identity);
+        let lax = VerifyingKey::from_bytes(&identity).unwrap();
+        assert!(ed25519_dalek::Verifier::verify(&lax, b"any file at all", &Signature::from_bytes(&zeros)).is_ok(), "the forgery works under the lax rule");
+        for hex in SMALL_ORDER {
+            let key = point(hex);
+            for r in [identity, key] {
+                let mut signature = [0u8; 64];
+                signature[..32].copy_from_slice(&r);
+                let Err(e) = verify(&forged(key, signature)) else { panic!("{hex}: a small-order key verified") };
+                assert!(e.contains("weak ed25519 key") || e.contains("not an ed25519 key"), "{hex}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_signature_with_r_of_small_order_is_refused() {
+        // A real key, and a signature whose R is a torsion point: strict
+        // verification refuses it before any arithmetic could accept it.
+        let key = SigningKey::from_bytes(&[5u8; 32]).verifying_key().to_bytes();
+        for hex in SMALL_ORDER {
+            let mut signature = [0u8; 64];
+            signature[..32].copy_from_slice(&point(hex));
+            assert!(verify(&forged(key, signature)).unwrap_err().contains("does not match"), "{hex}");
+        }
+        // And a genuine signature with its s made non-canonical (s + ℓ).
+        let seed = [5u8; 32];
+        let mut signed = sign(EMPTY, &seed);
+        let s_at = signed.len() - 32;
+        let l: [u8; 32] = point("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010");
+        let mut carry = 0u16;
+        for i in 0..32 {
+            let sum = u16::from(signed[s_at + i]) + u16::from(l[i]) + carry;
+            signed[s_at + i] = sum as u8;
+            carry = sum >> 8;
+        }
+        assert!(verify(&signed).is_err(), "s + ℓ, a second form of the same signature (malleability), is refused");
     }
 
     #[test]
