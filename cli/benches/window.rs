@@ -23,7 +23,7 @@
 use std::path::Path;
 
 use tails_server_testkit::median;
-use tails_server_testkit::systemd_host::{boot_tails7, daemon_files, polkit_grant, tails_server_items, Item, NetNs, SystemdHost, INSIDE_BIN};
+use tails_server_testkit::systemd_host::{boot_tails7, daemon_files, polkit_grant, tails_server_items, window_binary, Item, NetNs, SystemdHost, INSIDE_BIN};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tails-server");
 const USER: &str = "tsbench";
@@ -35,8 +35,7 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let gui = Path::new(BIN).with_file_name("tails-server-gui");
-    assert!(gui.exists(), "{} is missing: build it with `cargo build -p tails-server-gui`", gui.display());
+    let gui = window_binary(Path::new(BIN));
     // Its own network namespace: the host talks to nothing else. No Tor
     // network: the list shows that tor cannot be reached, at once.
     let netns = NetNs::new(&format!("tswin{}", std::process::id()));

@@ -307,8 +307,14 @@ impl Persistence {
         ctx.state.save_service(name, &store.service(name)?)?;
         for path in record.info.persistent_paths.iter().filter(|p| !mounted(ctx, p)) {
             let kept = self.kept_path(name, path);
+            let place = fsutil::under_root(&ctx.root, units::system_place(&record.info, path));
             if kept.exists() {
-                copy_tree(&kept, &fsutil::under_root(&ctx.root, units::system_place(&record.info, path)))?;
+                // The package's own file says its accounts' numbers here (a
+                // Tails 6 prosody.cfg.lua's group is another account on Tails 7).
+                if place.exists() {
+                    follow_owner(&kept, &place).with_context(|| format!("giving {} to {}'s owner", kept.display(), place.display()))?;
+                }
+                copy_tree(&kept, &place)?;
             }
         }
         self.attach(ctx, name, &record.info)
@@ -384,31 +390,38 @@ fn read_or_empty(path: &Path) -> Result<String> {
 /// A folder kept on another release (Tails 6) belongs to the numbers its
 /// package's account had there; the account may have another number here
 /// (a package's system account is numbered when it is installed), which the
-/// package's own folder, `place`, says. The kept files of the old owner (and
-/// group) are given to the new one, others left as they are, links not
-/// followed. Nothing is done when the owners agree, or when either is root
-/// (a folder the package leaves to root is not an account's to take).
+/// package's own file or folder, `place`, says. The kept files of the old
+/// owner are given to the new one, and those of the old group to the new
+/// group, each on its own (a configuration file is often root's, readable
+/// by its service's group: `root:prosody`); others are left as they are,
+/// links not followed. A number is not mapped when the two agree, or when
+/// either is root's (what the package leaves to root is no account's to take).
 fn follow_owner(kept: &Path, place: &Path) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
     let (was, now) = (std::fs::symlink_metadata(kept)?, std::fs::metadata(place)?);
-    if (was.uid(), was.gid()) == (now.uid(), now.gid()) || was.uid() == 0 || now.uid() == 0 {
+    let map = |from: u32, to: u32| (from != to && from != 0 && to != 0).then_some((from, to));
+    let (uid, gid) = (map(was.uid(), now.uid()), map(was.gid(), now.gid()));
+    if uid.is_none() && gid.is_none() {
         return Ok(());
     }
-    fn walk(path: &Path, from: (u32, u32), to: (u32, u32)) -> Result<()> {
+    fn walk(path: &Path, uid_map: Option<(u32, u32)>, gid_map: Option<(u32, u32)>) -> Result<()> {
         let meta = std::fs::symlink_metadata(path)?;
-        let uid = if meta.uid() == from.0 { to.0 } else { meta.uid() };
-        let gid = if meta.gid() == from.1 { to.1 } else { meta.gid() };
+        let follow = |id: u32, map: Option<(u32, u32)>| match map {
+            Some((from, to)) if id == from => to,
+            _ => id,
+        };
+        let (uid, gid) = (follow(meta.uid(), uid_map), follow(meta.gid(), gid_map));
         if (uid, gid) != (meta.uid(), meta.gid()) {
             std::os::unix::fs::lchown(path, Some(uid), Some(gid)).with_context(|| format!("chown {}", path.display()))?;
         }
         if meta.is_dir() {
             for entry in std::fs::read_dir(path)? {
-                walk(&entry?.path(), from, to)?;
+                walk(&entry?.path(), uid_map, gid_map)?;
             }
         }
         Ok(())
     }
-    walk(kept, (was.uid(), was.gid()), (now.uid(), now.gid()))
+    walk(kept, uid, gid)
 }
 
 /// Copy a file or a folder (recursively), keeping modes and owners, never
@@ -509,6 +522,15 @@ mod tests {
         std::os::unix::fs::chown(&place, Some(0), Some(0)).unwrap();
         follow_owner(&kept, &place).unwrap();
         assert_eq!(owner(&kept), (60204, 60207));
+        // A configuration file of root's, readable by its service's group:
+        // the group follows, root stays (Tails 6's root:prosody on Tails 7).
+        let (conf, package_conf) = (dir.path().join("conf"), dir.path().join("package-conf"));
+        std::fs::write(&conf, "").unwrap();
+        std::fs::write(&package_conf, "").unwrap();
+        std::os::unix::fs::chown(&conf, Some(0), Some(60107)).unwrap();
+        std::os::unix::fs::chown(&package_conf, Some(0), Some(60207)).unwrap();
+        follow_owner(&conf, &package_conf).unwrap();
+        assert_eq!(owner(&conf), (0, 60207));
     }
 
     #[test]

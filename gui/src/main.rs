@@ -3,6 +3,11 @@
 //! decision is the daemon's, every word it shows from a plugin is made safe
 //! (`widgets::safe`).
 
+// Built against GTK 4.18 and libadwaita 1.7, which deprecate the dialogs this
+// window still uses (GtkFileChooserNative, AdwMessageDialog); they work there
+// until the window moves to GtkFileDialog and AdwAlertDialog.
+#![allow(deprecated)]
+
 mod consent;
 mod daemon;
 mod options;

@@ -45,6 +45,17 @@ pub fn tails_server_items(bin: &Path, tor_dir: &Path) -> Vec<Item> {
     items
 }
 
+/// The window, `tails-server-gui`, as built for Debian 13 in the Debian 13
+/// build root (it links GTK 4.18 and libadwaita 1.7, which this machine's
+/// Debian 12 lacks): `$CARGO_TARGET_DIR/debian13/debug/`, beside the target
+/// folder of `bin` (the CLI built here).
+pub fn window_binary(bin: &Path) -> PathBuf {
+    let target = bin.parent().and_then(Path::parent).expect("the CLI is in TARGET/PROFILE/");
+    let gui = target.join("debian13/debug/tails-server-gui");
+    assert!(gui.exists(), "{} is missing: build it with `scripts/in-build-root cargo build -p tails-server-gui` (scripts/package does)", gui.display());
+    gui
+}
+
 /// What an installed Tails Server brings for its daemon (`tails-serverd`,
 /// built beside `bin`, the CLI), as (file here, path inside): the binary,
 /// its unit with a drop-in naming the tor control port `control`, its D-Bus

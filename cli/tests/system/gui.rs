@@ -15,6 +15,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use tails_server_testkit::systemd_host::window_binary;
 use tails_server_testkit::tornet::{fetch, Fetch};
 
 use super::daemon::{as_user, daemon_files, eventually, grant, USER};
@@ -31,8 +32,7 @@ pub fn window_adds_enables_shares_and_disables_web(w: &World) {
     let scratch = tempfile::tempdir().unwrap();
     let shots = shots_dir(scratch.path());
     std::fs::create_dir_all(&shots).unwrap();
-    let gui = Path::new(BIN).with_file_name("tails-server-gui");
-    assert!(gui.exists(), "{} is missing: build it with `cargo build -p tails-server-gui`", gui.display());
+    let gui = window_binary(Path::new(BIN));
     let mut files = daemon_files(&w.tor.service_control(), scratch.path());
     files.push((gui, "/usr/bin/tails-server-gui".into()));
     files.push((Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/system/gui_drive.py"), "/usr/local/share/gui_drive.py".into()));
