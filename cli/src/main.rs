@@ -22,7 +22,8 @@ fn main() -> ExitCode {
     match run(argv()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("tails-server: error: {e:#}");
+            // Errors quote plugins and files: shown escaped, lines kept.
+            eprintln!("tails-server: error: {}", tails_server_core::display::text(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

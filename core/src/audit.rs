@@ -25,6 +25,10 @@ impl AuditLog {
     /// `failed`. Failing to log is reported on stderr but does not change the
     /// outcome (the refusal itself already wrote nothing).
     pub fn record(&self, plugin: &str, action: &str, target: &str, outcome: &str, reason: &str) {
+        // Targets and reasons quote what a plugin asked for: only their
+        // starts are kept, so that a line is at most about 1 KB (with the
+        // broker's lines per call, every byte a plugin can cause is bounded).
+        let (plugin, target, reason) = (bounded(plugin, 64), bounded(target, MAX_TARGET), bounded(reason, MAX_REASON));
         let line = format!("{} plugin={plugin:?} action={action} target={target:?} outcome={outcome} reason={reason:?}\n", utc_now());
         let written = OpenOptions::new()
             .create(true)
@@ -35,6 +39,18 @@ impl AuditLog {
         if let Err(e) = written {
             crate::notice::warn(format!("could not write the audit log {}: {e}", self.path.display()));
         }
+    }
+}
+
+/// The most of a target and of a reason a line keeps, in characters.
+pub const MAX_TARGET: usize = 256;
+pub const MAX_REASON: usize = 384;
+
+/// The start of `s`, and how much was left out.
+fn bounded(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_string(),
+        Some((at, _)) => format!("{}… ({} more bytes not logged)", &s[..at], s.len() - at),
     }
 }
 
@@ -68,6 +84,17 @@ mod tests {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(19_723), (2024, 1, 1));
         assert_eq!(civil_from_days(20_781), (2026, 11, 24));
+    }
+
+    #[test]
+    fn a_line_is_bounded_whatever_the_plugin_asks() {
+        let tmp = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(tmp.path().join("audit.log"));
+        let huge = "x".repeat(10 << 20);
+        log.record(&huge, "write-config", &huge, "denied", &format!("{huge} is not a declared path"));
+        let text = std::fs::read_to_string(tmp.path().join("audit.log")).unwrap();
+        assert!(text.len() < 1024, "{} bytes", text.len());
+        assert!(text.contains("more bytes not logged"), "{text}");
     }
 
     #[test]

@@ -11,11 +11,21 @@
 use std::fmt::Write;
 
 /// Characters a terminal or a bidi-aware renderer would act on rather than
-/// show: C0 and C1 controls, DEL, and Unicode's invisible format controls
-/// (bidi overrides and isolates, zero-width characters, the BOM).
-fn is_dangerous(c: char) -> bool {
+/// show, or that show as nothing: C0 and C1 controls, DEL, line and
+/// paragraph separators, Unicode's format characters (category Cf: bidi
+/// overrides and isolates, zero-width characters, the soft hyphen, the BOM,
+/// interlinear annotations, the tag characters that can hide a whole
+/// message), and the letters that draw nothing (Hangul fillers, the combining
+/// grapheme joiner, Khmer's invisible vowels, the Mongolian vowel separator).
+pub fn is_dangerous(c: char) -> bool {
     c.is_control()
-        || matches!(c, '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}')
+        || matches!(c,
+            '\u{ad}' | '\u{34f}' | '\u{600}'..='\u{605}' | '\u{61c}' | '\u{6dd}' | '\u{70f}' | '\u{890}'..='\u{891}' | '\u{8e2}'
+            | '\u{115f}' | '\u{1160}' | '\u{17b4}' | '\u{17b5}' | '\u{180b}'..='\u{180f}'
+            | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{3164}'
+            | '\u{feff}' | '\u{ffa0}' | '\u{fff9}'..='\u{fffb}'
+            | '\u{110bd}' | '\u{110cd}' | '\u{13430}'..='\u{1343f}' | '\u{1bca0}'..='\u{1bca3}' | '\u{1d173}'..='\u{1d17a}'
+            | '\u{e0000}'..='\u{e0fff}')
 }
 
 fn escape_into(out: &mut String, c: char) {
@@ -59,6 +69,52 @@ pub fn path(p: &std::path::Path) -> String {
     line(&p.to_string_lossy())
 }
 
+/// A plugin's own words (its connection text) in a terminal: escaped, each
+/// line behind a bar under a heading naming the plugin, so that no line of it
+/// can pass for one of the host's own (`Key for Tor Browser: ...`).
+pub fn plugins_words(plugin: &str, words: &str) -> String {
+    let mut out = format!("In the words of the {} plugin:\n", line(plugin));
+    for l in text(words.trim_end()).lines() {
+        out += "  │ ";
+        out += l;
+        out.push('\n');
+    }
+    out
+}
+
+/// A JSON document for a terminal or a program: what serde_json writes,
+/// with every dangerous character inside a string written as its `\\u`
+/// escape (two for a character past U+FFFF). The document decodes to the very
+/// same values; only the terminal no longer sees the characters themselves.
+pub fn json(value: &impl serde::Serialize) -> String {
+    let raw = serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("\"unprintable: {e}\""));
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        // A raw newline is the pretty layout's (serde_json escapes C0 in strings).
+        if is_dangerous(c) && c != '\n' {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                let _ = write!(out, "\\u{:04x}", unit);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A document for a person (YAML, a table): every string in it, keys too,
+/// escaped as [`text`] does, so that any format made from it shows them.
+pub fn document(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => Value::String(text(s)),
+        Value::Array(items) => Value::Array(items.iter().map(document).collect()),
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (line(k), document(v))).collect()),
+        other => other.clone(),
+    }
+}
+
 /// One problem per count past its bound: `(what, count, max)`, said as
 /// "PREFIX COUNT WHAT; at most MAX are allowed".
 pub fn over_bounds(prefix: &str, counts: &[(&str, usize, usize)]) -> Vec<String> {
@@ -84,8 +140,41 @@ mod tests {
     }
 
     #[test]
+    fn invisible_and_hiding_characters_are_shown() {
+        // The soft hyphen, tag characters (a hidden "hi"), Hangul fillers,
+        // the Mongolian vowel separator, C1's CSI, the interlinear anchor.
+        let hostile = "a\u{ad}b\u{e0001}\u{e0068}\u{e0069}\u{e007f}c\u{115f}\u{1160}\u{3164}\u{ffa0}\u{180e}\u{9b}\u{fff9}\u{2066}";
+        let shown = line(hostile);
+        assert!(!shown.chars().any(is_dangerous), "{shown:?}");
+        assert!(shown.starts_with("a\\u{ad}b\\u{e0001}\\u{e0068}"), "{shown}");
+    }
+
+    #[test]
+    fn json_escapes_what_serde_leaves_raw_and_means_the_same() {
+        let value = serde_json::json!({"name\u{202e}": "x\u{9b}31m\u{e0041}\u{2066}y", "n": 1, "list": ["\u{ad}"]});
+        let shown = json(&value);
+        assert!(!shown.chars().any(|c| is_dangerous(c) && c != '\n'), "{shown:?}");
+        assert!(shown.contains("\\u009b") && shown.contains("\\udb40\\udc41") && shown.contains("\\u202e"), "{shown}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&shown).unwrap(), value, "the same document");
+    }
+
+    #[test]
+    fn a_document_for_a_person_is_escaped_keys_and_all() {
+        let value = serde_json::json!({"opt\u{1b}[2J": {"v": ["a\u{202e}b", "two\nlines"]}, "n": true});
+        let shown = document(&value);
+        assert_eq!(shown, serde_json::json!({"opt\\e[2J": {"v": ["a\\u{202e}b", "two\nlines"]}, "n": true}));
+    }
+
+    #[test]
+    fn a_plugins_words_cannot_pass_for_the_hosts() {
+        let shown = plugins_words("web", "Open it in Tor Browser.\n  Key for Tor Browser:   FAKE\r over\n");
+        assert_eq!(shown, "In the words of the web plugin:\n  │ Open it in Tor Browser.\n  │   Key for Tor Browser:   FAKE\\r over\n");
+        assert!(shown.lines().skip(1).all(|l| l.starts_with("  │ ")));
+    }
+
+    #[test]
     fn ordinary_text_is_unchanged() {
-        for s in ["Mumble — voice chat", "Café, 日本語, emoji 🎙", "http://abc.onion:80/"] {
+        for s in ["Mumble — voice chat", "Café, 日本語, 한국어, emoji 🎙️", "http://abc.onion:80/"] {
             assert_eq!(line(s), s);
             assert_eq!(text(s), s);
         }

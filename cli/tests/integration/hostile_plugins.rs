@@ -307,12 +307,16 @@ fn a_plugins_error_cannot_drive_the_terminal() {
 #[test]
 fn refused_requests_before_consent_write_a_bounded_audit_trail() {
     let sandbox = Sandbox::new(BIN);
-    // 100 000 refused writes in `describe`: the plugin is added (it asks for
-    // nothing odd), and the audit log holds at most a call's worth of lines.
+    // Eight refused writes of a 4 MiB path with 4 MiB of contents, then
+    // 100 000 more, in `describe`: the plugin is added (it asks for nothing
+    // odd), and what it caused to be kept before consent is a few KB: a few
+    // lines a call, each cut short, and the count of the rest.
     sandbox.ok(&["plugin", "add", fixtures::HOSTILE_AUDIT_FLOOD, "--yes"]);
     let log = sandbox.audit_log();
-    let lines = log.lines().count();
-    assert!(lines <= 65, "{lines} audit lines");
+    let calls = log.matches("more requests in this call were not logged").count();
+    assert!(calls >= 1 && log.lines().count() <= calls * 5, "{} audit lines for {calls} calls:\n{log}", log.lines().count());
+    assert!(log.len() <= calls * 5 * 1024, "{} bytes for {calls} calls", log.len());
+    assert!(log.contains("more bytes not logged"), "{log}");
     assert!(log.contains("more requests in this call were not logged"), "{log}");
     // The lines name the plugin by its hash (its name is not known yet), not the file.
     assert!(log.contains("plugin=\"sha256:") && !log.contains("hostile-audit-flood.wasm"), "{log}");
@@ -380,6 +384,34 @@ fn connection_text_is_escaped_and_has_a_deadline() {
     let out = sandbox.ok(&[name, "connection-info", "--no-qr"]);
     assert!(!out.contains('\u{1b}') && !out.contains('\r') && !out.contains('\u{202e}'), "{out:?}");
     assert!(out.contains(&format!("{address}\\e[2J\\e[H\\rAddress: fakefakefake.onion")), "{out}");
+    // Its words are marked as its own: no line of them passes for the host's.
+    assert!(out.contains("In the words of the hostile-escape-connection-text plugin:\n"), "{out}");
+    assert!(out.lines().any(|l| l == "  │   Key for Tor Browser:   FAKEKEY"), "{out}");
+    assert!(!out.lines().any(|l| l.trim_start().starts_with("Key for Tor Browser:") && l.contains("FAKEKEY")), "{out}");
+    // Every output and format: nothing that draws nothing, reorders or
+    // controls reaches the terminal (its description and client name are
+    // bidi overrides, tag characters, a soft hyphen and Hangul fillers; its
+    // connection text a C1 CSI, which serde_json leaves raw).
+    for command in [
+        &[name, "info"][..],
+        &[name, "info", "--json"],
+        &[name, "info", "--details"],
+        &[name, "status", "--json"],
+        &[name, "connection-info", "--json"],
+        &["list"],
+        &["list", "--json"],
+        &["plugin", "list"],
+        &["plugin", "list", "--json"],
+        &["plugin", "show", name],
+        &["plugin", "show", name, "--json"],
+    ] {
+        let out = sandbox.ok(command);
+        let raw: Vec<String> = out.chars().filter(|&c| tails_server_core::display::is_dangerous(c) && c != '\n').map(|c| format!("U+{:04X}", c as u32)).collect();
+        assert!(raw.is_empty(), "{command:?}: raw {raw:?} in:\n{out}");
+    }
+    // JSON stays the same document: the escapes decode to the plugin's text.
+    let json: serde_json::Value = serde_json::from_str(&sandbox.ok(&[name, "info", "--json"])).unwrap();
+    assert!(json["description"].as_str().unwrap().contains("\u{202e}txt.exe"), "{json}");
     sandbox.ok(&[name, "disable"]);
 
     let name = "hostile-sleep-connection-info";

@@ -22,6 +22,7 @@ const MAX_STAGED_BYTES: usize = 8 << 20;
 /// Audit lines one plugin call may write; past it, one summary line says how
 /// many requests went unlogged (refusals still write nothing else).
 pub const MAX_AUDIT_LINES_PER_CALL: usize = 64;
+pub const MAX_AUDIT_LINES_BEFORE_CONSENT: usize = 4;
 
 /// What a refused or failed request returns to the plugin (as the WIT `error`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,13 +75,15 @@ pub struct Broker {
     /// Audit lines written in the current call, and requests not logged.
     audited: usize,
     unlogged: usize,
+    /// Lines a call may write: fewer before consent ([`Broker::deny_all`]).
+    max_audit_lines: usize,
     /// The group that may read the secret files written (0640); none: root alone.
     secret_readers: Option<u32>,
 }
 
 impl Broker {
     pub fn new(plugin: &str, root: PathBuf, declared: BTreeSet<Capability>, granted: BTreeSet<Capability>, audit: AuditLog) -> Self {
-        Broker { plugin: plugin.into(), root, declared, granted, audit, pending: Vec::new(), ports: Vec::new(), audited: 0, unlogged: 0, secret_readers: None }
+        Broker { plugin: plugin.into(), root, declared, granted, audit, pending: Vec::new(), ports: Vec::new(), audited: 0, unlogged: 0, max_audit_lines: MAX_AUDIT_LINES_PER_CALL, secret_readers: None }
     }
 
     /// The group that may read the secret files this plugin writes: the one
@@ -92,12 +95,16 @@ impl Broker {
 
     /// A broker that allows nothing, for calls made before anything is granted
     /// (`describe` at `plugin add`).
+    /// Before consent a plugin may cause only a few KB to be kept: four
+    /// lines a call (each at most about 1 KB) and the count of the rest.
     pub fn deny_all(plugin: &str, audit: AuditLog) -> Self {
-        Self::new(plugin, PathBuf::from("/nonexistent"), BTreeSet::new(), BTreeSet::new(), audit)
+        let mut broker = Self::new(plugin, PathBuf::from("/nonexistent"), BTreeSet::new(), BTreeSet::new(), audit);
+        broker.max_audit_lines = MAX_AUDIT_LINES_BEFORE_CONSENT;
+        broker
     }
 
     fn log<T>(&mut self, action: &str, target: &str, result: &Result<T, BrokerError>) {
-        if self.audited >= MAX_AUDIT_LINES_PER_CALL {
+        if self.audited >= self.max_audit_lines {
             self.unlogged += 1;
             return;
         }
@@ -106,15 +113,13 @@ impl Broker {
             Ok(_) => ("allowed", ""),
             Err(e) => (e.outcome(), e.message()),
         };
-        // A target is the plugin's to choose: only its start is kept.
-        let target: String = target.chars().take(1024).collect();
-        self.audit.record(&self.plugin, action, &target, outcome, reason);
+        self.audit.record(&self.plugin, action, target, outcome, reason);
     }
 
     /// The end of one plugin call: say how many requests were not logged.
     pub fn end_call(&mut self) {
         if self.unlogged > 0 {
-            let said = format!("{} more requests in this call were not logged (at most {MAX_AUDIT_LINES_PER_CALL} a call)", self.unlogged);
+            let said = format!("{} more requests in this call were not logged (at most {} a call)", self.unlogged, self.max_audit_lines);
             self.audit.record(&self.plugin, "unlogged", "", "summary", &said);
         }
         self.audited = 0;
