@@ -149,11 +149,13 @@ impl Candidate {
         let mut out = BTreeSet::new();
         for text in named {
             let cap: Capability = text.parse().map_err(|e: String| anyhow!("{}", display::line(&e)))?;
-            if !self.requested.contains(&cap) {
+            // By the short form a person types: a host-written unit's
+            // capability also carries its spec, which `unit:NAME` does not.
+            let Some(asked) = self.requested.iter().find(|c| c.to_string() == cap.to_string()) else {
                 let all: Vec<String> = self.requested.iter().map(|c| c.to_string()).collect();
                 bail!("`{}` does not ask for {cap}; it asks for: {}", self.inspection.name, all.join(", "));
-            }
-            out.insert(cap);
+            };
+            out.insert(asked.clone());
         }
         Ok(out)
     }

@@ -210,6 +210,18 @@ fn a_denied_capability_makes_enable_fail_cleanly() {
     assert!(sandbox.fails(&["plugin", "add", fixtures::WEB, "--yes", "--deny", "port:1/tcp"]).contains("does not ask for that"));
 }
 
+/// `--deny unit:NAME` refuses a unit the host writes (gobby's), as it does
+/// a packaged one: the plugin is added without it and cannot be enabled.
+#[test]
+fn a_host_written_unit_can_be_denied() {
+    let sandbox = Sandbox::new(BIN);
+    sandbox.ok(&["plugin", "add", fixtures::GOBBY, "--yes", "--deny", "unit:tails-server-gobby.service"]);
+    let before = snapshot(&sandbox.root);
+    let out = sandbox.fails(&["gobby", "enable"]);
+    assert!(out.contains("gobby cannot be enabled: its unit was refused at `plugin add`"), "{out}");
+    assert_eq!(changes(&before, &snapshot(&sandbox.root)), Vec::<String>::new());
+}
+
 #[test]
 fn remove_is_refused_while_enabled() {
     let sandbox = with_tor(fixtures::WEB);

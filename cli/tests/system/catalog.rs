@@ -214,7 +214,8 @@ impl Infinote {
 /// service's folder; the password's file is root's alone.
 fn gobby(w: &World, host: &Host) {
     host.add_plugins(&["gobby"]);
-    host.ok(&["gobby", "set-option", "password", "tails-gobby-test"]);
+    // Spaces at both ends and inside: infinoted's key file keeps them all.
+    host.ok(&["gobby", "set-option", "password", " tails gobby test "]);
     host.ok(&["gobby", "set-option", "autosave-seconds", "5"]);
     host.ok(&["gobby", "enable"]);
     assert_running(host, "tails-server-gobby.service");
@@ -223,7 +224,7 @@ fn gobby(w: &World, host: &Host) {
     let address = reach(w, host, "gobby");
 
     let name = format!("notes-{}", std::process::id());
-    let mut alice = Infinote::login(w, &address, "tails-gobby-test").expect("alice is let in");
+    let mut alice = Infinote::login(w, &address, " tails gobby test ").expect("alice is let in");
     // infinoted aborts on add-node before the folder is explored: Gobby explores first.
     alice.directory(r#"<explore-node seq="0" id="0"/>"#);
     alice.through("explore-end").unwrap();
@@ -231,12 +232,14 @@ fn gobby(w: &World, host: &Host) {
     let added = alice.through("add-node").unwrap();
     assert!(added.contains("<add-node") && added.contains(&name), "{added}");
 
-    let mut bob = Infinote::login(w, &address, "tails-gobby-test").expect("bob is let in");
+    let mut bob = Infinote::login(w, &address, " tails gobby test ").expect("bob is let in");
     bob.directory(r#"<explore-node seq="0" id="0"/>"#);
     let listing = bob.through("explore-end").unwrap();
     assert!(listing.contains(&format!(r#"name="{name}""#)), "bob sees alice's document: {listing}");
     let refused = Infinote::login(w, &address, "guessed").err().expect("a wrong password is refused");
     assert!(refused.contains("not-authorized"), "{refused}");
+    let trimmed = Infinote::login(w, &address, "tails gobby test").err().expect("the password without its spaces is refused");
+    assert!(trimmed.contains("not-authorized"), "{trimmed}");
 
     // On disk, in the data folder of the service's own user.
     let stored = host.sys.sh("ls /var/lib/private/gobby/documents/ 2>&1");

@@ -62,7 +62,10 @@ impl Service for Gobby {
 
     fn configure(options: Vec<OptionSetting>) -> Result<(), Error> {
         let o = Options(&options);
-        let password = if o.boolean("require-password") { format!("password={}\n", o.text("password")) } else { String::new() };
+        // A GLib key file drops a value's leading spaces: every space is
+        // written as its `\s` escape (backslashes are refused above).
+        let password =
+            if o.boolean("require-password") { format!("password={}\n", o.text("password").replace(' ', "\\s")) } else { String::new() };
         let conf = format!(
             "# Written by Tails Server from the gobby service's options; edits are replaced.\n\
              [infinoted]\n\
