@@ -125,8 +125,9 @@ fn main() {
         consts += &install_signed(&built, &out, &format!("tails6-{plugin}"), &TEST_PUBLISHER_SEED);
     }
     // Plugins built for contract 0.2 (unsigned, as they were): the web plugin
-    // of that release, and a hostile one naming another service's unit.
-    for (feature, name) in [("site", "contract-0-2"), ("takeover", "contract-0-2-takeover")] {
+    // of that release, a hostile one naming another service's unit, and one
+    // keeping a folder it does not declare (0.2 did not ask it to).
+    for (feature, name) in [("site", "contract-0-2"), ("takeover", "contract-0-2-takeover"), ("kept-folder", "contract-0-2-kept-folder")] {
         let built = build(&workspace, &wasm_target, "fixture-contract-0-2", Some(feature));
         consts += &install(&built, &out, name);
     }

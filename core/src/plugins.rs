@@ -92,7 +92,20 @@ pub fn inspect(ctx: &Context, wasm: Vec<u8>, shown: &str) -> Result<Candidate> {
         .map_err(refuse)?;
     let problems = manifest::problems(&info);
     if !problems.is_empty() {
-        bail!("refusing {shown}: its description has problems:\n  - {}", problems.iter().map(|p| display::line(p)).collect::<Vec<_>>().join("\n  - "));
+        // An older plugin meets today's rules through its shim: say so, and
+        // that only its author can fix it.
+        let older = if contract != crate::runtime::CONTRACT_VERSION {
+            format!(
+                "\nIt was built for contract {contract} (this Tails Server speaks {}; older plugins load through a compatibility layer, \
+                 under today's rules). Only its author can fix this: rebuild it with the SDK of contract {}, declaring what the \
+                 problems above name (a folder kept in Persistent Storage must be one of its config paths or data folders).",
+                crate::runtime::CONTRACT_VERSION,
+                crate::runtime::CONTRACT_VERSION
+            )
+        } else {
+            String::new()
+        };
+        bail!("refusing {shown}: its description has problems:\n  - {}{older}", problems.iter().map(|p| display::line(p)).collect::<Vec<_>>().join("\n  - "));
     }
     let name = info.name.clone();
     let requested = state::requested(&info);

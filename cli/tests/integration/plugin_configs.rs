@@ -6,7 +6,9 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tails_server_testkit::{base64, fixtures, text};
+use tails_server_testkit::{base64, changes, fixtures, snapshot, text, Sandbox};
+
+use super::BIN;
 
 
 pub fn lighttpd_accepts(conf: &std::path::Path) {
@@ -116,6 +118,20 @@ fn connect_when_up(port: u16) -> Option<TcpStream> {
 /// added, configured and asked for its connection text through the 0.2 shim;
 /// its `systemd-service` becomes a packaged unit, its error values and log
 /// lines arrive converted, and what it writes still goes through the broker.
+/// A 0.2 plugin that keeps a folder it does not declare (0.2 did not ask it
+/// to) is refused with what to do: the contract it was built for, and that
+/// only its author can fix it by rebuilding; nothing is written.
+#[test]
+fn an_older_plugins_refusal_names_its_contract_and_what_to_do() {
+    let sandbox = Sandbox::new(BIN);
+    let before = snapshot(&sandbox.root);
+    let refused = sandbox.fails(&["plugin", "add", fixtures::CONTRACT_0_2_KEPT_FOLDER, "--yes"]);
+    assert!(refused.contains("persistent path \"/var/lib/keeper/\" must be one of the config paths or data folders it declares"), "{refused}");
+    assert!(refused.contains("It was built for contract 0.2.0 (this Tails Server speaks 0.4.0"), "{refused}");
+    assert!(refused.contains("Only its author can fix this: rebuild it with the SDK of contract 0.4.0"), "{refused}");
+    assert_eq!(changes(&before, &snapshot(&sandbox.root)), Vec::<String>::new());
+}
+
 #[test]
 fn a_contract_0_2_plugin_runs_through_the_shim() {
     let sandbox = super::sandbox_with_tor();
