@@ -96,11 +96,10 @@ pub fn inspect(ctx: &Context, wasm: Vec<u8>, shown: &str) -> Result<Candidate> {
         // that only its author can fix it.
         let older = if contract != crate::runtime::CONTRACT_VERSION {
             format!(
-                "\nIt was built for contract {contract} (this Tails Server speaks {}; older plugins load through a compatibility layer, \
-                 under today's rules). Only its author can fix this: rebuild it with the SDK of contract {}, declaring what the \
-                 problems above name (a folder kept in Persistent Storage must be one of its config paths or data folders).",
-                crate::runtime::CONTRACT_VERSION,
-                crate::runtime::CONTRACT_VERSION
+                "\nIt was built for contract {contract} (this Tails Server speaks {current}; older plugins load through a compatibility \
+                 layer, under today's rules). Only its author can fix this: rebuild it with the SDK of contract {current}, declaring \
+                 what the problems above name (a folder kept in Persistent Storage must be one of its config paths or data folders).",
+                current = crate::runtime::CONTRACT_VERSION
             )
         } else {
             String::new()

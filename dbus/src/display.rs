@@ -86,8 +86,8 @@ pub fn plugins_words(plugin: &str, words: &str) -> String {
 /// with every dangerous character inside a string written as its `\\u`
 /// escape (two for a character past U+FFFF). The document decodes to the very
 /// same values; only the terminal no longer sees the characters themselves.
-pub fn json(value: &impl serde::Serialize) -> String {
-    let raw = serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("\"unprintable: {e}\""));
+pub fn json(value: &impl serde::Serialize) -> Result<String, serde_json::Error> {
+    let raw = serde_json::to_string_pretty(value)?;
     let mut out = String::with_capacity(raw.len());
     for c in raw.chars() {
         // A raw newline is the pretty layout's (serde_json escapes C0 in strings).
@@ -100,7 +100,7 @@ pub fn json(value: &impl serde::Serialize) -> String {
             out.push(c);
         }
     }
-    out
+    Ok(out)
 }
 
 /// A document for a person (YAML, a table): every string in it, keys too,
@@ -152,7 +152,7 @@ mod tests {
     #[test]
     fn json_escapes_what_serde_leaves_raw_and_means_the_same() {
         let value = serde_json::json!({"name\u{202e}": "x\u{9b}31m\u{e0041}\u{2066}y", "n": 1, "list": ["\u{ad}"]});
-        let shown = json(&value);
+        let shown = json(&value).unwrap();
         assert!(!shown.chars().any(|c| is_dangerous(c) && c != '\n'), "{shown:?}");
         assert!(shown.contains("\\u009b") && shown.contains("\\udb40\\udc41") && shown.contains("\\u202e"), "{shown}");
         assert_eq!(serde_json::from_str::<serde_json::Value>(&shown).unwrap(), value, "the same document");

@@ -112,7 +112,7 @@ pub fn available(backend: &Backend, json: bool) -> Result<()> {
     let rows = backend.available()?;
     let rows = rows.as_array().map(Vec::as_slice).unwrap_or_default();
     if json {
-        println!("{}", display::json(&rows));
+        println!("{}", display::json(&rows)?);
     } else if rows.is_empty() {
         println!("No plugins are shipped in {}.", tails_server_core::shipped::dir().display());
     } else {
@@ -143,7 +143,7 @@ pub fn list_services(backend: &Backend, json: bool) -> Result<()> {
 fn print_rows(rows: &serde_json::Value, json: bool, empty: &str, line: impl Fn(&serde_json::Value) -> String) -> Result<()> {
     let rows = rows.as_array().map(Vec::as_slice).unwrap_or_default();
     if json {
-        println!("{}", display::json(&rows));
+        println!("{}", display::json(&rows)?);
     } else if rows.is_empty() {
         println!("{empty}");
     } else {
@@ -157,7 +157,7 @@ fn print_rows(rows: &serde_json::Value, json: bool, empty: &str, line: impl Fn(&
 pub fn show(backend: &Backend, name: &str, json: bool) -> Result<()> {
     let shown = backend.plugin(name)?;
     if json {
-        println!("{}", display::json(&shown));
+        println!("{}", display::json(&shown)?);
         return Ok(());
     }
     let word = |key: &str| shown[key].as_str().unwrap_or_default().to_string();

@@ -24,7 +24,7 @@ pub fn add(backend: &Backend, name: &str, client: &str) -> Result<()> {
 pub fn list(backend: &Backend, name: &str, as_json: bool) -> Result<()> {
     let names = backend.client_list(name)?;
     if as_json {
-        println!("{}", display::json(&names));
+        println!("{}", display::json(&names)?);
     } else if names.is_empty() {
         println!("{name} has no clients yet (the first one is made at enable).");
     } else {
@@ -51,7 +51,7 @@ fn print_connection_info(info: &ConnectionInfo, name: &str, as_json: bool, qr: b
         eprintln!("Warning: {why}");
     }
     if as_json {
-        println!("{}", display::json(&info));
+        println!("{}", display::json(&info)?);
         return Ok(());
     }
     println!("Address: {}", info.address);
@@ -92,7 +92,7 @@ pub fn rotate_address(backend: &Backend, name: &str, yes: bool) -> Result<()> {
 pub fn tor_status(backend: &Backend, as_json: bool) -> Result<()> {
     let status = backend.tor_status()?;
     if as_json {
-        println!("{}", display::json(&status));
+        println!("{}", display::json(&status)?);
     } else {
         let text = |key: &str| status[key].as_str().unwrap_or_default().to_string();
         println!("tor: {} ({}, {} authentication)", text("tor"), text("control"), text("auth"));

@@ -16,7 +16,7 @@ pub fn info(backend: &Backend, name: &str, details: bool, as_json: bool, reveal:
 /// YAML for a person, or JSON.
 fn print_document(value: Value, as_json: bool) -> Result<()> {
     if as_json {
-        println!("{}", display::json(&value));
+        println!("{}", display::json(&value)?);
     } else {
         print!("{}", serde_norway::to_string(&display::document(&value))?);
     }

@@ -94,9 +94,9 @@ impl Broker {
     }
 
     /// A broker that allows nothing, for calls made before anything is granted
-    /// (`describe` at `plugin add`).
-    /// Before consent a plugin may cause only a few KB to be kept: four
-    /// lines a call (each at most about 1 KB) and the count of the rest.
+    /// (`describe` at `plugin add`). Before consent a plugin may cause only a
+    /// few KB to be kept: four audit lines a call (each at most about 1 KB)
+    /// and the count of the rest.
     pub fn deny_all(plugin: &str, audit: AuditLog) -> Self {
         let mut broker = Self::new(plugin, PathBuf::from("/nonexistent"), BTreeSet::new(), BTreeSet::new(), audit);
         broker.max_audit_lines = MAX_AUDIT_LINES_BEFORE_CONSENT;
