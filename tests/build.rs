@@ -139,6 +139,12 @@ fn main() {
         let built = build(&workspace, &wasm_target, "fixture-hostile", Some(feature));
         let seed = if ["impostor", "shared-user"].contains(feature) { &OTHER_PUBLISHER_SEED } else { &TEST_PUBLISHER_SEED };
         consts += &install_signed(&built, &out, &format!("hostile-{feature}"), seed);
+        // The same, signed with the key the test kit signs first-party
+        // plugins with (public: it is in this repository): still not
+        // first-party, which only the shipped bytes are.
+        if ["impostor", "shared-user"].contains(feature) {
+            consts += &install_signed(&built, &out, &format!("hostile-{feature}-test-key"), &TEST_PUBLISHER_SEED);
+        }
     }
     // The first-party web plugin as somebody else built it: unsigned.
     consts += &install(&wasm_target.join("wasm32-wasip2/release/tails_server_plugin_web.wasm"), &out, "web-unsigned");

@@ -92,11 +92,12 @@ fn refuse_shared_unit(service: &Service, others: &[Service]) -> Result<()> {
 /// as one user (a third party's unit as `irc`, say) read each other's files,
 /// and the secret files the other's group may read (its password). Services
 /// of one publisher (the first-party `web`, `wiki` and `mediawiki`, all
-/// `www-data`) may share; unsigned plugins share with nobody.
+/// `www-data`) may share; unsigned plugins share with nobody, and a plugin
+/// signed with the key the shipped ones carry is not first-party.
 fn refuse_shared_user(ctx: &Context, service: &Service, others: &[Service]) -> Result<()> {
     let Some(user) = units::named_user(ctx.live(), &service.record.info, &service.name) else { return Ok(()) };
     for other in others {
-        let same_publisher = service.record.publisher.is_some() && service.record.publisher == other.record.publisher;
+        let same_publisher = crate::plugins::origin(&service.record).same_publisher(&crate::plugins::origin(&other.record));
         if !same_publisher && units::named_user(ctx.live(), &other.record.info, &other.name).as_deref() == Some(user.as_str()) {
             bail!(
                 "{} cannot be enabled: it runs as the user {user}, and so does the service {} from another publisher; each could read \

@@ -46,12 +46,58 @@ pub fn read(file: std::fs::File, shown: &str) -> Result<Vec<u8>> {
     Ok(wasm)
 }
 
-/// Who made a build, for people.
-pub fn publisher_words(publisher: Option<&str>) -> String {
-    match publisher {
-        Some(key) => format!("signed by {}", Publisher(key.to_string()).fingerprint()),
-        None => "unsigned: Tails Server cannot tell who made it".into(),
+/// Who a plugin is from, for the rules that depend on it: replacing an
+/// added plugin, sharing a user, following the installed release.
+///
+/// First-party is known by the bytes, never by a key: a plugin is Tails
+/// Server's own when it is the very build the installed Tails Server ships
+/// under that name (its root-owned folder, put there by the Debian package
+/// apt verified). The key that signed it makes nothing first-party: the test
+/// kit's key is in the repository, and anyone can sign with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    FirstParty,
+    /// Signed: the publisher's ed25519 public key (hex).
+    Signed(String),
+    Unsigned,
+}
+
+impl Origin {
+    /// For people: the consent screen's and `plugin show`'s "From".
+    pub fn words(&self) -> String {
+        match self {
+            Origin::FirstParty => "first-party: the build this Tails Server ships".into(),
+            Origin::Signed(key) => format!("signed by {}", Publisher(key.clone()).fingerprint()),
+            Origin::Unsigned => "unsigned: Tails Server cannot tell who made it".into(),
+        }
     }
+
+    /// May services of these two origins share what one publisher's may (a
+    /// user, an upgrade)? Unsigned plugins share with nobody.
+    pub fn same_publisher(&self, other: &Origin) -> bool {
+        *self != Origin::Unsigned && self == other
+    }
+
+    fn of(first_party: bool, publisher: Option<&str>) -> Origin {
+        match (first_party, publisher) {
+            (true, _) => Origin::FirstParty,
+            (false, Some(key)) => Origin::Signed(key.into()),
+            (false, None) => Origin::Unsigned,
+        }
+    }
+}
+
+/// Where an added plugin is from. A record written before origins were
+/// recorded is first-party when it is signed by the key that signs the
+/// plugin shipped under its name now (the rule of that release).
+pub fn origin(record: &PluginRecord) -> Origin {
+    let first_party = record.first_party.unwrap_or_else(|| {
+        record.publisher.is_some()
+            && crate::shipped::shipped_build(&record.info.name)
+                .and_then(|wasm| tails_server_signature::verify(&wasm).ok().flatten())
+                .is_some_and(|shipped| Some(shipped.0) == record.publisher)
+    });
+    Origin::of(first_party, record.publisher.as_deref())
 }
 
 /// A file checked and described, ready to be added.
@@ -110,17 +156,21 @@ pub fn inspect(ctx: &Context, wasm: Vec<u8>, shown: &str) -> Result<Candidate> {
     let requested = state::requested(&info);
     let previous = ctx.state.record(&name)?;
     let previous_grant = ctx.state.grant(&name)?;
-    // A taken name is only ever upgraded by the same publisher: anything else
-    // would inherit the grants, options, secrets and onion keys of another's
-    // service.
+    let first_party = crate::shipped::ships(&name, &sha256);
+    let from = Origin::of(first_party, publisher.as_deref());
+    // A taken name is only ever upgraded by the same publisher (first-party
+    // only by the build this Tails Server ships): anything else would
+    // inherit the grants, options, secrets and onion keys of another's
+    // service. Two unsigned builds are as alike as the person says.
     if let Some(old) = &previous {
-        if old.publisher != publisher {
+        let old_from = origin(old);
+        if old_from != from {
             bail!(
                 "refusing {shown}: the name `{name}` is taken by the added plugin, {}; this file is {}. \
                  Only a build from the same publisher can replace it. To replace it anyway, remove it first \
                  (`tails-server plugin remove {name}`: its settings, onion address and client keys are deleted).",
-                publisher_words(old.publisher.as_deref()),
-                publisher_words(publisher.as_deref())
+                old_from.words(),
+                from.words()
             );
         }
     }
@@ -140,7 +190,7 @@ pub fn inspect(ctx: &Context, wasm: Vec<u8>, shown: &str) -> Result<Candidate> {
         name,
         description: display::line(&info.description),
         sha256: sha256.clone(),
-        publisher: publisher_words(publisher.as_deref()),
+        publisher: from.words(),
         contract: format!("tails:server@{contract}"),
         older_contract: contract != crate::runtime::CONTRACT_VERSION,
         already_added: previous.as_ref().is_some_and(|p| p.sha256 == sha256),
@@ -150,7 +200,7 @@ pub fn inspect(ctx: &Context, wasm: Vec<u8>, shown: &str) -> Result<Candidate> {
         asks: words(&to_ask, &info),
         kept: kept.iter().map(|c: &Capability| c.to_string()).collect(),
     };
-    let record = PluginRecord { sha256, contract: contract.into(), publisher, info };
+    let record = PluginRecord { sha256, contract: contract.into(), publisher, first_party: Some(first_party), info };
     Ok(Candidate { wasm, component, record, requested, kept, to_ask, previous, inspection })
 }
 
@@ -208,28 +258,25 @@ impl Candidate {
 
 /// A plugin of Tails Server's own follows the installed Tails Server: when
 /// the plugin the installed program ships under the same name (its own
-/// root-owned folder, [`crate::shipped`]) is from the same publisher as the
-/// added one and is not the same file, it replaces it. At boot on Tails 7, a
+/// root-owned folder, [`crate::shipped`]) is not the added file, and the
+/// added one was first-party (the build an earlier release shipped), it
+/// replaces it. At boot on Tails 7, a
 /// Tails 6 service kept in Persistent Storage comes back with the plugin of
 /// Tails 6, which names Debian 12's packages (the wiki's PHP is not in
 /// Debian 13) or paths (mumble's file, which mumble 1.5 never reads: it
 /// would run without its password). What the person refused stays refused;
 /// what the shipped version asks anew is granted, as the program that ships
-/// it was installed by root, and said. An unsigned plugin, one from another
-/// publisher, or an enabled service is left as it is. Returns the record
+/// it was installed by root, and said. Any other plugin (whoever signed it)
+/// or an enabled service is left as it is. Returns the record
 /// that was replaced and the words saying what changed.
 pub fn follow_shipped(ctx: &Context, name: &str) -> Result<Option<(PluginRecord, String)>> {
     let Some((_, path)) = crate::shipped::list().into_iter().find(|(shipped, _)| shipped == name) else { return Ok(None) };
     let Some(old) = ctx.state.record(name)? else { return Ok(None) };
-    if old.publisher.is_none() || ctx.state.service(name)?.enabled {
+    if origin(&old) != Origin::FirstParty || ctx.state.service(name)?.enabled {
         return Ok(None);
     }
     let wasm = read_file(&path)?;
     if sha256_hex(&wasm) == old.sha256 {
-        return Ok(None);
-    }
-    let publisher = tails_server_signature::verify(&wasm).ok().flatten().map(|p| p.0);
-    if publisher != old.publisher {
         return Ok(None);
     }
     let candidate = inspect(ctx, wasm, &display::path(&path))?;
@@ -329,7 +376,8 @@ pub fn shown(ctx: &Context, name: &str) -> Result<serde_json::Value> {
         "name": name, "sha256": service.record.sha256, "contract": service.record.contract,
         "description": display::line(&service.record.info.description), "capabilities": capabilities,
         "publisher": service.record.publisher.as_ref().map(|k| Publisher(k.clone()).fingerprint()),
-        "from": publisher_words(service.record.publisher.as_deref()),
+        "first_party": origin(&service.record) == Origin::FirstParty,
+        "from": origin(&service.record).words(),
         "enabled": service.state.enabled,
     }))
 }

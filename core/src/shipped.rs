@@ -50,3 +50,15 @@ pub fn resolve(arg: &Path) -> Result<PathBuf> {
         crate::display::line(&text)
     )
 }
+
+/// Are `sha256`'s bytes the plugin this Tails Server ships as `name`?
+pub fn ships(name: &str, sha256: &str) -> bool {
+    shipped_build(name).is_some_and(|wasm| crate::runtime::sha256_hex(&wasm) == sha256)
+}
+
+/// The bytes of the plugin shipped as `name`, if there is one (bounded as
+/// any plugin file is).
+pub fn shipped_build(name: &str) -> Option<Vec<u8>> {
+    let (_, path) = list().into_iter().find(|(shipped, _)| shipped == name)?;
+    crate::plugins::read_file(&path).ok()
+}

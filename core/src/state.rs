@@ -33,6 +33,11 @@ pub struct PluginRecord {
     /// upgrade must come from the same one.
     #[serde(default)]
     pub publisher: Option<String>,
+    /// Whether these are the very bytes the installed Tails Server ships
+    /// under this name (see [`crate::plugins::Origin`]); `None` in records
+    /// written before it was recorded.
+    #[serde(default)]
+    pub first_party: Option<bool>,
     /// The plugin's own description of itself, taken once at add.
     #[serde(deserialize_with = "info_of_any_release")]
     pub info: ServiceInfo,
@@ -318,7 +323,7 @@ mod tests {
             login_shell: true,
         };
         let info = crate::units::tests::info_of("gobby", spec);
-        let record = PluginRecord { sha256: String::new(), contract: "0.3.0".into(), publisher: None, info };
+        let record = PluginRecord { sha256: String::new(), contract: "0.3.0".into(), publisher: None, first_party: Some(false), info };
         let mut json = serde_json::to_value(&record).unwrap();
         let unit = json.pointer_mut("/info/unit/HostWritten").expect("the unit as serde writes it").as_object_mut().unwrap();
         assert!(unit.remove("login_shell").is_some());

@@ -460,3 +460,44 @@ fn a_user_is_shared_only_by_one_publishers_services() {
         assert!(out.contains(&format!("tails-server-{service}.service written")) && !out.contains("another publisher"), "{out}");
     }
 }
+
+/// First-party is the shipped bytes, not a key: a plugin signed with the
+/// key the shipped plugins carry (the test kit's, in this repository) is
+/// another publisher's. It cannot replace the shipped mumble (its password
+/// and client keys) nor run as the shipped wiki's user.
+#[test]
+fn the_key_the_shipped_plugins_carry_makes_nothing_first_party() {
+    let shipped = tempfile::tempdir().unwrap();
+    for (name, built) in [("mumble", fixtures::MUMBLE), ("wiki", fixtures::WIKI)] {
+        std::fs::copy(built, shipped.path().join(format!("{name}.wasm"))).unwrap();
+    }
+    let mut sandbox = Sandbox::new(BIN);
+    sandbox.env("TAILS_SERVER_PLUGINS_DIR", shipped.path().to_str().unwrap());
+    let added = sandbox.ok(&["plugin", "add", "mumble", "--yes"]);
+    assert!(added.contains("From:   first-party: the build this Tails Server ships"), "{added}");
+    sandbox.ok(&["mumble", "set-option", "server-password", "ours"]);
+    let state = std::fs::read(sandbox.state.join("services/mumble/state.json")).unwrap();
+
+    let out = sandbox.fails(&["plugin", "add", fixtures::HOSTILE_IMPOSTOR_TEST_KEY, "--yes"]);
+    assert!(out.contains("the name `mumble` is taken by the added plugin, first-party: the build this Tails Server ships"), "{out}");
+    assert!(out.contains(&format!("this file is signed by {}", fixtures::TEST_PUBLISHER)), "{out}");
+    assert_eq!(std::fs::read(sandbox.state.join("services/mumble/state.json")).unwrap(), state, "password and keys untouched");
+
+    // The same bytes as the shipped build, from anywhere, are that build.
+    let copy = tempfile::tempdir().unwrap();
+    let elsewhere = copy.path().join("mumble.wasm");
+    std::fs::copy(fixtures::MUMBLE, &elsewhere).unwrap();
+    assert!(sandbox.ok(&["plugin", "add", elsewhere.to_str().unwrap(), "--yes"]).contains("already added"));
+
+    sandbox.ok(&["plugin", "add", "wiki", "--yes"]);
+    let shown: serde_json::Value = serde_json::from_str(&sandbox.ok(&["plugin", "show", "wiki", "--json"])).unwrap();
+    assert_eq!(shown["first_party"], true, "{shown}");
+    let out = sandbox.ok(&["plugin", "add", fixtures::HOSTILE_SHARED_USER_TEST_KEY, "--yes"]);
+    assert!(out.contains(&format!("From:   signed by {}", fixtures::TEST_PUBLISHER)), "{out}");
+    let shown: serde_json::Value = serde_json::from_str(&sandbox.ok(&["plugin", "show", "hostile-shared-user", "--json"])).unwrap();
+    assert_eq!(shown["first_party"], false, "{shown}");
+    let before = snapshot(&sandbox.root);
+    let refused = sandbox.fails(&["hostile-shared-user", "enable"]);
+    assert!(refused.contains("runs as the user www-data, and so does the service wiki from another publisher"), "{refused}");
+    assert_eq!(changes(&before, &snapshot(&sandbox.root)), Vec::<String>::new(), "the root changed:\n{refused}");
+}
