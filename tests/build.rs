@@ -55,6 +55,7 @@ const HOSTILE: &[&str] = &[
     "impostor",
     "shared-user",
     "login-named-user",
+    "others-places",
 ];
 
 /// The key the test kit signs first-party plugins and fixtures with. A test

@@ -33,6 +33,10 @@ pub fn enable(ctx: &Context, service: &mut Service) -> Result<()> {
     let others = other_services(ctx, service)?;
     refuse_shared_unit(service, &others)?;
     refuse_shared_user(ctx, service, &others)?;
+    let other_infos: Vec<_> = others.iter().map(|o| (o.name.clone(), o.record.info.clone())).collect();
+    if let Some(why) = crate::claims::taken(&service.record.info, &other_infos) {
+        bail!("{} cannot be enabled: {}", service.name, display::line(&why));
+    }
     service.state.journal.operation = Some(Operation::Enable);
     save(ctx, service)?;
     for step in STEPS {

@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod authoring;
 pub mod broker;
+pub mod claims;
 pub mod consent;
 pub mod context;
 /// Showing untrusted text; it lives with the D-Bus types so that every front

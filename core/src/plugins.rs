@@ -174,6 +174,11 @@ pub fn inspect(ctx: &Context, wasm: Vec<u8>, shown: &str) -> Result<Candidate> {
             );
         }
     }
+    let others = ctx.state.plugin_names()?.into_iter().filter(|other| *other != name);
+    let others: Vec<(String, ServiceInfo)> = others.map(|other| Ok(ctx.state.record(&other)?.map(|r| (other, r.info)))).collect::<Result<Vec<_>>>()?.into_iter().flatten().collect();
+    if let Some(why) = crate::claims::taken(&info, &others) {
+        bail!("refusing {shown}: {}", display::line(&why));
+    }
     // On an upgrade, only what is new needs a yes; what was granted before
     // stays granted (or refused) as the person decided then.
     let (to_ask, kept, no_longer) = match &previous {

@@ -413,6 +413,8 @@ fn connection_text_is_escaped_and_has_a_deadline() {
     let json: serde_json::Value = serde_json::from_str(&sandbox.ok(&[name, "info", "--json"])).unwrap();
     assert!(json["description"].as_str().unwrap().contains("\u{202e}txt.exe"), "{json}");
     sandbox.ok(&[name, "disable"]);
+    // The next fixture declares the same folder and port: one service holds them.
+    sandbox.ok(&["plugin", "remove", name]);
 
     let name = "hostile-sleep-connection-info";
     sandbox.ok(&["plugin", "add", fixtures::HOSTILE_SLEEP_CONNECTION_INFO, "--yes"]);
@@ -500,4 +502,35 @@ fn the_key_the_shipped_plugins_carry_makes_nothing_first_party() {
     let refused = sandbox.fails(&["hostile-shared-user", "enable"]);
     assert!(refused.contains("runs as the user www-data, and so does the service wiki from another publisher"), "{refused}");
     assert_eq!(changes(&before, &snapshot(&sandbox.root)), Vec::<String>::new(), "the root changed:\n{refused}");
+}
+
+/// A place or port another added service holds is refused at add, whoever
+/// publishes either (this fixture is signed with the key the first-party
+/// plugins carry), and nothing is stored: mumble's file, the wiki's users
+/// file, the ssh service's data folder (as a login home), IRC's port. The
+/// other way round too: the service is not added beside the fixture.
+#[test]
+fn another_services_places_and_ports_are_refused() {
+    for (service, fixture, words) in [
+        ("mumble", fixtures::MUMBLE, "it asks for /etc/mumble/mumble-server.ini, and /etc/mumble/mumble-server.ini belongs to the added service mumble"),
+        ("wiki", fixtures::WIKI, "it asks for /var/lib/dokuwiki/acl/users.auth.php, and /var/lib/dokuwiki/acl/users.auth.php belongs to the added service wiki"),
+        ("ssh", fixtures::SSH, "it asks for /var/lib/ssh/, and /var/lib/ssh/ belongs to the added service ssh"),
+        ("irc", fixtures::IRC, "it asks for port 6667/tcp, which the added service irc listens on"),
+    ] {
+        let sandbox = Sandbox::new(BIN);
+        sandbox.ok(&["plugin", "add", fixture, "--yes"]);
+        let before = snapshot(&sandbox.state);
+        let out = sandbox.fails(&["plugin", "add", fixtures::HOSTILE_OTHERS_PLACES, "--yes"]);
+        assert!(out.contains(words), "{service}: {out}");
+        assert!(out.contains(&format!("remove {service} first")), "{out}");
+        let after = snapshot(&sandbox.state);
+        let changed: Vec<String> = changes(&before, &after).into_iter().filter(|c| !c.contains("audit.log") && !c.contains("lock")).collect();
+        assert_eq!(changed, Vec::<String>::new(), "{service}: refusing stored something");
+        assert!(!sandbox.ok(&["list"]).contains("hostile-others-places"));
+        // Added first, the fixture keeps the service out.
+        let sandbox = Sandbox::new(BIN);
+        sandbox.ok(&["plugin", "add", fixtures::HOSTILE_OTHERS_PLACES, "--yes"]);
+        let out = sandbox.fails(&["plugin", "add", fixture, "--yes"]);
+        assert!(out.contains("belongs to the added service hostile-others-places") || out.contains("which the added service hostile-others-places listens on"), "{service}: {out}");
+    }
 }
