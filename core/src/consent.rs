@@ -4,13 +4,14 @@ use std::collections::BTreeSet;
 
 use crate::broker::caps::Capability;
 use crate::display;
-use crate::runtime::bindings::tails::server::types::ServiceInfo;
+use crate::runtime::bindings::tails::server::types::{ServiceInfo, ServiceUnit};
 use tails_server_dbus::Asked;
 
 /// Each capability in words, with the port's stated purpose, beside its
 /// short form (what `--deny` takes); a front end lays them out
-/// (`Asked::line` for a terminal).
-pub fn describe(caps: &BTreeSet<Capability>, info: &ServiceInfo) -> Vec<Asked> {
+/// (`Asked::line` for a terminal). On an upgrade (`previous`: the added
+/// build's description), a unit says how it differs from the added one.
+pub fn describe(caps: &BTreeSet<Capability>, info: &ServiceInfo, previous: Option<&ServiceInfo>) -> Vec<Asked> {
     caps.iter()
         .map(|cap| {
             let words = match cap {
@@ -26,7 +27,7 @@ pub fn describe(caps: &BTreeSet<Capability>, info: &ServiceInfo) -> Vec<Asked> {
                 },
                 Capability::ConfigPath { path } if path.ends_with('/') => format!("read and write files in the folder {}{}", display::line(path), kept(info, path)),
                 Capability::ConfigPath { path } => format!("read and write the file {}{}", display::line(path), kept(info, path)),
-                Capability::Unit { .. } => crate::units::consent_words(&info.name, &info.unit),
+                Capability::Unit { .. } => unit_words(info, previous),
                 Capability::Port { port, protocol } => {
                     let purpose = info
                         .capabilities
@@ -56,4 +57,36 @@ fn kept(info: &ServiceInfo, path: &str) -> String {
         [one] if *one == path => "; kept in Persistent Storage when persistence is on".into(),
         some => format!("; {} kept in Persistent Storage when persistence is on", display::line(&some.join(", "))),
     }
+}
+
+/// The unit in words, what Persistent Storage keeps of its data folders, and
+/// on an upgrade what changed.
+fn unit_words(info: &ServiceInfo, previous: Option<&ServiceInfo>) -> String {
+    let mut words = crate::units::consent_words(&info.name, &info.unit);
+    if let ServiceUnit::HostWritten(spec) = &info.unit {
+        for folder in &spec.data_folders {
+            let kept = kept(info, folder);
+            if !kept.is_empty() {
+                words += &format!("; in {}{kept}", display::line(folder));
+            }
+        }
+    }
+    if let Some(changed) = previous.and_then(|old| crate::units::unit_changes(&old.unit, &info.unit)) {
+        words += &format!(" (changed from the added build: {changed})");
+    }
+    words
+}
+
+/// What an upgrade changes that is not a capability, in words: what
+/// Persistent Storage keeps (kept data outlives the session; a path no
+/// longer kept is lost at shutdown).
+pub fn changes(old: &ServiceInfo, new: &ServiceInfo) -> Vec<String> {
+    let mut said = Vec::new();
+    for path in new.persistent_paths.iter().filter(|p| !old.persistent_paths.contains(p)) {
+        said.push(format!("Persistent Storage now also keeps {} when persistence is on", display::line(path)));
+    }
+    for path in old.persistent_paths.iter().filter(|p| !new.persistent_paths.contains(p)) {
+        said.push(format!("Persistent Storage no longer keeps {}: with persistence on, it is lost at shutdown", display::line(path)));
+    }
+    said
 }

@@ -190,7 +190,7 @@ pub fn inspect(ctx: &Context, wasm: Vec<u8>, shown: &str) -> Result<Candidate> {
             (requested.difference(&old_requested).cloned().collect(), kept, dropped)
         }
     };
-    let words = |caps: &BTreeSet<Capability>, info: &ServiceInfo| consent::describe(caps, info);
+    let words = |caps: &BTreeSet<Capability>, info: &ServiceInfo, previous: Option<&ServiceInfo>| consent::describe(caps, info, previous);
     let inspection = Inspection {
         name,
         description: display::line(&info.description),
@@ -200,9 +200,10 @@ pub fn inspect(ctx: &Context, wasm: Vec<u8>, shown: &str) -> Result<Candidate> {
         older_contract: contract != crate::runtime::CONTRACT_VERSION,
         already_added: previous.as_ref().is_some_and(|p| p.sha256 == sha256),
         replaces: previous.as_ref().map(|p| p.sha256.clone()),
-        no_longer_asks: previous.as_ref().map(|old| words(&no_longer, &old.info)).unwrap_or_default(),
+        no_longer_asks: previous.as_ref().map(|old| words(&no_longer, &old.info, None)).unwrap_or_default(),
+        changes: previous.as_ref().map(|old| consent::changes(&old.info, &info)).unwrap_or_default(),
         requested: requested.iter().map(|c| c.to_string()).collect(),
-        asks: words(&to_ask, &info),
+        asks: words(&to_ask, &info, previous.as_ref().map(|p| &p.info)),
         kept: kept.iter().map(|c: &Capability| c.to_string()).collect(),
     };
     let record = PluginRecord { sha256, contract: contract.into(), publisher, first_party: Some(first_party), info };
@@ -298,6 +299,9 @@ pub fn follow_shipped(ctx: &Context, name: &str) -> Result<Option<(PluginRecord,
     }
     if !candidate.inspection.no_longer_asks.is_empty() {
         words += &format!("\nIt no longer may:\n{}", lines(&candidate.inspection.no_longer_asks));
+    }
+    for change in &candidate.inspection.changes {
+        words += &format!("\n{change}");
     }
     candidate.add(ctx, &BTreeSet::new())?;
     Ok(Some((old, words)))

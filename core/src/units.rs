@@ -453,8 +453,15 @@ pub fn consent_words(service: &str, unit: &ServiceUnit) -> String {
             } else {
                 format!("it can write only in {}", display::line(&spec.data_folders.join(", ")))
             };
+            // The environment is part of what runs (NODE_OPTIONS, LD_PRELOAD
+            // and the like change the program as much as its arguments).
+            let environment = if spec.environment.is_empty() {
+                String::new()
+            } else {
+                format!(" with the environment {}", display::line(&environment_words(&spec.environment)))
+            };
             let mut said = format!(
-                "run `{}` {who} (unit tails-server-{service}.service); {writes}, and reach only this computer",
+                "run `{}`{environment} {who} (unit tails-server-{service}.service); {writes}, and reach only this computer",
                 display::line(&words.join(" "))
             );
             for command in &spec.setup_commands {
@@ -463,6 +470,67 @@ pub fn consent_words(service: &str, unit: &ServiceUnit) -> String {
             said
         }
     }
+}
+
+fn environment_words(environment: &[(String, String)]) -> String {
+    environment.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+}
+
+/// How a unit differs from the added build's, in words for the upgrade's
+/// consent (each part that changes what runs, or as whom); `None` when it
+/// is the same unit.
+pub fn unit_changes(old: &ServiceUnit, new: &ServiceUnit) -> Option<String> {
+    let (old, new) = match (old, new) {
+        (a, b) if a == b => return None,
+        (ServiceUnit::HostWritten(old), ServiceUnit::HostWritten(new)) => (old, new),
+        (ServiceUnit::Packaged(old), ServiceUnit::Packaged(_)) => return Some(format!("the unit was {}", display::line(old))),
+        (ServiceUnit::Packaged(old), _) => return Some(format!("it ran its package's unit {} before", display::line(old))),
+        (ServiceUnit::HostWritten(old), _) => {
+            return Some(format!("it ran `{}` in a unit the host wrote before", display::line(&command_of(old))))
+        }
+    };
+    let mut said = Vec::new();
+    if (&old.program, &old.arguments) != (&new.program, &new.arguments) {
+        said.push(format!("the command was `{}`", command_of(old)));
+    }
+    for (k, v) in &new.environment {
+        match old.environment.iter().find(|(ok, _)| ok == k) {
+            None => said.push(format!("it now sets {k}={v}")),
+            Some((_, ov)) if ov != v => said.push(format!("{k} was {ov}, now {v}")),
+            _ => {}
+        }
+    }
+    for (k, _) in old.environment.iter().filter(|(k, _)| !new.environment.iter().any(|(nk, _)| nk == k)) {
+        said.push(format!("it no longer sets {k}"));
+    }
+    if old.user != new.user || old.login_shell != new.login_shell {
+        let who = |s: &UnitSpec| match (&s.user, s.login_shell) {
+            (Some(user), _) => format!("as {user}"),
+            (None, true) => "as a user of its own with a login account".into(),
+            (None, false) => "as a user of its own".into(),
+        };
+        said.push(format!("it ran {}", who(old)));
+    }
+    for folder in new.data_folders.iter().filter(|f| !old.data_folders.contains(f)) {
+        said.push(format!("it may now write in {folder}"));
+    }
+    for folder in old.data_folders.iter().filter(|f| !new.data_folders.contains(f)) {
+        said.push(format!("it no longer writes in {folder}"));
+    }
+    if old.setup_commands != new.setup_commands {
+        said.push("its commands before each start changed".into());
+    }
+    if old.working_folder != new.working_folder {
+        said.push("it starts in another folder".into());
+    }
+    if said.is_empty() {
+        said.push("its unit changed".into());
+    }
+    Some(display::line(&said.join("; ")))
+}
+
+fn command_of(spec: &UnitSpec) -> String {
+    std::iter::once(&spec.program).chain(&spec.arguments).cloned().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -652,5 +720,50 @@ pub(crate) mod tests {
         asks.login_shell = true;
         asks.data_folders = vec!["/var/lib/ssh/".into()];
         assert_eq!(problems(&info(asks), &[]), Vec::<String>::new());
+    }
+}
+
+#[cfg(test)]
+mod changes {
+    use super::tests::info_of;
+    use super::*;
+
+    fn unit(spec: UnitSpec) -> ServiceUnit {
+        info_of("x", spec).unit
+    }
+
+    fn base() -> UnitSpec {
+        UnitSpec {
+            program: "/usr/bin/node".into(),
+            arguments: vec!["server.js".into()],
+            environment: vec![("HOME".into(), "/var/lib/x".into())],
+            working_folder: None,
+            user: None,
+            data_folders: vec!["/var/lib/x/".into()],
+            setup_commands: vec![],
+            login_shell: false,
+        }
+    }
+
+    /// Every part of a unit that changes what runs, or as whom, is said at
+    /// upgrade; the environment is shown at add.
+    #[test]
+    fn each_difference_of_a_unit_is_said() {
+        assert_eq!(unit_changes(&unit(base()), &unit(base())), None);
+        let mut preload = base();
+        preload.environment.push(("LD_PRELOAD".into(), "/var/lib/x/evil.so".into()));
+        assert_eq!(unit_changes(&unit(base()), &unit(preload.clone())).unwrap(), "it now sets LD_PRELOAD=/var/lib/x/evil.so");
+        assert!(consent_words("x", &unit(preload)).contains("with the environment HOME=/var/lib/x LD_PRELOAD=/var/lib/x/evil.so as"));
+        let mut other = base();
+        other.environment.clear();
+        other.arguments = vec!["-e".into(), "evil()".into()];
+        other.user = Some("www-data".into());
+        other.data_folders.push("/var/lib/y/".into());
+        let said = unit_changes(&unit(base()), &unit(other.clone())).unwrap();
+        for part in ["the command was `/usr/bin/node server.js`", "it no longer sets HOME", "it ran as a user of its own", "it may now write in /var/lib/y/"] {
+            assert!(said.contains(part), "{part}: {said}");
+        }
+        assert_eq!(unit_changes(&ServiceUnit::Packaged("a.service".into()), &unit(other)).unwrap(), "it ran its package's unit a.service before");
+        assert_eq!(unit_changes(&ServiceUnit::Packaged("a.service".into()), &ServiceUnit::Packaged("b.service".into())).unwrap(), "the unit was a.service");
     }
 }

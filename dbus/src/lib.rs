@@ -108,6 +108,10 @@ pub struct Inspection {
     pub requested: Vec<String>,
     /// What needs a yes now (everything, or on an upgrade what is new).
     pub asks: Vec<Asked>,
+    /// On an upgrade, what else differs from the added build (what
+    /// Persistent Storage keeps), in words.
+    #[serde(default)]
+    pub changes: Vec<String>,
     /// Capabilities granted before that stay granted (upgrade).
     pub kept: Vec<String>,
 }

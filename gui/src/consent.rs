@@ -70,6 +70,9 @@ async fn consent(app: &Rc<App>, i: &Inspection) -> Option<Vec<String>> {
     if i.older_contract {
         body += " (an older contract: it runs through a compatibility layer)";
     }
+    for change in &i.changes {
+        body += &format!("\n{}", widgets::safe(change));
+    }
     let dialog = adw::MessageDialog::new(Some(&app.window), Some(&heading), Some(&body));
 
     let list = gtk::ListBox::builder().selection_mode(gtk::SelectionMode::None).css_classes(["boxed-list"]).build();

@@ -66,8 +66,7 @@ fn consented(inspection: &Inspection, shown: &str, deny: &[String], yes: bool) -
     println!("From:   {}", inspection.publisher);
     if inspection.older_contract {
         println!(
-            "Built for the older contract {}: it runs through a compatibility layer, \
-             and can run only a program one of its Debian packages ships.",
+            "Built for the older contract {}: it runs through a compatibility layer, under today's rules.",
             inspection.contract
         );
     }
@@ -75,6 +74,9 @@ fn consented(inspection: &Inspection, shown: &str, deny: &[String], yes: bool) -
         println!("This replaces the added build (sha256 {old}).");
         if !inspection.no_longer_asks.is_empty() {
             println!("It no longer asks to:\n{}", lines(inspection.no_longer_asks.iter()));
+        }
+        for change in &inspection.changes {
+            println!("  - {change}");
         }
     }
     let (refused, asked): (Vec<&Asked>, Vec<&Asked>) = inspection.asks.iter().partition(|a| deny.contains(&a.capability));

@@ -253,6 +253,12 @@ fn an_upgrade_asks_only_about_what_changed() {
     assert!(asked.contains("install the npm package @versioned/helper 2.0.0") && asked.contains("[npm:@versioned/helper@2.0.0]"), "{shown}");
     assert!(!asked.contains("lighttpd") && !asked.contains("a.conf"), "already granted things are not asked again:\n{shown}");
     assert!(shown.contains("It no longer asks to:") && shown.contains("[port:8181/udp]"), "{shown}");
+    // What runs changed (one more variable in its environment) and what is
+    // kept changed: both said, as differences.
+    assert!(asked.contains("with the environment GREETING={greeting} NODE_OPTIONS=--require /var/lib/versioned/x.js"), "{shown}");
+    assert!(asked.contains("(changed from the added build: it now sets NODE_OPTIONS=--require /var/lib/versioned/x.js)"), "{shown}");
+    assert!(asked.contains("in /var/lib/versioned/; kept in Persistent Storage when persistence is on"), "{shown}");
+    assert!(shown.contains("  - Persistent Storage now also keeps /var/lib/versioned/ when persistence is on"), "{shown}");
     let show = sandbox.ok(&["plugin", "show", "versioned"]);
     assert!(show.contains("granted  package:lighttpd") && show.contains("granted  package:mumble-server"), "{show}");
     assert!(!show.contains("8181/udp"));

@@ -522,6 +522,9 @@ fn a_contract_0_3_plugin_runs_through_the_shim() {
     let sandbox = super::sandbox_with_tor();
     let added = sandbox.ok(&["plugin", "add", fixtures::CONTRACT_0_3, "--yes"]);
     assert!(added.contains("Built for the older contract tails:server@0.3.0"), "{added}");
+    // Every sentence true: a 0.3 plugin's host-written unit runs the program
+    // it names (python3 here), not only one its packages ship.
+    assert!(!added.contains("only a program one of its Debian packages ships") && added.contains("run `/usr/bin/python3 -m http.server"), "{added}");
     assert!(added.contains("as a user of its own (unit tails-server-notes.service)") && !added.contains("login"), "{added}");
     let address = serde_json::from_str::<serde_json::Value>(&sandbox.ok(&["notes", "info", "--json"])).unwrap()["address"].as_str().unwrap().to_string();
     let refused = sandbox.fails(&["notes", "set-option", "title", &format!("at {address}")]);
