@@ -56,6 +56,7 @@ const HOSTILE: &[&str] = &[
     "shared-user",
     "login-named-user",
     "others-places",
+    "root-parsed",
 ];
 
 /// The key the test kit signs first-party plugins and fixtures with. A test

@@ -11,7 +11,8 @@ use tails_server_dbus::Asked;
 /// short form (what `--deny` takes); a front end lays them out
 /// (`Asked::line` for a terminal). On an upgrade (`previous`: the added
 /// build's description), a unit says how it differs from the added one.
-pub fn describe(caps: &BTreeSet<Capability>, info: &ServiceInfo, previous: Option<&ServiceInfo>) -> Vec<Asked> {
+/// `first_party`: the plugin is Tails Server's own (`plugins::Origin`).
+pub fn describe(caps: &BTreeSet<Capability>, info: &ServiceInfo, previous: Option<&ServiceInfo>, first_party: bool) -> Vec<Asked> {
     caps.iter()
         .map(|cap| {
             let words = match cap {
@@ -27,7 +28,7 @@ pub fn describe(caps: &BTreeSet<Capability>, info: &ServiceInfo, previous: Optio
                 },
                 Capability::ConfigPath { path } if path.ends_with('/') => format!("read and write files in the folder {}{}", display::line(path), kept(info, path)),
                 Capability::ConfigPath { path } => format!("read and write the file {}{}", display::line(path), kept(info, path)),
-                Capability::Unit { .. } => unit_words(info, previous),
+                Capability::Unit { .. } => unit_words(info, previous, first_party),
                 Capability::Port { port, protocol } => {
                     let purpose = info
                         .capabilities
@@ -61,8 +62,8 @@ fn kept(info: &ServiceInfo, path: &str) -> String {
 
 /// The unit in words, what Persistent Storage keeps of its data folders, and
 /// on an upgrade what changed.
-fn unit_words(info: &ServiceInfo, previous: Option<&ServiceInfo>) -> String {
-    let mut words = crate::units::consent_words(&info.name, &info.unit);
+fn unit_words(info: &ServiceInfo, previous: Option<&ServiceInfo>, first_party: bool) -> String {
+    let mut words = crate::units::consent_words(&info.name, &info.unit, first_party);
     if let ServiceUnit::HostWritten(spec) = &info.unit {
         for folder in &spec.data_folders {
             let kept = kept(info, folder);

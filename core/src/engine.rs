@@ -325,6 +325,27 @@ fn check_shipped(ctx: &Context, service: &Service) -> Result<()> {
     Ok(())
 }
 
+/// A packaged unit that runs anything as root (no `User=`, a `+` command)
+/// would have root read the configuration the plugin writes: lighttpd
+/// parses `include_shell`, piped logs and `server.username` as root. Only
+/// Tails Server's own plugins (the shipped bytes) may run one; any other is
+/// refused here, after its packages are installed and before `configure`
+/// has written anything, so that nothing of it is ever read as root.
+async fn refuse_root_unit(service: &Service, systemd: &Systemd, unit: &str) -> Result<()> {
+    if !matches!(service.record.info.unit, ServiceUnit::Packaged(_)) || crate::plugins::origin(&service.record) == crate::plugins::Origin::FirstParty {
+        return Ok(());
+    }
+    if let Some(why) = systemd.runs_as_root(unit).await? {
+        bail!(
+            "{why}: root would read the configuration {name} writes. Tails Server runs a unit that starts as root only for its own \
+             plugins; {name}'s author can have the host write its unit instead (a host-written unit runs as the service's user). \
+             Nothing was configured",
+            name = service.name
+        );
+    }
+    Ok(())
+}
+
 /// Run the plugin's `configure` with the service's current values and write
 /// what it staged. Returns the files written.
 fn reconfigure(service: &Service, mut instance: crate::runtime::Instance) -> Result<Vec<String>> {
@@ -393,6 +414,7 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
             check_shipped(ctx, service)?;
             block_on(async {
                 let systemd = Systemd::connect().await?;
+                refuse_root_unit(service, &systemd, unit).await?;
                 // A package may have enabled and started its unit on install.
                 if matches!(info.unit, ServiceUnit::Packaged(_)) && !service.state.journal.done.contains(&Step::Unit) && systemd.is_enabled(unit).await? {
                     systemd.stop_and_disable(unit).await?;

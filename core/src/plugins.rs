@@ -190,7 +190,7 @@ pub fn inspect(ctx: &Context, wasm: Vec<u8>, shown: &str) -> Result<Candidate> {
             (requested.difference(&old_requested).cloned().collect(), kept, dropped)
         }
     };
-    let words = |caps: &BTreeSet<Capability>, info: &ServiceInfo, previous: Option<&ServiceInfo>| consent::describe(caps, info, previous);
+    let words = |caps: &BTreeSet<Capability>, info: &ServiceInfo, previous: Option<&ServiceInfo>| consent::describe(caps, info, previous, first_party);
     let inspection = Inspection {
         name,
         description: display::line(&info.description),

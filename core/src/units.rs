@@ -95,6 +95,22 @@ fn packaged_runs_as(info: &ServiceInfo, service: &str) -> Option<(String, String
     })
 }
 
+/// The first command line of a unit file that systemd runs with full
+/// privileges whatever `User=` says: an `Exec…=` whose prefixes (`-`, `@`,
+/// `:`, `+`, `!`, `!!`) hold `+` or `!`.
+pub fn privileged_command(unit_file: &str) -> Option<String> {
+    unit_file.lines().map(str::trim).find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        let key = key.trim();
+        if !key.starts_with("Exec") || key == "ExecSearchPath" {
+            return None;
+        }
+        let value = value.trim_start();
+        let prefixes: String = value.chars().take_while(|c| "-@:+!".contains(*c)).collect();
+        (prefixes.contains('+') || prefixes.contains('!')).then(|| display::line(line))
+    })
+}
+
 /// The named user a service's unit runs as: a host-written unit's `user`, or
 /// what the running systemd says a packaged unit runs as (`None` off the
 /// running system, for root, and for a user of its own).
@@ -431,11 +447,18 @@ pub fn packaged_drop_in(lan: bool) -> String {
 }
 
 /// What consent says about the unit.
-pub fn consent_words(service: &str, unit: &ServiceUnit) -> String {
+pub fn consent_words(service: &str, unit: &ServiceUnit, first_party: bool) -> String {
     match unit {
+        // True either way: root reads what a first-party plugin writes for a
+        // unit that starts as root; any other plugin's such unit is refused.
         ServiceUnit::Packaged(name) => format!(
-            "start, restart and stop the systemd unit {} that one of its Debian packages ships (Tails Server adds confinement: no home folders, /usr and /etc read-only, only this computer to talk to)",
-            display::line(name)
+            "start, restart and stop the systemd unit {} that one of its Debian packages ships{} (Tails Server adds confinement: no home folders, /usr and /etc read-only, only this computer to talk to)",
+            display::line(name),
+            if first_party {
+                ", as its package wrote it (it may start as root and read the files this plugin writes as root: this is Tails Server's own plugin)"
+            } else {
+                ", only if it runs as a user other than root (a unit that starts as root is refused at enable: root would read the files this plugin writes)"
+            }
         ),
         ServiceUnit::HostWritten(spec) => {
             let mut words = vec![spec.program.clone()];
@@ -605,11 +628,11 @@ pub(crate) mod tests {
     fn consent_says_what_runs_and_where_it_writes() {
         let mut s = spec("/usr/bin/node");
         s.arguments = vec!["{greeting}".into()];
-        let nowhere = consent_words("hello", &ServiceUnit::HostWritten(s.clone()));
+        let nowhere = consent_words("hello", &ServiceUnit::HostWritten(s.clone()), false);
         assert!(nowhere.contains("run `/usr/bin/node {greeting}` as a user of its own (unit tails-server-hello.service); it can write nowhere, and reach only this computer"), "{nowhere}");
         s.data_folders = vec!["/var/lib/hello/".into()];
         s.user = Some("prosody".into());
-        let somewhere = consent_words("hello", &ServiceUnit::HostWritten(s));
+        let somewhere = consent_words("hello", &ServiceUnit::HostWritten(s), false);
         assert!(somewhere.contains("as the user prosody") && somewhere.contains("it can write only in /var/lib/hello/,"), "{somewhere}");
     }
 
@@ -701,7 +724,7 @@ pub(crate) mod tests {
         // Its home is where systemd makes it, not in /var/lib/private.
         let info = info_of("ssh", ssh.clone());
         assert_eq!(system_place(&info, "/var/lib/ssh/"), "/var/lib/ssh/");
-        let said = consent_words("ssh", &ServiceUnit::HostWritten(ssh.clone()));
+        let said = consent_words("ssh", &ServiceUnit::HostWritten(ssh.clone()), false);
         assert!(said.contains("a login account (tails-login-ssh, shell /bin/bash): the people it lets in get a shell"), "{said}");
     }
 
@@ -720,6 +743,21 @@ pub(crate) mod tests {
         asks.login_shell = true;
         asks.data_folders = vec!["/var/lib/ssh/".into()];
         assert_eq!(problems(&info(asks), &[]), Vec::<String>::new());
+    }
+}
+
+#[cfg(test)]
+mod privileged {
+    use super::privileged_command;
+
+    #[test]
+    fn commands_systemd_runs_as_root_are_found() {
+        let unit = "[Service]\nUser=irc\nExecStartPre=-/usr/bin/true\nExecStart=/usr/sbin/ngircd\n";
+        assert_eq!(privileged_command(unit), None);
+        for line in ["ExecStartPre=+/bin/sh -c id", "ExecStartPost=!/bin/sh -c id", "ExecReload=-!!/bin/kill", "ExecStop=@+/bin/x y", "  ExecCondition = :+/bin/x"] {
+            assert!(privileged_command(&format!("[Service]\nUser=x\n{line}\n")).is_some(), "{line}");
+        }
+        assert_eq!(privileged_command("Environment=A=+x\nExecSearchPath=+/x\n"), None);
     }
 }
 
@@ -753,7 +791,7 @@ mod changes {
         let mut preload = base();
         preload.environment.push(("LD_PRELOAD".into(), "/var/lib/x/evil.so".into()));
         assert_eq!(unit_changes(&unit(base()), &unit(preload.clone())).unwrap(), "it now sets LD_PRELOAD=/var/lib/x/evil.so");
-        assert!(consent_words("x", &unit(preload)).contains("with the environment HOME=/var/lib/x LD_PRELOAD=/var/lib/x/evil.so as"));
+        assert!(consent_words("x", &unit(preload), false).contains("with the environment HOME=/var/lib/x LD_PRELOAD=/var/lib/x/evil.so as"));
         let mut other = base();
         other.environment.clear();
         other.arguments = vec!["-e".into(), "evil()".into()];

@@ -16,7 +16,11 @@ fn connection(host: &super::Host, service: &str) -> (String, String) {
 
 pub fn enable_runs_units_opens_nothing_to_the_lan_and_publishes(w: &World) {
     let takeover = std::path::PathBuf::from(tails_server_testkit::fixtures::CONTRACT_0_2_TAKEOVER);
-    let host = w.host(Boot { files: vec![(takeover, "/root/takeover.wasm".into())], ..Boot::default() });
+    let root_parsed = std::path::PathBuf::from(tails_server_testkit::fixtures::HOSTILE_ROOT_PARSED);
+    let host = w.host(Boot {
+        files: vec![(takeover, "/root/takeover.wasm".into()), (root_parsed, "/root/root-parsed.wasm".into())],
+        ..Boot::default()
+    });
     // Debian enabled both packages' units: they ran at boot.
     assert_eq!(host.sys.active_state("lighttpd.service"), "active");
     assert_eq!(host.sys.unit_file_state("lighttpd.service"), "enabled");
@@ -140,6 +144,25 @@ pub fn enable_runs_units_opens_nothing_to_the_lan_and_publishes(w: &World) {
     assert!(!w.lan_reaches(8080));
     w.tor.client_key(&web, None);
     w.tor.client_key(&mumble, None);
+
+    // A plugin asking for exactly what web asks for (lighttpd, its folder,
+    // lighttpd.service) to have root parse each of lighttpd's root-read
+    // directives: consent says a unit that starts as root is refused, and
+    // enable refuses it before anything is configured. No mark of any
+    // directive exists, lighttpd's file and unit are as they were.
+    host.ok(&["plugin", "remove", "web"]);
+    let conf = host.sys.read("/etc/lighttpd/lighttpd.conf");
+    let state = host.sys.active_state("lighttpd.service");
+    let added = host.ok(&["plugin", "add", "/root/root-parsed.wasm", "--yes"]);
+    assert!(added.contains("only if it runs as a user other than root (a unit that starts as root is refused at enable"), "{added}");
+    let said = host.fails(&["hostile-root-parsed", "enable"]);
+    assert!(said.contains("lighttpd.service starts as root (its unit names no User=): root would read the configuration hostile-root-parsed writes"), "{said}");
+    assert!(said.contains("nothing was left enabled"), "{said}");
+    let marks = host.sys.sh("ls /var/lib/root-parsed-* /etc/cron.d/root-parsed 2>/dev/null; true");
+    assert!(marks.trim().is_empty(), "root ran the plugin's directives: {marks}");
+    assert_eq!(host.sys.read("/etc/lighttpd/lighttpd.conf"), conf, "nothing was configured");
+    assert_eq!(host.sys.active_state("lighttpd.service"), state);
+    host.ok(&["plugin", "remove", "hostile-root-parsed"]);
 }
 
 /// Tails' ferm policy drops incoming packets; our iptables chain is what

@@ -235,7 +235,7 @@ fuzz_target!(|data: &[u8]| {
     }
     // What consent shows is one escaped line per capability.
     let requested: BTreeSet<_> = state::requested(&info);
-    for line in consent::describe(&requested, &info, None).iter().map(|asked| asked.line()) {
+    for line in consent::describe(&requested, &info, None, false).iter().map(|asked| asked.line()) {
         assert!(!line.chars().any(char::is_control), "{line:?}");
     }
 });

@@ -37,6 +37,10 @@ trait Unit {
     fn active_state(&self) -> zbus::Result<String>;
     #[zbus(property)]
     fn load_state(&self) -> zbus::Result<String>;
+    #[zbus(property)]
+    fn fragment_path(&self) -> zbus::Result<String>;
+    #[zbus(property)]
+    fn drop_in_paths(&self) -> zbus::Result<Vec<String>>;
 }
 
 #[zbus::proxy(interface = "org.freedesktop.systemd1.Service", default_service = "org.freedesktop.systemd1")]
@@ -47,6 +51,10 @@ trait ServiceUnit {
     fn user(&self) -> zbus::Result<String>;
     #[zbus(property)]
     fn group(&self) -> zbus::Result<String>;
+    #[zbus(property)]
+    fn dynamic_user(&self) -> zbus::Result<bool>;
+    #[zbus(property)]
+    fn permissions_start_only(&self) -> zbus::Result<bool>;
 }
 
 pub struct Systemd {
@@ -90,6 +98,30 @@ impl Systemd {
         let unit = self.unit(name).await?;
         let service = ServiceUnitProxy::builder(&self.conn).path(unit.inner().path().to_owned())?.build().await?;
         Ok((service.user().await.unwrap_or_default(), service.group().await.unwrap_or_default()))
+    }
+
+    /// Why a service unit runs something as root, in words, or `None` when
+    /// every command it runs runs as its user: no `User=` (and no
+    /// `DynamicUser=`), `PermissionsStartOnly=`, or a command with full
+    /// privileges (`+`, `!`) in its file or drop-ins, as systemd loaded them.
+    pub async fn runs_as_root(&self, name: &str) -> Result<Option<String>> {
+        let unit = self.unit(name).await?;
+        let service = ServiceUnitProxy::builder(&self.conn).path(unit.inner().path().to_owned())?.build().await?;
+        let user = service.user().await.unwrap_or_default();
+        if (user.is_empty() || user == "root" || user == "0") && !service.dynamic_user().await.unwrap_or(false) {
+            return Ok(Some(format!("{name} starts as root (its unit names no User=)")));
+        }
+        if service.permissions_start_only().await.unwrap_or(false) {
+            return Ok(Some(format!("{name} runs its start and stop commands as root (PermissionsStartOnly=yes)")));
+        }
+        let files = std::iter::once(unit.fragment_path().await.unwrap_or_default()).chain(unit.drop_in_paths().await.unwrap_or_default());
+        for file in files.filter(|f| !f.is_empty()) {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {file}"))?;
+            if let Some(line) = crate::units::privileged_command(&text) {
+                return Ok(Some(format!("{name} runs `{line}` as root ({file})")));
+            }
+        }
+        Ok(None)
     }
 
     /// Make systemd read its unit files again (`systemctl daemon-reload`):
