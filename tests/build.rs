@@ -57,6 +57,7 @@ const HOSTILE: &[&str] = &[
     "login-named-user",
     "others-places",
     "root-parsed",
+    "not-its-own",
 ];
 
 /// The key the test kit signs first-party plugins and fixtures with. A test

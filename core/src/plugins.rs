@@ -179,6 +179,11 @@ pub fn inspect(ctx: &Context, wasm: Vec<u8>, shown: &str) -> Result<Candidate> {
     if let Some(why) = crate::claims::taken(&info, &others) {
         bail!("refusing {shown}: {}", display::line(&why));
     }
+    if ctx.live() {
+        let installed = crate::system::packages::installed(&ctx.root).unwrap_or_default();
+        let all_installed = info.capabilities.packages.iter().all(|p| installed.contains(p));
+        crate::engine::check_places(ctx, &info, &info.capabilities.packages, all_installed).map_err(refuse)?;
+    }
     // On an upgrade, only what is new needs a yes; what was granted before
     // stays granted (or refused) as the person decided then.
     let (to_ask, kept, no_longer) = match &previous {

@@ -18,7 +18,11 @@ pub fn enable_runs_units_opens_nothing_to_the_lan_and_publishes(w: &World) {
     let takeover = std::path::PathBuf::from(tails_server_testkit::fixtures::CONTRACT_0_2_TAKEOVER);
     let root_parsed = std::path::PathBuf::from(tails_server_testkit::fixtures::HOSTILE_ROOT_PARSED);
     let host = w.host(Boot {
-        files: vec![(takeover, "/root/takeover.wasm".into()), (root_parsed, "/root/root-parsed.wasm".into())],
+        files: vec![
+            (takeover, "/root/takeover.wasm".into()),
+            (root_parsed, "/root/root-parsed.wasm".into()),
+            (tails_server_testkit::fixtures::HOSTILE_NOT_ITS_OWN.into(), "/root/not-its-own.wasm".into()),
+        ],
         ..Boot::default()
     });
     // Debian enabled both packages' units: they ran at boot.
@@ -163,6 +167,23 @@ pub fn enable_runs_units_opens_nothing_to_the_lan_and_publishes(w: &World) {
     assert_eq!(host.sys.read("/etc/lighttpd/lighttpd.conf"), conf, "nothing was configured");
     assert_eq!(host.sys.active_state("lighttpd.service"), state);
     host.ok(&["plugin", "remove", "hostile-root-parsed"]);
+
+    // What a plugin may write is decided from what its packages ship and own
+    // (dpkg's database here), not from a list of forbidden places: each
+    // place root reads that is not its own is named, and nothing is stored.
+    let said = host.fails(&["plugin", "add", "/root/not-its-own.wasm", "--yes"]);
+    for words in [
+        "/var/cache/debconf/ belongs to the package debconf, whose files root acts on (dpkg gives it Priority: important",
+        "/etc/manpath.config belongs to the package man-db (/etc/manpath.config), which this plugin does not declare",
+        "/etc/inputrc is a file directly in /etc that none of its packages ships",
+        "/etc/bash.bash_logout is a file directly in /etc",
+        "/etc/hosts.allow is a file directly in /etc that none of its packages ships",
+        "A plugin writes only the files and folders its declared Debian packages ship or own",
+    ] {
+        assert!(said.contains(words), "{words:?} in:\n{said}");
+    }
+    assert!(!said.contains("- /etc/not-its-own/"), "a folder of its own is its own:\n{said}");
+    assert!(!host.ok(&["plugin", "list"]).contains("hostile-not-its-own"));
 }
 
 /// Tails' ferm policy drops incoming packets; our iptables chain is what

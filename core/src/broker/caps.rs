@@ -255,6 +255,9 @@ const FORBIDDEN: &[(&str, &str)] = &[
     ("/etc/ld.so.preload", "it loads a library into every program"),
     ("/etc/ld.so.cache", "it decides which libraries programs load"),
     ("/etc/sudoers", "it gives root to users"),
+    ("/etc/sudo.conf", "sudo reads it as root (it can name the sudoers file)"),
+    ("/etc/sudo_logsrvd.conf", "sudo reads it as root"),
+    ("/etc/dhcp", "dhclient runs its hooks as root"),
     ("/etc/sudoers.d", "it gives root to users"),
     ("/etc/pam.d", "it decides who logs in"),
     ("/etc/security", "it decides who logs in"),
@@ -361,6 +364,82 @@ pub fn validate_declared_path(path: &str) -> Result<(), String> {
         return Err(format!("folder `{path}` is too broad: grant a folder at least two levels deep, e.g. /etc/NAME/"));
     }
     Ok(())
+}
+
+/// The rule for what a plugin may write, past the static checks of
+/// [`validate_declared_path`], from what dpkg says (`owners`: the packages
+/// whose file lists name a path; `roots_own`: why root acts on a package's
+/// files, if it does). A plugin writes only
+///
+/// - files and folders its declared packages ship or own (the nearest of the
+///   path and its folders, below the tree, that a package lists), when that
+///   package is not one whose files root acts on (Essential, priority
+///   required or important, or shipping a setuid program); or
+/// - places of its own: in a folder of the tree (`/etc/NAME/`,
+///   `/var/lib/NAME/`, ...) that no installed package lists.
+///
+/// Everything else is refused: a file or folder another package owns, and a
+/// file directly in a tree that none of its packages ships. Until its
+/// packages are installed (`packages_installed` false, at `plugin add`) a
+/// place nobody owns yet may be one they ship, and passes; enable checks
+/// again once they are. Returns what is wrong, in words.
+pub fn owned_place_problem(
+    path: &str,
+    declared: &[String],
+    owners: &dyn Fn(&str) -> Vec<String>,
+    roots_own: &dyn Fn(&str) -> Option<String>,
+    packages_installed: bool,
+) -> Option<String> {
+    let is_folder = path.ends_with('/');
+    let place = resolve_system_links(path.strip_suffix('/').unwrap_or(path));
+    let tree = WRITABLE_TREES.iter().find(|tree| place.starts_with(&format!("{tree}/")))?;
+    let below: Vec<&str> = place[tree.len() + 1..].split('/').collect();
+    let shown = crate::display::line(path);
+    // The place and its folders, nearest first, down to the tree's own folder.
+    for depth in (1..=below.len()).rev() {
+        let candidate = format!("{tree}/{}", below[..depth].join("/"));
+        let who = owners(&candidate);
+        if who.is_empty() {
+            continue;
+        }
+        let theirs: Vec<&String> = who.iter().filter(|p| declared.contains(p)).collect();
+        if theirs.is_empty() {
+            return Some(format!(
+                "{shown} belongs to the package {} ({candidate}), which this plugin does not declare",
+                who.join(", ")
+            ));
+        }
+        for package in theirs {
+            if let Some(why) = roots_own(package) {
+                return Some(format!("{shown} belongs to the package {package}, whose files root acts on ({why})"));
+            }
+        }
+        return None;
+    }
+    if packages_installed && below.len() == 1 && !is_folder {
+        return Some(format!("{shown} is a file directly in {tree} that none of its packages ships"));
+    }
+    None
+}
+
+/// Every declared path that breaks [`owned_place_problem`]'s rule, as one
+/// refusal naming each and the rule; `None` when all keep it.
+pub fn owned_places_problems(
+    paths: &[String],
+    declared: &[String],
+    owners: &dyn Fn(&str) -> Vec<String>,
+    roots_own: &dyn Fn(&str) -> Option<String>,
+    packages_installed: bool,
+) -> Option<String> {
+    let problems: Vec<String> = paths.iter().filter_map(|p| owned_place_problem(p, declared, owners, roots_own, packages_installed)).collect();
+    if problems.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "it asks to write places that are not its own:\n  - {}\nA plugin writes only the files and folders its declared Debian packages ship or own \
+         (unless root acts on that package's files), and folders of its own that no package owns (/etc/NAME/, /var/lib/NAME/, ...)",
+        problems.join("\n  - ")
+    ))
 }
 
 /// Ports no service may listen on: the system's well-known ports (below
@@ -572,6 +651,72 @@ mod tests {
         for (raw, ok) in table {
             assert_eq!(validate_declared_path(raw).is_ok(), *ok, "{raw:?}: {:?}", validate_declared_path(raw));
         }
+    }
+
+    /// The rule from what packages ship and own, on a table of what dpkg says.
+    #[test]
+    fn a_plugin_writes_only_what_its_packages_own_or_its_own_folders() {
+        let owners = |path: &str| -> Vec<String> {
+            let table: &[(&str, &[&str])] = &[
+                ("/etc/lighttpd", &["lighttpd"]),
+                ("/etc/lighttpd/lighttpd.conf", &["lighttpd"]),
+                ("/etc/lighttpd/conf-enabled", &["lighttpd"]),
+                ("/etc/mumble", &["mumble-server"]),
+                ("/etc/mumble/mumble-server.ini", &["mumble-server"]),
+                ("/etc/inputrc", &["readline-common"]),
+                ("/etc/bash.bash_logout", &["bash"]),
+                ("/etc/vim", &["vim-common"]),
+                ("/etc/rsyslog.d", &["rsyslog"]),
+                ("/var/cache/debconf", &["debconf"]),
+                ("/var/lib/AccountsService", &["accountsservice"]),
+                ("/etc/xdg", &["xdg-user-dirs", "infinoted"]),
+                ("/etc/sudoers.d", &["sudo"]),
+                ("/etc/mumble-server.ini", &["mumble-server"]),
+            ];
+            table.iter().find(|(p, _)| *p == path).map(|(_, who)| who.iter().map(|w| w.to_string()).collect()).unwrap_or_default()
+        };
+        let roots_own = |package: &str| match package {
+            "bash" => Some("dpkg marks it Essential: the system's own".to_string()),
+            "sudo" => Some("it ships the setuid or setgid program /usr/bin/sudo".to_string()),
+            _ => None,
+        };
+        let declared: Vec<String> = ["lighttpd", "mumble-server", "bash", "infinoted", "sudo"].iter().map(|s| s.to_string()).collect();
+        let table: &[(&str, Option<&str>)] = &[
+            ("/etc/lighttpd/lighttpd.conf", None),
+            ("/etc/lighttpd/", None),
+            ("/etc/lighttpd/conf-enabled/99-x.conf", None),
+            ("/etc/mumble/mumble-server.ini", None),
+            ("/etc/mumble-server.ini", None),
+            // Its own folders: nobody owns them.
+            ("/etc/infinoted/infinoted.conf", None),
+            ("/var/lib/gobby/", None),
+            ("/etc/xdg/infinoted.conf", None),
+            // Another package's.
+            ("/etc/inputrc", Some("belongs to the package readline-common (/etc/inputrc), which this plugin does not declare")),
+            ("/etc/vim/vimrc.local", Some("belongs to the package vim-common (/etc/vim)")),
+            ("/etc/rsyslog.d/", Some("belongs to the package rsyslog")),
+            ("/var/cache/debconf/", Some("belongs to the package debconf")),
+            ("/var/lib/AccountsService/users/amnesia", Some("belongs to the package accountsservice")),
+            // Declared, but root acts on its files.
+            ("/etc/bash.bash_logout", Some("belongs to the package bash, whose files root acts on (dpkg marks it Essential")),
+            ("/etc/sudoers.d/x", Some("whose files root acts on (it ships the setuid or setgid program /usr/bin/sudo)")),
+            // Directly in a tree, shipped by nobody.
+            ("/etc/hosts.allow", Some("is a file directly in /etc that none of its packages ships")),
+            ("/etc/manpath.config", Some("is a file directly in /etc")),
+        ];
+        for (path, expected) in table {
+            let got = owned_place_problem(path, &declared, &owners, &roots_own, true);
+            match (expected, &got) {
+                (None, None) => {}
+                (Some(words), Some(said)) => assert!(said.contains(words), "{path}: {said}"),
+                _ => panic!("{path}: expected {expected:?}, got {got:?}"),
+            }
+        }
+        // Before its packages are installed, a file nobody ships yet may be theirs.
+        assert_eq!(owned_place_problem("/etc/hosts.allow", &declared, &owners, &roots_own, false), None);
+        assert!(owned_place_problem("/etc/inputrc", &declared, &owners, &roots_own, false).is_some());
+        let all = owned_places_problems(&["/etc/inputrc".into(), "/etc/lighttpd/".into(), "/etc/hosts.allow".into()], &declared, &owners, &roots_own, true).unwrap();
+        assert!(all.contains("/etc/inputrc") && all.contains("/etc/hosts.allow") && !all.contains("- /etc/lighttpd/") && all.contains("A plugin writes only"), "{all}");
     }
 
     #[test]
