@@ -60,7 +60,7 @@ pub fn plugin_new_projects_build_and_pass_plugin_try(_: &World) {
     for language in ["rust", "python", "js"] {
         assert!(said.contains(&format!("The page says: Hello from hello-{language}, through Tor")), "hello-{language}:\n{said}");
         // The plugin's own log line, from the host's log.
-        assert!(said.contains(&format!("hello-{language}: info: writing /etc/lighttpd/lighttpd.conf")), "hello-{language}'s log:\n{said}");
+        assert!(said.contains(&format!("hello-{language}: info: writing /etc/hello-{language}/lighttpd.conf")), "hello-{language}'s log:\n{said}");
     }
     assert_eq!(said.matches("✓ reached through Tor with the client's key.").count(), 3, "{said}");
     assert!(said.contains("HTTP: HTTP/1.0 200 OK"), "{said}");

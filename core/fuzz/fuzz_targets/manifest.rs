@@ -221,7 +221,11 @@ fuzz_target!(|data: &[u8]| {
             let rendered = units::render(&info.name, spec, &values.collect(), false);
             if let Ok(unit) = rendered {
                 assert!(unit.contains("NoNewPrivileges=yes") && unit.contains("IPAddressDeny=any"));
-                assert!(spec.user.is_some() || unit.contains("DynamicUser=yes"));
+                // A user it names, a login account of its own (contract 0.4),
+                // or a dynamic one: never root.
+                let login = format!("User={}\n", tails_server_core::system::accounts::login_of(&info.name));
+                assert!(spec.user.is_some() || (spec.login_shell && unit.contains(&login)) || unit.contains("DynamicUser=yes"));
+                assert!(!unit.contains("User=root\n"));
             }
             let secrets: Vec<&str> = specs.iter().filter(|s| tails_server_core::options::is_secret(s)).map(|s| s.name.as_str()).collect();
             let words = spec.arguments.iter().chain(spec.setup_commands.iter().flatten()).chain(spec.environment.iter().map(|(_, v)| v));

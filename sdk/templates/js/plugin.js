@@ -1,9 +1,13 @@
 // @NAME@: a web page served by lighttpd, published as an onion service.
 // Written by `tails-server plugin new`; make it yours.
+//
+// lighttpd runs in a unit the host writes, as a user of its own: Debian's
+// lighttpd.service starts as root and reads its configuration as root, so
+// Tails Server runs it only for its own plugins.
 
 import * as ts from './tails-server.js';
 
-const CONFIG = '/etc/lighttpd/lighttpd.conf';
+const CONFIG = '/etc/@NAME@/lighttpd.conf';
 const SITE = '/var/www/@NAME@/';
 const PORT = 8080;
 
@@ -20,7 +24,7 @@ export const service = ts.exportPlugin({
       iconName: 'web-browser',
       clientApplication: 'tor-browser',
       clientApplicationInGui: 'Tor Browser',
-      unit: ts.packagedUnit('lighttpd.service'),
+      unit: ts.hostWrittenUnit({ program: '/usr/sbin/lighttpd', arguments: ['-D', '-f', CONFIG] }),
       defaultTargetPort: PORT,
       defaultVirtualPort: 80,
       persistentPaths: [CONFIG, SITE],
@@ -43,8 +47,6 @@ export const service = ts.exportPlugin({
       `server.document-root = "${SITE}"`,
       `server.bind = "${options.text(ts.LISTEN_ADDRESS)}"`,
       `server.port = ${options.port(ts.TARGET_PORT)}`,
-      'server.username = "www-data"',
-      'server.groupname = "www-data"',
       'server.tag = ""',
       'index-file.names = ("index.html")',
       'mimetype.assign = (".html" => "text/html; charset=utf-8")',

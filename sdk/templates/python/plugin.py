@@ -1,11 +1,15 @@
 """@NAME@: a web page served by lighttpd, published as an onion service.
-Written by `tails-server plugin new`; make it yours."""
+Written by `tails-server plugin new`; make it yours.
+
+lighttpd runs in a unit the host writes, as a user of its own: Debian's
+lighttpd.service starts as root and reads its configuration as root, so
+Tails Server runs it only for its own plugins."""
 
 import html
 
 import tails_server as ts
 
-CONFIG = "/etc/lighttpd/lighttpd.conf"
+CONFIG = "/etc/@NAME@/lighttpd.conf"
 SITE = "/var/www/@NAME@/"
 PORT = 8080
 
@@ -20,7 +24,7 @@ class Plugin(ts.Plugin):
             icon_name="web-browser",
             client_application="tor-browser",
             client_application_in_gui="Tor Browser",
-            unit=ts.packaged_unit("lighttpd.service"),
+            unit=ts.host_written_unit("/usr/sbin/lighttpd", ["-D", "-f", CONFIG]),
             default_target_port=PORT,
             default_virtual_port=80,
             persistent_paths=[CONFIG, SITE],
@@ -42,8 +46,6 @@ class Plugin(ts.Plugin):
             'server.document-root = "%s"' % SITE,
             'server.bind = "%s"' % options.text(ts.LISTEN_ADDRESS),
             "server.port = %d" % options.port(ts.TARGET_PORT),
-            'server.username = "www-data"',
-            'server.groupname = "www-data"',
             'server.tag = ""',
             'index-file.names = ("index.html")',
             'mimetype.assign = (".html" => "text/html; charset=utf-8")',

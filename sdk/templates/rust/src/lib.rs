@@ -1,9 +1,13 @@
 //! @NAME@: a web page served by lighttpd, published as an onion service.
 //! Written by `tails-server plugin new`; make it yours.
+//!
+//! lighttpd runs in a unit the host writes, as a user of its own: Debian's
+//! lighttpd.service starts as root and reads its configuration as root, so
+//! Tails Server runs it only for its own plugins.
 
 use tails_server_sdk::*;
 
-const CONFIG: &str = "/etc/lighttpd/lighttpd.conf";
+const CONFIG: &str = "/etc/@NAME@/lighttpd.conf";
 const SITE: &str = "/var/www/@NAME@/";
 const PORT: u16 = 8080;
 
@@ -18,7 +22,7 @@ impl Service for Plugin {
             client_application: "tor-browser".into(),
             client_application_in_gui: Some("Tor Browser".into()),
             documentation: "https://redmine.lighttpd.net/projects/lighttpd/wiki".into(),
-            unit: ServiceUnit::Packaged("lighttpd.service".into()),
+            unit: ServiceUnit::HostWritten(UnitSpec::new("/usr/sbin/lighttpd").arg("-D").arg("-f").arg(CONFIG)),
             default_target_port: PORT,
             default_virtual_port: Some(80),
             icon_name: "web-browser".into(),
@@ -51,8 +55,6 @@ impl Service for Plugin {
              server.document-root = \"{SITE}\"\n\
              server.bind = \"{}\"\n\
              server.port = {}\n\
-             server.username = \"www-data\"\n\
-             server.groupname = \"www-data\"\n\
              server.tag = \"\"\n\
              index-file.names = (\"index.html\")\n\
              mimetype.assign = (\".html\" => \"text/html; charset=utf-8\")\n",
