@@ -41,9 +41,9 @@ fn places_meet(a: &str, b: &str) -> bool {
 /// The first place or port `info` asks for that another added service
 /// (`others`: name and description) holds, in words: what, whose, and what
 /// to do. `None` when it holds nothing of another's.
-pub fn taken(info: &ServiceInfo, others: &[(String, ServiceInfo)]) -> Option<String> {
+pub fn taken<'a>(info: &ServiceInfo, others: impl IntoIterator<Item = (&'a str, &'a ServiceInfo)>) -> Option<String> {
     let mine = claims(info);
-    for (other, other_info) in others.iter().filter(|(name, _)| *name != info.name) {
+    for (other, other_info) in others.into_iter().filter(|(name, _)| *name != info.name) {
         for theirs in claims(other_info) {
             for wanted in &mine {
                 let said = match (wanted, &theirs) {

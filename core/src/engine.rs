@@ -33,8 +33,7 @@ pub fn enable(ctx: &Context, service: &mut Service) -> Result<()> {
     let others = other_services(ctx, service)?;
     refuse_shared_unit(service, &others)?;
     refuse_shared_user(ctx, service, &others)?;
-    let other_infos: Vec<_> = others.iter().map(|o| (o.name.clone(), o.record.info.clone())).collect();
-    if let Some(why) = crate::claims::taken(&service.record.info, &other_infos) {
+    if let Some(why) = crate::claims::taken(&service.record.info, others.iter().map(|o| (o.name.as_str(), &o.record.info))) {
         bail!("{} cannot be enabled: {}", service.name, display::line(&why));
     }
     service.state.journal.operation = Some(Operation::Enable);
@@ -348,15 +347,16 @@ async fn refuse_root_unit(service: &Service, systemd: &Systemd, unit: &str) -> R
 
 /// Every place the plugin declares must be one its packages (`packages`)
 /// ship or own, or a folder of its own (`caps::owned_place_problem`), as
-/// dpkg says under the root. At `plugin add` its packages may not be
-/// installed yet (`installed` false): only what they cannot ship is refused
-/// then, and the rest once they are, before `configure` writes anything.
+/// dpkg says under the root. At `plugin add` (`after_install` false) its
+/// packages may not be installed yet: then only what they cannot ship is
+/// refused, and the rest once they are, before `configure` writes anything.
 /// Under `--root` nothing is checked (nothing runs there).
-pub fn check_places(ctx: &Context, info: &crate::runtime::bindings::tails::server::types::ServiceInfo, packages: &[String], installed: bool) -> Result<()> {
+pub fn check_places(ctx: &Context, info: &crate::runtime::bindings::tails::server::types::ServiceInfo, packages: &[String], after_install: bool) -> Result<()> {
     if !ctx.live() {
         return Ok(());
     }
     let dpkg = crate::system::packages::Dpkg::read(&ctx.root).map_err(|e| anyhow!("reading dpkg's database: {e}"))?;
+    let installed = after_install || dpkg.all_installed(packages);
     let problem = crate::broker::caps::owned_places_problems(
         &info.capabilities.config_paths,
         packages,

@@ -174,16 +174,14 @@ pub fn inspect(ctx: &Context, wasm: Vec<u8>, shown: &str) -> Result<Candidate> {
             );
         }
     }
-    let others = ctx.state.plugin_names()?.into_iter().filter(|other| *other != name);
-    let others: Vec<(String, ServiceInfo)> = others.map(|other| Ok(ctx.state.record(&other)?.map(|r| (other, r.info)))).collect::<Result<Vec<_>>>()?.into_iter().flatten().collect();
-    if let Some(why) = crate::claims::taken(&info, &others) {
+    let mut others = Vec::new();
+    for other in ctx.state.plugin_names()?.into_iter().filter(|other| *other != name) {
+        others.extend(ctx.state.record(&other)?.map(|record| (other, record.info)));
+    }
+    if let Some(why) = crate::claims::taken(&info, others.iter().map(|(name, info)| (name.as_str(), info))) {
         bail!("refusing {shown}: {}", display::line(&why));
     }
-    if ctx.live() {
-        let installed = crate::system::packages::installed(&ctx.root).unwrap_or_default();
-        let all_installed = info.capabilities.packages.iter().all(|p| installed.contains(p));
-        crate::engine::check_places(ctx, &info, &info.capabilities.packages, all_installed).map_err(refuse)?;
-    }
+    crate::engine::check_places(ctx, &info, &info.capabilities.packages, false).map_err(refuse)?;
     // On an upgrade, only what is new needs a yes; what was granted before
     // stays granted (or refused) as the person decided then.
     let (to_ask, kept, no_longer) = match &previous {
@@ -281,7 +279,7 @@ impl Candidate {
 /// or an enabled service is left as it is. Returns the record
 /// that was replaced and the words saying what changed.
 pub fn follow_shipped(ctx: &Context, name: &str) -> Result<Option<(PluginRecord, String)>> {
-    let Some((_, path)) = crate::shipped::list().into_iter().find(|(shipped, _)| shipped == name) else { return Ok(None) };
+    let Some(path) = crate::shipped::path_of(name) else { return Ok(None) };
     let Some(old) = ctx.state.record(name)? else { return Ok(None) };
     if origin(&old) != Origin::FirstParty || ctx.state.service(name)?.enabled {
         return Ok(None);

@@ -38,7 +38,7 @@ pub fn resolve(arg: &Path) -> Result<PathBuf> {
     if text.contains('/') || text.ends_with(".wasm") {
         return Ok(arg.to_path_buf());
     }
-    if let Some((_, path)) = list().into_iter().find(|(name, _)| *name == text) {
+    if let Some(path) = path_of(&text) {
         return Ok(path);
     }
     let names: Vec<String> = list().into_iter().map(|(name, _)| name).collect();
@@ -59,6 +59,10 @@ pub fn ships(name: &str, sha256: &str) -> bool {
 /// The bytes of the plugin shipped as `name`, if there is one (bounded as
 /// any plugin file is).
 pub fn shipped_build(name: &str) -> Option<Vec<u8>> {
-    let (_, path) = list().into_iter().find(|(shipped, _)| shipped == name)?;
-    crate::plugins::read_file(&path).ok()
+    crate::plugins::read_file(&path_of(name)?).ok()
+}
+
+/// The file of the plugin shipped as `name`, if there is one.
+pub fn path_of(name: &str) -> Option<PathBuf> {
+    list().into_iter().find(|(shipped, _)| shipped == name).map(|(_, path)| path)
 }

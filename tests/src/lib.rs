@@ -121,6 +121,16 @@ impl Sandbox {
     }
 }
 
+/// A folder of shipped plugins (name, built file), laid out as an installed
+/// Tails Server has them, for `TAILS_SERVER_PLUGINS_DIR`.
+pub fn shipped_folder(plugins: &[(&str, &str)]) -> tempfile::TempDir {
+    let folder = tempfile::tempdir().expect("tempdir");
+    for (name, built) in plugins {
+        std::fs::copy(built, folder.path().join(format!("{name}.wasm"))).unwrap_or_else(|e| panic!("{built}: {e}"));
+    }
+    folder
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }

@@ -198,15 +198,21 @@ fn enable_writes_the_config_and_set_option_rewrites_it() {
     assert!(sandbox.ok(&["list"]).contains("disabled"));
 }
 
+/// Add `fixture` with `deny` refused; enabling `name` then fails saying
+/// `expected`, before any step: nothing is written.
+fn denied_enable_fails_cleanly(fixture: &str, name: &str, deny: &str, expected: &str) -> Sandbox {
+    let sandbox = Sandbox::new(BIN);
+    sandbox.ok(&["plugin", "add", fixture, "--yes", "--deny", deny]);
+    let before = snapshot(&sandbox.root);
+    let out = sandbox.fails(&[name, "enable"]);
+    assert!(out.contains(expected), "{out}");
+    assert_eq!(changes(&before, &snapshot(&sandbox.root)), Vec::<String>::new());
+    sandbox
+}
+
 #[test]
 fn a_denied_capability_makes_enable_fail_cleanly() {
-    let sandbox = Sandbox::new(BIN);
-    sandbox.ok(&["plugin", "add", fixtures::WEB, "--yes", "--deny", "port:8080/tcp"]);
-    let before = snapshot(&sandbox.root);
-    let out = sandbox.fails(&["web", "enable"]);
-    assert!(out.contains("its port 8080/tcp (where tor sends its clients) was refused"), "{out}");
-    // Refused before any step: nothing written.
-    assert_eq!(changes(&before, &snapshot(&sandbox.root)), Vec::<String>::new());
+    let sandbox = denied_enable_fails_cleanly(fixtures::WEB, "web", "port:8080/tcp", "its port 8080/tcp (where tor sends its clients) was refused");
     assert!(sandbox.fails(&["plugin", "add", fixtures::WEB, "--yes", "--deny", "port:1/tcp"]).contains("does not ask for that"));
 }
 
@@ -214,12 +220,7 @@ fn a_denied_capability_makes_enable_fail_cleanly() {
 /// a packaged one: the plugin is added without it and cannot be enabled.
 #[test]
 fn a_host_written_unit_can_be_denied() {
-    let sandbox = Sandbox::new(BIN);
-    sandbox.ok(&["plugin", "add", fixtures::GOBBY, "--yes", "--deny", "unit:tails-server-gobby.service"]);
-    let before = snapshot(&sandbox.root);
-    let out = sandbox.fails(&["gobby", "enable"]);
-    assert!(out.contains("gobby cannot be enabled: its unit was refused at `plugin add`"), "{out}");
-    assert_eq!(changes(&before, &snapshot(&sandbox.root)), Vec::<String>::new());
+    denied_enable_fails_cleanly(fixtures::GOBBY, "gobby", "unit:tails-server-gobby.service", "gobby cannot be enabled: its unit was refused at `plugin add`");
 }
 
 #[test]
@@ -297,10 +298,7 @@ fn the_audit_log_is_private_and_append_only() {
 /// which are shipped.
 #[test]
 fn shipped_plugins_are_added_by_name() {
-    let shipped = tempfile::tempdir().unwrap();
-    for (name, built) in [("irc", fixtures::IRC), ("web", fixtures::WEB)] {
-        std::fs::copy(built, shipped.path().join(format!("{name}.wasm"))).unwrap();
-    }
+    let shipped = tails_server_testkit::shipped_folder(&[("irc", fixtures::IRC), ("web", fixtures::WEB)]);
     let mut sandbox = Sandbox::new(BIN);
     sandbox.env("TAILS_SERVER_PLUGINS_DIR", shipped.path().to_str().unwrap());
     let listed = sandbox.ok(&["plugin", "available"]);

@@ -469,10 +469,7 @@ fn a_user_is_shared_only_by_one_publishers_services() {
 /// and client keys) nor run as the shipped wiki's user.
 #[test]
 fn the_key_the_shipped_plugins_carry_makes_nothing_first_party() {
-    let shipped = tempfile::tempdir().unwrap();
-    for (name, built) in [("mumble", fixtures::MUMBLE), ("wiki", fixtures::WIKI)] {
-        std::fs::copy(built, shipped.path().join(format!("{name}.wasm"))).unwrap();
-    }
+    let shipped = tails_server_testkit::shipped_folder(&[("mumble", fixtures::MUMBLE), ("wiki", fixtures::WIKI)]);
     let mut sandbox = Sandbox::new(BIN);
     sandbox.env("TAILS_SERVER_PLUGINS_DIR", shipped.path().to_str().unwrap());
     let added = sandbox.ok(&["plugin", "add", "mumble", "--yes"]);

@@ -424,8 +424,16 @@ impl Dpkg {
     /// without its `/`).
     pub fn owners(&self, path: &str) -> Vec<String> {
         let mut found: Vec<String> = self.lists.iter().filter(|(_, list)| list.lines().any(|l| l == path)).map(|(p, _)| p.clone()).collect();
+        // One package's lists for several architectures name it once.
+        found.sort();
         found.dedup();
         found
+    }
+
+    /// Are all of `packages` installed (as [`installed`] reads the status)?
+    pub fn all_installed(&self, packages: &[String]) -> bool {
+        let installed = parse_status(&self.status);
+        packages.iter().all(|p| installed.contains(p))
     }
 
     /// Why root acts on the files of `package`, if it does: dpkg marks it

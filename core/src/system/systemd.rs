@@ -92,11 +92,17 @@ impl Systemd {
         Ok(self.unit(name).await?.load_state().await? == "loaded")
     }
 
+    /// A service unit's Unit and Service interfaces (loaded if need be).
+    async fn service_unit(&self, name: &str) -> Result<(UnitProxy<'static>, ServiceUnitProxy<'static>)> {
+        let unit = self.unit(name).await?;
+        let service = ServiceUnitProxy::builder(&self.conn).path(unit.inner().path().to_owned())?.build().await?;
+        Ok((unit, service))
+    }
+
     /// The user and group a service unit runs as (empty when root's), as
     /// systemd reads its file and drop-ins.
     pub async fn runs_as(&self, name: &str) -> Result<(String, String)> {
-        let unit = self.unit(name).await?;
-        let service = ServiceUnitProxy::builder(&self.conn).path(unit.inner().path().to_owned())?.build().await?;
+        let (_, service) = self.service_unit(name).await?;
         Ok((service.user().await.unwrap_or_default(), service.group().await.unwrap_or_default()))
     }
 
@@ -105,8 +111,7 @@ impl Systemd {
     /// `DynamicUser=`), `PermissionsStartOnly=`, or a command with full
     /// privileges (`+`, `!`) in its file or drop-ins, as systemd loaded them.
     pub async fn runs_as_root(&self, name: &str) -> Result<Option<String>> {
-        let unit = self.unit(name).await?;
-        let service = ServiceUnitProxy::builder(&self.conn).path(unit.inner().path().to_owned())?.build().await?;
+        let (unit, service) = self.service_unit(name).await?;
         let user = service.user().await.unwrap_or_default();
         if (user.is_empty() || user == "root" || user == "0") && !service.dynamic_user().await.unwrap_or(false) {
             return Ok(Some(format!("{name} starts as root (its unit names no User=)")));
