@@ -448,6 +448,10 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
                 }
                 Ok::<_, anyhow::Error>(())
             })?;
+            // What Persistent Storage keeps that waited for these packages.
+            if let Some(p) = ctx.kept(&service.state) {
+                p.place(ctx, &service.name, &info)?;
+            }
             let refused = refused_packages(service, &packages, &npm_specs);
             let all: Vec<String> = packages.into_iter().chain(npm_specs.iter().map(|spec| format!("{spec} (npm, in {})", npm::folder_of(&service.name).display()))).collect();
             let mut said = if all.is_empty() { "none needed".into() } else { format!("installed: {}", all.join(", ")) };

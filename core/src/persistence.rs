@@ -180,11 +180,17 @@ impl Persistence {
 
     /// On the running system, bind-mount each kept persistent folder into
     /// place (the first time, what is there now becomes the kept copy).
+    ///
+    /// A kept folder whose place is not there while one of the service's
+    /// packages is not installed waits for its package (see
+    /// [`Persistence::place`]): bound now, the package would install into it
+    /// with the numbers its accounts had on the release that kept it.
     pub fn attach(&self, ctx: &Context, name: &str, info: &ServiceInfo) -> Result<()> {
+        let waiting = ctx.live() && !crate::system::packages::missing(&ctx.root, &info.capabilities.packages)?.is_empty();
         for path in info.persistent_paths.iter().filter(|p| mounted(ctx, p)) {
             let place = units::system_place(info, path);
             let (kept, target) = (self.kept_path(name, path), fsutil::under_root(&ctx.root, &place));
-            if mounts::is_bound(&kept, &target) {
+            if mounts::is_bound(&kept, &target) || (waiting && kept.exists() && !target.exists()) {
                 continue;
             }
             if let Some(private) = units::private_state_folder(&place) {
@@ -305,19 +311,32 @@ impl Persistence {
         let wasm = std::fs::read(store.plugin_wasm(name))?;
         ctx.state.store_plugin(name, &wasm, &record, &grant)?;
         ctx.state.save_service(name, &store.service(name)?)?;
-        for path in record.info.persistent_paths.iter().filter(|p| !mounted(ctx, p)) {
+        self.place(ctx, name, &record.info)
+    }
+
+    /// Put the kept copies of the service's persistent paths in place: files
+    /// copied (where the place differs), folders bind-mounted. At boot, and
+    /// again once enable has installed its packages.
+    ///
+    /// The package's own file says its accounts' numbers here (a Tails 6
+    /// prosody.cfg.lua's group is another account on Tails 7), so a kept copy
+    /// whose place is not there while a package of the service is not
+    /// installed (Additional Software may not have installed it yet) waits
+    /// for it, instead of taking the old numbers.
+    pub fn place(&self, ctx: &Context, name: &str, info: &ServiceInfo) -> Result<()> {
+        let waiting = ctx.live() && !crate::system::packages::missing(&ctx.root, &info.capabilities.packages)?.is_empty();
+        for path in info.persistent_paths.iter().filter(|p| !mounted(ctx, p)) {
             let kept = self.kept_path(name, path);
-            let place = fsutil::under_root(&ctx.root, units::system_place(&record.info, path));
-            if kept.exists() {
-                // The package's own file says its accounts' numbers here (a
-                // Tails 6 prosody.cfg.lua's group is another account on Tails 7).
-                if place.exists() {
-                    follow_owner(&kept, &place).with_context(|| format!("giving {} to {}'s owner", kept.display(), place.display()))?;
-                }
-                copy_tree(&kept, &place)?;
+            let place = fsutil::under_root(&ctx.root, units::system_place(info, path));
+            if !kept.exists() || (waiting && !place.exists()) || same_file(&kept, &place) {
+                continue;
             }
+            if place.exists() {
+                follow_owner(&kept, &place).with_context(|| format!("giving {} to {}'s owner", kept.display(), place.display()))?;
+            }
+            copy_tree(&kept, &place)?;
         }
-        self.attach(ctx, name, &record.info)
+        self.attach(ctx, name, info)
     }
 }
 
@@ -422,6 +441,18 @@ fn follow_owner(kept: &Path, place: &Path) -> Result<()> {
         Ok(())
     }
     walk(kept, uid, gid)
+}
+
+/// Whether two plain files hold the same bytes, owner and mode (then the
+/// kept copy is already in place).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::symlink_metadata(a), std::fs::symlink_metadata(b)) {
+        (Ok(x), Ok(y)) if x.is_file() && y.is_file() => {
+            (x.uid(), x.gid(), x.mode()) == (y.uid(), y.gid(), y.mode()) && std::fs::read(a).ok() == std::fs::read(b).ok()
+        }
+        _ => false,
+    }
 }
 
 /// Copy a file or a folder (recursively), keeping modes and owners, never

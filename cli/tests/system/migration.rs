@@ -64,9 +64,21 @@ pub fn tails6_persistent_storage_comes_back_on_tails7(w: &World) {
         SERVICES.iter().map(|s| serde_json::from_str(&a.ok(&[s, "connection-info", "--json"])).unwrap()).collect()
     }; // shut down; Tails 7 boots next, with this release
 
-    let b = boot_autostarted(w, Boot { persistent: Some(storage.path()), ..Boot::default() });
+    // On Tails 7 Additional Software installs the kept packages at boot, in
+    // its own time: prosody is not installed yet when autostart runs (purged
+    // from this boot's root, its account with it), and comes from apt
+    // (Debian 13's .deb kept by scripts/setup) at xmpp's enable.
+    let prosody = super::packages::kept_deb("prosody");
+    let later = storage.path().join("additional-software-later.conf");
+    std::fs::write(&later, "[Service]\nExecStartPre=/usr/bin/dpkg --purge prosody\n").unwrap();
+    let files = vec![
+        (later, "/etc/systemd/system/tails-server-autostart.service.d/additional-software-later.conf".into()),
+        (prosody.clone(), format!("/var/cache/apt/archives/{}", prosody.file_name().unwrap().to_string_lossy())),
+    ];
+    let b = boot_autostarted(w, Boot { persistent: Some(storage.path()), files, ..Boot::default() });
     assert!(b.sys.read("/etc/debian_version").starts_with("13."), "Tails 7 is Debian 13");
     let said = b.sys.sh("journalctl -u tails-server-autostart.service --no-pager");
+    assert!(said.contains("installed: prosody"), "prosody came at enable, after the kept copies were brought back:\n{said}");
     for (service, before) in SERVICES.iter().zip(&connections) {
         let now: serde_json::Value = serde_json::from_str(&b.ok(&[service, "connection-info", "--json"])).unwrap();
         assert_eq!(now["address"], before["address"], "{service}: same onion address");
@@ -98,8 +110,10 @@ pub fn tails6_persistent_storage_comes_back_on_tails7(w: &World) {
     // The XMPP accounts.
     let xmpp = reach(w, &b, "xmpp");
     // Its configuration file, kept with Tails 6's group number (another
-    // account on Tails 7), is readable by prosody again.
+    // account on Tails 7), is readable by prosody again, and its data
+    // folder is prosody's: both waited for the package to say its numbers.
     assert_eq!(b.sys.sh("stat -c %U:%G /etc/prosody/prosody.cfg.lua").trim(), "root:prosody");
+    assert_eq!(b.sys.sh("stat -c %U /var/lib/prosody").trim(), "prosody");
     assert_eq!(xmpp_clients(w, &xmpp, &nonce, "login").expect("the accounts are kept"), format!("received {nonce}"));
     // Additional Software installs packages that exist on Tails 7; the
     // person's own lines stay.

@@ -9,14 +9,19 @@ use tails_server_testkit::fixtures;
 
 use super::{http_get, Boot, World};
 
-/// Debian 13's lighttpd .deb, kept by scripts/setup.
+/// Debian 13's .debs the tests install (lighttpd, prosody), kept by scripts/setup.
 const DEBS: &str = "/var/cache/tails-server-tests/trixie-debs";
 
-pub fn packages_are_installed_with_apt_after_waiting_for_the_lock(w: &World) {
-    let deb = std::fs::read_dir(DEBS)
+/// Debian 13's .deb of `package`, kept by scripts/setup.
+pub fn kept_deb(package: &str) -> std::path::PathBuf {
+    std::fs::read_dir(DEBS)
         .ok()
-        .and_then(|d| d.flatten().map(|e| e.path()).find(|p| p.to_string_lossy().contains("lighttpd_")))
-        .unwrap_or_else(|| panic!("no lighttpd .deb in {DEBS}: run scripts/setup"));
+        .and_then(|d| d.flatten().map(|e| e.path()).find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&format!("{package}_")))))
+        .unwrap_or_else(|| panic!("no {package} .deb in {DEBS}: run scripts/setup"))
+}
+
+pub fn packages_are_installed_with_apt_after_waiting_for_the_lock(w: &World) {
+    let deb = kept_deb("lighttpd");
     let name = deb.file_name().unwrap().to_string_lossy().into_owned();
     let files = vec![(deb.clone(), format!("/var/cache/apt/archives/{name}")), (fixtures::TAILS6_WIKI.into(), "/root/tails6-wiki.wasm".into())];
     let host = w.host(Boot { files, ..Boot::default() });
