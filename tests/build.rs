@@ -8,7 +8,20 @@ use std::process::Command;
 use std::{env, fs};
 
 /// The first-party plugins, one folder each under `plugins/`.
-const FIRST_PARTY: &[&str] = &["mumble", "web", "irc", "gobby", "xmpp", "icecast", "etherpad", "drop", "wiki", "mediawiki", "sftp", "ssh"];
+const FIRST_PARTY: &[&str] = &[
+    "mumble",
+    "web",
+    "irc",
+    "gobby",
+    "xmpp",
+    "icecast",
+    "etherpad",
+    "drop",
+    "wiki",
+    "mediawiki",
+    "sftp",
+    "ssh",
+];
 
 /// The first-party plugins with a `tails6` feature (see `main`).
 const TAILS6: &[&str] = &["mumble", "wiki", "mediawiki"];
@@ -89,21 +102,40 @@ fn main() {
     // Plugins in other languages, built as their authors would: each SDK's
     // build (`scripts/setup` installs each language's tools). Their tools are
     // not cargo, so they run beside the cargo builds below.
-    let languages = [("python", "pysite.py", "pysite"), ("js", "jssite.js", "jssite"), ("c", "csite.c", "csite")];
-    let sdk_builds: Vec<_> = if demo { Vec::new() } else {
+    let languages = [
+        ("python", "pysite.py", "pysite"),
+        ("js", "jssite.js", "jssite"),
+        ("c", "csite.c", "csite"),
+    ];
+    let sdk_builds: Vec<_> = if demo {
+        Vec::new()
+    } else {
         languages
             .iter()
             .map(|&(language, source, name)| {
                 let (workspace, wasm_target) = (workspace.clone(), wasm_target.clone());
-                (language, name, std::thread::spawn(move || sdk_build(&workspace, &wasm_target, language, source, name)))
+                (
+                    language,
+                    name,
+                    std::thread::spawn(move || {
+                        sdk_build(&workspace, &wasm_target, language, source, name)
+                    }),
+                )
             })
             .collect()
     };
     let mut consts = String::new();
     // One cargo for every build without features: its jobs share the cores.
-    let fixtures: &[&str] = if demo { &[] } else { &["foreign-import", "future-contract", "npm-hello", "data-folder", "contract-0-3"] };
-    let packages: Vec<String> =
-        first_party.iter().map(|p| format!("tails-server-plugin-{p}")).chain(fixtures.iter().map(|f| format!("fixture-{f}"))).collect();
+    let fixtures: &[&str] = if demo {
+        &[]
+    } else {
+        &["foreign-import", "future-contract", "npm-hello", "data-folder", "contract-0-3"]
+    };
+    let packages: Vec<String> = first_party
+        .iter()
+        .map(|p| format!("tails-server-plugin-{p}"))
+        .chain(fixtures.iter().map(|f| format!("fixture-{f}")))
+        .collect();
     let built = build_all(&workspace, &wasm_target, &packages, None);
     for (plugin, built) in first_party.iter().zip(&built) {
         consts += &install_signed(built, &out, plugin, &TEST_PUBLISHER_SEED);
@@ -113,9 +145,13 @@ fn main() {
     for (fixture, built) in fixtures.iter().zip(&built[first_party.len()..]) {
         consts += &install(built, &out, fixture);
     }
-    let listed: Vec<String> = first_party.iter().map(|p| format!("({p:?}, {})", p.to_uppercase())).collect();
+    let listed: Vec<String> =
+        first_party.iter().map(|p| format!("({p:?}, {})", p.to_uppercase())).collect();
     consts += &format!("/// Every first-party plugin: its name and built file.\npub const FIRST_PARTY: &[(&str, &str)] = &[{}];\n", listed.join(", "));
-    consts += &format!("pub const TEST_PUBLISHER: &str = {:?};\n", tails_server_signature::publisher_of(&TEST_PUBLISHER_SEED).fingerprint());
+    consts += &format!(
+        "pub const TEST_PUBLISHER: &str = {:?};\n",
+        tails_server_signature::publisher_of(&TEST_PUBLISHER_SEED).fingerprint()
+    );
     if demo {
         fs::write(out.join("fixtures.rs"), consts).unwrap();
         return;
@@ -124,13 +160,22 @@ fn main() {
     // Tails 6 release shipped them: the migration test keeps services with
     // them on Debian 12 and boots their Persistent Storage on Tails 7.
     for plugin in TAILS6 {
-        let built = build(&workspace, &wasm_target, &format!("tails-server-plugin-{plugin}"), Some("tails6"));
+        let built = build(
+            &workspace,
+            &wasm_target,
+            &format!("tails-server-plugin-{plugin}"),
+            Some("tails6"),
+        );
         consts += &install_signed(&built, &out, &format!("tails6-{plugin}"), &TEST_PUBLISHER_SEED);
     }
     // Plugins built for contract 0.2 (unsigned, as they were): the web plugin
     // of that release, a hostile one naming another service's unit, and one
     // keeping a folder it does not declare (0.2 did not ask it to).
-    for (feature, name) in [("site", "contract-0-2"), ("takeover", "contract-0-2-takeover"), ("kept-folder", "contract-0-2-kept-folder")] {
+    for (feature, name) in [
+        ("site", "contract-0-2"),
+        ("takeover", "contract-0-2-takeover"),
+        ("kept-folder", "contract-0-2-kept-folder"),
+    ] {
         let built = build(&workspace, &wasm_target, "fixture-contract-0-2", Some(feature));
         consts += &install(&built, &out, name);
     }
@@ -140,26 +185,46 @@ fn main() {
     }
     for feature in HOSTILE {
         let built = build(&workspace, &wasm_target, "fixture-hostile", Some(feature));
-        let seed = if ["impostor", "shared-user"].contains(feature) { &OTHER_PUBLISHER_SEED } else { &TEST_PUBLISHER_SEED };
+        let seed = if ["impostor", "shared-user"].contains(feature) {
+            &OTHER_PUBLISHER_SEED
+        } else {
+            &TEST_PUBLISHER_SEED
+        };
         consts += &install_signed(&built, &out, &format!("hostile-{feature}"), seed);
         // The same, signed with the key the test kit signs first-party
         // plugins with (public: it is in this repository): still not
         // first-party, which only the shipped bytes are.
         if ["impostor", "shared-user"].contains(feature) {
-            consts += &install_signed(&built, &out, &format!("hostile-{feature}-test-key"), &TEST_PUBLISHER_SEED);
+            consts += &install_signed(
+                &built,
+                &out,
+                &format!("hostile-{feature}-test-key"),
+                &TEST_PUBLISHER_SEED,
+            );
         }
     }
     // The first-party web plugin as somebody else built it: unsigned.
-    consts += &install(&wasm_target.join("wasm32-wasip2/release/tails_server_plugin_web.wasm"), &out, "web-unsigned");
+    consts += &install(
+        &wasm_target.join("wasm32-wasip2/release/tails_server_plugin_web.wasm"),
+        &out,
+        "web-unsigned",
+    );
     for (language, name, built) in sdk_builds {
-        let built = built.join().unwrap_or_else(|_| panic!("building the {language} example failed"));
+        let built =
+            built.join().unwrap_or_else(|_| panic!("building the {language} example failed"));
         consts += &install(&built, &out, &format!("{language}-{name}"));
     }
     fs::write(out.join("fixtures.rs"), consts).unwrap();
 }
 
 /// `sdk/LANGUAGE/build sdk/LANGUAGE/example/SOURCE`, into `<target>/wasm/LANGUAGE/NAME.wasm`.
-fn sdk_build(workspace: &Path, wasm_target: &Path, language: &str, source: &str, name: &str) -> PathBuf {
+fn sdk_build(
+    workspace: &Path,
+    wasm_target: &Path,
+    language: &str,
+    source: &str,
+    name: &str,
+) -> PathBuf {
     let folder = wasm_target.join(language);
     fs::create_dir_all(&folder).unwrap();
     let built = folder.join(format!("{name}.wasm"));
@@ -178,20 +243,31 @@ fn build(workspace: &Path, target_dir: &Path, package: &str, feature: Option<&st
 }
 
 /// Build `packages` for wasm32-wasip2 in one cargo run; their files, in order.
-fn build_all(workspace: &Path, target_dir: &Path, packages: &[String], feature: Option<&str>) -> Vec<PathBuf> {
+fn build_all(
+    workspace: &Path,
+    target_dir: &Path,
+    packages: &[String],
+    feature: Option<&str>,
+) -> Vec<PathBuf> {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace).args(["build", "--release", "--target", "wasm32-wasip2"]);
     for package in packages {
         cmd.args(["--package", package]);
     }
-    cmd.arg("--target-dir")
-        .arg(target_dir);
+    cmd.arg("--target-dir").arg(target_dir);
     if let Some(feature) = feature {
         cmd.args(["--no-default-features", "--features", feature]);
     }
     // Flags meant for the native build must not leak into the wasm one.
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_TARGET", "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER", "CARGO_TARGET_DIR"] {
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_TARGET_DIR",
+    ] {
         cmd.env_remove(var);
     }
     let status = cmd.status().expect("could not run cargo for the wasm fixtures");
@@ -200,7 +276,12 @@ fn build_all(workspace: &Path, target_dir: &Path, packages: &[String], feature: 
         "building {} for wasm32-wasip2 failed; is the target installed? (`rustup target add wasm32-wasip2`)",
         packages.join(", ")
     );
-    packages.iter().map(|p| target_dir.join("wasm32-wasip2/release").join(format!("{}.wasm", p.replace('-', "_")))).collect()
+    packages
+        .iter()
+        .map(|p| {
+            target_dir.join("wasm32-wasip2/release").join(format!("{}.wasm", p.replace('-', "_")))
+        })
+        .collect()
 }
 
 /// Sign the component and install it (see [`install`]).

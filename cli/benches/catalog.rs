@@ -16,7 +16,9 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use tails_server_testkit::systemd_host::{boot_tails7, npm_offline_items, tails_server_items, NetNs, SystemdHost, INSIDE_BIN};
+use tails_server_testkit::systemd_host::{
+    boot_tails7, npm_offline_items, tails_server_items, NetNs, SystemdHost, INSIDE_BIN,
+};
 use tails_server_testkit::tornet::{self, TorNet};
 use tails_server_testkit::{enable_step_seconds, median, ENABLE_STEPS};
 
@@ -58,18 +60,41 @@ fn main() {
     items.extend(npm_offline_items(npmrc.path()));
     let host = boot_tails7(&items);
     let ts = |args: &[&str]| {
-        let out = host.command(INSIDE_BIN).args(args).env("TAILS_SERVER_TOR_CONTROL", net.service_control()).output().unwrap();
+        let out = host
+            .command(INSIDE_BIN)
+            .args(args)
+            .env("TAILS_SERVER_TOR_CONTROL", net.service_control())
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
 
     println!("Each service in a systemd test host, packages installed; enable's steps: median of {RUNS} runs, in seconds.");
-    println!("{:<9} {:>8} {:>9} {:>6} {:>8} {:>7} {:>7} | {:>13} | {:>9}", "service", "packages", "configure", "unit", "firewall", "publish", "enable", "first answer", "memory");
-    for &(service, unit, port, probe) in SERVICES.iter().filter(|s| only.is_empty() || only.iter().any(|o| o == s.0)) {
+    println!(
+        "{:<9} {:>8} {:>9} {:>6} {:>8} {:>7} {:>7} | {:>13} | {:>9}",
+        "service",
+        "packages",
+        "configure",
+        "unit",
+        "firewall",
+        "publish",
+        "enable",
+        "first answer",
+        "memory"
+    );
+    for &(service, unit, port, probe) in
+        SERVICES.iter().filter(|s| only.is_empty() || only.iter().any(|o| o == s.0))
+    {
         ts(&["plugin", "add", service, "--yes"]);
         if NEED_KEYS.contains(&service) {
             let keys = tempfile::tempdir().unwrap();
-            ts(&[service, "set-option", "keys", &tails_server_testkit::ssh_key(keys.path(), "bench").1]);
+            ts(&[
+                service,
+                "set-option",
+                "keys",
+                &tails_server_testkit::ssh_key(keys.path(), "bench").1,
+            ]);
         }
         // The first enable installs (npm for Etherpad) and makes the key.
         ts(&[service, "enable"]);
@@ -85,10 +110,12 @@ fn main() {
                 steps[i].push(enable_step_seconds(&out, step));
             }
             if run == RUNS - 1 {
-                let info: serde_json::Value = serde_json::from_str(&ts(&[service, "connection-info", "--json"])).unwrap();
+                let info: serde_json::Value =
+                    serde_json::from_str(&ts(&[service, "connection-info", "--json"])).unwrap();
                 let address = info["address"].as_str().unwrap().to_string();
                 net.client_key(&address, info["clients"][0]["private-key"].as_str());
-                answer_through_tor(&net, &address, port, probe).unwrap_or_else(|e| panic!("{service}: {e}"));
+                answer_through_tor(&net, &address, port, probe)
+                    .unwrap_or_else(|e| panic!("{service}: {e}"));
                 // From the end of enable, key lookup included, as a person would wait.
                 let since = enabled.elapsed();
                 std::thread::sleep(Duration::from_secs(3));
@@ -123,7 +150,8 @@ fn answer_through_tor(net: &TorNet, address: &str, port: u16, probe: &str) -> Re
             }
             stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
             let mut byte = [0u8; 1];
-            if stream.write_all(probe.as_bytes()).is_ok() && matches!(stream.read(&mut byte), Ok(1)) {
+            if stream.write_all(probe.as_bytes()).is_ok() && matches!(stream.read(&mut byte), Ok(1))
+            {
                 return Ok(());
             }
         }
@@ -138,7 +166,9 @@ fn answer_through_tor(net: &TorNet, address: &str, port: u16, probe: &str) -> Re
 fn resident_kib(host: &SystemdHost, unit: &str) -> u64 {
     host.unit_pids(unit)
         .iter()
-        .map(|pid| host.sh(&format!("awk '/^VmRSS/ {{print $2}}' /proc/{pid}/status 2>/dev/null || true")))
+        .map(|pid| {
+            host.sh(&format!("awk '/^VmRSS/ {{print $2}}' /proc/{pid}/status 2>/dev/null || true"))
+        })
         .filter_map(|kib| kib.trim().parse::<u64>().ok())
         .sum()
 }

@@ -21,7 +21,13 @@ const RUNS: usize = 20;
 /// Run once; wall time and the child's peak RSS in KiB (from wait4).
 fn measure(sandbox: &Sandbox, args: &[&str]) -> (Duration, i64) {
     let start = Instant::now();
-    let child = sandbox.command_as(BIN.as_ref(), args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let child = sandbox
+        .command_as(BIN.as_ref(), args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut status = 0;
     // SAFETY: plain wait4 on our own child, with zeroed out-parameters.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -60,15 +66,26 @@ fn main() {
             .collect();
         let peak = measured.iter().map(|r| r.1).max().unwrap();
         let wall = median(measured.into_iter().map(|r| r.0).collect());
-        println!("plugin add {name:<16}  {:>9.1} ms   peak RSS {:>5.1} MB", wall.as_secs_f64() * 1e3, peak as f64 / 1024.0);
+        println!(
+            "plugin add {name:<16}  {:>9.1} ms   peak RSS {:>5.1} MB",
+            wall.as_secs_f64() * 1e3,
+            peak as f64 / 1024.0
+        );
     }
 
     let sandbox = Sandbox::new(BIN);
     sandbox.ok(&["plugin", "add", fixtures::MUMBLE, "--yes"]);
-    for (label, args) in [("mumble info", vec!["mumble", "info"]), ("mumble set-option (runs the plugin)", vec!["mumble", "set-option", "max-users", "50"])] {
+    for (label, args) in [
+        ("mumble info", vec!["mumble", "info"]),
+        ("mumble set-option (runs the plugin)", vec!["mumble", "set-option", "max-users", "50"]),
+    ] {
         let runs: Vec<(Duration, i64)> = (0..RUNS).map(|_| measure(&sandbox, &args)).collect();
         let peak = runs.iter().map(|r| r.1).max().unwrap();
         let wall = median(runs.into_iter().map(|r| r.0).collect());
-        println!("{label:<36} {:>5.1} ms   peak RSS {:>5.1} MB", wall.as_secs_f64() * 1e3, peak as f64 / 1024.0);
+        println!(
+            "{label:<36} {:>5.1} ms   peak RSS {:>5.1} MB",
+            wall.as_secs_f64() * 1e3,
+            peak as f64 / 1024.0
+        );
     }
 }

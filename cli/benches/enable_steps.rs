@@ -12,7 +12,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use tails_server_testkit::npm_registry::{pack, NpmRegistry};
-use tails_server_testkit::systemd_host::{boot_tails7, tails_server_items, Item, NetNs, SystemdHost, INSIDE_BIN};
+use tails_server_testkit::systemd_host::{
+    boot_tails7, tails_server_items, Item, NetNs, SystemdHost, INSIDE_BIN,
+};
 use tails_server_testkit::tornet::TorNet;
 use tails_server_testkit::{enable_step_seconds, ENABLE_STEPS};
 
@@ -27,20 +29,29 @@ fn main() {
     netns.enter();
     let net = TorNet::start();
     let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/npm-hello/npm");
-    let registry = NpmRegistry::start(vec![pack(&sources.join("tails-server-hello-greeting")), pack(&sources.join("tails-server-hello"))]);
+    let registry = NpmRegistry::start(vec![
+        pack(&sources.join("tails-server-hello-greeting")),
+        pack(&sources.join("tails-server-hello")),
+    ]);
     let mut items = tails_server_items(Path::new(BIN), net.dir());
-    items.push(Item::Copy(tails_server_testkit::fixtures::NPM_HELLO.into(), "/root/hello.wasm".into()));
+    items.push(Item::Copy(
+        tails_server_testkit::fixtures::NPM_HELLO.into(),
+        "/root/hello.wasm".into(),
+    ));
     let host = boot_tails7(&items);
     let ts = |args: &[&str]| {
         let mut cmd = host.command(INSIDE_BIN);
-        cmd.args(args).env("TAILS_SERVER_TOR_CONTROL", net.service_control()).env("npm_config_registry", &registry.url);
+        cmd.args(args)
+            .env("TAILS_SERVER_TOR_CONTROL", net.service_control())
+            .env("npm_config_registry", &registry.url);
         let out = cmd.output().unwrap();
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     for service in ["web", "mumble", "hello"] {
         // The first-party plugins are shipped (added by name); the fixture is a file.
-        let plugin = if service == "hello" { "/root/hello.wasm".to_string() } else { service.to_string() };
+        let plugin =
+            if service == "hello" { "/root/hello.wasm".to_string() } else { service.to_string() };
         ts(&["plugin", "add", &plugin, "--yes"]);
         // First run: vendor unit stopped, key made; npm packages installed.
         let first = ts(&[service, "enable"]);
@@ -65,7 +76,11 @@ fn main() {
         for step in ENABLE_STEPS {
             println!("  {step:<10} {}", figure(steps.remove(step).unwrap()));
         }
-        println!("  {:<10} {}  (whole command, from the test, through nsenter)", "enable", figure(enables));
+        println!(
+            "  {:<10} {}  (whole command, from the test, through nsenter)",
+            "enable",
+            figure(enables)
+        );
         println!("  {:<10} {}", "disable", figure(disables));
     }
 }

@@ -57,7 +57,8 @@ fn ours_once(net: &TorNet) -> Option<(f64, f64)> {
     let start = Instant::now();
     sandbox.ok(&["web", "enable"]);
     let enabled = start.elapsed().as_secs_f64();
-    let info: serde_json::Value = serde_json::from_str(&sandbox.ok(&["web", "connection-info", "--json"])).unwrap();
+    let info: serde_json::Value =
+        serde_json::from_str(&sandbox.ok(&["web", "connection-info", "--json"])).unwrap();
     let address = info["address"].as_str().unwrap();
     net.client_key(address, info["clients"][0]["private-key"].as_str());
     let done = until_page(net, address, 80);
@@ -115,7 +116,10 @@ fn onionshare_once(net: &TorNet) -> Option<f64> {
             }
             net.client_key(&address, None);
         } else {
-            println!("onionshare-cli gave no address; it said:\n{}", said.iter().rev().take(8).rev().cloned().collect::<Vec<_>>().join("\n"));
+            println!(
+                "onionshare-cli gave no address; it said:\n{}",
+                said.iter().rev().take(8).rev().cloned().collect::<Vec<_>>().join("\n")
+            );
         }
         let _ = child.kill();
         let _ = child.wait();
@@ -127,11 +131,17 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let onionshare = Command::new("onionshare-cli").arg("--help").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    let onionshare = Command::new("onionshare-cli")
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
     println!("Starting a private Tor network…");
     let net = TorNet::start();
     serve(8080, "hello from the onion");
-    let (mut raw, mut share, mut ours, mut enables) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut raw, mut share, mut ours, mut enables) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 1..=RUNS {
         raw.extend(raw_once(&net));
         if onionshare {
@@ -141,16 +151,31 @@ fn main() {
             ours.push(total);
             enables.push(enable);
         }
-        println!("round {round}: raw {:?} onionshare {:?} tails-server {:?}", raw.last(), share.last(), ours.last());
+        println!(
+            "round {round}: raw {:?} onionshare {:?} tails-server {:?}",
+            raw.last(),
+            share.last(),
+            ours.last()
+        );
     }
     let floor = median(&raw);
-    println!("\nstart → first page through Tor with the client's key, median of {RUNS} (interleaved):");
+    println!(
+        "\nstart → first page through Tor with the client's key, median of {RUNS} (interleaved):"
+    );
     println!("  raw ADD_ONION by hand      {floor:.2} s  (1.00 × floor)  {raw:.2?}");
     if onionshare && !share.is_empty() {
-        println!("  onionshare-cli --website   {:.2} s  ({:.2} × floor)  {share:.2?}", median(&share), median(&share) / floor);
+        println!(
+            "  onionshare-cli --website   {:.2} s  ({:.2} × floor)  {share:.2?}",
+            median(&share),
+            median(&share) / floor
+        );
     } else {
         println!("  onionshare-cli: not installed or no run reached a page (apt-get install onionshare-cli)");
     }
-    println!("  tails-server web enable    {:.2} s  ({:.2} × floor)  {ours:.2?}", median(&ours), median(&ours) / floor);
+    println!(
+        "  tails-server web enable    {:.2} s  ({:.2} × floor)  {ours:.2?}",
+        median(&ours),
+        median(&ours) / floor
+    );
     println!("  (tails-server enable alone returns after {:.2} s)", median(&enables));
 }

@@ -23,13 +23,29 @@
 use std::path::Path;
 
 use tails_server_testkit::median;
-use tails_server_testkit::systemd_host::{boot_tails7, daemon_files, polkit_grant, tails_server_items, window_binary, Item, NetNs, SystemdHost, INSIDE_BIN};
+use tails_server_testkit::systemd_host::{
+    boot_tails7, daemon_files, polkit_grant, tails_server_items, window_binary, Item, NetNs,
+    SystemdHost, INSIDE_BIN,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tails-server");
 const USER: &str = "tsbench";
 const LAUNCHES: usize = 5;
 const RENDERERS: &[&str] = &["shipped", "gl"];
-const SERVICES: &[&str] = &["web", "mumble", "irc", "gobby", "xmpp", "icecast", "etherpad", "drop", "wiki", "mediawiki", "sftp", "ssh"];
+const SERVICES: &[&str] = &[
+    "web",
+    "mumble",
+    "irc",
+    "gobby",
+    "xmpp",
+    "icecast",
+    "etherpad",
+    "drop",
+    "wiki",
+    "mediawiki",
+    "sftp",
+    "ssh",
+];
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
@@ -52,8 +68,17 @@ fn main() {
     host.sh(&format!("useradd --create-home {USER}"));
     host.sh(&polkit_grant(USER, &["org.tails.server.read"]));
     for service in SERVICES {
-        let out = host.command(INSIDE_BIN).args(["plugin", "add", service, "--yes"]).env("TAILS_SERVER_IN_PROCESS", "1").output().unwrap();
-        assert!(out.status.success(), "plugin add {service}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = host
+            .command(INSIDE_BIN)
+            .args(["plugin", "add", service, "--yes"])
+            .env("TAILS_SERVER_IN_PROCESS", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "plugin add {service}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     // Each launch, in the user's desktop session: the time of the start,
@@ -81,20 +106,41 @@ done; done
     let out = host.desktop_session(USER, &session).output().unwrap();
     let said = String::from_utf8_lossy(&out.stdout);
     let launches: Vec<Launch> = said.split("end\n").filter_map(Launch::read).collect();
-    assert_eq!(launches.len(), LAUNCHES * RENDERERS.len(), "every launch measured:\n{said}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        launches.len(),
+        LAUNCHES * RENDERERS.len(),
+        "every launch measured:\n{said}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     println!("tails-server-gui with {} services listed, through tails-serverd, under Xvfb (this machine: {} cores).", SERVICES.len(), std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
-    println!("{:<28} {:>12} {:>13} {:>11} {:>10}", "", "first frame", "list filled", "resident", "its own");
+    println!(
+        "{:<28} {:>12} {:>13} {:>11} {:>10}",
+        "", "first frame", "list filled", "resident", "its own"
+    );
     let row = |label: &str, first: f64, listed: f64, rss: f64, anon: f64| {
-        println!("{label:<28} {:>9.0} ms {:>10.0} ms {:>7.1} MiB {:>6.1} MiB", first * 1000.0, listed * 1000.0, rss / 1024.0, anon / 1024.0);
+        println!(
+            "{label:<28} {:>9.0} ms {:>10.0} ms {:>7.1} MiB {:>6.1} MiB",
+            first * 1000.0,
+            listed * 1000.0,
+            rss / 1024.0,
+            anon / 1024.0
+        );
     };
     let cold = &launches[0];
     row("first launch (cold caches)", cold.first_frame, cold.listed, cold.rss_kib, cold.anon_kib);
     for renderer in RENDERERS {
         // The cold launch is not in the medians.
-        let these: Vec<&Launch> = launches.iter().skip(1).filter(|l| l.renderer == *renderer).collect();
+        let these: Vec<&Launch> =
+            launches.iter().skip(1).filter(|l| l.renderer == *renderer).collect();
         let m = |f: fn(&Launch) -> f64| median(&these.iter().map(|l| f(l)).collect::<Vec<_>>());
-        row(&format!("{renderer}, median of {}", these.len()), m(|l| l.first_frame), m(|l| l.listed), m(|l| l.rss_kib), m(|l| l.anon_kib));
+        row(
+            &format!("{renderer}, median of {}", these.len()),
+            m(|l| l.first_frame),
+            m(|l| l.listed),
+            m(|l| l.rss_kib),
+            m(|l| l.anon_kib),
+        );
     }
     println!("{:<28} {:>9} ms {:>13} {:>7} MiB", "goal (the GUI issue)", 300, "", 80);
 }
@@ -111,7 +157,11 @@ struct Launch {
 
 impl Launch {
     fn read(text: &str) -> Option<Launch> {
-        let value = |key: &str| text.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok());
+        let value = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        };
         let start = value("timing: start ")?;
         Some(Launch {
             renderer: text.lines().find_map(|l| l.strip_prefix("renderer: "))?.to_string(),

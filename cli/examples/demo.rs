@@ -19,7 +19,10 @@ fn main() {
     let bin = std::env::var("TAILS_SERVER_BIN").expect("scripts/demo sets TAILS_SERVER_BIN");
     let netns = NetNs::new(&format!("tsdemo{}", std::process::id()));
     netns.enter();
-    println!("== Starting a private Tor network in network namespace {} (about 30-60 s)…", netns.name);
+    println!(
+        "== Starting a private Tor network in network namespace {} (about 30-60 s)…",
+        netns.name
+    );
     let net = TorNet::start();
     println!("== Booting a systemd test host (its own PID and mount namespaces, an overlay of a Debian 13 root, as Tails 7)…");
     let host = boot_tails7(&tails_server_items(Path::new(&bin), net.dir()));
@@ -32,7 +35,10 @@ fn main() {
     };
     let run = |args: &[&str]| {
         println!("\n(test host) $ tails-server {}", args.join(" "));
-        assert!(tails_server(args).status().expect("run tails-server").success(), "tails-server {args:?} failed");
+        assert!(
+            tails_server(args).status().expect("run tails-server").success(),
+            "tails-server {args:?} failed"
+        );
     };
     run(&["plugin", "add", "web", "--yes"]);
     run(&["web", "enable"]);
@@ -48,11 +54,15 @@ fn main() {
     net.client_key(&address, Some(&key));
     match fetch(net.client_socks, &address, 80) {
         Fetch::Page(page) => println!("{page}"),
-        Fetch::Refused(code) => panic!("the page did not come through Tor (SOCKS error {code:#04x})"),
+        Fetch::Refused(code) => {
+            panic!("the page did not come through Tor (SOCKS error {code:#04x})")
+        }
     }
     net.client_key(&address, None);
     match fetch(net.client_socks, &address, 80) {
-        Fetch::Refused(code) => println!("== Without the key, Tor refuses the connection (SOCKS error {code:#04x})."),
+        Fetch::Refused(code) => {
+            println!("== Without the key, Tor refuses the connection (SOCKS error {code:#04x}).")
+        }
         Fetch::Page(_) => panic!("the page came without a key"),
     }
     run(&["web", "disable"]);

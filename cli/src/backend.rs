@@ -24,8 +24,12 @@ impl Backend {
     /// The daemon when it runs (or must be asked: not root), else this process.
     /// Explicit places (`--root`, `--state-dir`, `--persistent-dir`) are this
     /// process's: the daemon serves the system's own.
-    pub fn choose(paths: &tails_server_core::context::Paths, local: impl FnOnce() -> Result<Context>) -> Result<Backend> {
-        let explicit = paths.root.is_some() || paths.state_dir.is_some() || paths.persistent_dir.is_some();
+    pub fn choose(
+        paths: &tails_server_core::context::Paths,
+        local: impl FnOnce() -> Result<Context>,
+    ) -> Result<Backend> {
+        let explicit =
+            paths.root.is_some() || paths.state_dir.is_some() || paths.persistent_dir.is_some();
         let root = unsafe { libc::geteuid() } == 0;
         if explicit || std::env::var(IN_PROCESS_VAR).is_ok_and(|v| v == "1") {
             return Ok(Backend::Local(Box::new(local()?)));
@@ -43,11 +47,18 @@ impl Backend {
 
     /// The context, for a command the daemon does not offer yet: root works
     /// in its own process (the state lock keeps it and the daemon apart).
-    pub fn local_only(self, what: &str, local: impl FnOnce() -> Result<Context>) -> Result<Context> {
+    pub fn local_only(
+        self,
+        what: &str,
+        local: impl FnOnce() -> Result<Context>,
+    ) -> Result<Context> {
         match self {
             Backend::Local(ctx) => Ok(*ctx),
             Backend::Daemon(_) if unsafe { libc::geteuid() } == 0 => local(),
-            Backend::Daemon(_) => bail!("`{what}` runs only as root (sudo tails-server {what}): {}", why_root_only(what)),
+            Backend::Daemon(_) => bail!(
+                "`{what}` runs only as root (sudo tails-server {what}): {}",
+                why_root_only(what)
+            ),
         }
     }
 
@@ -68,21 +79,27 @@ impl Backend {
     pub fn plugin(&self, name: &str) -> Result<Value> {
         match self {
             Backend::Local(ctx) => tails_server_core::plugins::shown(ctx, name),
-            Backend::Daemon(d) => d.document(|s| Box::pin(async move { s.plugin_show(name).await })),
+            Backend::Daemon(d) => {
+                d.document(|s| Box::pin(async move { s.plugin_show(name).await }))
+            }
         }
     }
 
     pub fn info(&self, name: &str, details: bool, reveal: bool) -> Result<Value> {
         match self {
             Backend::Local(ctx) => requests::info(ctx, name, details, reveal),
-            Backend::Daemon(d) => d.document(|s| Box::pin(async move { s.service_info(name, details, reveal).await })),
+            Backend::Daemon(d) => {
+                d.document(|s| Box::pin(async move { s.service_info(name, details, reveal).await }))
+            }
         }
     }
 
     pub fn status(&self, name: &str) -> Result<Value> {
         match self {
             Backend::Local(ctx) => requests::status(ctx, name),
-            Backend::Daemon(d) => d.document(|s| Box::pin(async move { s.service_status(name).await })),
+            Backend::Daemon(d) => {
+                d.document(|s| Box::pin(async move { s.service_status(name).await }))
+            }
         }
     }
 
@@ -107,9 +124,14 @@ impl Backend {
     /// not be disabled with why (the others are disabled all the same).
     /// Through the daemon, one job each: it talks to the tor that holds
     /// their onion services.
-    pub fn disable_all(&self, show: fn(&Progress)) -> Result<(Vec<String>, Vec<(String, anyhow::Error)>)> {
+    pub fn disable_all(
+        &self,
+        show: fn(&Progress),
+    ) -> Result<(Vec<String>, Vec<(String, anyhow::Error)>)> {
         let (mut said, mut failed) = (Vec::new(), Vec::new());
-        for row in self.list()?.as_array().into_iter().flatten().filter(|row| row["enabled"] == true) {
+        for row in
+            self.list()?.as_array().into_iter().flatten().filter(|row| row["enabled"] == true)
+        {
             let name = row["name"].as_str().unwrap_or_default().to_string();
             match self.enable(&name, false, show) {
                 Ok(words) => said.push(words),
@@ -119,20 +141,30 @@ impl Backend {
         Ok((said, failed))
     }
 
-    pub fn set_option(&self, name: &str, option: &str, value: Option<&str>, confirm: Confirm) -> Result<String> {
+    pub fn set_option(
+        &self,
+        name: &str,
+        option: &str,
+        value: Option<&str>,
+        confirm: Confirm,
+    ) -> Result<String> {
         match (self, value) {
-            (Backend::Local(ctx), Some(value)) => requests::set_option(ctx, name, option, value, confirm),
+            (Backend::Local(ctx), Some(value)) => {
+                requests::set_option(ctx, name, option, value, confirm)
+            }
             (Backend::Local(ctx), None) => requests::reset_option(ctx, name, option, confirm),
-            (Backend::Daemon(d), value) => d.confirming(confirm, "persistence left on; nothing was deleted", |confirmed| {
-                d.call(|s| {
-                    Box::pin(async move {
-                        match value {
-                            Some(value) => s.set_option(name, option, value, confirmed).await,
-                            None => s.reset_option(name, option, confirmed).await,
-                        }
+            (Backend::Daemon(d), value) => {
+                d.confirming(confirm, "persistence left on; nothing was deleted", |confirmed| {
+                    d.call(|s| {
+                        Box::pin(async move {
+                            match value {
+                                Some(value) => s.set_option(name, option, value, confirmed).await,
+                                None => s.reset_option(name, option, confirmed).await,
+                            }
+                        })
                     })
                 })
-            }),
+            }
         }
     }
 
@@ -140,7 +172,9 @@ impl Backend {
     pub fn rotate_address(&self, name: &str, confirm: Confirm) -> Result<String> {
         match self {
             Backend::Local(ctx) => requests::rotate_address(ctx, name, confirm),
-            Backend::Daemon(d) => d.confirming(confirm, "address unchanged", |confirmed| d.call(|s| Box::pin(async move { s.rotate_address(name, confirmed).await }))),
+            Backend::Daemon(d) => d.confirming(confirm, "address unchanged", |confirmed| {
+                d.call(|s| Box::pin(async move { s.rotate_address(name, confirmed).await }))
+            }),
         }
     }
 
@@ -148,7 +182,9 @@ impl Backend {
     pub fn available(&self) -> Result<Value> {
         match self {
             Backend::Local(ctx) => tails_server_core::plugins::available(ctx),
-            Backend::Daemon(d) => d.document(|s| Box::pin(async move { s.available_plugins().await })),
+            Backend::Daemon(d) => {
+                d.document(|s| Box::pin(async move { s.available_plugins().await }))
+            }
         }
     }
 
@@ -156,7 +192,9 @@ impl Backend {
         match self {
             Backend::Local(ctx) => requests::connection_info(ctx, name, client),
             Backend::Daemon(d) => {
-                let text = d.call(|s| Box::pin(async move { s.connection_info(name, client.unwrap_or("")).await }))?;
+                let text = d.call(|s| {
+                    Box::pin(async move { s.connection_info(name, client.unwrap_or("")).await })
+                })?;
                 Ok(serde_json::from_str(&text)?)
             }
         }
@@ -176,7 +214,10 @@ impl Backend {
             Backend::Daemon(d) => {
                 let said = d.call(|s| Box::pin(async move { s.client_add(name, client).await }))?;
                 let enabled = self.status(name)?["enabled"].as_bool().unwrap_or(false);
-                Ok((said, if enabled { Some(self.connection_info(name, Some(client))?) } else { None }))
+                Ok((
+                    said,
+                    if enabled { Some(self.connection_info(name, Some(client))?) } else { None },
+                ))
             }
         }
     }
@@ -191,7 +232,9 @@ impl Backend {
     pub fn client_remove(&self, name: &str, client: &str) -> Result<String> {
         match self {
             Backend::Local(ctx) => requests::client_remove(ctx, name, client),
-            Backend::Daemon(d) => d.call(|s| Box::pin(async move { s.client_remove(name, client).await })),
+            Backend::Daemon(d) => {
+                d.call(|s| Box::pin(async move { s.client_remove(name, client).await }))
+            }
         }
     }
 }
@@ -223,7 +266,10 @@ impl Daemon {
             let server = ServerProxy::new(&conn).await?;
             let version = server.version().await?;
             if version != tails_server_dbus::VERSION {
-                bail!("the daemon speaks version {version} of the interface and this program {}", tails_server_dbus::VERSION);
+                bail!(
+                    "the daemon speaks version {version} of the interface and this program {}",
+                    tails_server_dbus::VERSION
+                );
             }
             Ok(Daemon { server })
         })
@@ -231,7 +277,12 @@ impl Daemon {
 
     /// Call once unconfirmed; if the daemon says the change needs the
     /// person's agreement, ask here (the daemon cannot) and call again.
-    fn confirming(&self, confirm: Confirm, refused: &str, call: impl Fn(bool) -> Result<String>) -> Result<String> {
+    fn confirming(
+        &self,
+        confirm: Confirm,
+        refused: &str,
+        call: impl Fn(bool) -> Result<String>,
+    ) -> Result<String> {
         match call(false) {
             Err(e) => match client::question(&e.to_string()) {
                 Some(question) if confirm(question) => call(true),
@@ -244,36 +295,57 @@ impl Daemon {
 
     /// What the plugin file open at `file` asks for; the daemon reads it.
     pub fn inspect_plugin(&self, file: std::fs::File) -> Result<Inspection> {
-        let text = self.call(|s| Box::pin(async move { s.inspect_plugin(zbus::zvariant::Fd::from(&file)).await }))?;
+        let text = self.call(|s| {
+            Box::pin(async move { s.inspect_plugin(zbus::zvariant::Fd::from(&file)).await })
+        })?;
         Ok(serde_json::from_str(&text)?)
     }
 
     /// Add the plugin file open at `file`, still the bytes inspected.
-    pub fn add_plugin(&self, file: std::fs::File, sha256: &str, refused: &[String]) -> Result<String> {
+    pub fn add_plugin(
+        &self,
+        file: std::fs::File,
+        sha256: &str,
+        refused: &[String],
+    ) -> Result<String> {
         let refused: Vec<&str> = refused.iter().map(String::as_str).collect();
-        self.call(|s| Box::pin(async move { s.add_plugin(zbus::zvariant::Fd::from(&file), sha256, &refused).await }))
+        self.call(|s| {
+            Box::pin(async move {
+                s.add_plugin(zbus::zvariant::Fd::from(&file), sha256, &refused).await
+            })
+        })
     }
 
     fn call<'a, T>(&'a self, f: impl FnOnce(&'a ServerProxy<'static>) -> Call<'a, T>) -> Result<T> {
         block_on(f(&self.server)).map_err(from_bus)
     }
 
-    fn document<'a>(&'a self, f: impl FnOnce(&'a ServerProxy<'static>) -> Call<'a, String>) -> Result<Value> {
+    fn document<'a>(
+        &'a self,
+        f: impl FnOnce(&'a ServerProxy<'static>) -> Call<'a, String>,
+    ) -> Result<Value> {
         Ok(serde_json::from_str(&self.call(f)?)?)
     }
 
     /// Start an enable or disable, show its progress, return its result.
     fn job(&self, name: &str, enable: bool, show: fn(&Progress)) -> Result<String> {
         block_on(async {
-            let path = if enable { self.server.enable(name).await } else { self.server.disable(name).await }.map_err(from_bus)?;
+            let path = if enable {
+                self.server.enable(name).await
+            } else {
+                self.server.disable(name).await
+            }
+            .map_err(from_bus)?;
             let what = format!("the {} of {name}", if enable { "enable" } else { "disable" });
-            client::follow(self.server.inner().connection(), path, &what, |p| show(&p)).await.map_err(|e| {
-                if e.starts_with("tails-serverd stopped") {
-                    anyhow!("{e}: see `tails-server {name} status`")
-                } else {
-                    anyhow!(e)
-                }
-            })
+            client::follow(self.server.inner().connection(), path, &what, |p| show(&p))
+                .await
+                .map_err(|e| {
+                    if e.starts_with("tails-serverd stopped") {
+                        anyhow!("{e}: see `tails-server {name} status`")
+                    } else {
+                        anyhow!(e)
+                    }
+                })
         })
     }
 }
@@ -287,7 +359,9 @@ fn from_bus(e: zbus::Error) -> anyhow::Error {
 fn why_root_only(what: &str) -> &'static str {
     match what {
         "repair" => "tails-serverd repairs by itself each time it starts",
-        "reconcile" => "tails-serverd publishes every enabled service again by itself whenever tor comes back",
+        "reconcile" => {
+            "tails-serverd publishes every enabled service again by itself whenever tor comes back"
+        }
         "autostart" => "it is run at boot by tails-server-autostart.service",
         _ => "which tor Tails Server uses is the administrator's choice",
     }

@@ -21,7 +21,11 @@ pub struct Global {
 
 impl From<&Global> for tails_server_core::context::Paths {
     fn from(global: &Global) -> Self {
-        tails_server_core::context::Paths { root: global.root.clone(), state_dir: global.state_dir.clone(), persistent_dir: global.persistent_dir.clone() }
+        tails_server_core::context::Paths {
+            root: global.root.clone(),
+            state_dir: global.state_dir.clone(),
+            persistent_dir: global.persistent_dir.clone(),
+        }
     }
 }
 
@@ -252,15 +256,20 @@ mod tests {
         use clap::CommandFactory;
         for command in Cli::command().get_subcommands() {
             for name in std::iter::once(command.get_name()).chain(command.get_all_aliases()) {
-                assert!(RESERVED_NAMES.contains(&name), "`{name}` is a CLI command but not a reserved service name");
+                assert!(
+                    RESERVED_NAMES.contains(&name),
+                    "`{name}` is a CLI command but not a reserved service name"
+                );
             }
         }
     }
 }
 
 /// `--lang`'s values, listed in help and completions.
-fn language() -> impl clap::builder::TypedValueParser<Value = tails_server_core::authoring::Language> {
+fn language() -> impl clap::builder::TypedValueParser<Value = tails_server_core::authoring::Language>
+{
     use clap::builder::TypedValueParser;
     use tails_server_core::authoring::Language;
-    clap::builder::PossibleValuesParser::new(Language::ALL.map(Language::name)).map(|name| Language::named(&name).expect("one of ALL"))
+    clap::builder::PossibleValuesParser::new(Language::ALL.map(Language::name))
+        .map(|name| Language::named(&name).expect("one of ALL"))
 }

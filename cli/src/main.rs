@@ -12,9 +12,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{ClientCommand, Cli, Command, PluginCommand, ServiceCli, ServiceCommand, TorCommand};
-use commands::{plugin, publishing, reference, service};
 use backend::Backend;
+use cli::{Cli, ClientCommand, Command, PluginCommand, ServiceCli, ServiceCommand, TorCommand};
+use commands::{plugin, publishing, reference, service};
 use tails_server_core::context::Context;
 
 /// Run the program with the process's arguments.
@@ -23,7 +23,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // Errors quote plugins and files: shown escaped, lines kept.
-            eprintln!("tails-server: error: {}", tails_server_core::display::text(&format!("{e:#}")));
+            eprintln!(
+                "tails-server: error: {}",
+                tails_server_core::display::text(&format!("{e:#}"))
+            );
             ExitCode::FAILURE
         }
     }
@@ -64,27 +67,48 @@ fn run(args: Vec<OsString>) -> anyhow::Result<()> {
     let cli = Cli::parse_from(args);
     match cli.command {
         Command::List { json } => plugin::list_services(&backend(&cli.global)?, json),
-        Command::Plugin(PluginCommand::Add { file, yes, deny }) => plugin::add(backend(&cli.global)?, &cli.global, &file, yes, &deny),
-        Command::Plugin(PluginCommand::Remove { name }) => plugin::remove(&backend(&cli.global)?, &name),
-        Command::Plugin(PluginCommand::Available { json }) => plugin::available(&backend(&cli.global)?, json),
-        Command::Plugin(PluginCommand::List { json }) => plugin::list_plugins(&backend(&cli.global)?, json),
-        Command::Plugin(PluginCommand::Show { name, json }) => plugin::show(&backend(&cli.global)?, &name, json),
+        Command::Plugin(PluginCommand::Add { file, yes, deny }) => {
+            plugin::add(backend(&cli.global)?, &cli.global, &file, yes, &deny)
+        }
+        Command::Plugin(PluginCommand::Remove { name }) => {
+            plugin::remove(&backend(&cli.global)?, &name)
+        }
+        Command::Plugin(PluginCommand::Available { json }) => {
+            plugin::available(&backend(&cli.global)?, json)
+        }
+        Command::Plugin(PluginCommand::List { json }) => {
+            plugin::list_plugins(&backend(&cli.global)?, json)
+        }
+        Command::Plugin(PluginCommand::Show { name, json }) => {
+            plugin::show(&backend(&cli.global)?, &name, json)
+        }
         // Authoring needs no state, no daemon and no root.
-        Command::Plugin(PluginCommand::New { name, lang, r#in }) => plugin::new_project(&name, lang, &r#in),
+        Command::Plugin(PluginCommand::New { name, lang, r#in }) => {
+            plugin::new_project(&name, lang, &r#in)
+        }
         // Trying boots a host of its own: this machine's state is not touched.
         Command::Plugin(PluginCommand::Try { files, keep }) => plugin::try_plugins(&files, keep),
-        Command::Tor(TorCommand::Status { json }) => publishing::tor_status(&backend(&cli.global)?, json),
-        Command::Tor(TorCommand::Use { control, password }) => publishing::tor_use(&local(&cli.global, "tor use")?, &control, password),
+        Command::Tor(TorCommand::Status { json }) => {
+            publishing::tor_status(&backend(&cli.global)?, json)
+        }
+        Command::Tor(TorCommand::Use { control, password }) => {
+            publishing::tor_use(&local(&cli.global, "tor use")?, &control, password)
+        }
         Command::Tor(TorCommand::Stop) => publishing::tor_stop(&local(&cli.global, "tor stop")?),
         Command::Reconcile => publishing::reconcile(&local(&cli.global, "reconcile")?),
         Command::Repair => service::repair(&local(&cli.global, "repair")?),
-        Command::Autostart { feature_on } => service::autostart(&local(&cli.global, "autostart")?, feature_on),
+        Command::Autostart { feature_on } => {
+            service::autostart(&local(&cli.global, "autostart")?, feature_on)
+        }
         Command::DisableAll => service::disable_all(&backend(&cli.global)?),
         Command::Completions { shell } => reference::completions(shell),
         Command::Man => reference::man_page(),
         Command::Service(words) => {
             let name = words[0].clone();
-            let sub = ServiceCli::parse_from(std::iter::once(format!("tails-server {name}").into()).chain(words.into_iter().skip(1).map(OsString::from)));
+            let sub = ServiceCli::parse_from(
+                std::iter::once(format!("tails-server {name}").into())
+                    .chain(words.into_iter().skip(1).map(OsString::from)),
+            );
             // Options given after the service name win over those before it.
             let global = cli::Global {
                 root: sub.global.root.or(cli.global.root),
@@ -93,18 +117,36 @@ fn run(args: Vec<OsString>) -> anyhow::Result<()> {
             };
             let backend = backend(&global)?;
             match sub.command {
-                ServiceCommand::Info { details, json, show_secrets } => service::info(&backend, &name, details, json, show_secrets),
+                ServiceCommand::Info { details, json, show_secrets } => {
+                    service::info(&backend, &name, details, json, show_secrets)
+                }
                 ServiceCommand::Status { json } => service::status(&backend, &name, json),
-                ServiceCommand::GetOption { option, show_secret } => service::get_option(&backend, &name, &option, show_secret),
-                ServiceCommand::SetOption { option, value, yes } => service::set_option(&backend, &name, &option, Some(&value), yes),
-                ServiceCommand::ResetOption { option, yes } => service::set_option(&backend, &name, &option, None, yes),
+                ServiceCommand::GetOption { option, show_secret } => {
+                    service::get_option(&backend, &name, &option, show_secret)
+                }
+                ServiceCommand::SetOption { option, value, yes } => {
+                    service::set_option(&backend, &name, &option, Some(&value), yes)
+                }
+                ServiceCommand::ResetOption { option, yes } => {
+                    service::set_option(&backend, &name, &option, None, yes)
+                }
                 ServiceCommand::Enable => service::enable(&backend, &name),
                 ServiceCommand::Disable => service::disable(&backend, &name),
-                ServiceCommand::Client(ClientCommand::Add { name: client }) => publishing::add(&backend, &name, &client),
-                ServiceCommand::Client(ClientCommand::List { json }) => publishing::list(&backend, &name, json),
-                ServiceCommand::Client(ClientCommand::Remove { name: client }) => publishing::remove(&backend, &name, &client),
-                ServiceCommand::ConnectionInfo { client, json, no_qr } => publishing::connection_info(&backend, &name, client.as_deref(), json, !no_qr),
-                ServiceCommand::RotateAddress { yes } => publishing::rotate_address(&backend, &name, yes),
+                ServiceCommand::Client(ClientCommand::Add { name: client }) => {
+                    publishing::add(&backend, &name, &client)
+                }
+                ServiceCommand::Client(ClientCommand::List { json }) => {
+                    publishing::list(&backend, &name, json)
+                }
+                ServiceCommand::Client(ClientCommand::Remove { name: client }) => {
+                    publishing::remove(&backend, &name, &client)
+                }
+                ServiceCommand::ConnectionInfo { client, json, no_qr } => {
+                    publishing::connection_info(&backend, &name, client.as_deref(), json, !no_qr)
+                }
+                ServiceCommand::RotateAddress { yes } => {
+                    publishing::rotate_address(&backend, &name, yes)
+                }
             }
         }
     }

@@ -28,7 +28,8 @@ impl AuditLog {
         // Targets and reasons quote what a plugin asked for: only their
         // starts are kept, so that a line is at most about 1 KB (with the
         // broker's lines per call, every byte a plugin can cause is bounded).
-        let (plugin, target, reason) = (bounded(plugin, 64), bounded(target, MAX_TARGET), bounded(reason, MAX_REASON));
+        let (plugin, target, reason) =
+            (bounded(plugin, 64), bounded(target, MAX_TARGET), bounded(reason, MAX_REASON));
         let line = format!("{} plugin={plugin:?} action={action} target={target:?} outcome={outcome} reason={reason:?}\n", utc_now());
         let written = OpenOptions::new()
             .create(true)
@@ -37,7 +38,10 @@ impl AuditLog {
             .open(&self.path)
             .and_then(|mut f| f.write_all(line.as_bytes()));
         if let Err(e) = written {
-            crate::notice::warn(format!("could not write the audit log {}: {e}", self.path.display()));
+            crate::notice::warn(format!(
+                "could not write the audit log {}: {e}",
+                self.path.display()
+            ));
         }
     }
 }
@@ -91,7 +95,13 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let log = AuditLog::new(tmp.path().join("audit.log"));
         let huge = "x".repeat(10 << 20);
-        log.record(&huge, "write-config", &huge, "denied", &format!("{huge} is not a declared path"));
+        log.record(
+            &huge,
+            "write-config",
+            &huge,
+            "denied",
+            &format!("{huge} is not a declared path"),
+        );
         let text = std::fs::read_to_string(tmp.path().join("audit.log")).unwrap();
         assert!(text.len() < 1024, "{} bytes", text.len());
         assert!(text.contains("more bytes not logged"), "{text}");

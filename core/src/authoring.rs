@@ -55,8 +55,14 @@ impl Language {
                 ("src/lib.rs", template!("rust/src/lib.rs"), false),
                 ("build", template!("rust/build"), true),
             ],
-            Language::Python => &[("plugin.py", template!("python/plugin.py"), false), ("build", template!("python/build"), true)],
-            Language::Js => &[("plugin.js", template!("js/plugin.js"), false), ("build", template!("js/build"), true)],
+            Language::Python => &[
+                ("plugin.py", template!("python/plugin.py"), false),
+                ("build", template!("python/build"), true),
+            ],
+            Language::Js => &[
+                ("plugin.js", template!("js/plugin.js"), false),
+                ("build", template!("js/build"), true),
+            ],
         }
     }
 }
@@ -89,20 +95,29 @@ pub struct Created {
 /// must not exist; it is written beside, then renamed into place, so a
 /// failure leaves nothing behind.
 pub fn new_project(name: &str, language: Language, parent: &Path) -> Result<Created> {
-    crate::manifest::check_name(name).map_err(|problem| anyhow!("{problem}; nothing was written"))?;
+    crate::manifest::check_name(name)
+        .map_err(|problem| anyhow!("{problem}; nothing was written"))?;
     let folder = parent.join(name);
     if folder.symlink_metadata().is_ok() {
-        bail!("{} already exists; nothing was written (choose another name or folder)", display::path(&folder));
+        bail!(
+            "{} already exists; nothing was written (choose another name or folder)",
+            display::path(&folder)
+        );
     }
     let sdk = language.sdk(sdk_dir()?);
-    let sdk = sdk.to_str().ok_or_else(|| anyhow!("the SDK's path {} is not UTF-8", display::path(&sdk)))?;
+    let sdk = sdk
+        .to_str()
+        .ok_or_else(|| anyhow!("the SDK's path {} is not UTF-8", display::path(&sdk)))?;
     let scratch = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .tempdir_in(parent)
         .with_context(|| format!("cannot write in {}", display::path(parent)))?;
     let mut files = Vec::new();
     for (path, template, executable) in language.files() {
-        let text = template.replace("@NAME@", name).replace("@CRATE@", &name.replace('-', "_")).replace("@SDK@", sdk);
+        let text = template
+            .replace("@NAME@", name)
+            .replace("@CRATE@", &name.replace('-', "_"))
+            .replace("@SDK@", sdk);
         let file = scratch.path().join(path);
         std::fs::create_dir_all(file.parent().unwrap())?;
         std::fs::write(&file, text)?;
@@ -113,7 +128,8 @@ pub fn new_project(name: &str, language: Language, parent: &Path) -> Result<Crea
         files.push(path.to_string());
     }
     std::fs::write(scratch.path().join(".gitignore"), "*.wasm\ntarget/\n")?;
-    std::fs::rename(scratch.keep(), &folder).with_context(|| format!("cannot make {}", display::path(&folder)))?;
+    std::fs::rename(scratch.keep(), &folder)
+        .with_context(|| format!("cannot make {}", display::path(&folder)))?;
     Ok(Created { folder, files })
 }
 

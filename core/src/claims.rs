@@ -20,7 +20,8 @@ enum Claim {
 }
 
 fn claims(info: &ServiceInfo) -> Vec<Claim> {
-    let mut out: Vec<Claim> = info.capabilities.config_paths.iter().map(|p| Claim::Place(p.clone())).collect();
+    let mut out: Vec<Claim> =
+        info.capabilities.config_paths.iter().map(|p| Claim::Place(p.clone())).collect();
     if let ServiceUnit::HostWritten(spec) = &info.unit {
         out.extend(spec.data_folders.iter().map(|p| Claim::Place(p.clone())));
     }
@@ -41,7 +42,10 @@ fn places_meet(a: &str, b: &str) -> bool {
 /// The first place or port `info` asks for that another added service
 /// (`others`: name and description) holds, in words: what, whose, and what
 /// to do. `None` when it holds nothing of another's.
-pub fn taken<'a>(info: &ServiceInfo, others: impl IntoIterator<Item = (&'a str, &'a ServiceInfo)>) -> Option<String> {
+pub fn taken<'a>(
+    info: &ServiceInfo,
+    others: impl IntoIterator<Item = (&'a str, &'a ServiceInfo)>,
+) -> Option<String> {
     let mine = claims(info);
     for (other, other_info) in others.into_iter().filter(|(name, _)| *name != info.name) {
         for theirs in claims(other_info) {
@@ -50,7 +54,9 @@ pub fn taken<'a>(info: &ServiceInfo, others: impl IntoIterator<Item = (&'a str, 
                     (Claim::Place(w), Claim::Place(t)) if places_meet(w, t) => {
                         format!("it asks for {w}, and {t} belongs to the added service {other}: one service may not read or write another's files")
                     }
-                    (Claim::Port(p, proto), Claim::Port(q, qproto)) if p == q && proto == qproto => {
+                    (Claim::Port(p, proto), Claim::Port(q, qproto))
+                        if p == q && proto == qproto =>
+                    {
                         format!("it asks for port {p}/{proto}, which the added service {other} listens on: its onion would lead to {other}")
                     }
                     _ => continue,

@@ -12,7 +12,12 @@ use tails_server_dbus::Asked;
 /// (`Asked::line` for a terminal). On an upgrade (`previous`: the added
 /// build's description), a unit says how it differs from the added one.
 /// `first_party`: the plugin is Tails Server's own (`plugins::Origin`).
-pub fn describe(caps: &BTreeSet<Capability>, info: &ServiceInfo, previous: Option<&ServiceInfo>, first_party: bool) -> Vec<Asked> {
+pub fn describe(
+    caps: &BTreeSet<Capability>,
+    info: &ServiceInfo,
+    previous: Option<&ServiceInfo>,
+    first_party: bool,
+) -> Vec<Asked> {
     caps.iter()
         .map(|cap| {
             let words = match cap {
@@ -52,11 +57,19 @@ pub fn describe(caps: &BTreeSet<Capability>, info: &ServiceInfo, previous: Optio
 
 /// What consent adds to a path that Persistent Storage keeps.
 fn kept(info: &ServiceInfo, path: &str) -> String {
-    let inside: Vec<&str> = info.persistent_paths.iter().filter(|p| crate::manifest::covers_persistent(path, p)).map(String::as_str).collect();
+    let inside: Vec<&str> = info
+        .persistent_paths
+        .iter()
+        .filter(|p| crate::manifest::covers_persistent(path, p))
+        .map(String::as_str)
+        .collect();
     match inside.as_slice() {
         [] => String::new(),
         [one] if *one == path => "; kept in Persistent Storage when persistence is on".into(),
-        some => format!("; {} kept in Persistent Storage when persistence is on", display::line(&some.join(", "))),
+        some => format!(
+            "; {} kept in Persistent Storage when persistence is on",
+            display::line(&some.join(", "))
+        ),
     }
 }
 
@@ -72,7 +85,9 @@ fn unit_words(info: &ServiceInfo, previous: Option<&ServiceInfo>, first_party: b
             }
         }
     }
-    if let Some(changed) = previous.and_then(|old| crate::units::unit_changes(&old.unit, &info.unit)) {
+    if let Some(changed) =
+        previous.and_then(|old| crate::units::unit_changes(&old.unit, &info.unit))
+    {
         words += &format!(" (changed from the added build: {changed})");
     }
     words
@@ -84,10 +99,16 @@ fn unit_words(info: &ServiceInfo, previous: Option<&ServiceInfo>, first_party: b
 pub fn changes(old: &ServiceInfo, new: &ServiceInfo) -> Vec<String> {
     let mut said = Vec::new();
     for path in new.persistent_paths.iter().filter(|p| !old.persistent_paths.contains(p)) {
-        said.push(format!("Persistent Storage now also keeps {} when persistence is on", display::line(path)));
+        said.push(format!(
+            "Persistent Storage now also keeps {} when persistence is on",
+            display::line(path)
+        ));
     }
     for path in old.persistent_paths.iter().filter(|p| !new.persistent_paths.contains(p)) {
-        said.push(format!("Persistent Storage no longer keeps {}: with persistence on, it is lost at shutdown", display::line(path)));
+        said.push(format!(
+            "Persistent Storage no longer keeps {}: with persistence on, it is lost at shutdown",
+            display::line(path)
+        ));
     }
     said
 }

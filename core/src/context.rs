@@ -40,9 +40,18 @@ impl Context {
         if !root.is_dir() {
             bail!("--root {}: no such folder", root.display());
         }
-        let state = paths.state_dir.clone().unwrap_or_else(|| root.join(crate::places::STATE.trim_start_matches('/')));
+        let state = paths
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| root.join(crate::places::STATE.trim_start_matches('/')));
         let persistence = Persistence::locate(paths.persistent_dir.as_deref(), &root);
-        Ok(Context { root, state: StateDir::new(state), persistence, runtime: OnceCell::new(), progress: std::sync::Arc::new(|_: &Progress| ()) })
+        Ok(Context {
+            root,
+            state: StateDir::new(state),
+            persistence,
+            runtime: OnceCell::new(),
+            progress: std::sync::Arc::new(|_: &Progress| ()),
+        })
     }
 
     /// Tell `show` how each operation goes, and what the code below says on
@@ -80,7 +89,11 @@ impl Context {
     pub fn service(&self, name: &str) -> Result<Service> {
         let Some(record) = self.state.record(name)? else {
             let known = self.state.plugin_names()?;
-            let known = if known.is_empty() { "none yet; add one with `tails-server plugin add FILE.wasm`".into() } else { known.join(", ") };
+            let known = if known.is_empty() {
+                "none yet; add one with `tails-server plugin add FILE.wasm`".into()
+            } else {
+                known.join(", ")
+            };
             bail!("no service named `{name}` (services: {known})");
         };
         let grant = self.state.grant(name)?;
@@ -116,8 +129,18 @@ impl Context {
 
     /// The broker for a service: exactly what it declared and was granted.
     pub fn broker(&self, service: &Service) -> Broker {
-        Broker::new(&service.name, self.root.clone(), service.record.requested(), service.grant.granted.clone(), self.state.audit())
-            .with_secret_readers(crate::units::secret_readers(self.live(), &service.record.info, &service.name))
+        Broker::new(
+            &service.name,
+            self.root.clone(),
+            service.record.requested(),
+            service.grant.granted.clone(),
+            self.state.audit(),
+        )
+        .with_secret_readers(crate::units::secret_readers(
+            self.live(),
+            &service.record.info,
+            &service.name,
+        ))
     }
 
     /// A sandboxed instance of the service's plugin, with its broker.

@@ -12,14 +12,14 @@ use anyhow::{anyhow, bail, Result};
 
 use crate::broker::caps::Capability;
 use crate::context::{Context, Service};
-use crate::system::firewall::{self, Opening};
-use crate::system::npm;
-use crate::system::systemd::{Job, Systemd};
-use crate::tor::block_on;
 use crate::fsutil;
 use crate::journal::{Journal, Operation, Progress, Step, STEPS};
 use crate::runtime::bindings::tails::server::types::{OptionValue, ServiceUnit, UnitSpec};
 use crate::runtime::error_text;
+use crate::system::firewall::{self, Opening};
+use crate::system::npm;
+use crate::system::systemd::{Job, Systemd};
+use crate::tor::block_on;
 use crate::{display, onion, options, units};
 
 fn save(ctx: &Context, service: &Service) -> Result<()> {
@@ -33,7 +33,10 @@ pub fn enable(ctx: &Context, service: &mut Service) -> Result<()> {
     let others = other_services(ctx, service)?;
     refuse_shared_unit(service, &others)?;
     refuse_shared_user(ctx, service, &others)?;
-    if let Some(why) = crate::claims::taken(&service.record.info, others.iter().map(|o| (o.name.as_str(), &o.record.info))) {
+    if let Some(why) = crate::claims::taken(
+        &service.record.info,
+        others.iter().map(|o| (o.name.as_str(), &o.record.info)),
+    ) {
         bail!("{} cannot be enabled: {}", service.name, display::line(&why));
     }
     service.state.journal.operation = Some(Operation::Enable);
@@ -42,9 +45,15 @@ pub fn enable(ctx: &Context, service: &mut Service) -> Result<()> {
         if let Err(e) = run_step(ctx, service, step) {
             ctx.report(Progress::Failed { step });
             if let Err(undo) = disable(ctx, service) {
-                return Err(e.context(format!("and undoing failed too ({undo:#}); run `tails-server repair`")));
+                return Err(e.context(format!(
+                    "and undoing failed too ({undo:#}); run `tails-server repair`"
+                )));
             }
-            return Err(e.context(format!("enabling {} failed at step `{}`; nothing was left enabled", service.name, step.name())));
+            return Err(e.context(format!(
+                "enabling {} failed at step `{}`; nothing was left enabled",
+                service.name,
+                step.name()
+            )));
         }
     }
     service.state.enabled = true;
@@ -58,7 +67,10 @@ pub fn enable(ctx: &Context, service: &mut Service) -> Result<()> {
 fn refuse_ungranted(service: &Service) -> Result<()> {
     let info = &service.record.info;
     let granted = |cap: &Capability| service.grant.granted.contains(cap);
-    let target = Capability::Port { port: info.default_target_port, protocol: crate::broker::caps::Proto::Tcp };
+    let target = Capability::Port {
+        port: info.default_target_port,
+        protocol: crate::broker::caps::Proto::Tcp,
+    };
     if !granted(&target) {
         bail!(
             "{} cannot be enabled: its port {}/tcp (where tor sends its clients) was refused at `plugin add`; add the plugin again and allow it",
@@ -74,7 +86,12 @@ fn refuse_ungranted(service: &Service) -> Result<()> {
 
 /// Every added service but `service`, read once for the checks before enable.
 fn other_services(ctx: &Context, service: &Service) -> Result<Vec<Service>> {
-    ctx.state.plugin_names()?.into_iter().filter(|name| *name != service.name).map(|name| ctx.service(&name)).collect()
+    ctx.state
+        .plugin_names()?
+        .into_iter()
+        .filter(|name| *name != service.name)
+        .map(|name| ctx.service(&name))
+        .collect()
 }
 
 /// One unit runs one service: a plugin naming the packaged unit of another
@@ -85,7 +102,12 @@ fn refuse_shared_unit(service: &Service, others: &[Service]) -> Result<()> {
     for other in others {
         let busy = other.state.enabled || other.state.journal.operation.is_some();
         if busy && units::unit_name(&other.name, &other.record.info.unit) == unit {
-            bail!("{} cannot be enabled: its unit {unit} runs the service {}; disable {} first", service.name, other.name, other.name);
+            bail!(
+                "{} cannot be enabled: its unit {unit} runs the service {}; disable {} first",
+                service.name,
+                other.name,
+                other.name
+            );
         }
     }
     Ok(())
@@ -98,10 +120,16 @@ fn refuse_shared_unit(service: &Service, others: &[Service]) -> Result<()> {
 /// `www-data`) may share; unsigned plugins share with nobody, and a plugin
 /// signed with the key the shipped ones carry is not first-party.
 fn refuse_shared_user(ctx: &Context, service: &Service, others: &[Service]) -> Result<()> {
-    let Some(user) = units::named_user(ctx.live(), &service.record.info, &service.name) else { return Ok(()) };
+    let Some(user) = units::named_user(ctx.live(), &service.record.info, &service.name) else {
+        return Ok(());
+    };
     for other in others {
-        let same_publisher = crate::plugins::origin(&service.record).same_publisher(&crate::plugins::origin(&other.record));
-        if !same_publisher && units::named_user(ctx.live(), &other.record.info, &other.name).as_deref() == Some(user.as_str()) {
+        let same_publisher = crate::plugins::origin(&service.record)
+            .same_publisher(&crate::plugins::origin(&other.record));
+        if !same_publisher
+            && units::named_user(ctx.live(), &other.record.info, &other.name).as_deref()
+                == Some(user.as_str())
+        {
             bail!(
                 "{} cannot be enabled: it runs as the user {user}, and so does the service {} from another publisher; each could read \
                  the other's files and passwords. Keep one of them (`tails-server plugin remove NAME` removes the other)",
@@ -126,7 +154,11 @@ fn run_step(ctx: &Context, service: &mut Service, step: Step) -> Result<()> {
     service.state.journal.current = Some(step);
     save(ctx, service)?;
     let started = std::time::Instant::now();
-    let said = if skipped(ctx, step) { not_live(ctx, service, step)? } else { do_step(ctx, service, step)? };
+    let said = if skipped(ctx, step) {
+        not_live(ctx, service, step)?
+    } else {
+        do_step(ctx, service, step)?
+    };
     ctx.report(Progress::Done { step, said, seconds: Some(started.elapsed().as_secs_f64()) });
     test_pause(Operation::Enable, step);
     let journal = &mut service.state.journal;
@@ -151,7 +183,8 @@ pub fn disable(ctx: &Context, service: &mut Service) -> Result<()> {
         let said = if skipped(ctx, step) {
             not_live(ctx, service, step)?
         } else {
-            undo_step(ctx, service, step).map_err(|e| e.context(format!("undoing step `{}`", step.name())))?
+            undo_step(ctx, service, step)
+                .map_err(|e| e.context(format!("undoing step `{}`", step.name())))?
         };
         ctx.report(Progress::Done { step, said, seconds: None });
         test_pause(Operation::Disable, step);
@@ -228,7 +261,10 @@ pub fn autostart(ctx: &Context, feature_on: bool) -> Result<Vec<(String, anyhow:
                 }
                 ctx.report(Progress::Note { text: words });
             }
-            Err(e) => failed.push((name, e.context("its plugin could not be replaced by the one this Tails Server ships"))),
+            Err(e) => failed.push((
+                name,
+                e.context("its plugin could not be replaced by the one this Tails Server ships"),
+            )),
         }
     }
     for name in ctx.state.plugin_names()? {
@@ -273,7 +309,9 @@ pub fn repair(ctx: &Context) -> Result<usize> {
         let line = match operation {
             Operation::Enable => match enable(ctx, &mut service) {
                 Ok(()) => format!("{name}: the interrupted enable was finished"),
-                Err(e) => format!("{name}: the interrupted enable could not be finished and was undone: {e:#}"),
+                Err(e) => format!(
+                    "{name}: the interrupted enable could not be finished and was undone: {e:#}"
+                ),
             },
             Operation::Disable => {
                 disable(ctx, &mut service)?;
@@ -331,7 +369,9 @@ fn check_shipped(ctx: &Context, service: &Service) -> Result<()> {
 /// refused here, after its packages are installed and before `configure`
 /// has written anything, so that nothing of it is ever read as root.
 async fn refuse_root_unit(service: &Service, systemd: &Systemd, unit: &str) -> Result<()> {
-    if !matches!(service.record.info.unit, ServiceUnit::Packaged(_)) || crate::plugins::origin(&service.record) == crate::plugins::Origin::FirstParty {
+    if !matches!(service.record.info.unit, ServiceUnit::Packaged(_))
+        || crate::plugins::origin(&service.record) == crate::plugins::Origin::FirstParty
+    {
         return Ok(());
     }
     if let Some(why) = systemd.runs_as_root(unit).await? {
@@ -351,11 +391,17 @@ async fn refuse_root_unit(service: &Service, systemd: &Systemd, unit: &str) -> R
 /// packages may not be installed yet: then only what they cannot ship is
 /// refused, and the rest once they are, before `configure` writes anything.
 /// Under `--root` nothing is checked (nothing runs there).
-pub fn check_places(ctx: &Context, info: &crate::runtime::bindings::tails::server::types::ServiceInfo, packages: &[String], after_install: bool) -> Result<()> {
+pub fn check_places(
+    ctx: &Context,
+    info: &crate::runtime::bindings::tails::server::types::ServiceInfo,
+    packages: &[String],
+    after_install: bool,
+) -> Result<()> {
     if !ctx.live() {
         return Ok(());
     }
-    let dpkg = crate::system::packages::Dpkg::read(&ctx.root).map_err(|e| anyhow!("reading dpkg's database: {e}"))?;
+    let dpkg = crate::system::packages::Dpkg::read(&ctx.root)
+        .map_err(|e| anyhow!("reading dpkg's database: {e}"))?;
     let installed = after_install || dpkg.all_installed(packages);
     let problem = crate::broker::caps::owned_places_problems(
         &info.capabilities.config_paths,
@@ -373,12 +419,25 @@ pub fn check_places(ctx: &Context, info: &crate::runtime::bindings::tails::serve
 /// Run the plugin's `configure` with the service's current values and write
 /// what it staged. Returns the files written.
 fn reconfigure(service: &Service, mut instance: crate::runtime::Instance) -> Result<Vec<String>> {
-    let address = onion::address(&service.state).ok_or_else(|| anyhow!("{} has no onion key; add its plugin again", service.name))?;
-    let values = options::for_configure(&service.record.info, &service.specs, &service.state.options, &address);
+    let address = onion::address(&service.state)
+        .ok_or_else(|| anyhow!("{} has no onion key; add its plugin again", service.name))?;
+    let values = options::for_configure(
+        &service.record.info,
+        &service.specs,
+        &service.state.options,
+        &address,
+    );
     if let Err(e) = instance.configure(&values)? {
-        bail!("{}: the plugin could not configure the service; nothing was written:\n  {}", service.name, display::text(&error_text(&e)));
+        bail!(
+            "{}: the plugin could not configure the service; nothing was written:\n  {}",
+            service.name,
+            display::text(&error_text(&e))
+        );
     }
-    instance.broker().commit().map_err(|e| anyhow!("{}: writing the configuration failed: {}", service.name, e.message()))
+    instance
+        .broker()
+        .commit()
+        .map_err(|e| anyhow!("{}: writing the configuration failed: {}", service.name, e.message()))
 }
 
 /// Write the unit the service runs as (or its confining drop-in). Returns
@@ -390,12 +449,15 @@ fn write_unit(ctx: &Context, service: &Service) -> Result<(String, String)> {
     let lan = service.value(options::ALLOW_LAN) == Some(&OptionValue::Boolean(true));
     let text = match &info.unit {
         ServiceUnit::HostWritten(spec) => {
-            let address = onion::address(&service.state).ok_or_else(|| anyhow!("{} has no onion key yet", service.name))?;
-            let values = options::for_configure(info, &service.specs, &service.state.options, &address)
-                .into_iter()
-                .map(|s| (s.name, options::to_text(&s.value)))
-                .collect();
-            units::render(&service.name, spec, &values, lan).map_err(|e| anyhow!("writing {unit}: {e}"))?
+            let address = onion::address(&service.state)
+                .ok_or_else(|| anyhow!("{} has no onion key yet", service.name))?;
+            let values =
+                options::for_configure(info, &service.specs, &service.state.options, &address)
+                    .into_iter()
+                    .map(|s| (s.name, options::to_text(&s.value)))
+                    .collect();
+            units::render(&service.name, spec, &values, lan)
+                .map_err(|e| anyhow!("writing {unit}: {e}"))?
         }
         ServiceUnit::Packaged(_) => {
             check_shipped(ctx, service)?;
@@ -406,16 +468,22 @@ fn write_unit(ctx: &Context, service: &Service) -> Result<(String, String)> {
     if let Some(folder) = file.parent() {
         std::fs::create_dir_all(folder).map_err(|e| anyhow!("making {}: {e}", folder.display()))?;
     }
-    fsutil::write_path_atomic(&file, text.as_bytes(), fsutil::Mode::KeepOr(0o644)).map_err(|e| anyhow!("writing {}: {e}", file.display()))?;
+    fsutil::write_path_atomic(&file, text.as_bytes(), fsutil::Mode::KeepOr(0o644))
+        .map_err(|e| anyhow!("writing {}: {e}", file.display()))?;
     Ok((unit, crate::display::path(&file)))
 }
 
 fn not_live(ctx: &Context, service: &Service, step: Step) -> Result<String> {
-    let mut said = format!("skipped: --root {} is a folder, not the running system", ctx.root.display());
+    let mut said =
+        format!("skipped: --root {} is a folder, not the running system", ctx.root.display());
     if step == Step::Packages {
         let (debian, npm_specs) = granted_packages(service);
         let mut missing = crate::system::packages::missing(&ctx.root, &debian)?;
-        missing.extend(npm::missing(&ctx.root, &service.name, &npm_specs).into_iter().map(|spec| format!("npm:{spec}")));
+        missing.extend(
+            npm::missing(&ctx.root, &service.name, &npm_specs)
+                .into_iter()
+                .map(|spec| format!("npm:{spec}")),
+        );
         if !missing.is_empty() {
             said += &format!(" (not installed there: {})", missing.join(", "));
         }
@@ -442,7 +510,10 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
                 let systemd = Systemd::connect().await?;
                 refuse_root_unit(service, &systemd, unit).await?;
                 // A package may have enabled and started its unit on install.
-                if matches!(info.unit, ServiceUnit::Packaged(_)) && !service.state.journal.done.contains(&Step::Unit) && systemd.is_enabled(unit).await? {
+                if matches!(info.unit, ServiceUnit::Packaged(_))
+                    && !service.state.journal.done.contains(&Step::Unit)
+                    && systemd.is_enabled(unit).await?
+                {
                     systemd.stop_and_disable(unit).await?;
                     ctx.report(Progress::Aside { text: format!("{unit} was set to start on its own: stopped and disabled (Tails Server starts it)") });
                 }
@@ -453,10 +524,22 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
                 p.place(ctx, &service.name, &info)?;
             }
             let refused = refused_packages(service, &packages, &npm_specs);
-            let all: Vec<String> = packages.into_iter().chain(npm_specs.iter().map(|spec| format!("{spec} (npm, in {})", npm::folder_of(&service.name).display()))).collect();
-            let mut said = if all.is_empty() { "none needed".into() } else { format!("installed: {}", all.join(", ")) };
+            let all: Vec<String> = packages
+                .into_iter()
+                .chain(npm_specs.iter().map(|spec| {
+                    format!("{spec} (npm, in {})", npm::folder_of(&service.name).display())
+                }))
+                .collect();
+            let mut said = if all.is_empty() {
+                "none needed".into()
+            } else {
+                format!("installed: {}", all.join(", "))
+            };
             if !refused.is_empty() {
-                said += &format!("\n    Not granted, so not installed: {} (the service may not run without it)", refused.join(", "));
+                said += &format!(
+                    "\n    Not granted, so not installed: {} (the service may not run without it)",
+                    refused.join(", ")
+                );
             }
             Ok(said)
         }
@@ -464,20 +547,31 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
             // A unit with a user of its own reads its secret files through a
             // group of its own, which must exist before they are written.
             // A login account (with its home, the first data folder) too.
-            if let (true, ServiceUnit::HostWritten(spec @ UnitSpec { user: None, .. })) = (ctx.live(), &info.unit) {
+            if let (true, ServiceUnit::HostWritten(spec @ UnitSpec { user: None, .. })) =
+                (ctx.live(), &info.unit)
+            {
                 match spec.data_folders.first().filter(|_| spec.login_shell) {
-                    Some(home) => crate::system::accounts::ensure_login(&service.name, home.trim_end_matches('/')),
+                    Some(home) => crate::system::accounts::ensure_login(
+                        &service.name,
+                        home.trim_end_matches('/'),
+                    ),
                     None => crate::system::accounts::ensure_group(&service.name).map(|_| ()),
                 }
                 .map_err(|e| anyhow!("making the accounts of {}: {e}", service.name))?;
             }
             let written = reconfigure(service, ctx.instance(service)?)?;
-            Ok(format!("configuration written: {}", if written.is_empty() { "(none)".into() } else { written.join(", ") }))
+            Ok(format!(
+                "configuration written: {}",
+                if written.is_empty() { "(none)".into() } else { written.join(", ") }
+            ))
         }
         Step::Unit => {
             let (unit, file) = write_unit(ctx, service)?;
             if !ctx.live() {
-                return Ok(format!("{file} written; not started: --root {} is a folder, not the running system", ctx.root.display()));
+                return Ok(format!(
+                    "{file} written; not started: --root {} is a folder, not the running system",
+                    ctx.root.display()
+                ));
             }
             block_on(async {
                 let systemd = Systemd::connect().await?;
@@ -486,7 +580,10 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
                 systemd.run(Job::Restart, &unit).await?;
                 let state = systemd.active_state(&unit).await?;
                 if state != "active" {
-                    bail!("{unit} is {state} after starting; its last log lines:\n{}", crate::system::systemd::last_log_lines(&unit, 10));
+                    bail!(
+                        "{unit} is {state} after starting; its last log lines:\n{}",
+                        crate::system::systemd::last_log_lines(&unit, 10)
+                    );
                 }
                 Ok(format!("{unit} is running (confined by {file})"))
             })
@@ -497,7 +594,8 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
             let mut all = openings(ctx, Some(&service.name))?;
             all.push(mine.clone());
             firewall::apply(backend, &all)?;
-            let ports: Vec<String> = mine.ports.iter().map(|(p, proto)| format!("{p}/{proto}")).collect();
+            let ports: Vec<String> =
+                mine.ports.iter().map(|(p, proto)| format!("{p}/{proto}")).collect();
             let mut said = format!(
                 "{} open to the LAN: {}; from this computer: {}",
                 ports.join(", "),
@@ -520,17 +618,21 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
             let (_, new_key) = onion::ensure_key(&mut service.state)?;
             let first = onion::ensure_first_client(service);
             save(ctx, service)?; // a retry after a failure keeps the address
-            // Reachable is enough: a new publication takes new introduction
-            // points, so an older descriptor leads nowhere.
+                                 // Reachable is enough: a new publication takes new introduction
+                                 // points, so an older descriptor leads nowhere.
             let address = onion::publish_now(ctx, service, onion::Uploads::Reachable)?;
-            let mut said = format!("published{}: {address}", if new_key { " at a new address" } else { "" });
+            let mut said =
+                format!("published{}: {address}", if new_key { " at a new address" } else { "" });
             // Reachable means the service answers too. A unit is active
             // before its program listens; a slow starter (node, PHP) would
             // turn away the first clients, who come as soon as enable
             // returns. It has been starting all through publishing.
             let port = service.record.info.default_target_port;
             if ctx.live() && !block_on(listening(port, LISTEN_WAIT)) {
-                said += &format!("; the service does not listen on 127.0.0.1:{port} after {} s more yet", LISTEN_WAIT.as_secs());
+                said += &format!(
+                    "; the service does not listen on 127.0.0.1:{port} after {} s more yet",
+                    LISTEN_WAIT.as_secs()
+                );
             }
             if let Some(client) = first {
                 said += &format!(" (made the first client, `{client}`)");
@@ -547,7 +649,12 @@ const LISTEN_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 async fn listening(port: u16, within: std::time::Duration) -> bool {
     let deadline = tokio::time::Instant::now() + within;
     while tokio::time::Instant::now() < deadline {
-        if let Ok(Ok(_)) = tokio::time::timeout(std::time::Duration::from_secs(1), tokio::net::TcpStream::connect(("127.0.0.1", port))).await {
+        if let Ok(Ok(_)) = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            tokio::net::TcpStream::connect(("127.0.0.1", port)),
+        )
+        .await
+        {
             return true;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -566,13 +673,18 @@ fn undo_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String>
             let unit = units::unit_name(&service.name, &service.record.info.unit);
             let file = unit_file(ctx, service);
             let remove = || match std::fs::remove_file(&file) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(anyhow!("removing {}: {e}", file.display())),
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(anyhow!("removing {}: {e}", file.display()))
+                }
                 _ => Ok(()),
             };
             if ctx.live() && check_shipped(ctx, service).is_err() {
                 // Not the service's unit (the enable that failed said so, and
                 // wrote nothing): leave it, and its drop-in, alone.
-                return Ok(format!("{unit} left alone: none of {}'s packages ships it", service.name));
+                return Ok(format!(
+                    "{unit} left alone: none of {}'s packages ships it",
+                    service.name
+                ));
             }
             if ctx.live() {
                 // Stop it, take its file away, and have systemd forget it.
@@ -602,7 +714,10 @@ fn undo_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String>
                 Ok(true) => "onion service removed".into(),
                 Ok(false) => "tor did not hold the onion service".into(),
                 // Detached onion services die with their tor.
-                Err(e) => format!("no tor answers, so none holds it ({})", format!("{e:#}").lines().next().unwrap_or("")),
+                Err(e) => format!(
+                    "no tor answers, so none holds it ({})",
+                    format!("{e:#}").lines().next().unwrap_or("")
+                ),
             })
         }
     }
@@ -612,8 +727,18 @@ fn undo_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String>
 fn granted_packages(service: &Service) -> (Vec<String>, Vec<String>) {
     let caps = &service.record.info.capabilities;
     let granted = |cap: Capability| service.grant.granted.contains(&cap);
-    let debian = caps.packages.iter().filter(|name| granted(Capability::Package { name: (*name).clone() })).cloned().collect();
-    let npm_specs = caps.npm_packages.iter().filter(|spec| granted(Capability::NpmPackage { spec: (*spec).clone() })).cloned().collect();
+    let debian = caps
+        .packages
+        .iter()
+        .filter(|name| granted(Capability::Package { name: (*name).clone() }))
+        .cloned()
+        .collect();
+    let npm_specs = caps
+        .npm_packages
+        .iter()
+        .filter(|spec| granted(Capability::NpmPackage { spec: (*spec).clone() }))
+        .cloned()
+        .collect();
     (debian, npm_specs)
 }
 
@@ -621,7 +746,8 @@ fn granted_packages(service: &Service) -> (Vec<String>, Vec<String>) {
 fn refused_packages(service: &Service, debian: &[String], npm_specs: &[String]) -> Vec<String> {
     let caps = &service.record.info.capabilities;
     let debian = caps.packages.iter().filter(|p| !debian.contains(p)).cloned();
-    let npm_refused = caps.npm_packages.iter().filter(|p| !npm_specs.contains(p)).map(|p| format!("npm:{p}"));
+    let npm_refused =
+        caps.npm_packages.iter().filter(|p| !npm_specs.contains(p)).map(|p| format!("npm:{p}"));
     debian.chain(npm_refused).collect()
 }
 
@@ -637,7 +763,12 @@ fn opening(service: &Service) -> Opening {
             _ => None,
         })
         .collect();
-    Opening { service: service.name.clone(), ports, lan: flag(options::ALLOW_LAN), localhost: flag(options::ALLOW_LOCALHOST) }
+    Opening {
+        service: service.name.clone(),
+        ports,
+        lan: flag(options::ALLOW_LAN),
+        localhost: flag(options::ALLOW_LOCALHOST),
+    }
 }
 
 /// The openings of every service whose firewall step is done, but `except`.
@@ -660,7 +791,11 @@ fn openings(ctx: &Context, except: Option<&str>) -> Result<Vec<Opening>> {
 /// and wait there to be killed.
 fn test_pause(operation: Operation, step: Step) {
     let Ok(at) = std::env::var("TAILS_SERVER_TEST_PAUSE_AFTER") else { return };
-    let here = format!("{}:{}", if operation == Operation::Enable { "enable" } else { "disable" }, step.name());
+    let here = format!(
+        "{}:{}",
+        if operation == Operation::Enable { "enable" } else { "disable" },
+        step.name()
+    );
     if at == here {
         crate::notice::warn(format!("paused after {here}"));
         std::thread::sleep(std::time::Duration::from_secs(600));

@@ -32,14 +32,22 @@ pub fn open_private(path: &Path) -> io::Result<Dir> {
 /// any symbolic link on the way (even one that stays inside), and creating
 /// missing folders (mode 0755) when `create` is set. `Ok(None)` when a folder
 /// is missing and `create` is not set.
-pub fn descend_nofollow<'a>(base: &Dir, components: impl IntoIterator<Item = &'a str>, create: bool) -> io::Result<Option<Dir>> {
+pub fn descend_nofollow<'a>(
+    base: &Dir,
+    components: impl IntoIterator<Item = &'a str>,
+    create: bool,
+) -> io::Result<Option<Dir>> {
     let mut dir = base.try_clone()?;
     for component in components {
         match dir.symlink_metadata(component) {
             Ok(meta) if meta.file_type().is_symlink() => {
-                return Err(refused(format!("`{component}` is a symbolic link; refusing to follow it")));
+                return Err(refused(format!(
+                    "`{component}` is a symbolic link; refusing to follow it"
+                )));
             }
-            Ok(meta) if !meta.is_dir() => return Err(io::Error::other(format!("`{component}` is not a folder"))),
+            Ok(meta) if !meta.is_dir() => {
+                return Err(io::Error::other(format!("`{component}` is not a folder")))
+            }
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
                 let mut builder = DirBuilder::new();
@@ -79,7 +87,9 @@ pub fn write_atomic(dir: &Dir, name: &str, contents: &[u8], mode: Mode) -> io::R
         Ok(meta) if meta.file_type().is_symlink() => {
             return Err(refused(format!("`{name}` is a symbolic link; refusing to replace it")));
         }
-        Ok(meta) if !meta.is_file() => return Err(io::Error::other(format!("`{name}` exists and is not a regular file"))),
+        Ok(meta) if !meta.is_file() => {
+            return Err(io::Error::other(format!("`{name}` exists and is not a regular file")))
+        }
         Ok(meta) => Some(meta),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(e),
@@ -178,7 +188,12 @@ fn copy_entry(src: &Dir, name: &str, dst: &Dir, to_name: &str) -> io::Result<()>
     let handle = match src.open_with(name, &options) {
         Ok(handle) => handle.into_std(),
         // Gone meanwhile, or a link or a socket in its place: not ours to carry.
-        Err(e) if e.kind() == io::ErrorKind::NotFound || matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENXIO)) => return Ok(()),
+        Err(e)
+            if e.kind() == io::ErrorKind::NotFound
+                || matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENXIO)) =>
+        {
+            return Ok(())
+        }
         Err(e) => return Err(e),
     };
     // What it is, decided on the opened file itself.
@@ -186,12 +201,16 @@ fn copy_entry(src: &Dir, name: &str, dst: &Dir, to_name: &str) -> io::Result<()>
     let (mode, uid, gid) = (meta.mode() & 0o7777, meta.uid(), meta.gid());
     if meta.is_dir() {
         let from = Dir::from_std_file(handle);
-        let into = descend_nofollow(dst, [to_name], true)?.ok_or_else(|| io::Error::other(format!("could not make `{to_name}`")))?;
+        let into = descend_nofollow(dst, [to_name], true)?
+            .ok_or_else(|| io::Error::other(format!("could not make `{to_name}`")))?;
         for entry in from.entries()? {
             let entry_name = entry?.file_name();
-            let entry_name = entry_name
-                .to_str()
-                .ok_or_else(|| io::Error::other(format!("`{}` is not a UTF-8 file name; copy it by hand", entry_name.to_string_lossy())))?;
+            let entry_name = entry_name.to_str().ok_or_else(|| {
+                io::Error::other(format!(
+                    "`{}` is not a UTF-8 file name; copy it by hand",
+                    entry_name.to_string_lossy()
+                ))
+            })?;
             copy_entry(&from, entry_name, &into, entry_name)?;
         }
         // cap-std holds folders as O_PATH handles, which cannot change an
@@ -211,8 +230,13 @@ fn copy_entry(src: &Dir, name: &str, dst: &Dir, to_name: &str) -> io::Result<()>
 }
 
 fn split(path: &Path) -> io::Result<(&Path, &str)> {
-    let parent = path.parent().ok_or_else(|| io::Error::other(format!("{} has no folder", path.display())))?;
-    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| io::Error::other(format!("bad file name {}", path.display())))?;
+    let parent = path
+        .parent()
+        .ok_or_else(|| io::Error::other(format!("{} has no folder", path.display())))?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| io::Error::other(format!("bad file name {}", path.display())))?;
     Ok((parent, name))
 }
 
@@ -250,8 +274,11 @@ mod tests {
         assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
         let dir = Dir::open_ambient_dir(tmp.path(), ambient_authority()).unwrap();
         let (done, result) = std::sync::mpsc::channel();
-        std::thread::spawn(move || done.send(read_nofollow(&dir, "planted", 1024).map_err(|e| e.to_string())));
-        let result = result.recv_timeout(std::time::Duration::from_secs(5)).expect("read_nofollow returned");
+        std::thread::spawn(move || {
+            done.send(read_nofollow(&dir, "planted", 1024).map_err(|e| e.to_string()))
+        });
+        let result =
+            result.recv_timeout(std::time::Duration::from_secs(5)).expect("read_nofollow returned");
         assert!(result.unwrap_err().contains("not a regular file"));
     }
 
@@ -260,7 +287,8 @@ mod tests {
     #[test]
     fn copying_a_tree_follows_no_link_and_opens_no_fifo_or_socket() {
         let tmp = tempfile::tempdir().unwrap();
-        let (src, dst, secret) = (tmp.path().join("src"), tmp.path().join("dst"), tmp.path().join("shadow"));
+        let (src, dst, secret) =
+            (tmp.path().join("src"), tmp.path().join("dst"), tmp.path().join("shadow"));
         std::fs::create_dir_all(src.join("sub")).unwrap();
         std::fs::write(&secret, "root's secret").unwrap();
         std::fs::write(src.join("sub/db"), "data").unwrap();
@@ -274,7 +302,10 @@ mod tests {
         copy_tree_nofollow(&src, &dst).unwrap();
         assert_eq!(std::fs::read_to_string(dst.join("sub/db")).unwrap(), "data");
         for not_copied in ["sub/leak", "up", "pipe", "server.sock"] {
-            assert!(std::fs::symlink_metadata(dst.join(not_copied)).is_err(), "{not_copied} was copied");
+            assert!(
+                std::fs::symlink_metadata(dst.join(not_copied)).is_err(),
+                "{not_copied} was copied"
+            );
         }
         // A target folder swapped for a link elsewhere: refused, nothing written there.
         let elsewhere = tmp.path().join("elsewhere");
@@ -290,13 +321,18 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = open_ambient(tmp.path()).unwrap();
         std::fs::write(tmp.path().join("a.conf"), "old").unwrap();
-        std::fs::set_permissions(tmp.path().join("a.conf"), std::fs::Permissions::from_mode(0o640)).unwrap();
+        std::fs::set_permissions(tmp.path().join("a.conf"), std::fs::Permissions::from_mode(0o640))
+            .unwrap();
         write_atomic(&dir, "a.conf", b"new", Mode::KeepOr(0o644)).unwrap();
         assert_eq!(std::fs::read_to_string(tmp.path().join("a.conf")).unwrap(), "new");
-        let mode = std::fs::metadata(tmp.path().join("a.conf")).unwrap().permissions().mode() & 0o777;
+        let mode =
+            std::fs::metadata(tmp.path().join("a.conf")).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o640);
         write_atomic(&dir, "secret", b"s", Mode::Private).unwrap();
-        assert_eq!(std::fs::metadata(tmp.path().join("secret")).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(tmp.path().join("secret")).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         // No temporary file is left behind.
         assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 2);
     }

@@ -29,6 +29,6 @@ pub mod requests;
 pub mod runtime;
 pub mod shipped;
 pub mod state;
-pub mod units;
 pub mod system;
 pub mod tor;
+pub mod units;

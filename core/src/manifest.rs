@@ -6,11 +6,27 @@ use std::collections::BTreeSet;
 use crate::broker::caps::{reserved_port, validate_declared_path, validate_package_name, NpmSpec};
 use crate::display;
 use crate::options::{self, fits, valid_name};
-use crate::runtime::bindings::tails::server::types::{OptionKind, OptionValue, Protocol, ServiceInfo, ServiceUnit};
+use crate::runtime::bindings::tails::server::types::{
+    OptionKind, OptionValue, Protocol, ServiceInfo, ServiceUnit,
+};
 
 /// Words the CLI itself uses; no service may take them (a test checks this
 /// against the CLI's commands).
-pub const RESERVED_NAMES: &[&str] = &["list", "plugin", "help", "version", "tor", "autostart", "repair", "reconcile", "disable-all", "completions", "man", "tails-server", "tails-serverd"];
+pub const RESERVED_NAMES: &[&str] = &[
+    "list",
+    "plugin",
+    "help",
+    "version",
+    "tor",
+    "autostart",
+    "repair",
+    "reconcile",
+    "disable-all",
+    "completions",
+    "man",
+    "tails-server",
+    "tails-serverd",
+];
 
 /// Bounds on what a description may hold: it is stored, shown at consent and
 /// listed by `info`, so its size is the plugin's to choose only within these.
@@ -30,7 +46,10 @@ const MAX_PROBLEMS: usize = 20;
 /// description, and for `plugin new`).
 pub fn check_name(name: &str) -> std::result::Result<(), String> {
     if !valid_name(name) {
-        return Err(format!("name {} must be 1-40 lower-case letters, digits and `-`, starting with a letter", display::quoted(name)));
+        return Err(format!(
+            "name {} must be 1-40 lower-case letters, digits and `-`, starting with a letter",
+            display::quoted(name)
+        ));
     }
     if RESERVED_NAMES.contains(&name) {
         return Err(format!("name `{name}` is a tails-server command"));
@@ -46,9 +65,14 @@ pub fn problems(info: &ServiceInfo) -> Vec<String> {
         say(problem);
     }
     let line = |field: &str, text: &str, required: bool, say: &mut dyn FnMut(String)| {
-        if (required && text.trim().is_empty()) || text.len() > MAX_TEXT || text.chars().any(char::is_control) {
+        if (required && text.trim().is_empty())
+            || text.len() > MAX_TEXT
+            || text.chars().any(char::is_control)
+        {
             let what = if required { "one non-empty line" } else { "one line" };
-            say(format!("{field} must be {what} of at most {MAX_TEXT} bytes without control characters"));
+            say(format!(
+                "{field} must be {what} of at most {MAX_TEXT} bytes without control characters"
+            ));
         }
     };
     line("description", &info.description, true, &mut say);
@@ -56,7 +80,12 @@ pub fn problems(info: &ServiceInfo) -> Vec<String> {
     line("documentation", &info.documentation, true, &mut say);
     line("icon-name", &info.icon_name, true, &mut say);
     line("name-in-gui", info.name_in_gui.as_deref().unwrap_or(""), false, &mut say);
-    line("client-application-in-gui", info.client_application_in_gui.as_deref().unwrap_or(""), false, &mut say);
+    line(
+        "client-application-in-gui",
+        info.client_application_in_gui.as_deref().unwrap_or(""),
+        false,
+        &mut say,
+    );
     let caps = &info.capabilities;
     let counts = [
         ("options", info.options.len(), MAX_OPTIONS),
@@ -83,7 +112,10 @@ pub fn problems(info: &ServiceInfo) -> Vec<String> {
             continue;
         }
         if standard.contains(&option.name) || options::DERIVED.contains(&option.name.as_str()) {
-            say(format!("option `{}` is one every service has; the plugin may not redefine it", option.name));
+            say(format!(
+                "option `{}` is one every service has; the plugin may not redefine it",
+                option.name
+            ));
         }
         if !seen.insert(option.name.as_str()) {
             say(format!("option `{}` is declared twice", option.name));
@@ -100,11 +132,17 @@ pub fn problems(info: &ServiceInfo) -> Vec<String> {
                 line(&field("a choice"), choice, true, &mut say);
             }
         }
-        if let OptionValue::Text(t) | OptionValue::Secret(t) | OptionValue::Choice(t) = &option.default {
+        if let OptionValue::Text(t) | OptionValue::Secret(t) | OptionValue::Choice(t) =
+            &option.default
+        {
             line(&field("the default"), t, false, &mut say);
         }
         if !fits(&option.kind, &option.default) {
-            say(format!("option `{}`: the default does not fit its kind ({})", option.name, display::line(&options::allowed(&option.kind))));
+            say(format!(
+                "option `{}`: the default does not fit its kind ({})",
+                option.name,
+                display::line(&options::allowed(&option.kind))
+            ));
         }
     }
     for package in &caps.packages {
@@ -115,7 +153,9 @@ pub fn problems(info: &ServiceInfo) -> Vec<String> {
     let mut npm_names = BTreeSet::new();
     for spec in &caps.npm_packages {
         match NpmSpec::parse(spec) {
-            Ok(npm) if !npm_names.insert(npm.name.clone()) => say(format!("npm package {} is declared at two versions", npm.name)),
+            Ok(npm) if !npm_names.insert(npm.name.clone()) => {
+                say(format!("npm package {} is declared at two versions", npm.name))
+            }
             Ok(_) => {}
             Err(e) => say(e),
         }
@@ -145,7 +185,12 @@ pub fn problems(info: &ServiceInfo) -> Vec<String> {
     for path in &info.persistent_paths {
         if let Err(e) = validate_declared_path(path) {
             say(format!("persistent path: {e}"));
-        } else if !caps.config_paths.iter().chain(data_folders(info)).any(|declared| covers_persistent(declared, path)) {
+        } else if !caps
+            .config_paths
+            .iter()
+            .chain(data_folders(info))
+            .any(|declared| covers_persistent(declared, path))
+        {
             say(format!(
                 "persistent path {} must be one of the config paths or data folders it declares, or inside one of their folders",
                 display::quoted(path)
@@ -173,5 +218,8 @@ fn data_folders(info: &ServiceInfo) -> impl Iterator<Item = &String> {
 /// A persistent path is covered by a declared config path that is the same
 /// file or folder, or a folder that holds it.
 pub fn covers_persistent(declared: &str, persistent: &str) -> bool {
-    declared == persistent || (declared.ends_with('/') && persistent.starts_with(declared) && persistent.len() > declared.len())
+    declared == persistent
+        || (declared.ends_with('/')
+            && persistent.starts_with(declared)
+            && persistent.len() > declared.len())
 }

@@ -25,7 +25,9 @@ fn seconds_from_env(var: &str, default: u64) -> Duration {
 /// The service's key, made (and stored by the caller) on first use.
 pub fn ensure_key(state: &mut ServiceState) -> Result<(OnionKey, bool)> {
     match &state.onion_key {
-        Some(blob) => Ok((OnionKey::from_base64(blob).context("the stored onion key is damaged")?, false)),
+        Some(blob) => {
+            Ok((OnionKey::from_base64(blob).context("the stored onion key is damaged")?, false))
+        }
         None => {
             let key = OnionKey::generate();
             state.onion_key = Some(key.to_base64());
@@ -73,7 +75,10 @@ pub async fn connect(ctx: &Context, launch: bool) -> Result<Found> {
 /// Connect and wait until that tor is bootstrapped.
 pub async fn connect_ready(ctx: &Context) -> Result<Controller> {
     let mut found = connect(ctx, true).await?;
-    found.controller.wait_bootstrapped(seconds_from_env("TAILS_SERVER_TOR_TIMEOUT_SECS", 60)).await?;
+    found
+        .controller
+        .wait_bootstrapped(seconds_from_env("TAILS_SERVER_TOR_TIMEOUT_SECS", 60))
+        .await?;
     Ok(found.controller)
 }
 
@@ -85,15 +90,26 @@ pub async fn publish(tor: &mut Controller, service: &Service, wait: Uploads) -> 
 
 /// Publish several services at once: every ADD_ONION first, then one wait
 /// for all their descriptors (after a tor restart, all come back together).
-pub async fn publish_all(tor: &mut Controller, services: &[&Service], wait: Uploads) -> Result<Vec<String>> {
+pub async fn publish_all(
+    tor: &mut Controller,
+    services: &[&Service],
+    wait: Uploads,
+) -> Result<Vec<String>> {
     let held = tor.detached().await?;
     tor.subscribe_hs_desc().await?;
     let mut ids = Vec::new();
     for service in services {
-        let key = OnionKey::from_base64(service.state.onion_key.as_ref().context("the service has no onion key yet")?)?;
+        let key = OnionKey::from_base64(
+            service.state.onion_key.as_ref().context("the service has no onion key yet")?,
+        )?;
         let id = key.address();
         let clients: Vec<String> = if client_authorization(service) {
-            let keys: Result<Vec<String>> = service.state.clients.values().map(|k| Ok(ClientKey::from_base32(k)?.public_base32())).collect();
+            let keys: Result<Vec<String>> = service
+                .state
+                .clients
+                .values()
+                .map(|k| Ok(ClientKey::from_base32(k)?.public_base32()))
+                .collect();
             keys?
         } else {
             Vec::new()
@@ -105,14 +121,22 @@ pub async fn publish_all(tor: &mut Controller, services: &[&Service], wait: Uplo
         if held.contains(&id) {
             tor.del_onion(&id).await?;
         }
-        let got = tor.add_onion(&key, virtual_port(service), service.record.info.default_target_port, &clients).await?;
+        let got = tor
+            .add_onion(
+                &key,
+                virtual_port(service),
+                service.record.info.default_target_port,
+                &clients,
+            )
+            .await?;
         if got != id {
             let _ = tor.del_onion(&got).await;
             bail!("tor published {got} instead of {id}");
         }
         ids.push(id);
     }
-    tor.wait_uploaded(&ids, wait, seconds_from_env("TAILS_SERVER_PUBLISH_TIMEOUT_SECS", 90)).await?;
+    tor.wait_uploaded(&ids, wait, seconds_from_env("TAILS_SERVER_PUBLISH_TIMEOUT_SECS", 90))
+        .await?;
     Ok(ids.into_iter().map(|id| format!("{id}.onion")).collect())
 }
 
@@ -140,7 +164,9 @@ pub fn is_published(ctx: &Context, state: &ServiceState) -> bool {
     let Some(id) = service_id(state) else { return false };
     crate::tor::block_on(async {
         match connect(ctx, false).await {
-            Ok(mut found) => found.controller.detached().await.map(|d| d.contains(&id)).unwrap_or(false),
+            Ok(mut found) => {
+                found.controller.detached().await.map(|d| d.contains(&id)).unwrap_or(false)
+            }
             Err(_) => false,
         }
     })
@@ -170,7 +196,9 @@ pub async fn reconcile(ctx: &Context, tor: &mut Controller) -> Result<Vec<String
         let names: Vec<&str> = missing.iter().map(|s| s.name.as_str()).collect();
         // Reachable is enough: the descriptors are the ones tor served
         // before it stopped (no client was removed meanwhile: that needs tor).
-        let addresses = publish_all(tor, &services, Uploads::Reachable).await.with_context(|| format!("publishing {} again", names.join(", ")))?;
+        let addresses = publish_all(tor, &services, Uploads::Reachable)
+            .await
+            .with_context(|| format!("publishing {} again", names.join(", ")))?;
         for (name, address) in names.iter().zip(addresses) {
             report.push(format!("{name}: published again at {address}"));
         }

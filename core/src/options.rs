@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::runtime::bindings::tails::server::types::{IntegerRange, OptionKind, OptionSetting, OptionSpec, OptionValue, ServiceInfo, ServiceUnit};
+use crate::runtime::bindings::tails::server::types::{
+    IntegerRange, OptionKind, OptionSetting, OptionSpec, OptionValue, ServiceInfo, ServiceUnit,
+};
 
 pub const VIRTUAL_PORT: &str = "virtual-port";
 /// The port the server listens on: the plugin's declared (and granted)
@@ -31,7 +33,14 @@ pub const LOGIN_USER: &str = "login-user";
 /// Length of generated secrets (base32-ish alphabet: about 100 bits).
 const SECRET_LENGTH: usize = 20;
 
-fn spec(name: &str, gui: &str, description: &str, group: &str, kind: OptionKind, default: OptionValue) -> OptionSpec {
+fn spec(
+    name: &str,
+    gui: &str,
+    description: &str,
+    group: &str,
+    kind: OptionKind,
+    default: OptionValue,
+) -> OptionSpec {
     OptionSpec {
         name: name.into(),
         name_in_gui: gui.into(),
@@ -50,11 +59,46 @@ pub fn standard(info: &ServiceInfo) -> Vec<OptionSpec> {
     use OptionKind::{Boolean, Port};
     use OptionValue as V;
     vec![
-        spec(VIRTUAL_PORT, "Onion service port", "The port clients connect to on the onion address", "Onion service", Port, V::Port(virt)),
-        spec(PERSISTENCE, "Persistence", "Keep configuration, data, onion address and keys across reboots", "Onion service", Boolean, V::Boolean(false)),
-        spec(AUTOSTART, "Autostart", "Enable the service again after booting", "Onion service", Boolean, V::Boolean(false)),
-        spec(ALLOW_LOCALHOST, "Allow localhost", "Allow connections from this computer", "Access", Boolean, V::Boolean(true)),
-        spec(ALLOW_LAN, "Allow LAN", "Allow connections from the local network, not only through Tor", "Access", Boolean, V::Boolean(false)),
+        spec(
+            VIRTUAL_PORT,
+            "Onion service port",
+            "The port clients connect to on the onion address",
+            "Onion service",
+            Port,
+            V::Port(virt),
+        ),
+        spec(
+            PERSISTENCE,
+            "Persistence",
+            "Keep configuration, data, onion address and keys across reboots",
+            "Onion service",
+            Boolean,
+            V::Boolean(false),
+        ),
+        spec(
+            AUTOSTART,
+            "Autostart",
+            "Enable the service again after booting",
+            "Onion service",
+            Boolean,
+            V::Boolean(false),
+        ),
+        spec(
+            ALLOW_LOCALHOST,
+            "Allow localhost",
+            "Allow connections from this computer",
+            "Access",
+            Boolean,
+            V::Boolean(true),
+        ),
+        spec(
+            ALLOW_LAN,
+            "Allow LAN",
+            "Allow connections from the local network, not only through Tor",
+            "Access",
+            Boolean,
+            V::Boolean(false),
+        ),
         spec(
             CLIENT_AUTHORIZATION,
             "Client authorization",
@@ -84,7 +128,9 @@ pub fn allowed(kind: &OptionKind) -> String {
         OptionKind::Text => "a line of text".into(),
         OptionKind::Secret => "a line of text (kept secret)".into(),
         OptionKind::Port => "a port number from 1 to 65535".into(),
-        OptionKind::Integer(IntegerRange { min, max }) => format!("a whole number from {min} to {max}"),
+        OptionKind::Integer(IntegerRange { min, max }) => {
+            format!("a whole number from {min} to {max}")
+        }
         OptionKind::Choice(choices) => format!("one of: {}", choices.join(", ")),
     }
 }
@@ -98,14 +144,20 @@ pub fn kind_json(kind: &OptionKind) -> serde_json::Value {
         OptionKind::Text => json!({"type": "text"}),
         OptionKind::Secret => json!({"type": "secret"}),
         OptionKind::Port => json!({"type": "port", "min": 1, "max": 65535}),
-        OptionKind::Integer(IntegerRange { min, max }) => json!({"type": "integer", "min": min, "max": max}),
-        OptionKind::Choice(choices) => json!({"type": "choice", "choices": choices.iter().map(|c| crate::display::line(c)).collect::<Vec<_>>()}),
+        OptionKind::Integer(IntegerRange { min, max }) => {
+            json!({"type": "integer", "min": min, "max": max})
+        }
+        OptionKind::Choice(choices) => {
+            json!({"type": "choice", "choices": choices.iter().map(|c| crate::display::line(c)).collect::<Vec<_>>()})
+        }
     }
 }
 
 /// Parse what the user typed into a value of the option's kind.
 pub fn parse(spec: &OptionSpec, text: &str) -> Result<OptionValue, String> {
-    let bad = || format!("`{text}` is not a valid value for {}: expected {}", spec.name, allowed(&spec.kind));
+    let bad = || {
+        format!("`{text}` is not a valid value for {}: expected {}", spec.name, allowed(&spec.kind))
+    };
     let value = match &spec.kind {
         OptionKind::Boolean => match text.to_ascii_lowercase().as_str() {
             "true" | "yes" | "on" | "1" => OptionValue::Boolean(true),
@@ -114,7 +166,10 @@ pub fn parse(spec: &OptionSpec, text: &str) -> Result<OptionValue, String> {
         },
         OptionKind::Text | OptionKind::Secret => {
             if text.chars().any(|c| c.is_control()) || text.len() > 4096 {
-                return Err(format!("{} must be one line of at most 4096 bytes without control characters", spec.name));
+                return Err(format!(
+                    "{} must be one line of at most 4096 bytes without control characters",
+                    spec.name
+                ));
             }
             if matches!(spec.kind, OptionKind::Secret) {
                 OptionValue::Secret(text.into())
@@ -130,7 +185,9 @@ pub fn parse(spec: &OptionSpec, text: &str) -> Result<OptionValue, String> {
             Ok(i) if (*min..=*max).contains(&i) => OptionValue::Integer(i),
             _ => return Err(bad()),
         },
-        OptionKind::Choice(choices) if choices.iter().any(|c| c == text) => OptionValue::Choice(text.into()),
+        OptionKind::Choice(choices) if choices.iter().any(|c| c == text) => {
+            OptionValue::Choice(text.into())
+        }
         OptionKind::Choice(_) => return Err(bad()),
     };
     Ok(value)
@@ -139,7 +196,9 @@ pub fn parse(spec: &OptionSpec, text: &str) -> Result<OptionValue, String> {
 /// Does a value have the option's kind (for defaults a plugin declares)?
 pub fn fits(kind: &OptionKind, value: &OptionValue) -> bool {
     match (kind, value) {
-        (OptionKind::Boolean, OptionValue::Boolean(_)) | (OptionKind::Text, OptionValue::Text(_)) | (OptionKind::Secret, OptionValue::Secret(_)) => true,
+        (OptionKind::Boolean, OptionValue::Boolean(_))
+        | (OptionKind::Text, OptionValue::Text(_))
+        | (OptionKind::Secret, OptionValue::Secret(_)) => true,
         (OptionKind::Port, OptionValue::Port(p)) => *p > 0,
         (OptionKind::Integer(r), OptionValue::Integer(i)) => (r.min..=r.max).contains(i),
         (OptionKind::Choice(choices), OptionValue::Choice(c)) => choices.contains(c),
@@ -175,11 +234,17 @@ pub fn generate_secret() -> String {
 
 /// Fill in secrets with an empty default that have no value yet. Returns
 /// whether anything was generated (and so must be saved).
-pub fn generate_missing_secrets(specs: &[OptionSpec], values: &mut BTreeMap<String, OptionValue>) -> bool {
+pub fn generate_missing_secrets(
+    specs: &[OptionSpec],
+    values: &mut BTreeMap<String, OptionValue>,
+) -> bool {
     let mut changed = false;
     for spec in specs {
         let empty_default = matches!(&spec.default, OptionValue::Secret(s) if s.is_empty());
-        if matches!(spec.kind, OptionKind::Secret) && empty_default && !values.contains_key(&spec.name) {
+        if matches!(spec.kind, OptionKind::Secret)
+            && empty_default
+            && !values.contains_key(&spec.name)
+        {
             values.insert(spec.name.clone(), OptionValue::Secret(generate_secret()));
             changed = true;
         }
@@ -191,26 +256,47 @@ pub fn generate_missing_secrets(specs: &[OptionSpec], values: &mut BTreeMap<Stri
 pub fn current(specs: &[OptionSpec], values: &BTreeMap<String, OptionValue>) -> Vec<OptionSetting> {
     specs
         .iter()
-        .map(|spec| OptionSetting { name: spec.name.clone(), value: values.get(&spec.name).cloned().unwrap_or_else(|| spec.default.clone()) })
+        .map(|spec| OptionSetting {
+            name: spec.name.clone(),
+            value: values.get(&spec.name).cloned().unwrap_or_else(|| spec.default.clone()),
+        })
         .collect()
 }
 
 /// What `configure` receives: every option's value, the target port and the
 /// listen address derived from allow-lan.
-pub fn for_configure(info: &ServiceInfo, specs: &[OptionSpec], values: &BTreeMap<String, OptionValue>, onion_address: &str) -> Vec<OptionSetting> {
+pub fn for_configure(
+    info: &ServiceInfo,
+    specs: &[OptionSpec],
+    values: &BTreeMap<String, OptionValue>,
+    onion_address: &str,
+) -> Vec<OptionSetting> {
     let mut settings = current(specs, values);
-    settings.push(OptionSetting { name: ONION_ADDRESS.into(), value: OptionValue::Text(onion_address.into()) });
-    settings.push(OptionSetting { name: TARGET_PORT.into(), value: OptionValue::Port(info.default_target_port) });
+    settings.push(OptionSetting {
+        name: ONION_ADDRESS.into(),
+        value: OptionValue::Text(onion_address.into()),
+    });
+    settings.push(OptionSetting {
+        name: TARGET_PORT.into(),
+        value: OptionValue::Port(info.default_target_port),
+    });
     let lan = settings.iter().any(|s| s.name == ALLOW_LAN && s.value == OptionValue::Boolean(true));
     let address = if lan { "0.0.0.0" } else { "127.0.0.1" };
-    settings.push(OptionSetting { name: LISTEN_ADDRESS.into(), value: OptionValue::Text(address.into()) });
+    settings.push(OptionSetting {
+        name: LISTEN_ADDRESS.into(),
+        value: OptionValue::Text(address.into()),
+    });
     settings.extend(login_user(info));
     settings
 }
 
 /// What `connection-info` receives: every option's value, and the login
 /// account's name where there is one.
-pub fn for_connection(info: &ServiceInfo, specs: &[OptionSpec], values: &BTreeMap<String, OptionValue>) -> Vec<OptionSetting> {
+pub fn for_connection(
+    info: &ServiceInfo,
+    specs: &[OptionSpec],
+    values: &BTreeMap<String, OptionValue>,
+) -> Vec<OptionSetting> {
     let mut settings = current(specs, values);
     settings.extend(login_user(info));
     settings
@@ -218,9 +304,10 @@ pub fn for_connection(info: &ServiceInfo, specs: &[OptionSpec], values: &BTreeMa
 
 fn login_user(info: &ServiceInfo) -> Option<OptionSetting> {
     match &info.unit {
-        ServiceUnit::HostWritten(spec) if spec.login_shell => {
-            Some(OptionSetting { name: LOGIN_USER.into(), value: OptionValue::Text(crate::system::accounts::login_of(&info.name)) })
-        }
+        ServiceUnit::HostWritten(spec) if spec.login_shell => Some(OptionSetting {
+            name: LOGIN_USER.into(),
+            value: OptionValue::Text(crate::system::accounts::login_of(&info.name)),
+        }),
         _ => None,
     }
 }
@@ -233,7 +320,9 @@ pub fn to_json(spec: &OptionSpec, value: &OptionValue, reveal: bool) -> serde_js
     }
     match value {
         OptionValue::Boolean(b) => J::Bool(*b),
-        OptionValue::Text(s) | OptionValue::Secret(s) | OptionValue::Choice(s) => J::String(s.clone()),
+        OptionValue::Text(s) | OptionValue::Secret(s) | OptionValue::Choice(s) => {
+            J::String(s.clone())
+        }
         OptionValue::Port(p) => J::from(*p),
         OptionValue::Integer(i) => J::from(*i),
     }
@@ -294,7 +383,8 @@ mod tests {
 
     #[test]
     fn errors_say_what_is_allowed() {
-        let err = parse(&spec_of(OptionKind::Integer(IntegerRange { min: 1, max: 1000 })), "0").unwrap_err();
+        let err = parse(&spec_of(OptionKind::Integer(IntegerRange { min: 1, max: 1000 })), "0")
+            .unwrap_err();
         assert!(err.contains("from 1 to 1000"), "{err}");
     }
 

@@ -143,8 +143,13 @@ impl Persistence {
     /// in Additional Software's list.
     pub fn save(&self, ctx: &Context, service: &Service) -> Result<()> {
         self.check_format()?;
-        fsutil::open_private(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
-        fsutil::write_path_atomic(&self.dir.join(FORMAT_FILE), format!("{FORMAT}\n").as_bytes(), fsutil::Mode::Private)?;
+        fsutil::open_private(&self.dir)
+            .with_context(|| format!("creating {}", self.dir.display()))?;
+        fsutil::write_path_atomic(
+            &self.dir.join(FORMAT_FILE),
+            format!("{FORMAT}\n").as_bytes(),
+            fsutil::Mode::Private,
+        )?;
         self.set_feature(true)?;
         let store = self.store();
         let wasm = std::fs::read(ctx.state.plugin_wasm(&service.name))?;
@@ -186,10 +191,13 @@ impl Persistence {
     /// [`Persistence::place`]): bound now, the package would install into it
     /// with the numbers its accounts had on the release that kept it.
     pub fn attach(&self, ctx: &Context, name: &str, info: &ServiceInfo) -> Result<()> {
-        let waiting = ctx.live() && !crate::system::packages::missing(&ctx.root, &info.capabilities.packages)?.is_empty();
+        let waiting = ctx.live()
+            && !crate::system::packages::missing(&ctx.root, &info.capabilities.packages)?
+                .is_empty();
         for path in info.persistent_paths.iter().filter(|p| mounted(ctx, p)) {
             let place = units::system_place(info, path);
-            let (kept, target) = (self.kept_path(name, path), fsutil::under_root(&ctx.root, &place));
+            let (kept, target) =
+                (self.kept_path(name, path), fsutil::under_root(&ctx.root, &place));
             if mounts::is_bound(&kept, &target) || (waiting && kept.exists() && !target.exists()) {
                 continue;
             }
@@ -206,10 +214,14 @@ impl Persistence {
                     std::fs::create_dir_all(&kept)?;
                 }
             } else if target.exists() {
-                follow_owner(&kept, &target).with_context(|| format!("giving {} to {}'s owner", kept.display(), target.display()))?;
+                follow_owner(&kept, &target).with_context(|| {
+                    format!("giving {} to {}'s owner", kept.display(), target.display())
+                })?;
             }
             std::fs::create_dir_all(&target)?;
-            mounts::bind(&kept, &target).with_context(|| format!("bind-mounting {} on {}", kept.display(), target.display()))?;
+            mounts::bind(&kept, &target).with_context(|| {
+                format!("bind-mounting {} on {}", kept.display(), target.display())
+            })?;
         }
         Ok(())
     }
@@ -219,7 +231,10 @@ impl Persistence {
     /// on Tails) once Persistent Storage no longer holds it.
     fn detach(&self, root: &Path, name: &str, info: &ServiceInfo) -> Result<()> {
         for path in info.persistent_paths.iter().filter(|p| is_folder(p)) {
-            let (kept, target) = (self.kept_path(name, path), fsutil::under_root(root, units::system_place(info, path)));
+            let (kept, target) = (
+                self.kept_path(name, path),
+                fsutil::under_root(root, units::system_place(info, path)),
+            );
             if !mounts::is_bound(&kept, &target) {
                 continue;
             }
@@ -227,8 +242,12 @@ impl Persistence {
             // Under the mount is the folder as it was when it was first kept.
             for entry in std::fs::read_dir(&target)? {
                 let entry = entry?.path();
-                if entry.is_dir() && !entry.is_symlink() { std::fs::remove_dir_all(&entry) } else { std::fs::remove_file(&entry) }
-                    .with_context(|| format!("clearing {}", entry.display()))?;
+                if entry.is_dir() && !entry.is_symlink() {
+                    std::fs::remove_dir_all(&entry)
+                } else {
+                    std::fs::remove_file(&entry)
+                }
+                .with_context(|| format!("clearing {}", entry.display()))?;
             }
             copy_tree(&kept, &target)?;
         }
@@ -251,10 +270,12 @@ impl Persistence {
         }
         let files = self.files(name);
         if files.exists() {
-            std::fs::remove_dir_all(&files).with_context(|| format!("removing {}", files.display()))?;
+            std::fs::remove_dir_all(&files)
+                .with_context(|| format!("removing {}", files.display()))?;
         }
         if let Some(tails) = &self.tails {
-            let unneeded: Vec<String> = packages.iter().filter(|p| !still_needed.contains(p)).cloned().collect();
+            let unneeded: Vec<String> =
+                packages.iter().filter(|p| !still_needed.contains(p)).cloned().collect();
             additional_software(tails, &[], &unneeded)?;
         }
         if self.names()?.is_empty() {
@@ -279,14 +300,26 @@ impl Persistence {
     /// in place of those only `old` asked for (a Tails 6 wiki's php8.2-cgi,
     /// which Debian 13 does not have and Additional Software would fail to
     /// install at every boot).
-    pub fn replaced(&self, ctx: &Context, name: &str, old: &crate::state::PluginRecord) -> Result<()> {
+    pub fn replaced(
+        &self,
+        ctx: &Context,
+        name: &str,
+        old: &crate::state::PluginRecord,
+    ) -> Result<()> {
         self.check_format()?;
         let record = ctx.state.record(name)?.with_context(|| format!("{name} has no plugin"))?;
         let wasm = std::fs::read(ctx.state.plugin_wasm(name))?;
         self.store().store_plugin(name, &wasm, &record, &ctx.state.grant(name)?)?;
         if let Some(tails) = &self.tails {
             let needed = self.packages_except(None)?;
-            let unneeded: Vec<String> = old.info.capabilities.packages.iter().filter(|p| !needed.contains(p)).cloned().collect();
+            let unneeded: Vec<String> = old
+                .info
+                .capabilities
+                .packages
+                .iter()
+                .filter(|p| !needed.contains(p))
+                .cloned()
+                .collect();
             additional_software(tails, &record.info.capabilities.packages, &unneeded)?;
         }
         Ok(())
@@ -307,7 +340,9 @@ impl Persistence {
     /// persistent paths into place.
     pub fn restore(&self, ctx: &Context, name: &str) -> Result<()> {
         let store = self.store();
-        let (Some(record), grant) = (store.record(name)?, store.grant(name)?) else { return Ok(()) };
+        let (Some(record), grant) = (store.record(name)?, store.grant(name)?) else {
+            return Ok(());
+        };
         let wasm = std::fs::read(store.plugin_wasm(name))?;
         ctx.state.store_plugin(name, &wasm, &record, &grant)?;
         ctx.state.save_service(name, &store.service(name)?)?;
@@ -324,7 +359,9 @@ impl Persistence {
     /// installed (Additional Software may not have installed it yet) waits
     /// for it, instead of taking the old numbers.
     pub fn place(&self, ctx: &Context, name: &str, info: &ServiceInfo) -> Result<()> {
-        let waiting = ctx.live() && !crate::system::packages::missing(&ctx.root, &info.capabilities.packages)?.is_empty();
+        let waiting = ctx.live()
+            && !crate::system::packages::missing(&ctx.root, &info.capabilities.packages)?
+                .is_empty();
         for path in info.persistent_paths.iter().filter(|p| !mounted(ctx, p)) {
             let kept = self.kept_path(name, path);
             let place = fsutil::under_root(&ctx.root, units::system_place(info, path));
@@ -332,7 +369,9 @@ impl Persistence {
                 continue;
             }
             if place.exists() {
-                follow_owner(&kept, &place).with_context(|| format!("giving {} to {}'s owner", kept.display(), place.display()))?;
+                follow_owner(&kept, &place).with_context(|| {
+                    format!("giving {} to {}'s owner", kept.display(), place.display())
+                })?;
             }
             copy_tree(&kept, &place)?;
         }
@@ -349,7 +388,9 @@ fn feature_line() -> String {
 fn is_our_feature(line: &str) -> bool {
     let line = line.split('#').next().unwrap_or("");
     let mut words = line.split_whitespace();
-    let (Some(_dest), Some(options), None) = (words.next(), words.next(), words.next()) else { return false };
+    let (Some(_dest), Some(options), None) = (words.next(), words.next(), words.next()) else {
+        return false;
+    };
     options.split(',').any(|o| o == format!("source={FEATURE_SOURCE}"))
 }
 
@@ -372,7 +413,12 @@ pub fn wanted(state: &ServiceState) -> bool {
 /// Add and remove packages in Additional Software's list, keeping its other
 /// lines (and comments) as they are.
 fn additional_software(tails: &Path, add: &[String], remove: &[String]) -> Result<()> {
-    edit_lines(&tails.join(ADDITIONAL_SOFTWARE), |l| remove.iter().any(|r| r == l.trim()), add, 0o644)
+    edit_lines(
+        &tails.join(ADDITIONAL_SOFTWARE),
+        |l| remove.iter().any(|r| r == l.trim()),
+        add,
+        0o644,
+    )
 }
 
 /// Rewrite one of Tails' line files: drop the lines `drop` says, append each
@@ -392,7 +438,8 @@ fn edit_lines(path: &Path, drop: impl Fn(&str) -> bool, add: &[String], mode: u3
         new.push('\n');
     }
     if new != old {
-        fsutil::write_path_atomic(path, new.as_bytes(), fsutil::Mode::KeepOr(mode)).with_context(|| format!("writing {}", path.display()))?;
+        fsutil::write_path_atomic(path, new.as_bytes(), fsutil::Mode::KeepOr(mode))
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }
@@ -431,7 +478,8 @@ fn follow_owner(kept: &Path, place: &Path) -> Result<()> {
         };
         let (uid, gid) = (follow(meta.uid(), uid_map), follow(meta.gid(), gid_map));
         if (uid, gid) != (meta.uid(), meta.gid()) {
-            std::os::unix::fs::lchown(path, Some(uid), Some(gid)).with_context(|| format!("chown {}", path.display()))?;
+            std::os::unix::fs::lchown(path, Some(uid), Some(gid))
+                .with_context(|| format!("chown {}", path.display()))?;
         }
         if meta.is_dir() {
             for entry in std::fs::read_dir(path)? {
@@ -449,7 +497,8 @@ fn same_file(a: &Path, b: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     match (std::fs::symlink_metadata(a), std::fs::symlink_metadata(b)) {
         (Ok(x), Ok(y)) if x.is_file() && y.is_file() => {
-            (x.uid(), x.gid(), x.mode()) == (y.uid(), y.gid(), y.mode()) && std::fs::read(a).ok() == std::fs::read(b).ok()
+            (x.uid(), x.gid(), x.mode()) == (y.uid(), y.gid(), y.mode())
+                && std::fs::read(a).ok() == std::fs::read(b).ok()
         }
         _ => false,
     }
@@ -458,7 +507,8 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// Copy a file or a folder (recursively), keeping modes and owners, never
 /// following a link (see [`fsutil::copy_tree_nofollow`]).
 fn copy_tree(from: &Path, to: &Path) -> Result<()> {
-    fsutil::copy_tree_nofollow(from, to).with_context(|| format!("copying {} to {}", from.display(), to.display()))
+    fsutil::copy_tree_nofollow(from, to)
+        .with_context(|| format!("copying {} to {}", from.display(), to.display()))
 }
 
 #[cfg(test)]
@@ -471,9 +521,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(ADDITIONAL_SOFTWARE), "# mine\nvim\n").unwrap();
         additional_software(dir.path(), &["mumble-server".into(), "vim".into()], &[]).unwrap();
-        assert_eq!(std::fs::read_to_string(dir.path().join(ADDITIONAL_SOFTWARE)).unwrap(), "# mine\nvim\nmumble-server\n");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(ADDITIONAL_SOFTWARE)).unwrap(),
+            "# mine\nvim\nmumble-server\n"
+        );
         additional_software(dir.path(), &[], &["mumble-server".into()]).unwrap();
-        assert_eq!(std::fs::read_to_string(dir.path().join(ADDITIONAL_SOFTWARE)).unwrap(), "# mine\nvim\n");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(ADDITIONAL_SOFTWARE)).unwrap(),
+            "# mine\nvim\n"
+        );
     }
 
     /// The feature's line is added once, beside Tails' own lines, with
@@ -482,15 +538,26 @@ mod tests {
     fn our_feature_line_in_persistence_conf() {
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join(PERSISTENCE_CONF);
-        let tails_own = "/home/amnesia/Persistent\tsource=Persistent\n/var/lib/apt/lists\tsource=apt/lists\n";
+        let tails_own =
+            "/home/amnesia/Persistent\tsource=Persistent\n/var/lib/apt/lists\tsource=apt/lists\n";
         std::fs::write(&conf, tails_own).unwrap();
         std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let p = Persistence { dir: dir.path().join("tails-server"), tails: Some(dir.path().to_path_buf()) };
+        let p = Persistence {
+            dir: dir.path().join("tails-server"),
+            tails: Some(dir.path().to_path_buf()),
+        };
         assert!(!p.feature_on().unwrap());
         p.set_feature(true).unwrap();
         p.set_feature(true).unwrap();
-        assert_eq!(std::fs::read_to_string(&conf).unwrap(), format!("{tails_own}/var/lib/tails-server/persistent\tsource=tails-server\n"));
-        assert_eq!(std::fs::metadata(&conf).unwrap().mode() & 0o777, 0o600, "tps refuses any other mode");
+        assert_eq!(
+            std::fs::read_to_string(&conf).unwrap(),
+            format!("{tails_own}/var/lib/tails-server/persistent\tsource=tails-server\n")
+        );
+        assert_eq!(
+            std::fs::metadata(&conf).unwrap().mode() & 0o777,
+            0o600,
+            "tps refuses any other mode"
+        );
         assert!(p.feature_on().unwrap());
         p.set_feature(false).unwrap();
         assert_eq!(std::fs::read_to_string(&conf).unwrap(), tails_own);
@@ -509,7 +576,12 @@ mod tests {
         assert!(p.names().unwrap().is_empty(), "no format file: today's layout");
         std::fs::write(dir.path().join(FORMAT_FILE), "2\n").unwrap();
         let e = format!("{:#}", p.names().unwrap_err());
-        assert!(e.contains("written by a newer Tails Server (its format is `2`; this one reads format 1"), "{e}");
+        assert!(
+            e.contains(
+                "written by a newer Tails Server (its format is `2`; this one reads format 1"
+            ),
+            "{e}"
+        );
         assert!(e.contains("nothing in it was read or changed"), "{e}");
         std::fs::write(dir.path().join(FORMAT_FILE), "\u{1b}[2J junk").unwrap();
         let e = format!("{:#}", p.names().unwrap_err());
@@ -526,7 +598,8 @@ mod tests {
             return;
         }
         let dir = tempfile::tempdir().unwrap();
-        let (kept, place, outside) = (dir.path().join("kept"), dir.path().join("place"), dir.path().join("outside"));
+        let (kept, place, outside) =
+            (dir.path().join("kept"), dir.path().join("place"), dir.path().join("outside"));
         std::fs::create_dir_all(kept.join("sub")).unwrap();
         std::fs::create_dir_all(&place).unwrap();
         std::fs::write(kept.join("sub/db"), "").unwrap();
@@ -548,7 +621,11 @@ mod tests {
         assert_eq!(owner(&kept.join("sub/db")), (60204, 60207));
         assert_eq!(owner(&kept.join("link")), (60204, 60207), "the link itself");
         assert_eq!(owner(&outside), (60104, 60107), "not what it points at");
-        assert_eq!(owner(&kept.join("other")), (60001, 60207), "another owner's file keeps its owner");
+        assert_eq!(
+            owner(&kept.join("other")),
+            (60001, 60207),
+            "another owner's file keeps its owner"
+        );
         // A package folder left to root takes nothing.
         std::os::unix::fs::chown(&place, Some(0), Some(0)).unwrap();
         follow_owner(&kept, &place).unwrap();
@@ -570,7 +647,8 @@ mod tests {
         let src = dir.path().join("src");
         std::fs::create_dir_all(src.join("sub")).unwrap();
         std::fs::write(src.join("sub/db"), "data").unwrap();
-        std::fs::set_permissions(src.join("sub/db"), std::fs::Permissions::from_mode(0o640)).unwrap();
+        std::fs::set_permissions(src.join("sub/db"), std::fs::Permissions::from_mode(0o640))
+            .unwrap();
         copy_tree(&src, &dir.path().join("dst")).unwrap();
         let copied = dir.path().join("dst/sub/db");
         assert_eq!(std::fs::read_to_string(&copied).unwrap(), "data");

@@ -16,14 +16,15 @@ use crate::broker::Broker;
 use crate::context::Context;
 use crate::runtime::bindings::tails::server::types::ServiceInfo;
 use crate::runtime::{sha256_hex, MAX_PLUGIN_BYTES};
-use wasmtime::component::Component;
 use crate::state::{self, Grant, PluginRecord};
 use crate::{consent, display, manifest, options};
+use wasmtime::component::Component;
 
 /// Open a plugin file without blocking on a FIFO (the flag does nothing to
 /// a regular file); [`read`] then reads it, bounded.
 pub fn open(file: &std::path::Path) -> Result<std::fs::File> {
-    tails_server_dbus::client::open_plugin_file(file).with_context(|| format!("cannot read {}", display::path(file)))
+    tails_server_dbus::client::open_plugin_file(file)
+        .with_context(|| format!("cannot read {}", display::path(file)))
 }
 
 /// Open and read a plugin file ([`open`], [`read`]).
@@ -39,7 +40,9 @@ pub fn read(file: std::fs::File, shown: &str) -> Result<Vec<u8>> {
         bail!("refusing {shown}: it is not a regular file (a plugin is a .wasm file)");
     }
     let mut wasm = Vec::new();
-    file.take(MAX_PLUGIN_BYTES as u64 + 1).read_to_end(&mut wasm).with_context(|| format!("cannot read {shown}"))?;
+    file.take(MAX_PLUGIN_BYTES as u64 + 1)
+        .read_to_end(&mut wasm)
+        .with_context(|| format!("cannot read {shown}"))?;
     if wasm.len() > MAX_PLUGIN_BYTES {
         bail!("refusing {shown}: it is larger than {} MiB", MAX_PLUGIN_BYTES >> 20);
     }
@@ -119,7 +122,8 @@ pub struct Candidate {
 pub fn inspect(ctx: &Context, wasm: Vec<u8>, shown: &str) -> Result<Candidate> {
     let sha256 = sha256_hex(&wasm);
     let refuse = |why: anyhow::Error| anyhow!("refusing {shown}: {why:#}");
-    let publisher = tails_server_signature::verify(&wasm).map_err(|e| refuse(anyhow!(e)))?.map(|p| p.0);
+    let publisher =
+        tails_server_signature::verify(&wasm).map_err(|e| refuse(anyhow!(e)))?.map(|p| p.0);
     // Compiled before the lock is taken, so that a file that compiles slowly
     // (bounded too) keeps no other command waiting.
     let rt = ctx.runtime()?;
@@ -150,7 +154,10 @@ pub fn inspect(ctx: &Context, wasm: Vec<u8>, shown: &str) -> Result<Candidate> {
         } else {
             String::new()
         };
-        bail!("refusing {shown}: its description has problems:\n  - {}{older}", problems.iter().map(|p| display::line(p)).collect::<Vec<_>>().join("\n  - "));
+        bail!(
+            "refusing {shown}: its description has problems:\n  - {}{older}",
+            problems.iter().map(|p| display::line(p)).collect::<Vec<_>>().join("\n  - ")
+        );
     }
     let name = info.name.clone();
     let requested = state::requested(&info);
@@ -178,7 +185,9 @@ pub fn inspect(ctx: &Context, wasm: Vec<u8>, shown: &str) -> Result<Candidate> {
     for other in ctx.state.plugin_names()?.into_iter().filter(|other| *other != name) {
         others.extend(ctx.state.record(&other)?.map(|record| (other, record.info)));
     }
-    if let Some(why) = crate::claims::taken(&info, others.iter().map(|(name, info)| (name.as_str(), info))) {
+    if let Some(why) =
+        crate::claims::taken(&info, others.iter().map(|(name, info)| (name.as_str(), info)))
+    {
         bail!("refusing {shown}: {}", display::line(&why));
     }
     crate::engine::check_places(ctx, &info, &info.capabilities.packages, false).map_err(refuse)?;
@@ -188,12 +197,16 @@ pub fn inspect(ctx: &Context, wasm: Vec<u8>, shown: &str) -> Result<Candidate> {
         None => (requested.clone(), BTreeSet::new(), BTreeSet::new()),
         Some(old) => {
             let old_requested = old.requested();
-            let dropped: BTreeSet<Capability> = old_requested.difference(&requested).cloned().collect();
+            let dropped: BTreeSet<Capability> =
+                old_requested.difference(&requested).cloned().collect();
             let kept = previous_grant.granted.intersection(&requested).cloned().collect();
             (requested.difference(&old_requested).cloned().collect(), kept, dropped)
         }
     };
-    let words = |caps: &BTreeSet<Capability>, info: &ServiceInfo, previous: Option<&ServiceInfo>| consent::describe(caps, info, previous, first_party);
+    let words =
+        |caps: &BTreeSet<Capability>, info: &ServiceInfo, previous: Option<&ServiceInfo>| {
+            consent::describe(caps, info, previous, first_party)
+        };
     let inspection = Inspection {
         name,
         description: display::line(&info.description),
@@ -203,13 +216,25 @@ pub fn inspect(ctx: &Context, wasm: Vec<u8>, shown: &str) -> Result<Candidate> {
         older_contract: contract != crate::runtime::CONTRACT_VERSION,
         already_added: previous.as_ref().is_some_and(|p| p.sha256 == sha256),
         replaces: previous.as_ref().map(|p| p.sha256.clone()),
-        no_longer_asks: previous.as_ref().map(|old| words(&no_longer, &old.info, None)).unwrap_or_default(),
-        changes: previous.as_ref().map(|old| consent::changes(&old.info, &info)).unwrap_or_default(),
+        no_longer_asks: previous
+            .as_ref()
+            .map(|old| words(&no_longer, &old.info, None))
+            .unwrap_or_default(),
+        changes: previous
+            .as_ref()
+            .map(|old| consent::changes(&old.info, &info))
+            .unwrap_or_default(),
         requested: requested.iter().map(|c| c.to_string()).collect(),
         asks: words(&to_ask, &info, previous.as_ref().map(|p| &p.info)),
         kept: kept.iter().map(|c: &Capability| c.to_string()).collect(),
     };
-    let record = PluginRecord { sha256, contract: contract.into(), publisher, first_party: Some(first_party), info };
+    let record = PluginRecord {
+        sha256,
+        contract: contract.into(),
+        publisher,
+        first_party: Some(first_party),
+        info,
+    };
     Ok(Candidate { wasm, component, record, requested, kept, to_ask, previous, inspection })
 }
 
@@ -219,12 +244,18 @@ impl Candidate {
     pub fn capabilities(&self, named: &[String]) -> Result<BTreeSet<Capability>> {
         let mut out = BTreeSet::new();
         for text in named {
-            let cap: Capability = text.parse().map_err(|e: String| anyhow!("{}", display::line(&e)))?;
+            let cap: Capability =
+                text.parse().map_err(|e: String| anyhow!("{}", display::line(&e)))?;
             // By the short form a person types: a host-written unit's
             // capability also carries its spec, which `unit:NAME` does not.
-            let Some(asked) = self.requested.iter().find(|c| c.to_string() == cap.to_string()) else {
+            let Some(asked) = self.requested.iter().find(|c| c.to_string() == cap.to_string())
+            else {
                 let all: Vec<String> = self.requested.iter().map(|c| c.to_string()).collect();
-                bail!("`{}` does not ask for {cap}; it asks for: {}", self.inspection.name, all.join(", "));
+                bail!(
+                    "`{}` does not ask for {cap}; it asks for: {}",
+                    self.inspection.name,
+                    all.join(", ")
+                );
             };
             out.insert(asked.clone());
         }
@@ -239,15 +270,23 @@ impl Candidate {
         let _lock = ctx.state.lock()?;
         // What was inspected is what is replaced: another add in between
         // would make the person's answer about a different plugin.
-        if ctx.state.record(&name)?.map(|r| r.sha256) != self.previous.as_ref().map(|p| p.sha256.clone()) {
+        if ctx.state.record(&name)?.map(|r| r.sha256)
+            != self.previous.as_ref().map(|p| p.sha256.clone())
+        {
             bail!("the added `{name}` changed since this file was inspected; inspect it again");
         }
         if self.inspection.already_added && refused.is_empty() {
             return Ok(format!("{name} is already added (sha256 {sha256})."));
         }
-        let granted: BTreeSet<Capability> = self.kept.union(&self.to_ask).filter(|c| !refused.contains(c)).cloned().collect();
+        let granted: BTreeSet<Capability> =
+            self.kept.union(&self.to_ask).filter(|c| !refused.contains(c)).cloned().collect();
         let rt = ctx.runtime()?;
-        ctx.state.store_plugin(&name, &self.wasm, &self.record, &Grant { sha256: sha256.clone(), granted })?;
+        ctx.state.store_plugin(
+            &name,
+            &self.wasm,
+            &self.record,
+            &Grant { sha256: sha256.clone(), granted },
+        )?;
         rt.store_in_cache(&self.component, &sha256);
         if let Some(old) = &self.previous {
             rt.forget_cached(&old.sha256);
@@ -256,12 +295,17 @@ impl Candidate {
         // change behind the person's back later; the onion key is made now,
         // so that the plugin knows its address from the first `configure`.
         let mut service = ctx.state.service(&name)?;
-        let new_secrets = options::generate_missing_secrets(&options::all_specs(&self.record.info), &mut service.options);
+        let new_secrets = options::generate_missing_secrets(
+            &options::all_specs(&self.record.info),
+            &mut service.options,
+        );
         let (_, new_key) = crate::onion::ensure_key(&mut service)?;
         if new_secrets || new_key || self.previous.is_none() {
             ctx.save_service(&name, &service)?;
         }
-        Ok(format!("Added {name}.\nNext: `tails-server {name} info`, then `tails-server {name} enable`."))
+        Ok(format!(
+            "Added {name}.\nNext: `tails-server {name} info`, then `tails-server {name} enable`."
+        ))
     }
 }
 
@@ -289,7 +333,9 @@ pub fn follow_shipped(ctx: &Context, name: &str) -> Result<Option<(PluginRecord,
         return Ok(None);
     }
     let candidate = inspect(ctx, wasm, &display::path(&path))?;
-    let lines = |asked: &[tails_server_dbus::Asked]| asked.iter().map(|a| a.line()).collect::<Vec<_>>().join("\n");
+    let lines = |asked: &[tails_server_dbus::Asked]| {
+        asked.iter().map(|a| a.line()).collect::<Vec<_>>().join("\n")
+    };
     let mut words = format!(
         "{name}: its plugin is now the one this Tails Server ships ({}, sha256 {}), in place of the one kept from an earlier \
          release (sha256 {}); its settings, address and client keys are kept.",
@@ -328,9 +374,11 @@ pub fn remove(ctx: &Context, name: &str) -> Result<String> {
         p.forget(&ctx.root, name, &service.record.info.capabilities.packages)?;
     }
     // The npm folder goes first: if that fails, the service is still there to retry.
-    crate::system::npm::remove(&ctx.root, name).with_context(|| format!("removing {name}'s npm folder"))?;
+    crate::system::npm::remove(&ctx.root, name)
+        .with_context(|| format!("removing {name}'s npm folder"))?;
     if ctx.live() {
-        crate::system::accounts::remove(name).map_err(|e| anyhow!("removing {name}'s accounts: {e}"))?;
+        crate::system::accounts::remove(name)
+            .map_err(|e| anyhow!("removing {name}'s accounts: {e}"))?;
     }
     ctx.state.remove_plugin(name)?;
     ctx.runtime()?.forget_cached(&service.record.sha256);
@@ -348,7 +396,9 @@ pub fn available(ctx: &Context) -> Result<serde_json::Value> {
         let label = format!("sha256:{}", &sha256[..12]);
         let description = rt
             .load_checked(&wasm, &sha256)
-            .and_then(|component| rt.instantiate(&component, &label, Broker::deny_all(&label, ctx.state.audit())))
+            .and_then(|component| {
+                rt.instantiate(&component, &label, Broker::deny_all(&label, ctx.state.audit()))
+            })
             .and_then(|mut instance| instance.describe())
             .map(|info| display::line(&info.description))
             .unwrap_or_else(|e| format!("(cannot be read: {e:#})"));

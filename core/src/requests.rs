@@ -10,7 +10,9 @@ use tails_server_dbus::{ClientCredentials, ConnectionInfo};
 
 use crate::context::{Context, Service};
 use crate::journal::Progress;
-use crate::runtime::bindings::tails::server::types::{ClientCredential, ConnectionRequest, Error, OptionSpec, OptionValue};
+use crate::runtime::bindings::tails::server::types::{
+    ClientCredential, ConnectionRequest, Error, OptionSpec, OptionValue,
+};
 use crate::runtime::error_message;
 use crate::system::systemd::Systemd;
 use crate::system::{npm, packages};
@@ -44,7 +46,9 @@ fn spec<'a>(service: &'a Service, option: &str) -> Result<&'a OptionSpec> {
 }
 
 fn port_option(service: &Service, name: &str) -> Value {
-    spec(service, name).map(|s| options::to_json(s, option_value(service, s), true)).unwrap_or(Value::Null)
+    spec(service, name)
+        .map(|s| options::to_json(s, option_value(service, s), true))
+        .unwrap_or(Value::Null)
 }
 
 /// The state every front end shows: `installed` from dpkg's status (and the
@@ -53,12 +57,20 @@ fn port_option(service: &Service, name: &str) -> Value {
 /// in use (never starts one).
 fn status_map(ctx: &Context, service: &Service) -> Result<Map<String, Value>> {
     let caps = &service.record.info.capabilities;
-    let installed = packages::missing(&ctx.root, &caps.packages)?.is_empty() && npm::missing(&ctx.root, &service.name, &caps.npm_packages).is_empty();
+    let installed = packages::missing(&ctx.root, &caps.packages)?.is_empty()
+        && npm::missing(&ctx.root, &service.name, &caps.npm_packages).is_empty();
     let mut map = Map::new();
     map.insert("installed".into(), Value::Bool(installed));
     let unit = &units::unit_name(&service.name, &service.record.info.unit);
-    let running = if ctx.live() { block_on(async { Systemd::connect().await?.active_state(unit).await }) } else { Err(anyhow!("not live")) };
-    map.insert("running".into(), running.map(|s| Value::Bool(s == "active")).unwrap_or(Value::Null));
+    let running = if ctx.live() {
+        block_on(async { Systemd::connect().await?.active_state(unit).await })
+    } else {
+        Err(anyhow!("not live"))
+    };
+    map.insert(
+        "running".into(),
+        running.map(|s| Value::Bool(s == "active")).unwrap_or(Value::Null),
+    );
     map.insert("published".into(), Value::Bool(onion::is_published(ctx, &service.state)));
     Ok(map)
 }
@@ -80,7 +92,11 @@ pub fn info(ctx: &Context, name: &str, details: bool, reveal: bool) -> Result<Va
     map.insert("local-port".into(), json!(info.default_target_port));
     map.insert("remote-port".into(), port_option(&service, options::VIRTUAL_PORT));
     map.insert("persistent-paths".into(), json!(info.persistent_paths));
-    let opts: Map<String, Value> = service.specs.iter().map(|s| (s.name.clone(), options::to_json(s, option_value(&service, s), reveal))).collect();
+    let opts: Map<String, Value> = service
+        .specs
+        .iter()
+        .map(|s| (s.name.clone(), options::to_json(s, option_value(&service, s), reveal)))
+        .collect();
     map.insert("options".into(), Value::Object(opts));
     if details {
         map.insert("enabled".into(), json!(service.state.enabled));
@@ -93,8 +109,17 @@ pub fn info(ctx: &Context, name: &str, details: bool, reveal: bool) -> Result<Va
         map.insert("npm-packages".into(), json!(info.capabilities.npm_packages));
         map.insert("plugin-sha256".into(), json!(service.record.sha256));
         map.insert("contract".into(), json!(format!("tails:server@{}", service.record.contract)));
-        let caps: Map<String, Value> =
-            service.record.requested().iter().map(|c| (c.to_string(), json!(if service.grant.granted.contains(c) { "granted" } else { "refused" }))).collect();
+        let caps: Map<String, Value> = service
+            .record
+            .requested()
+            .iter()
+            .map(|c| {
+                (
+                    c.to_string(),
+                    json!(if service.grant.granted.contains(c) { "granted" } else { "refused" }),
+                )
+            })
+            .collect();
         map.insert("capabilities".into(), Value::Object(caps));
         let specs: Vec<Value> = service
             .specs
@@ -126,7 +151,11 @@ pub fn enable(ctx: &Context, name: &str) -> Result<String> {
     // Before changing anything, finish what a crash interrupted.
     engine::repair(ctx)?;
     let mut service = ctx.service(name)?;
-    let text = if service.state.enabled { format!("{name} is already enabled; enabling it again (every step is safe to repeat):") } else { format!("Enabling {name}:") };
+    let text = if service.state.enabled {
+        format!("{name} is already enabled; enabling it again (every step is safe to repeat):")
+    } else {
+        format!("Enabling {name}:")
+    };
     ctx.report(Progress::Note { text });
     engine::enable(ctx, &mut service)?;
     Ok(format!("{name} is enabled: installed, configured, running and published."))
@@ -152,7 +181,13 @@ pub type Confirm<'a> = &'a dyn Fn(&str) -> bool;
 
 /// Set an option from its text: checked by its kind, then by the plugin (its
 /// own options), then applied if the service is enabled.
-pub fn set_option(ctx: &Context, name: &str, option: &str, text: &str, confirm: Confirm) -> Result<String> {
+pub fn set_option(
+    ctx: &Context,
+    name: &str,
+    option: &str,
+    text: &str,
+    confirm: Confirm,
+) -> Result<String> {
     let _lock = ctx.state.lock()?;
     engine::repair(ctx)?;
     let service = ctx.service(name)?;
@@ -166,9 +201,16 @@ pub fn set_option(ctx: &Context, name: &str, option: &str, text: &str, confirm: 
         match ctx.instance(&service)?.validate_option(option, &value, &address)? {
             Ok(()) => {}
             // The plugin refused the value, in its words.
-            Err(e @ Error::Invalid(_)) => bail!("{} is not a valid value for {option}: {}", display::quoted(text), display::line(error_message(&e))),
+            Err(e @ Error::Invalid(_)) => bail!(
+                "{} is not a valid value for {option}: {}",
+                display::quoted(text),
+                display::line(error_message(&e))
+            ),
             // Anything else is the plugin failing, not the value being wrong.
-            Err(e) => bail!("{name}'s plugin failed while checking {option}, so it was not changed: {}", display::line(error_message(&e))),
+            Err(e) => bail!(
+                "{name}'s plugin failed while checking {option}, so it was not changed: {}",
+                display::line(error_message(&e))
+            ),
         }
     }
     change_option(ctx, service, &spec, Some(value), confirm)?;
@@ -192,7 +234,13 @@ pub fn reset_option(ctx: &Context, name: &str, option: &str, confirm: Confirm) -
 /// Give an option a checked value (`None`: its default) and apply it if the
 /// service is enabled; a value that does not work is put back. Returns the
 /// service as it is afterwards.
-fn change_option(ctx: &Context, mut service: Service, spec: &OptionSpec, value: Option<OptionValue>, confirm: Confirm) -> Result<Service> {
+fn change_option(
+    ctx: &Context,
+    mut service: Service,
+    spec: &OptionSpec,
+    value: Option<OptionValue>,
+    confirm: Confirm,
+) -> Result<Service> {
     let option = spec.name.as_str();
     let effective = value.as_ref().unwrap_or(&spec.default);
     if option == options::CLIENT_AUTHORIZATION && *effective == OptionValue::Boolean(false) {
@@ -209,7 +257,10 @@ fn change_option(ctx: &Context, mut service: Service, spec: &OptionSpec, value: 
         Some(value) => service.state.options.insert(option.to_string(), value),
         None => {
             let previous = service.state.options.remove(option);
-            options::generate_missing_secrets(std::slice::from_ref(spec), &mut service.state.options);
+            options::generate_missing_secrets(
+                std::slice::from_ref(spec),
+                &mut service.state.options,
+            );
             previous
         }
     };
@@ -217,7 +268,9 @@ fn change_option(ctx: &Context, mut service: Service, spec: &OptionSpec, value: 
     if service.state.enabled {
         // Every step is safe to repeat: the plugin rewrites the configuration,
         // the unit restarts, the firewall and the onion follow the options.
-        ctx.report(Progress::Note { text: format!("{} is enabled; applying {option}:", service.name) });
+        ctx.report(Progress::Note {
+            text: format!("{} is enabled; applying {option}:", service.name),
+        });
         if let Err(e) = engine::enable(ctx, &mut service) {
             // Losing the service for a bad value is worse than the value:
             // put the old one back and enable with it again.
@@ -227,9 +280,14 @@ fn change_option(ctx: &Context, mut service: Service, spec: &OptionSpec, value: 
             };
             ctx.report(Progress::Note { text: format!("The new value of {option} did not work; enabling {} again with the previous one:", service.name) });
             if let Err(again) = engine::enable(ctx, &mut service) {
-                return Err(e.context(format!("and enabling with the previous value failed too: {again:#}")));
+                return Err(e.context(format!(
+                    "and enabling with the previous value failed too: {again:#}"
+                )));
             }
-            return Err(e.context(format!("{option} was not changed; {} runs with the previous value", service.name)));
+            return Err(e.context(format!(
+                "{option} was not changed; {} runs with the previous value",
+                service.name
+            )));
         }
     }
     Ok(service)
@@ -252,7 +310,9 @@ fn set_persistence(ctx: &Context, service: &Service, on: bool, confirm: Confirm)
         let mut kept = Service { state: service.state.clone(), ..ctx.service(&service.name)? };
         kept.state.options.insert(options::PERSISTENCE.into(), OptionValue::Boolean(true));
         p.save(ctx, &kept)?;
-        ctx.report(Progress::Note { text: format!("{} is kept in {} from now on.", service.name, p.dir.display()) });
+        ctx.report(Progress::Note {
+            text: format!("{} is kept in {} from now on.", service.name, p.dir.display()),
+        });
     } else if !on && was {
         let question = format!(
             "Turning persistence off deletes {}'s options, onion key and client keys and its files from {}. Delete them?",
@@ -263,7 +323,9 @@ fn set_persistence(ctx: &Context, service: &Service, on: bool, confirm: Confirm)
             bail!("persistence left on; nothing was deleted");
         }
         p.forget(&ctx.root, &service.name, &service.record.info.capabilities.packages)?;
-        ctx.report(Progress::Note { text: format!("Deleted what was kept of {} in {}.", service.name, p.dir.display()) });
+        ctx.report(Progress::Note {
+            text: format!("Deleted what was kept of {} in {}.", service.name, p.dir.display()),
+        });
     }
     Ok(())
 }
@@ -288,7 +350,11 @@ pub fn connection_info(ctx: &Context, name: &str, only: Option<&str>) -> Result<
     connection_info_of(ctx, &service, only)
 }
 
-fn connection_info_of(ctx: &Context, service: &Service, only: Option<&str>) -> Result<ConnectionInfo> {
+fn connection_info_of(
+    ctx: &Context,
+    service: &Service,
+    only: Option<&str>,
+) -> Result<ConnectionInfo> {
     let address = match onion::address(&service.state) {
         Some(address) if service.state.enabled => address,
         _ => bail!("{} is not published yet, so it has no onion address to share; enable it first with `tails-server {} enable`", service.name, service.name),
@@ -309,21 +375,48 @@ fn connection_info_of(ctx: &Context, service: &Service, only: Option<&str>) -> R
     let request = ConnectionRequest {
         address: address.clone(),
         virtual_port: port,
-        clients: clients.iter().map(|(n, k)| ClientCredential { name: n.clone(), private_key: k.private_base32() }).collect(),
-        options: options::for_connection(&service.record.info, &service.specs, &service.state.options),
+        clients: clients
+            .iter()
+            .map(|(n, k)| ClientCredential { name: n.clone(), private_key: k.private_base32() })
+            .collect(),
+        options: options::for_connection(
+            &service.record.info,
+            &service.specs,
+            &service.state.options,
+        ),
     };
     // The address and keys are the host's; the plugin only adds how to use
     // them. A plugin that fails or runs out of time here costs the user its
     // words, never the address and keys.
-    let (text, gui_text, text_missing) = match ctx.instance(service).and_then(|mut instance| instance.connection_info(&request)) {
-        Ok(t) => (Some(bounded(&t.text)), Some(bounded(&t.gui_text)), None),
-        Err(e) => (None, None, Some(format!("the plugin's own connection text cannot be shown: {}", display::line(&format!("{e:#}"))))),
-    };
+    let (text, gui_text, text_missing) =
+        match ctx.instance(service).and_then(|mut instance| instance.connection_info(&request)) {
+            Ok(t) => (Some(bounded(&t.text)), Some(bounded(&t.gui_text)), None),
+            Err(e) => (
+                None,
+                None,
+                Some(format!(
+                    "the plugin's own connection text cannot be shown: {}",
+                    display::line(&format!("{e:#}"))
+                )),
+            ),
+        };
     let clients = clients
         .iter()
-        .map(|(n, k)| ClientCredentials { name: n.clone(), private_key: k.private_base32(), auth_private: k.auth_private_line(&address) })
+        .map(|(n, k)| ClientCredentials {
+            name: n.clone(),
+            private_key: k.private_base32(),
+            auth_private: k.auth_private_line(&address),
+        })
         .collect();
-    Ok(ConnectionInfo { address, port, client_authorization: auth, clients, text, gui_text, text_missing })
+    Ok(ConnectionInfo {
+        address,
+        port,
+        client_authorization: auth,
+        clients,
+        text,
+        gui_text,
+        text_missing,
+    })
 }
 
 /// Publish the service again (with its current clients and ports) if it is
@@ -342,7 +435,11 @@ pub fn client_list(ctx: &Context, name: &str) -> Result<Vec<String>> {
 
 /// Add a client with a new key. Returns the words, and the connection info
 /// for the new client when the service is published.
-pub fn client_add(ctx: &Context, name: &str, client: &str) -> Result<(String, Option<ConnectionInfo>)> {
+pub fn client_add(
+    ctx: &Context,
+    name: &str,
+    client: &str,
+) -> Result<(String, Option<ConnectionInfo>)> {
     let _lock = ctx.state.lock()?;
     let mut service = ctx.service(name)?;
     if !options::valid_name(client) {
@@ -355,7 +452,10 @@ pub fn client_add(ctx: &Context, name: &str, client: &str) -> Result<(String, Op
     republish_if_enabled(ctx, &service, onion::Uploads::Reachable)?;
     ctx.save_service(name, &service.state)?;
     if service.state.enabled {
-        Ok((format!("Client `{client}` added."), Some(connection_info_of(ctx, &service, Some(client))?)))
+        Ok((
+            format!("Client `{client}` added."),
+            Some(connection_info_of(ctx, &service, Some(client))?),
+        ))
     } else {
         Ok((format!("Client `{client}` added.\nIts key is shown by `tails-server {name} connection-info {client}` once the service is enabled."), None))
     }
@@ -367,9 +467,15 @@ pub fn client_remove(ctx: &Context, name: &str, client: &str) -> Result<String> 
     let mut service = ctx.service(name)?;
     if !service.state.clients.contains_key(client) {
         let known: Vec<&str> = service.state.clients.keys().map(String::as_str).collect();
-        bail!("{name} has no client `{client}` (clients: {})", if known.is_empty() { "none".into() } else { known.join(", ") });
+        bail!(
+            "{name} has no client `{client}` (clients: {})",
+            if known.is_empty() { "none".into() } else { known.join(", ") }
+        );
     }
-    if service.state.clients.len() == 1 && service.state.enabled && onion::client_authorization(&service) {
+    if service.state.clients.len() == 1
+        && service.state.enabled
+        && onion::client_authorization(&service)
+    {
         bail!("`{client}` is the last client of {name}; add another one first, or disable the service");
     }
     service.state.clients.remove(client);
@@ -409,7 +515,13 @@ pub fn tor_status(ctx: &Context) -> Result<Value> {
     let status = block_on(async {
         let mut found = onion::connect(ctx, false).await?;
         let (progress, summary) = found.controller.bootstrap().await?;
-        anyhow::Ok((found.source, found.controller.endpoint.to_string(), found.method, progress, summary))
+        anyhow::Ok((
+            found.source,
+            found.controller.endpoint.to_string(),
+            found.method,
+            progress,
+            summary,
+        ))
     });
     match status {
         Ok((source, endpoint, method, progress, summary)) => {

@@ -12,7 +12,9 @@ pub const DEFAULT_DIR: &str = "/usr/share/tails-server/plugins";
 
 /// The folder: `TAILS_SERVER_PLUGINS_DIR` (a build tree, the tests), or the default.
 pub fn dir() -> PathBuf {
-    std::env::var_os("TAILS_SERVER_PLUGINS_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEFAULT_DIR))
+    std::env::var_os("TAILS_SERVER_PLUGINS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR))
 }
 
 /// The shipped plugins, by name, sorted.

@@ -22,7 +22,9 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use crate::audit::AuditLog;
 use crate::broker::caps::Capability;
 use crate::fsutil;
-use crate::runtime::bindings::tails::server::types::{OptionValue, ServiceInfo, ServiceUnit, UnitSpec};
+use crate::runtime::bindings::tails::server::types::{
+    OptionValue, ServiceInfo, ServiceUnit, UnitSpec,
+};
 
 /// An added plugin, as recorded at `plugin add`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,7 +47,9 @@ pub struct PluginRecord {
 
 /// A description recorded by a release before contract 0.4 has no
 /// `login_shell` in a unit the host writes: none was asked for.
-fn info_of_any_release<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<ServiceInfo, D::Error> {
+fn info_of_any_release<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<ServiceInfo, D::Error> {
     let mut info = serde_json::Value::deserialize(d)?;
     if let Some(spec) = info.pointer_mut("/unit/HostWritten").and_then(|s| s.as_object_mut()) {
         spec.entry("login_shell").or_insert(false.into());
@@ -77,10 +81,8 @@ pub fn requested(info: &ServiceInfo) -> BTreeSet<Capability> {
     let packages = caps.packages.iter().map(|name| Capability::Package { name: name.clone() });
     let npm = caps.npm_packages.iter().map(|spec| Capability::NpmPackage { spec: spec.clone() });
     let paths = caps.config_paths.iter().map(|path| Capability::ConfigPath { path: path.clone() });
-    let ports = caps.ports.iter().map(|p| Capability::Port {
-        port: p.port,
-        protocol: p.protocol.into(),
-    });
+    let ports =
+        caps.ports.iter().map(|p| Capability::Port { port: p.port, protocol: p.protocol.into() });
     let unit = Capability::Unit {
         name: crate::units::unit_name(&info.name, &info.unit),
         spec: match &info.unit {
@@ -157,13 +159,24 @@ impl StateDir {
         if HELD.with(|h| h.borrow().contains(&self.path)) {
             return Ok(StateLock(None));
         }
-        fsutil::open_private(&self.path).with_context(|| format!("creating the state folder {}", self.path.display()))?;
-        let file = File::options().create(true).truncate(false).write(true).open(self.path.join("lock"))?;
+        fsutil::open_private(&self.path)
+            .with_context(|| format!("creating the state folder {}", self.path.display()))?;
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.path.join("lock"))?;
         // SAFETY: flock on a file descriptor we own.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            crate::notice::say(crate::journal::Progress::Waiting { text: "Waiting for another tails-server command to finish…".into() });
+            crate::notice::say(crate::journal::Progress::Waiting {
+                text: "Waiting for another tails-server command to finish…".into(),
+            });
             if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-                bail!("could not lock {}: {}", self.path.join("lock").display(), std::io::Error::last_os_error());
+                bail!(
+                    "could not lock {}: {}",
+                    self.path.join("lock").display(),
+                    std::io::Error::last_os_error()
+                );
             }
         }
         HELD.with(|h| h.borrow_mut().push(self.path.clone()));
@@ -227,7 +240,13 @@ impl StateDir {
     /// Store a plugin, its record and its grant. The files are written into a
     /// fresh folder which then replaces the old one, so that a crash leaves
     /// either the old plugin or the new one, never a mix.
-    pub fn store_plugin(&self, name: &str, wasm: &[u8], record: &PluginRecord, grant: &Grant) -> Result<()> {
+    pub fn store_plugin(
+        &self,
+        name: &str,
+        wasm: &[u8],
+        record: &PluginRecord,
+        grant: &Grant,
+    ) -> Result<()> {
         let plugins = self.path.join("plugins");
         fsutil::open_private(&plugins)?;
         let staging = plugins.join(format!(".{name}.new"));
@@ -249,7 +268,8 @@ impl StateDir {
     pub fn remove_plugin(&self, name: &str) -> Result<()> {
         let services = self.path.join("services").join(name);
         if services.exists() {
-            std::fs::remove_dir_all(&services).with_context(|| format!("removing {}", services.display()))?;
+            std::fs::remove_dir_all(&services)
+                .with_context(|| format!("removing {}", services.display()))?;
         }
         let dir = self.plugin_dir(name);
         std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))
@@ -266,7 +286,9 @@ impl StateDir {
 
 fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
     match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).with_context(|| format!("{} is damaged", path.display())),
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .with_context(|| format!("{} is damaged", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
@@ -299,7 +321,10 @@ mod tests {
         let inner = state.lock().unwrap();
         drop(inner);
         let path = dir.path().join("state");
-        assert!(!std::thread::spawn(move || free(&path)).join().unwrap(), "still held after the inner take ends");
+        assert!(
+            !std::thread::spawn(move || free(&path)).join().unwrap(),
+            "still held after the inner take ends"
+        );
         drop(outer);
         assert!(free(&dir.path().join("state")), "freed with the outer take");
         let again = state.lock().unwrap();
@@ -323,16 +348,30 @@ mod tests {
             login_shell: true,
         };
         let info = crate::units::tests::info_of("gobby", spec);
-        let record = PluginRecord { sha256: String::new(), contract: "0.3.0".into(), publisher: None, first_party: Some(false), info };
+        let record = PluginRecord {
+            sha256: String::new(),
+            contract: "0.3.0".into(),
+            publisher: None,
+            first_party: Some(false),
+            info,
+        };
         let mut json = serde_json::to_value(&record).unwrap();
-        let unit = json.pointer_mut("/info/unit/HostWritten").expect("the unit as serde writes it").as_object_mut().unwrap();
+        let unit = json
+            .pointer_mut("/info/unit/HostWritten")
+            .expect("the unit as serde writes it")
+            .as_object_mut()
+            .unwrap();
         assert!(unit.remove("login_shell").is_some());
         let old: PluginRecord = serde_json::from_value(json).unwrap();
-        assert!(matches!(old.info.unit, ServiceUnit::HostWritten(UnitSpec { login_shell: false, .. })));
+        assert!(matches!(
+            old.info.unit,
+            ServiceUnit::HostWritten(UnitSpec { login_shell: false, .. })
+        ));
         // What its user granted then (the spec as 0.3's JSON) is what it asks for now.
         let ServiceUnit::HostWritten(spec) = &old.info.unit else { unreachable!() };
         let granted_then = r#"{"program":"/usr/bin/infinoted-0.7","arguments":[],"environment":[],"working_folder":null,"user":null,"data_folders":["/var/lib/gobby/"],"setup_commands":[]}"#;
         assert_eq!(granted_unit_spec(spec), granted_then);
-        assert!(granted_unit_spec(&UnitSpec { login_shell: true, ..spec.clone() }).contains("\"login_shell\":true"));
+        assert!(granted_unit_spec(&UnitSpec { login_shell: true, ..spec.clone() })
+            .contains("\"login_shell\":true"));
     }
 }

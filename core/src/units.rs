@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 
 use crate::broker::caps::{resolve_system_links, validate_declared_path, SysPath};
 use crate::display;
-use crate::runtime::bindings::tails::server::types::{OptionSpec, ServiceInfo, ServiceUnit, UnitSpec};
+use crate::runtime::bindings::tails::server::types::{
+    OptionSpec, ServiceInfo, ServiceUnit, UnitSpec,
+};
 
 /// The folder host-written units and drop-ins go to: systemd's runtime
 /// folder, so that nothing of a service is left in /etc, and a reboot starts
@@ -21,7 +23,8 @@ pub const UNIT_FOLDER: &str = "/run/systemd/system";
 
 /// Where a host-written unit's program may live: the system's programs and
 /// the service's own npm folder.
-const PROGRAM_TREES: &[&str] = &["/usr/bin", "/usr/sbin", "/usr/lib", "/usr/libexec", "/usr/share", crate::places::NPM];
+const PROGRAM_TREES: &[&str] =
+    &["/usr/bin", "/usr/sbin", "/usr/lib", "/usr/libexec", "/usr/share", crate::places::NPM];
 
 const MAX_ARGUMENTS: usize = 64;
 const MAX_ENVIRONMENT: usize = 32;
@@ -31,20 +34,71 @@ const MAX_WORD: usize = 4096;
 
 /// Users a service may never run as: root, and the users whose files are
 /// tor's keys, the desktop's or the system's own.
-const FORBIDDEN_USERS: &[&str] = &["root", "debian-tor", "amnesia", "messagebus", "polkitd", "_apt", "clearnet", "tor-launcher", "nobody", "sync", "daemon", "bin", "sys"];
+const FORBIDDEN_USERS: &[&str] = &[
+    "root",
+    "debian-tor",
+    "amnesia",
+    "messagebus",
+    "polkitd",
+    "_apt",
+    "clearnet",
+    "tor-launcher",
+    "nobody",
+    "sync",
+    "daemon",
+    "bin",
+    "sys",
+];
 
 /// Units of the system Tails runs on, which no service plugin may drive even
 /// when it declares the package that ships them: stopping, restarting or
 /// confining one (a drop-in that denies tor the network) would take away
 /// Tor, the desktop or the system's own checks. A trailing `*` is a prefix.
 const SYSTEM_UNITS: &[&str] = &[
-    "tor.service", "tor@*", "onion-grater*", "ssh.service", "sshd*", "ssh@*", "dbus*", "polkit*", "systemd-*", "user@*",
-    "user-runtime-dir@*", "getty@*", "serial-getty@*", "gdm*", "display-manager.service", "NetworkManager*", "ModemManager*",
-    "wpa_supplicant*", "cron.service", "anacron.service", "apparmor.service", "ferm.service", "nftables.service",
-    "netfilter-persistent.service", "iptables.service", "ip6tables.service", "memlockd.service", "htpdate.service",
-    "tails-*", "apt-*", "unattended-upgrades.service", "packagekit.service", "udisks2.service", "accounts-daemon.service",
-    "rsyslog.service", "auditd.service", "cups*", "bluetooth.service", "avahi-daemon.service", "emergency.service",
-    "rescue.service", "console-*", "kmod*", "plymouth*",
+    "tor.service",
+    "tor@*",
+    "onion-grater*",
+    "ssh.service",
+    "sshd*",
+    "ssh@*",
+    "dbus*",
+    "polkit*",
+    "systemd-*",
+    "user@*",
+    "user-runtime-dir@*",
+    "getty@*",
+    "serial-getty@*",
+    "gdm*",
+    "display-manager.service",
+    "NetworkManager*",
+    "ModemManager*",
+    "wpa_supplicant*",
+    "cron.service",
+    "anacron.service",
+    "apparmor.service",
+    "ferm.service",
+    "nftables.service",
+    "netfilter-persistent.service",
+    "iptables.service",
+    "ip6tables.service",
+    "memlockd.service",
+    "htpdate.service",
+    "tails-*",
+    "apt-*",
+    "unattended-upgrades.service",
+    "packagekit.service",
+    "udisks2.service",
+    "accounts-daemon.service",
+    "rsyslog.service",
+    "auditd.service",
+    "cups*",
+    "bluetooth.service",
+    "avahi-daemon.service",
+    "emergency.service",
+    "rescue.service",
+    "console-*",
+    "kmod*",
+    "plymouth*",
 ];
 
 /// The system unit `name` is, if it is one (see [`SYSTEM_UNITS`]).
@@ -65,7 +119,12 @@ const PRIVATE_STATE: &str = "/var/lib/private";
 /// systemd could not make its link (and would refuse to start).
 pub fn system_place(info: &ServiceInfo, path: &str) -> String {
     if let ServiceUnit::HostWritten(spec) = &info.unit {
-        if dynamic_user(spec) && spec.data_folders.iter().any(|folder| path == folder || path.starts_with(folder.as_str())) {
+        if dynamic_user(spec)
+            && spec
+                .data_folders
+                .iter()
+                .any(|folder| path == folder || path.starts_with(folder.as_str()))
+        {
             if let Some(rest) = path.strip_prefix("/var/lib/") {
                 return format!("{PRIVATE_STATE}/{rest}");
             }
@@ -117,7 +176,9 @@ pub fn privileged_command(unit_file: &str) -> Option<String> {
 pub fn named_user(live: bool, info: &ServiceInfo, service: &str) -> Option<String> {
     match &info.unit {
         ServiceUnit::HostWritten(spec) => spec.user.clone(),
-        ServiceUnit::Packaged(_) if live => packaged_runs_as(info, service).map(|(user, _)| user).filter(|user| !user.is_empty() && user != "root"),
+        ServiceUnit::Packaged(_) if live => packaged_runs_as(info, service)
+            .map(|(user, _)| user)
+            .filter(|user| !user.is_empty() && user != "root"),
         ServiceUnit::Packaged(_) => None,
     }
 }
@@ -133,12 +194,18 @@ pub fn secret_readers(live: bool, info: &ServiceInfo, service: &str) -> Option<u
         return None;
     }
     let (user, group) = match &info.unit {
-        ServiceUnit::HostWritten(UnitSpec { user: None, .. }) => return crate::system::accounts::gid_of(&crate::system::accounts::group_of(service)),
+        ServiceUnit::HostWritten(UnitSpec { user: None, .. }) => {
+            return crate::system::accounts::gid_of(&crate::system::accounts::group_of(service))
+        }
         ServiceUnit::HostWritten(spec) => (spec.user.clone()?, String::new()),
         ServiceUnit::Packaged(_) => packaged_runs_as(info, service)?,
     };
     // Never root's group by way of a plugin's unit.
-    let gid = if !group.is_empty() { crate::system::accounts::gid_of(&group)? } else { primary_group(&user)? };
+    let gid = if !group.is_empty() {
+        crate::system::accounts::gid_of(&group)?
+    } else {
+        primary_group(&user)?
+    };
     (gid != 0).then_some(gid)
 }
 
@@ -191,7 +258,10 @@ pub fn problems(info: &ServiceInfo, specs: &[OptionSpec]) -> Vec<String> {
         ServiceUnit::Packaged(name) => {
             let mut problems: Vec<String> = check_packaged_name(name).err().into_iter().collect();
             if info.capabilities.packages.is_empty() {
-                problems.push(format!("unit `{}` must come from one of its Debian packages, and it declares none", display::line(name)));
+                problems.push(format!(
+                    "unit `{}` must come from one of its Debian packages, and it declares none",
+                    display::line(name)
+                ));
             }
             return problems;
         }
@@ -209,7 +279,8 @@ pub fn problems(info: &ServiceInfo, specs: &[OptionSpec]) -> Vec<String> {
     }
     let mut problems = Vec::new();
     let mut say = |p: String| problems.push(p);
-    let programs = std::iter::once(&spec.program).chain(spec.setup_commands.iter().filter_map(|c| c.first()));
+    let programs =
+        std::iter::once(&spec.program).chain(spec.setup_commands.iter().filter_map(|c| c.first()));
     for program in programs {
         if let Err(e) = check_program(program, &info.name) {
             say(e);
@@ -217,19 +288,33 @@ pub fn problems(info: &ServiceInfo, specs: &[OptionSpec]) -> Vec<String> {
     }
     for command in &spec.setup_commands {
         if command.is_empty() || command.len() > MAX_ARGUMENTS {
-            say(format!("unit: a set-up command must be a program and at most {} arguments", MAX_ARGUMENTS - 1));
+            say(format!(
+                "unit: a set-up command must be a program and at most {} arguments",
+                MAX_ARGUMENTS - 1
+            ));
         }
     }
-    let words = spec.arguments.iter().chain(spec.setup_commands.iter().flatten()).chain(spec.environment.iter().map(|(_, v)| v));
+    let words = spec
+        .arguments
+        .iter()
+        .chain(spec.setup_commands.iter().flatten())
+        .chain(spec.environment.iter().map(|(_, v)| v));
     for word in words {
-        if let Err(e) = check_word(word).and_then(|()| expand(word, &|name| placeholder_allowed(specs, spec, name))) {
+        if let Err(e) = check_word(word)
+            .and_then(|()| expand(word, &|name| placeholder_allowed(specs, spec, name)))
+        {
             say(format!("unit: {e}"));
         }
     }
     for (name, _) in &spec.environment {
-        let ok = !name.is_empty() && name.len() <= 100 && name.starts_with(|c: char| c.is_ascii_uppercase() || c == '_');
+        let ok = !name.is_empty()
+            && name.len() <= 100
+            && name.starts_with(|c: char| c.is_ascii_uppercase() || c == '_');
         if !ok || !name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') {
-            say(format!("unit: environment variable {} must be upper-case letters, digits and _", display::quoted(name)));
+            say(format!(
+                "unit: environment variable {} must be upper-case letters, digits and _",
+                display::quoted(name)
+            ));
         }
     }
     for folder in &spec.data_folders {
@@ -239,14 +324,26 @@ pub fn problems(info: &ServiceInfo, specs: &[OptionSpec]) -> Vec<String> {
     }
     if let Some(dir) = &spec.working_folder {
         if !spec.data_folders.iter().any(|f| f == dir || f.trim_end_matches('/') == dir) {
-            say(format!("unit: working folder {} must be one of its data folders", display::quoted(dir)));
+            say(format!(
+                "unit: working folder {} must be one of its data folders",
+                display::quoted(dir)
+            ));
         }
     }
     if let Some(user) = &spec.user {
-        let ok = !user.is_empty() && user.len() <= 32 && user.starts_with(|c: char| c.is_ascii_lowercase() || c == '_');
-        if !ok || !user.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-".contains(c)) {
+        let ok = !user.is_empty()
+            && user.len() <= 32
+            && user.starts_with(|c: char| c.is_ascii_lowercase() || c == '_');
+        if !ok
+            || !user
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-".contains(c))
+        {
             say(format!("unit: user {} is not a user name", display::quoted(user)));
-        } else if FORBIDDEN_USERS.contains(&user.as_str()) || user.starts_with("systemd-") || user.starts_with("tails") {
+        } else if FORBIDDEN_USERS.contains(&user.as_str())
+            || user.starts_with("systemd-")
+            || user.starts_with("tails")
+        {
             say(format!("unit: a service may not run as `{user}`"));
         }
     }
@@ -267,16 +364,22 @@ fn check_program(program: &str, service: &str) -> Result<(), String> {
     let resolved = resolve_system_links(program);
     let npm_own = format!("{}/{service}/", crate::places::NPM);
     let inside = |tree: &str| resolved.starts_with(&format!("{tree}/"));
-    let allowed = PROGRAM_TREES.iter().any(|t| inside(t)) && (!inside(crate::places::NPM) || resolved.starts_with(&npm_own));
+    let allowed = PROGRAM_TREES.iter().any(|t| inside(t))
+        && (!inside(crate::places::NPM) || resolved.starts_with(&npm_own));
     if !allowed {
-        return bad(&format!("must be a system program (under /usr) or in its own npm folder {npm_own}"));
+        return bad(&format!(
+            "must be a system program (under /usr) or in its own npm folder {npm_own}"
+        ));
     }
     Ok(())
 }
 
 fn check_word(word: &str) -> Result<(), String> {
     if word.len() > MAX_WORD || word.chars().any(char::is_control) {
-        return Err(format!("{} must be one line of at most {MAX_WORD} bytes", display::quoted(word)));
+        return Err(format!(
+            "{} must be one line of at most {MAX_WORD} bytes",
+            display::quoted(word)
+        ));
     }
     Ok(())
 }
@@ -293,7 +396,11 @@ fn check_data_folder(folder: &str) -> Result<(), String> {
 /// values the host derives (the login account's name only where the unit
 /// has one), but no secret: a unit file and a command line are readable by
 /// every user of the computer.
-fn placeholder_allowed(specs: &[OptionSpec], spec: &UnitSpec, name: &str) -> Result<String, String> {
+fn placeholder_allowed(
+    specs: &[OptionSpec],
+    spec: &UnitSpec,
+    name: &str,
+) -> Result<String, String> {
     if name == crate::options::LOGIN_USER && !spec.login_shell {
         return Err(format!("`{{{name}}}` is only there with `login-shell`"));
     }
@@ -310,7 +417,10 @@ fn placeholder_allowed(specs: &[OptionSpec], spec: &UnitSpec, name: &str) -> Res
 }
 
 /// Replace `{NAME}` by `value(NAME)`; `{{` and `}}` stand for braces.
-pub fn expand(word: &str, value: &dyn Fn(&str) -> Result<String, String>) -> Result<String, String> {
+pub fn expand(
+    word: &str,
+    value: &dyn Fn(&str) -> Result<String, String>,
+) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = word;
     while let Some(i) = rest.find(['{', '}']) {
@@ -320,7 +430,9 @@ pub fn expand(word: &str, value: &dyn Fn(&str) -> Result<String, String>) -> Res
             out.push_str(&tail[..1]);
             rest = &tail[2..];
         } else if let Some(stripped) = tail.strip_prefix('{') {
-            let end = stripped.find('}').ok_or_else(|| format!("{}: `{{` without `}}`", display::quoted(word)))?;
+            let end = stripped
+                .find('}')
+                .ok_or_else(|| format!("{}: `{{` without `}}`", display::quoted(word)))?;
             out.push_str(&value(&stripped[..end])?);
             rest = &stripped[end + 1..];
         } else {
@@ -334,12 +446,20 @@ pub fn expand(word: &str, value: &dyn Fn(&str) -> Result<String, String>) -> Res
 /// One word of a unit file's command line or `Environment=`: quoted, with
 /// systemd's specifiers (`%`) and variable expansion (`$`) made literal.
 fn quote(word: &str) -> String {
-    let escaped = word.replace('\\', "\\\\").replace('"', "\\\"").replace('%', "%%").replace('$', "$$");
+    let escaped =
+        word.replace('\\', "\\\\").replace('"', "\\\"").replace('%', "%%").replace('$', "$$");
     format!("\"{escaped}\"")
 }
 
-fn command_line(words: &[String], values: &dyn Fn(&str) -> Result<String, String>) -> Result<String, String> {
-    words.iter().map(|w| expand(w, values).map(|w| quote(&w))).collect::<Result<Vec<_>, _>>().map(|w| w.join(" "))
+fn command_line(
+    words: &[String],
+    values: &dyn Fn(&str) -> Result<String, String>,
+) -> Result<String, String> {
+    words
+        .iter()
+        .map(|w| expand(w, values).map(|w| quote(&w)))
+        .collect::<Result<Vec<_>, _>>()
+        .map(|w| w.join(" "))
 }
 
 /// Addresses the service may exchange packets with: this computer, and the
@@ -348,12 +468,26 @@ const LAN: &str = "10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 169.254.0.0/16 fc00::
 
 /// The unit file for a host-written unit. `values` are the option values
 /// (with the derived ones) by name.
-pub fn render(service: &str, spec: &UnitSpec, values: &BTreeMap<String, String>, lan: bool) -> Result<String, String> {
-    let value = |name: &str| values.get(name).cloned().ok_or_else(|| format!("no value for `{{{name}}}`"));
+pub fn render(
+    service: &str,
+    spec: &UnitSpec,
+    values: &BTreeMap<String, String>,
+    lan: bool,
+) -> Result<String, String> {
+    let value =
+        |name: &str| values.get(name).cloned().ok_or_else(|| format!("no value for `{{{name}}}`"));
     let mut exec = vec![spec.program.clone()];
     exec.extend(spec.arguments.iter().cloned());
-    let state_dirs: Vec<String> = spec.data_folders.iter().map(|f| f.trim_start_matches("/var/lib/").trim_end_matches('/').to_string()).collect();
-    let working = spec.working_folder.clone().or_else(|| spec.data_folders.first().cloned()).unwrap_or_else(|| "/".into());
+    let state_dirs: Vec<String> = spec
+        .data_folders
+        .iter()
+        .map(|f| f.trim_start_matches("/var/lib/").trim_end_matches('/').to_string())
+        .collect();
+    let working = spec
+        .working_folder
+        .clone()
+        .or_else(|| spec.data_folders.first().cloned())
+        .unwrap_or_else(|| "/".into());
     let mut unit = format!(
         "# Written by Tails Server for the service `{service}` at each enable; edits are replaced.\n\
          [Unit]\n\
@@ -379,12 +513,19 @@ pub fn render(service: &str, spec: &UnitSpec, values: &BTreeMap<String, String>,
         // primary group of its login account (see system::accounts).
         // Not DynamicUser: systemd would show the account to the service
         // as locked and expired, and sshd would let no one in.
-        None if spec.login_shell => unit += &format!(
-            "User={}\nGroup={}\nRemoveIPC=yes\n",
-            crate::system::accounts::login_of(service),
-            crate::system::accounts::group_of(service)
-        ),
-        None => unit += &format!("DynamicUser=yes\nSupplementaryGroups={}\n", crate::system::accounts::group_of(service)),
+        None if spec.login_shell => {
+            unit += &format!(
+                "User={}\nGroup={}\nRemoveIPC=yes\n",
+                crate::system::accounts::login_of(service),
+                crate::system::accounts::group_of(service)
+            )
+        }
+        None => {
+            unit += &format!(
+                "DynamicUser=yes\nSupplementaryGroups={}\n",
+                crate::system::accounts::group_of(service)
+            )
+        }
     }
     if !state_dirs.is_empty() {
         unit += &format!("StateDirectory={}\nStateDirectoryMode=0700\n", state_dirs.join(" "));
@@ -506,10 +647,17 @@ pub fn unit_changes(old: &ServiceUnit, new: &ServiceUnit) -> Option<String> {
     let (old, new) = match (old, new) {
         (a, b) if a == b => return None,
         (ServiceUnit::HostWritten(old), ServiceUnit::HostWritten(new)) => (old, new),
-        (ServiceUnit::Packaged(old), ServiceUnit::Packaged(_)) => return Some(format!("the unit was {}", display::line(old))),
-        (ServiceUnit::Packaged(old), _) => return Some(format!("it ran its package's unit {} before", display::line(old))),
+        (ServiceUnit::Packaged(old), ServiceUnit::Packaged(_)) => {
+            return Some(format!("the unit was {}", display::line(old)))
+        }
+        (ServiceUnit::Packaged(old), _) => {
+            return Some(format!("it ran its package's unit {} before", display::line(old)))
+        }
         (ServiceUnit::HostWritten(old), _) => {
-            return Some(format!("it ran `{}` in a unit the host wrote before", display::line(&command_of(old))))
+            return Some(format!(
+                "it ran `{}` in a unit the host wrote before",
+                display::line(&command_of(old))
+            ))
         }
     };
     let mut said = Vec::new();
@@ -523,7 +671,9 @@ pub fn unit_changes(old: &ServiceUnit, new: &ServiceUnit) -> Option<String> {
             _ => {}
         }
     }
-    for (k, _) in old.environment.iter().filter(|(k, _)| !new.environment.iter().any(|(nk, _)| nk == k)) {
+    for (k, _) in
+        old.environment.iter().filter(|(k, _)| !new.environment.iter().any(|(nk, _)| nk == k))
+    {
         said.push(format!("it no longer sets {k}"));
     }
     if old.user != new.user || old.login_shell != new.login_shell {
@@ -575,7 +725,12 @@ pub(crate) mod tests {
             icon_name: String::new(),
             persistent_paths: vec![],
             options: vec![],
-            capabilities: crate::runtime::bindings::tails::server::types::Capabilities { packages: vec![], npm_packages: vec![], config_paths: vec![], ports: vec![] },
+            capabilities: crate::runtime::bindings::tails::server::types::Capabilities {
+                packages: vec![],
+                npm_packages: vec![],
+                config_paths: vec![],
+                ports: vec![],
+            },
         }
     }
 
@@ -633,7 +788,11 @@ pub(crate) mod tests {
         s.data_folders = vec!["/var/lib/hello/".into()];
         s.user = Some("prosody".into());
         let somewhere = consent_words("hello", &ServiceUnit::HostWritten(s), false);
-        assert!(somewhere.contains("as the user prosody") && somewhere.contains("it can write only in /var/lib/hello/,"), "{somewhere}");
+        assert!(
+            somewhere.contains("as the user prosody")
+                && somewhere.contains("it can write only in /var/lib/hello/,"),
+            "{somewhere}"
+        );
     }
 
     #[test]
@@ -645,7 +804,10 @@ pub(crate) mod tests {
             client_application: String::new(),
             client_application_in_gui: None,
             documentation: String::new(),
-            unit: ServiceUnit::HostWritten(UnitSpec { data_folders: vec!["/var/lib/x/".into()], ..spec("/usr/bin/x") }),
+            unit: ServiceUnit::HostWritten(UnitSpec {
+                data_folders: vec!["/var/lib/x/".into()],
+                ..spec("/usr/bin/x")
+            }),
             default_target_port: 8000,
             default_virtual_port: None,
             icon_name: String::new(),
@@ -660,7 +822,11 @@ pub(crate) mod tests {
         };
         assert_eq!(system_place(&info, "/var/lib/x/"), "/var/lib/private/x/");
         assert_eq!(system_place(&info, "/var/lib/x/db/"), "/var/lib/private/x/db/");
-        assert_eq!(system_place(&info, "/var/lib/xy/"), "/var/lib/xy/", "only inside a data folder");
+        assert_eq!(
+            system_place(&info, "/var/lib/xy/"),
+            "/var/lib/xy/",
+            "only inside a data folder"
+        );
         assert_eq!(system_place(&info, "/etc/x.conf"), "/etc/x.conf");
         assert_eq!(private_state_folder("/var/lib/private/x/"), Some("/var/lib/private"));
         assert_eq!(private_state_folder("/var/lib/x/"), None);
@@ -678,40 +844,90 @@ pub(crate) mod tests {
         for ok in ["mumble-server.service", "lighttpd.service", "prosody.service", "x@y.service"] {
             assert!(check_packaged_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["ssh", "a/b.service", "../x.service", "a..service", "x y.service", "tails-server-autostart.service", ".service", "x.socket", "-x.service"] {
+        for bad in [
+            "ssh",
+            "a/b.service",
+            "../x.service",
+            "a..service",
+            "x y.service",
+            "tails-server-autostart.service",
+            ".service",
+            "x.socket",
+            "-x.service",
+        ] {
             assert!(check_packaged_name(bad).is_err(), "{bad}");
         }
         // Units the system runs on, even when a declared package ships them.
-        for system in ["tor@default.service", "tor.service", "ssh.service", "systemd-logind.service", "onion-grater.service", "NetworkManager.service", "tails-persistent-storage.service"] {
+        for system in [
+            "tor@default.service",
+            "tor.service",
+            "ssh.service",
+            "systemd-logind.service",
+            "onion-grater.service",
+            "NetworkManager.service",
+            "tails-persistent-storage.service",
+        ] {
             let refused = check_packaged_name(system).unwrap_err();
             assert!(refused.contains("part of the system Tails runs on"), "{system}: {refused}");
         }
-        assert!(check_packaged_name("torrent-server.service").is_ok(), "only tor's own units, not every name starting with tor");
+        assert!(
+            check_packaged_name("torrent-server.service").is_ok(),
+            "only tor's own units, not every name starting with tor"
+        );
     }
 
     #[test]
     fn rendered_unit_is_confined_and_literal() {
         let mut s = spec("/usr/bin/node");
-        s.arguments = vec!["/opt/tails-server/hello/node_modules/h/server.js".into(), "{listen-address}".into(), "{greeting}".into()];
+        s.arguments = vec![
+            "/opt/tails-server/hello/node_modules/h/server.js".into(),
+            "{listen-address}".into(),
+            "{greeting}".into(),
+        ];
         s.data_folders = vec!["/var/lib/hello/".into()];
         let values: BTreeMap<String, String> =
-            [("listen-address", "127.0.0.1"), ("greeting", "50% $USER \"x\"")].into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            [("listen-address", "127.0.0.1"), ("greeting", "50% $USER \"x\"")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
         let unit = render("hello", &s, &values, false).unwrap();
         assert!(unit.contains("ExecStart=\"/usr/bin/node\" \"/opt/tails-server/hello/node_modules/h/server.js\" \"127.0.0.1\" \"50%% $$USER \\\"x\\\"\"\n"), "{unit}");
-        for line in ["DynamicUser=yes", "StateDirectory=hello", "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "IPAddressDeny=any", "IPAddressAllow=localhost\n", "CapabilityBoundingSet=\n", "WorkingDirectory=/var/lib/hello\n"] {
+        for line in [
+            "DynamicUser=yes",
+            "StateDirectory=hello",
+            "NoNewPrivileges=yes",
+            "ProtectSystem=strict",
+            "ProtectHome=yes",
+            "PrivateTmp=yes",
+            "IPAddressDeny=any",
+            "IPAddressAllow=localhost\n",
+            "CapabilityBoundingSet=\n",
+            "WorkingDirectory=/var/lib/hello\n",
+        ] {
             assert!(unit.contains(line), "{line} missing:\n{unit}");
         }
-        assert!(render("hello", &s, &values, true).unwrap().contains("IPAddressAllow=localhost 10.0.0.0/8"));
+        assert!(render("hello", &s, &values, true)
+            .unwrap()
+            .contains("IPAddressAllow=localhost 10.0.0.0/8"));
     }
 
     #[test]
     fn a_user_of_its_own_joins_the_services_group_for_its_secrets() {
-        let unit = render("gobby", &spec("/usr/bin/infinoted-0.7"), &BTreeMap::new(), false).unwrap();
-        assert!(unit.contains("DynamicUser=yes\nSupplementaryGroups=tails-secrets-gobby\n"), "{unit}");
+        let unit =
+            render("gobby", &spec("/usr/bin/infinoted-0.7"), &BTreeMap::new(), false).unwrap();
+        assert!(
+            unit.contains("DynamicUser=yes\nSupplementaryGroups=tails-secrets-gobby\n"),
+            "{unit}"
+        );
         let mut named = spec("/usr/bin/icecast2");
         named.user = Some("icecast2".into());
         let unit = render("icecast", &named, &BTreeMap::new(), false).unwrap();
-        assert!(unit.contains("User=icecast2\n") && !unit.contains("\nGroup=") && !unit.contains("SupplementaryGroups"), "{unit}");
+        assert!(
+            unit.contains("User=icecast2\n")
+                && !unit.contains("\nGroup=")
+                && !unit.contains("SupplementaryGroups"),
+            "{unit}"
+        );
     }
 
     #[test]
@@ -720,7 +936,11 @@ pub(crate) mod tests {
         ssh.login_shell = true;
         ssh.data_folders = vec!["/var/lib/ssh/".into()];
         let unit = render("ssh", &ssh, &BTreeMap::new(), false).unwrap();
-        assert!(unit.contains("User=tails-login-ssh\nGroup=tails-secrets-ssh\nRemoveIPC=yes\n") && !unit.contains("DynamicUser"), "{unit}");
+        assert!(
+            unit.contains("User=tails-login-ssh\nGroup=tails-secrets-ssh\nRemoveIPC=yes\n")
+                && !unit.contains("DynamicUser"),
+            "{unit}"
+        );
         // Its home is where systemd makes it, not in /var/lib/private.
         let info = info_of("ssh", ssh.clone());
         assert_eq!(system_place(&info, "/var/lib/ssh/"), "/var/lib/ssh/");
@@ -733,13 +953,19 @@ pub(crate) mod tests {
         let info = |s: UnitSpec| info_of("ssh", s);
         let mut homeless = spec("/usr/sbin/sshd");
         homeless.login_shell = true;
-        assert!(problems(&info(homeless.clone()), &[]).iter().any(|p| p.contains("needs a data folder for its home")));
+        assert!(problems(&info(homeless.clone()), &[])
+            .iter()
+            .any(|p| p.contains("needs a data folder for its home")));
         homeless.data_folders = vec!["/var/lib/ssh/".into()];
         homeless.user = Some("sshd".into());
-        assert!(problems(&info(homeless), &[]).iter().any(|p| p.contains("no `user` with `login-shell`")));
+        assert!(problems(&info(homeless), &[])
+            .iter()
+            .any(|p| p.contains("no `user` with `login-shell`")));
         let mut asks = spec("/usr/sbin/sshd");
         asks.arguments = vec!["-oAllowUsers={login-user}".into()];
-        assert!(problems(&info(asks.clone()), &[]).iter().any(|p| p.contains("`{login-user}` is only there with `login-shell`")));
+        assert!(problems(&info(asks.clone()), &[])
+            .iter()
+            .any(|p| p.contains("`{login-user}` is only there with `login-shell`")));
         asks.login_shell = true;
         asks.data_folders = vec!["/var/lib/ssh/".into()];
         assert_eq!(problems(&info(asks), &[]), Vec::<String>::new());
@@ -754,8 +980,17 @@ mod privileged {
     fn commands_systemd_runs_as_root_are_found() {
         let unit = "[Service]\nUser=irc\nExecStartPre=-/usr/bin/true\nExecStart=/usr/sbin/ngircd\n";
         assert_eq!(privileged_command(unit), None);
-        for line in ["ExecStartPre=+/bin/sh -c id", "ExecStartPost=!/bin/sh -c id", "ExecReload=-!!/bin/kill", "ExecStop=@+/bin/x y", "  ExecCondition = :+/bin/x"] {
-            assert!(privileged_command(&format!("[Service]\nUser=x\n{line}\n")).is_some(), "{line}");
+        for line in [
+            "ExecStartPre=+/bin/sh -c id",
+            "ExecStartPost=!/bin/sh -c id",
+            "ExecReload=-!!/bin/kill",
+            "ExecStop=@+/bin/x y",
+            "  ExecCondition = :+/bin/x",
+        ] {
+            assert!(
+                privileged_command(&format!("[Service]\nUser=x\n{line}\n")).is_some(),
+                "{line}"
+            );
         }
         assert_eq!(privileged_command("Environment=A=+x\nExecSearchPath=+/x\n"), None);
     }
@@ -790,18 +1025,37 @@ mod changes {
         assert_eq!(unit_changes(&unit(base()), &unit(base())), None);
         let mut preload = base();
         preload.environment.push(("LD_PRELOAD".into(), "/var/lib/x/evil.so".into()));
-        assert_eq!(unit_changes(&unit(base()), &unit(preload.clone())).unwrap(), "it now sets LD_PRELOAD=/var/lib/x/evil.so");
-        assert!(consent_words("x", &unit(preload), false).contains("with the environment HOME=/var/lib/x LD_PRELOAD=/var/lib/x/evil.so as"));
+        assert_eq!(
+            unit_changes(&unit(base()), &unit(preload.clone())).unwrap(),
+            "it now sets LD_PRELOAD=/var/lib/x/evil.so"
+        );
+        assert!(consent_words("x", &unit(preload), false)
+            .contains("with the environment HOME=/var/lib/x LD_PRELOAD=/var/lib/x/evil.so as"));
         let mut other = base();
         other.environment.clear();
         other.arguments = vec!["-e".into(), "evil()".into()];
         other.user = Some("www-data".into());
         other.data_folders.push("/var/lib/y/".into());
         let said = unit_changes(&unit(base()), &unit(other.clone())).unwrap();
-        for part in ["the command was `/usr/bin/node server.js`", "it no longer sets HOME", "it ran as a user of its own", "it may now write in /var/lib/y/"] {
+        for part in [
+            "the command was `/usr/bin/node server.js`",
+            "it no longer sets HOME",
+            "it ran as a user of its own",
+            "it may now write in /var/lib/y/",
+        ] {
             assert!(said.contains(part), "{part}: {said}");
         }
-        assert_eq!(unit_changes(&ServiceUnit::Packaged("a.service".into()), &unit(other)).unwrap(), "it ran its package's unit a.service before");
-        assert_eq!(unit_changes(&ServiceUnit::Packaged("a.service".into()), &ServiceUnit::Packaged("b.service".into())).unwrap(), "the unit was a.service");
+        assert_eq!(
+            unit_changes(&ServiceUnit::Packaged("a.service".into()), &unit(other)).unwrap(),
+            "it ran its package's unit a.service before"
+        );
+        assert_eq!(
+            unit_changes(
+                &ServiceUnit::Packaged("a.service".into()),
+                &ServiceUnit::Packaged("b.service".into())
+            )
+            .unwrap(),
+            "the unit was a.service"
+        );
     }
 }

@@ -41,10 +41,17 @@ pub struct Job {
 
 impl Job {
     /// Root, or the user who started the job; nobody else reads it.
-    async fn readable_by(&self, conn: &zbus::Connection, header: Option<Header<'_>>) -> fdo::Result<()> {
+    async fn readable_by(
+        &self,
+        conn: &zbus::Connection,
+        header: Option<Header<'_>>,
+    ) -> fdo::Result<()> {
         // No header: the daemon itself, sending a change to the owner.
         let Some(sender) = header.as_ref().and_then(|h| h.sender()) else { return Ok(()) };
-        let uid = fdo::DBusProxy::new(conn).await?.get_connection_unix_user(sender.clone().into()).await?;
+        let uid = fdo::DBusProxy::new(conn)
+            .await?
+            .get_connection_unix_user(sender.clone().into())
+            .await?;
         if uid == 0 || uid == self.owner_uid {
             Ok(())
         } else {
@@ -54,46 +61,76 @@ impl Job {
 
     /// The job's signals go to the connection that started it, and no further.
     fn emitter<'a>(&self, emitter: &SignalEmitter<'a>) -> SignalEmitter<'a> {
-        emitter.clone().set_destination(zbus::names::BusName::Unique(self.owner.as_ref().to_owned()))
+        emitter
+            .clone()
+            .set_destination(zbus::names::BusName::Unique(self.owner.as_ref().to_owned()))
     }
 }
 
 #[zbus::interface(name = "org.tails.Server1.Job")]
 impl Job {
     #[zbus(property)]
-    async fn service(&self, #[zbus(header)] header: Option<Header<'_>>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
+    async fn service(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+        #[zbus(connection)] conn: &zbus::Connection,
+    ) -> fdo::Result<String> {
         self.readable_by(conn, header).await?;
         Ok(self.service.clone())
     }
     #[zbus(property)]
-    async fn operation(&self, #[zbus(header)] header: Option<Header<'_>>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
+    async fn operation(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+        #[zbus(connection)] conn: &zbus::Connection,
+    ) -> fdo::Result<String> {
         self.readable_by(conn, header).await?;
         Ok(if self.operation == Operation::Enable { "enable" } else { "disable" }.into())
     }
     #[zbus(property)]
-    async fn step(&self, #[zbus(header)] header: Option<Header<'_>>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
+    async fn step(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+        #[zbus(connection)] conn: &zbus::Connection,
+    ) -> fdo::Result<String> {
         self.readable_by(conn, header).await?;
         Ok(self.step.clone())
     }
     #[zbus(property)]
-    async fn steps_done(&self, #[zbus(header)] header: Option<Header<'_>>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<u32> {
+    async fn steps_done(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+        #[zbus(connection)] conn: &zbus::Connection,
+    ) -> fdo::Result<u32> {
         self.readable_by(conn, header).await?;
         Ok(self.steps_done)
     }
     #[zbus(property)]
-    async fn status(&self, #[zbus(header)] header: Option<Header<'_>>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
+    async fn status(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+        #[zbus(connection)] conn: &zbus::Connection,
+    ) -> fdo::Result<String> {
         self.readable_by(conn, header).await?;
         Ok(self.status.clone())
     }
     #[zbus(property)]
-    async fn result(&self, #[zbus(header)] header: Option<Header<'_>>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<String> {
+    async fn result(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+        #[zbus(connection)] conn: &zbus::Connection,
+    ) -> fdo::Result<String> {
         self.readable_by(conn, header).await?;
         Ok(self.result.clone())
     }
     /// Not announced by PropertiesChanged (a broadcast): read it, and follow
     /// the Progress signals.
     #[zbus(property(emits_changed_signal = "false"))]
-    async fn history(&self, #[zbus(header)] header: Option<Header<'_>>, #[zbus(connection)] conn: &zbus::Connection) -> fdo::Result<Vec<String>> {
+    async fn history(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+        #[zbus(connection)] conn: &zbus::Connection,
+    ) -> fdo::Result<Vec<String>> {
         self.readable_by(conn, header).await?;
         Ok(self.history.clone())
     }
@@ -101,7 +138,11 @@ impl Job {
     #[zbus(signal)]
     async fn progress(emitter: &SignalEmitter<'_>, index: u32, progress: &str) -> zbus::Result<()>;
     #[zbus(signal)]
-    async fn finished(emitter: &SignalEmitter<'_>, succeeded: bool, message: &str) -> zbus::Result<()>;
+    async fn finished(
+        emitter: &SignalEmitter<'_>,
+        succeeded: bool,
+        message: &str,
+    ) -> zbus::Result<()>;
 }
 
 /// The jobs under way, one per service at most.
@@ -114,10 +155,24 @@ pub struct Jobs {
 impl Jobs {
     /// Start enabling or disabling `service`; refused while another job of
     /// the same service runs.
-    pub async fn start(&self, conn: &zbus::Connection, header: &Header<'_>, service: &str, operation: Operation) -> fdo::Result<OwnedObjectPath> {
-        let owner = header.sender().ok_or_else(|| fdo::Error::Failed("a call without a sender".into()))?.to_owned();
-        let owner_uid = fdo::DBusProxy::new(conn).await?.get_connection_unix_user(owner.clone().into()).await?;
-        let path = OwnedObjectPath::try_from(format!("{JOBS_PATH}/{}", self.next.fetch_add(1, Ordering::Relaxed) + 1)).map_err(|e| fdo::Error::Failed(e.to_string()))?;
+    pub async fn start(
+        &self,
+        conn: &zbus::Connection,
+        header: &Header<'_>,
+        service: &str,
+        operation: Operation,
+    ) -> fdo::Result<OwnedObjectPath> {
+        let owner = header
+            .sender()
+            .ok_or_else(|| fdo::Error::Failed("a call without a sender".into()))?
+            .to_owned();
+        let owner_uid =
+            fdo::DBusProxy::new(conn).await?.get_connection_unix_user(owner.clone().into()).await?;
+        let path = OwnedObjectPath::try_from(format!(
+            "{JOBS_PATH}/{}",
+            self.next.fetch_add(1, Ordering::Relaxed) + 1
+        ))
+        .map_err(|e| fdo::Error::Failed(e.to_string()))?;
         {
             let mut running = self.running.lock().expect("jobs lock");
             if let Some(other) = running.get(service) {
@@ -126,17 +181,39 @@ impl Jobs {
             running.insert(service.to_string(), path.clone());
         }
         let first = if operation == Operation::Enable { STEPS[0] } else { STEPS[STEPS.len() - 1] };
-        let job = Job { owner: owner.into(), owner_uid, service: service.into(), operation, step: first.name().into(), steps_done: 0, status: status::RUNNING.into(), result: String::new(), history: Vec::new() };
+        let job = Job {
+            owner: owner.into(),
+            owner_uid,
+            service: service.into(),
+            operation,
+            step: first.name().into(),
+            steps_done: 0,
+            status: status::RUNNING.into(),
+            result: String::new(),
+            history: Vec::new(),
+        };
         if let Err(e) = conn.object_server().at(&path, job).await {
             self.running.lock().expect("jobs lock").remove(service);
             return Err(fdo::Error::Failed(format!("cannot make the job: {e}")));
         }
-        tokio::spawn(drive(conn.clone(), self.clone(), path.clone(), service.to_string(), operation));
+        tokio::spawn(drive(
+            conn.clone(),
+            self.clone(),
+            path.clone(),
+            service.to_string(),
+            operation,
+        ));
         Ok(path)
     }
 }
 
-async fn drive(conn: zbus::Connection, jobs: Jobs, path: OwnedObjectPath, service: String, operation: Operation) {
+async fn drive(
+    conn: zbus::Connection,
+    jobs: Jobs,
+    path: OwnedObjectPath,
+    service: String,
+    operation: Operation,
+) {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let name = service.clone();
     let work = work::run(tx, move |ctx| match operation {
@@ -161,7 +238,11 @@ async fn drive(conn: zbus::Connection, jobs: Jobs, path: OwnedObjectPath, servic
         Ok(words) => (true, words.clone()),
         Err(e) => (false, format!("{e:#}")),
     };
-    eprintln!("{} of {service}: {}", if operation == Operation::Enable { "enable" } else { "disable" }, if succeeded { "done" } else { &message });
+    eprintln!(
+        "{} of {service}: {}",
+        if operation == Operation::Enable { "enable" } else { "disable" },
+        if succeeded { "done" } else { &message }
+    );
     if let Ok(iface) = conn.object_server().interface::<_, Job>(&path).await {
         let emitter = iface.get().await.emitter(iface.signal_emitter());
         {
@@ -182,7 +263,12 @@ async fn drive(conn: zbus::Connection, jobs: Jobs, path: OwnedObjectPath, servic
 }
 
 /// Keep what a job said, move its step on, and signal both.
-async fn record(conn: &zbus::Connection, path: &OwnedObjectPath, operation: Operation, progress: Progress) {
+async fn record(
+    conn: &zbus::Connection,
+    path: &OwnedObjectPath,
+    operation: Operation,
+    progress: Progress,
+) {
     let Ok(iface) = conn.object_server().interface::<_, Job>(path).await else { return };
     let emitter = iface.get().await.emitter(iface.signal_emitter());
     let mut job = iface.get_mut().await;

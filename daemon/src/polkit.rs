@@ -23,10 +23,19 @@ fn what(action: &str) -> &'static str {
 /// the person through their authentication agent when polkit wants a
 /// password and one is running).
 pub async fn check(conn: &zbus::Connection, header: &Header<'_>, action: &str) -> fdo::Result<()> {
-    let subject = Subject::new_for_message_header(header).map_err(|e| fdo::Error::Failed(format!("cannot tell who is asking: {e}")))?;
-    let authority = AuthorityProxy::new(conn).await.map_err(|e| fdo::Error::Failed(format!("polkit cannot be asked: {e}")))?;
+    let subject = Subject::new_for_message_header(header)
+        .map_err(|e| fdo::Error::Failed(format!("cannot tell who is asking: {e}")))?;
+    let authority = AuthorityProxy::new(conn)
+        .await
+        .map_err(|e| fdo::Error::Failed(format!("polkit cannot be asked: {e}")))?;
     let result = authority
-        .check_authorization(&subject, action, &HashMap::new(), CheckAuthorizationFlags::AllowUserInteraction.into(), "")
+        .check_authorization(
+            &subject,
+            action,
+            &HashMap::new(),
+            CheckAuthorizationFlags::AllowUserInteraction.into(),
+            "",
+        )
         .await
         .map_err(|e| fdo::Error::Failed(format!("polkit cannot be asked: {e}")))?;
     if result.is_authorized {

@@ -18,7 +18,10 @@ const BOOTSTRAP: Duration = Duration::from_secs(120);
 /// Watch tor on a thread of its own (the core's tor client is synchronous
 /// at its edges); `changed` is called with each service published again.
 pub fn spawn(changed: impl Fn(&str) + Send + 'static) {
-    std::thread::Builder::new().name("tor-watch".into()).spawn(move || watch(changed)).expect("a thread for the tor watcher");
+    std::thread::Builder::new()
+        .name("tor-watch".into())
+        .spawn(move || watch(changed))
+        .expect("a thread for the tor watcher");
 }
 
 fn watch(changed: impl Fn(&str)) {
@@ -53,9 +56,15 @@ fn watch(changed: impl Fn(&str)) {
         let answered = Instant::now();
         // Outside the async part: the lock may wait for an enable under way,
         // which needs the core's runtime meanwhile.
-        let published = ctx.state.lock().and_then(|_lock| block_on(onion::reconcile(&ctx, &mut found.controller)));
+        let published = ctx
+            .state
+            .lock()
+            .and_then(|_lock| block_on(onion::reconcile(&ctx, &mut found.controller)));
         match published {
-            Ok(report) if report.is_empty() => eprintln!("tor watcher: tor answers ({}); it holds every enabled service", found.source),
+            Ok(report) if report.is_empty() => eprintln!(
+                "tor watcher: tor answers ({}); it holds every enabled service",
+                found.source
+            ),
             Ok(report) => {
                 for line in &report {
                     eprintln!("tor watcher: {line}");
@@ -63,7 +72,10 @@ fn watch(changed: impl Fn(&str)) {
                         changed(name);
                     }
                 }
-                eprintln!("tor watcher: every enabled service is published, {:.2} s after tor answered", answered.elapsed().as_secs_f64());
+                eprintln!(
+                    "tor watcher: every enabled service is published, {:.2} s after tor answered",
+                    answered.elapsed().as_secs_f64()
+                );
             }
             Err(e) => {
                 eprintln!("tor watcher: publishing again failed: {e:#}; trying again");

@@ -16,12 +16,19 @@ pub fn paths() -> &'static Paths {
     static PATHS: OnceLock<Paths> = OnceLock::new();
     PATHS.get_or_init(|| {
         let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(Into::into);
-        Paths { root: var("TAILS_SERVER_ROOT"), state_dir: var("TAILS_SERVER_STATE_DIR"), persistent_dir: var("TAILS_SERVER_PERSISTENT_DIR") }
+        Paths {
+            root: var("TAILS_SERVER_ROOT"),
+            state_dir: var("TAILS_SERVER_STATE_DIR"),
+            persistent_dir: var("TAILS_SERVER_PERSISTENT_DIR"),
+        }
     })
 }
 
 /// Run `request` on a thread; its progress goes to `progress` as it comes.
-pub async fn run<T: Send + 'static>(progress: mpsc::UnboundedSender<Progress>, request: impl FnOnce(&Context) -> Result<T> + Send + 'static) -> Result<T> {
+pub async fn run<T: Send + 'static>(
+    progress: mpsc::UnboundedSender<Progress>,
+    request: impl FnOnce(&Context) -> Result<T> + Send + 'static,
+) -> Result<T> {
     let (done, result) = oneshot::channel();
     std::thread::Builder::new()
         .name("request".into())
@@ -30,7 +37,10 @@ pub async fn run<T: Send + 'static>(progress: mpsc::UnboundedSender<Progress>, r
                 let ctx = ctx.with_progress(move |p| {
                     // What a person should know (a warning, a wait, a plugin's
                     // log line) is kept in the journal too, for the administrator.
-                    if matches!(p, Progress::Warning { .. } | Progress::Waiting { .. } | Progress::Log { .. }) {
+                    if matches!(
+                        p,
+                        Progress::Warning { .. } | Progress::Waiting { .. } | Progress::Log { .. }
+                    ) {
                         eprintln!("{}", p.line().1);
                     }
                     let _ = progress.send(p.clone());
@@ -40,18 +50,24 @@ pub async fn run<T: Send + 'static>(progress: mpsc::UnboundedSender<Progress>, r
             let _ = done.send(outcome);
         })
         .map_err(|e| anyhow!("cannot start a worker thread: {e}"))?;
-    result.await.map_err(|_| anyhow!("the request stopped without an answer (a bug: see the daemon's log)"))?
+    result.await.map_err(|_| {
+        anyhow!("the request stopped without an answer (a bug: see the daemon's log)")
+    })?
 }
 
 /// Run `request` for its answer alone (what it says on the way is not kept).
-pub async fn quiet<T: Send + 'static>(request: impl FnOnce(&Context) -> Result<T> + Send + 'static) -> Result<T> {
+pub async fn quiet<T: Send + 'static>(
+    request: impl FnOnce(&Context) -> Result<T> + Send + 'static,
+) -> Result<T> {
     let (tx, _rx) = mpsc::unbounded_channel();
     run(tx, request).await
 }
 
 /// Run `request`, keeping what it said: the lines a person reads, before
 /// its own words, so that a caller that cannot follow progress sees it all.
-pub async fn run_saying(request: impl FnOnce(&Context) -> Result<String> + Send + 'static) -> Result<String> {
+pub async fn run_saying(
+    request: impl FnOnce(&Context) -> Result<String> + Send + 'static,
+) -> Result<String> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let words = run(tx, request).await;
     let mut said = Vec::new();

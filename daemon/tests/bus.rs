@@ -18,8 +18,15 @@ impl Drop for Killed {
 }
 
 fn busctl(address: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::new("busctl").arg(format!("--address={address}")).args(args).output().expect("busctl (systemd)");
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    let out = Command::new("busctl")
+        .arg(format!("--address={address}"))
+        .args(args)
+        .output()
+        .expect("busctl (systemd)");
+    (
+        out.status.success(),
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+    )
 }
 
 #[test]
@@ -43,7 +50,14 @@ fn daemon_takes_its_name_and_fails_closed_without_polkit() {
         ),
     )
     .unwrap();
-    let _bus = Killed(Command::new("dbus-daemon").arg(format!("--config-file={}", config.display())).arg("--nofork").stderr(Stdio::null()).spawn().expect("dbus-daemon"));
+    let _bus = Killed(
+        Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", config.display()))
+            .arg("--nofork")
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon"),
+    );
     let address = format!("unix:path={}", socket.display());
     let deadline = Instant::now() + Duration::from_secs(10);
     while !socket.exists() {
@@ -69,16 +83,56 @@ fn daemon_takes_its_name_and_fails_closed_without_polkit() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(up, "tails-serverd did not take org.tails.Server");
-    let (ok, version) = busctl(&address, &["get-property", "org.tails.Server", "/org/tails/Server", "org.tails.Server1", "Version"]);
+    let (ok, version) = busctl(
+        &address,
+        &["get-property", "org.tails.Server", "/org/tails/Server", "org.tails.Server1", "Version"],
+    );
     assert!(ok && version.trim() == "u 1", "{version}");
     // No polkit on this bus: every request is refused, none is served.
-    let (ok, said) = busctl(&address, &["call", "org.tails.Server", "/org/tails/Server", "org.tails.Server1", "ListServices"]);
+    let (ok, said) = busctl(
+        &address,
+        &["call", "org.tails.Server", "/org/tails/Server", "org.tails.Server1", "ListServices"],
+    );
     assert!(!ok && said.contains("polkit cannot be asked"), "{said}");
-    let (ok, said) = busctl(&address, &["call", "org.tails.Server", "/org/tails/Server", "org.tails.Server1", "Enable", "s", "web"]);
+    let (ok, said) = busctl(
+        &address,
+        &[
+            "call",
+            "org.tails.Server",
+            "/org/tails/Server",
+            "org.tails.Server1",
+            "Enable",
+            "s",
+            "web",
+        ],
+    );
     assert!(!ok && said.contains("polkit cannot be asked"), "{said}");
     // Arguments are checked before polkit is asked, and said back escaped.
-    let (ok, said) = busctl(&address, &["call", "org.tails.Server", "/org/tails/Server", "org.tails.Server1", "Enable", "s", "../etc\x1b[31m"]);
+    let (ok, said) = busctl(
+        &address,
+        &[
+            "call",
+            "org.tails.Server",
+            "/org/tails/Server",
+            "org.tails.Server1",
+            "Enable",
+            "s",
+            "../etc\x1b[31m",
+        ],
+    );
     assert!(!ok && said.contains("is not a service name") && !said.contains('\x1b'), "{said}");
     // Still serving.
-    assert!(busctl(&address, &["get-property", "org.tails.Server", "/org/tails/Server", "org.tails.Server1", "Version"]).0);
+    assert!(
+        busctl(
+            &address,
+            &[
+                "get-property",
+                "org.tails.Server",
+                "/org/tails/Server",
+                "org.tails.Server1",
+                "Version"
+            ]
+        )
+        .0
+    );
 }

@@ -12,7 +12,9 @@ pub fn words(e: zbus::Error) -> String {
     match e {
         zbus::Error::MethodError(_, Some(text), _) => text,
         zbus::Error::FDO(fdo) => match *fdo {
-            zbus::fdo::Error::AccessDenied(text) | zbus::fdo::Error::Failed(text) | zbus::fdo::Error::InvalidArgs(text) => text,
+            zbus::fdo::Error::AccessDenied(text)
+            | zbus::fdo::Error::Failed(text)
+            | zbus::fdo::Error::InvalidArgs(text) => text,
             other => other.to_string(),
         },
         other => format!("talking to tails-serverd: {other}"),
@@ -35,7 +37,12 @@ pub fn question(words: &str) -> Option<&str> {
 
 /// Follow the job at `path` (`what`: "the enable of web"): `show` each thing
 /// it says once, in order, then its result or its error, in words.
-pub async fn follow(conn: &zbus::Connection, path: zbus::zvariant::OwnedObjectPath, what: &str, mut show: impl FnMut(Progress)) -> Result<String, String> {
+pub async fn follow(
+    conn: &zbus::Connection,
+    path: zbus::zvariant::OwnedObjectPath,
+    what: &str,
+    mut show: impl FnMut(Progress),
+) -> Result<String, String> {
     // Not cached: a status read must reach the daemon, so that a daemon that
     // died is noticed instead of a stale "running".
     let job = JobProxy::builder(conn)
@@ -45,8 +52,13 @@ pub async fn follow(conn: &zbus::Connection, path: zbus::zvariant::OwnedObjectPa
         .build()
         .await
         .map_err(words)?;
-    let gone = |e: zbus::Error| format!("tails-serverd stopped before {what} finished ({e}); its next start finishes or undoes it");
-    let parse = |text: &str| serde_json::from_str::<Progress>(text).map_err(|e| format!("the daemon said something this program cannot read ({e})"));
+    let gone = |e: zbus::Error| {
+        format!("tails-serverd stopped before {what} finished ({e}); its next start finishes or undoes it")
+    };
+    let parse = |text: &str| {
+        serde_json::from_str::<Progress>(text)
+            .map_err(|e| format!("the daemon said something this program cannot read ({e})"))
+    };
     // Subscribed before reading the history: nothing is missed.
     let mut said = job.receive_progress().await.map_err(words)?;
     let mut finished = job.receive_finished().await.map_err(words)?;

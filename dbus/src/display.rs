@@ -110,7 +110,9 @@ pub fn document(value: &serde_json::Value) -> serde_json::Value {
     match value {
         Value::String(s) => Value::String(text(s)),
         Value::Array(items) => Value::Array(items.iter().map(document).collect()),
-        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (line(k), document(v))).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (line(k), document(v))).collect())
+        }
         other => other.clone(),
     }
 }
@@ -118,7 +120,11 @@ pub fn document(value: &serde_json::Value) -> serde_json::Value {
 /// One problem per count past its bound: `(what, count, max)`, said as
 /// "PREFIX COUNT WHAT; at most MAX are allowed".
 pub fn over_bounds(prefix: &str, counts: &[(&str, usize, usize)]) -> Vec<String> {
-    counts.iter().filter(|(_, count, max)| count > max).map(|(what, count, max)| format!("{prefix} {count} {what}; at most {max} are allowed")).collect()
+    counts
+        .iter()
+        .filter(|(_, count, max)| count > max)
+        .map(|(what, count, max)| format!("{prefix} {count} {what}; at most {max} are allowed"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -154,27 +160,42 @@ mod tests {
         let value = serde_json::json!({"name\u{202e}": "x\u{9b}31m\u{e0041}\u{2066}y", "n": 1, "list": ["\u{ad}"]});
         let shown = json(&value).unwrap();
         assert!(!shown.chars().any(|c| is_dangerous(c) && c != '\n'), "{shown:?}");
-        assert!(shown.contains("\\u009b") && shown.contains("\\udb40\\udc41") && shown.contains("\\u202e"), "{shown}");
-        assert_eq!(serde_json::from_str::<serde_json::Value>(&shown).unwrap(), value, "the same document");
+        assert!(
+            shown.contains("\\u009b")
+                && shown.contains("\\udb40\\udc41")
+                && shown.contains("\\u202e"),
+            "{shown}"
+        );
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&shown).unwrap(),
+            value,
+            "the same document"
+        );
     }
 
     #[test]
     fn a_document_for_a_person_is_escaped_keys_and_all() {
-        let value = serde_json::json!({"opt\u{1b}[2J": {"v": ["a\u{202e}b", "two\nlines"]}, "n": true});
+        let value =
+            serde_json::json!({"opt\u{1b}[2J": {"v": ["a\u{202e}b", "two\nlines"]}, "n": true});
         let shown = document(&value);
-        assert_eq!(shown, serde_json::json!({"opt\\e[2J": {"v": ["a\\u{202e}b", "two\nlines"]}, "n": true}));
+        assert_eq!(
+            shown,
+            serde_json::json!({"opt\\e[2J": {"v": ["a\\u{202e}b", "two\nlines"]}, "n": true})
+        );
     }
 
     #[test]
     fn a_plugins_words_cannot_pass_for_the_hosts() {
-        let shown = plugins_words("web", "Open it in Tor Browser.\n  Key for Tor Browser:   FAKE\r over\n");
+        let shown =
+            plugins_words("web", "Open it in Tor Browser.\n  Key for Tor Browser:   FAKE\r over\n");
         assert_eq!(shown, "In the words of the web plugin:\n  │ Open it in Tor Browser.\n  │   Key for Tor Browser:   FAKE\\r over\n");
         assert!(shown.lines().skip(1).all(|l| l.starts_with("  │ ")));
     }
 
     #[test]
     fn ordinary_text_is_unchanged() {
-        for s in ["Mumble — voice chat", "Café, 日本語, 한국어, emoji 🎙️", "http://abc.onion:80/"] {
+        for s in ["Mumble — voice chat", "Café, 日本語, 한국어, emoji 🎙️", "http://abc.onion:80/"]
+        {
             assert_eq!(line(s), s);
             assert_eq!(text(s), s);
         }

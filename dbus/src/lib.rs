@@ -137,7 +137,11 @@ impl Asked {
 /// action and what to do. A change answers in words: the first line says
 /// what happened (what a window shows); the lines after it are hints for a
 /// terminal, naming commands.
-#[zbus::proxy(interface = "org.tails.Server1", default_service = "org.tails.Server", default_path = "/org/tails/Server")]
+#[zbus::proxy(
+    interface = "org.tails.Server1",
+    default_service = "org.tails.Server",
+    default_path = "/org/tails/Server"
+)]
 pub trait Server {
     /// [`VERSION`] of the daemon that answers.
     #[zbus(property)]
@@ -153,7 +157,13 @@ pub trait Server {
     /// Set an option from its text; applied at once when the service is
     /// enabled. `confirmed`: the person agreed to what the change deletes
     /// (persistence off). Returns what was done, in words.
-    fn set_option(&self, name: &str, option: &str, value: &str, confirmed: bool) -> zbus::Result<String>;
+    fn set_option(
+        &self,
+        name: &str,
+        option: &str,
+        value: &str,
+        confirmed: bool,
+    ) -> zbus::Result<String>;
     /// Put an option back to its default (a secret: a new one).
     fn reset_option(&self, name: &str, option: &str, confirmed: bool) -> zbus::Result<String>;
     /// Start enabling a service; returns the job at once.
@@ -174,7 +184,12 @@ pub trait Server {
     /// Add the plugin file open at `file`, which must still be the bytes
     /// inspected (`sha256`), granting what it asks except `refused`
     /// (capabilities' short forms). Returns what was done, in words.
-    fn add_plugin(&self, file: zbus::zvariant::Fd<'_>, sha256: &str, refused: &[&str]) -> zbus::Result<String>;
+    fn add_plugin(
+        &self,
+        file: zbus::zvariant::Fd<'_>,
+        sha256: &str,
+        refused: &[&str],
+    ) -> zbus::Result<String>;
     /// Remove a plugin (disabled): its grants, settings, keys and npm packages go.
     fn remove_plugin(&self, name: &str) -> zbus::Result<String>;
     /// A new onion address; every client then needs it. `confirmed`: the

@@ -21,7 +21,8 @@ pub enum Step {
     Publish,
 }
 
-pub const STEPS: [Step; 5] = [Step::Packages, Step::Configure, Step::Unit, Step::Firewall, Step::Publish];
+pub const STEPS: [Step; 5] =
+    [Step::Packages, Step::Configure, Step::Unit, Step::Firewall, Step::Publish];
 
 impl Step {
     pub fn name(self) -> &'static str {
@@ -86,18 +87,26 @@ impl Progress {
                 let what = if *operation == Operation::Enable { "enable" } else { "disable" };
                 format!("Finishing the interrupted {what} of {service}:")
             }
-            Progress::Done { step, said, seconds: Some(seconds) } => format!("  ✓ {}: {said} [{seconds:.3} s]", step.name()),
+            Progress::Done { step, said, seconds: Some(seconds) } => {
+                format!("  ✓ {}: {said} [{seconds:.3} s]", step.name())
+            }
             Progress::Done { step, said, seconds: None } => format!("  ✓ {}: {said}", step.name()),
-            Progress::Failed { step } => format!("  ✗ {}: failed; undoing what was done", step.name()),
+            Progress::Failed { step } => {
+                format!("  ✗ {}: failed; undoing what was done", step.name())
+            }
             Progress::Aside { text } => format!("    {text}"),
-            Progress::Restored { service, from } => format!("{service}: restored from {}", from.display()),
+            Progress::Restored { service, from } => {
+                format!("{service}: restored from {}", from.display())
+            }
             Progress::Repaired { line } => line.clone(),
             Progress::Autostarting { service } => format!("Enabling {service} (autostart):"),
             Progress::Note { text } => text.clone(),
             Progress::Warning { text } => return (Stream::Err, format!("Warning: {text}")),
             // On the error stream: a command whose output is JSON stays JSON.
             Progress::Waiting { text } => return (Stream::Err, text.clone()),
-            Progress::Log { plugin, level, text } => return (Stream::Err, format!("{plugin}: {level}: {text}")),
+            Progress::Log { plugin, level, text } => {
+                return (Stream::Err, format!("{plugin}: {level}: {text}"))
+            }
         };
         (Stream::Out, out)
     }
@@ -125,10 +134,23 @@ mod tests {
 
     #[test]
     fn lines_are_the_ones_tests_and_benches_read() {
-        let done = Progress::Done { step: Step::Configure, said: "2 files written".into(), seconds: Some(0.0123) };
+        let done = Progress::Done {
+            step: Step::Configure,
+            said: "2 files written".into(),
+            seconds: Some(0.0123),
+        };
         assert_eq!(done.line(), (Stream::Out, "  ✓ configure: 2 files written [0.012 s]".into()));
-        assert_eq!(Progress::Warning { text: "x".into() }.line(), (Stream::Err, "Warning: x".into()));
-        assert_eq!(Progress::Log { plugin: "site".into(), level: "info".into(), text: "hi".into() }.line(), (Stream::Err, "site: info: hi".into()));
-        assert_eq!(Progress::Waiting { text: "Waiting…".into() }.line(), (Stream::Err, "Waiting…".into()));
+        assert_eq!(
+            Progress::Warning { text: "x".into() }.line(),
+            (Stream::Err, "Warning: x".into())
+        );
+        assert_eq!(
+            Progress::Log { plugin: "site".into(), level: "info".into(), text: "hi".into() }.line(),
+            (Stream::Err, "site: info: hi".into())
+        );
+        assert_eq!(
+            Progress::Waiting { text: "Waiting…".into() }.line(),
+            (Stream::Err, "Waiting…".into())
+        );
     }
 }

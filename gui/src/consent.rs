@@ -15,7 +15,13 @@ use crate::widgets;
 use crate::window::App;
 
 pub fn choose_file(app: &Rc<App>) {
-    let chooser = gtk::FileChooserNative::new(Some("Add a plugin"), Some(&app.window), gtk::FileChooserAction::Open, Some("_Open"), Some("_Cancel"));
+    let chooser = gtk::FileChooserNative::new(
+        Some("Add a plugin"),
+        Some(&app.window),
+        gtk::FileChooserAction::Open,
+        Some("_Open"),
+        Some("_Cancel"),
+    );
     let filter = gtk::FileFilter::new();
     filter.set_name(Some("Tails Server plugins (.wasm)"));
     filter.add_pattern("*.wasm");
@@ -26,7 +32,8 @@ pub fn choose_file(app: &Rc<App>) {
 
 /// Open the file without blocking on a FIFO and only if it is a regular file.
 fn open(path: &std::path::Path) -> Result<std::fs::File, String> {
-    let file = tails_server_dbus::client::open_plugin_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file = tails_server_dbus::client::open_plugin_file(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     match file.metadata() {
         Ok(m) if m.is_file() => Ok(file),
         _ => Err(format!("{} is not a plugin file (not a regular file)", path.display())),
@@ -45,7 +52,10 @@ pub fn add_file(app: &Rc<App>, path: PathBuf) {
             Err(e) => return widgets::error(&app.window, "This plugin cannot be added", &e),
         };
         if inspection.already_added {
-            return app.toast(&format!("{} is already added, this very build", widgets::safe(&inspection.name)));
+            return app.toast(&format!(
+                "{} is already added, this very build",
+                widgets::safe(&inspection.name)
+            ));
         }
         let Some(refused) = consent(&app, &inspection).await else { return };
         let added = match open(&path) {
@@ -65,8 +75,14 @@ pub fn add_file(app: &Rc<App>, path: PathBuf) {
 /// Ask; the capabilities refused, or `None` when the person said no.
 async fn consent(app: &Rc<App>, i: &Inspection) -> Option<Vec<String>> {
     let name = widgets::safe(&i.name);
-    let heading = if i.replaces.is_some() { format!("Upgrade {name}?") } else { format!("Add {name}?") };
-    let mut body = format!("{}\n\nFrom: {}\nBuilt for: {}", widgets::safe(&i.description), widgets::safe(&i.publisher), widgets::safe(&i.contract));
+    let heading =
+        if i.replaces.is_some() { format!("Upgrade {name}?") } else { format!("Add {name}?") };
+    let mut body = format!(
+        "{}\n\nFrom: {}\nBuilt for: {}",
+        widgets::safe(&i.description),
+        widgets::safe(&i.publisher),
+        widgets::safe(&i.contract)
+    );
     if i.older_contract {
         body += " (an older contract: it runs through a compatibility layer)";
     }
@@ -75,10 +91,17 @@ async fn consent(app: &Rc<App>, i: &Inspection) -> Option<Vec<String>> {
     }
     let dialog = adw::MessageDialog::new(Some(&app.window), Some(&heading), Some(&body));
 
-    let list = gtk::ListBox::builder().selection_mode(gtk::SelectionMode::None).css_classes(["boxed-list"]).build();
+    let list = gtk::ListBox::builder()
+        .selection_mode(gtk::SelectionMode::None)
+        .css_classes(["boxed-list"])
+        .build();
     let mut switches = Vec::new();
     for asked in &i.asks {
-        let row = adw::ActionRow::builder().title(widgets::safe(&asked.words)).subtitle(widgets::safe(&asked.capability)).title_lines(0).build();
+        let row = adw::ActionRow::builder()
+            .title(widgets::safe(&asked.words))
+            .subtitle(widgets::safe(&asked.capability))
+            .title_lines(0)
+            .build();
         let switch = gtk::Switch::builder().active(true).valign(gtk::Align::Center).build();
         row.add_suffix(&switch);
         row.set_activatable_widget(Some(&switch));
@@ -90,19 +113,52 @@ async fn consent(app: &Rc<App>, i: &Inspection) -> Option<Vec<String>> {
         list.append(&adw::ActionRow::builder().title("It asks for nothing new.").build());
     }
     let more = gtk::Box::new(gtk::Orientation::Vertical, 8);
-    let lead = gtk::Label::builder().label(if i.replaces.is_some() { "What it asks for now (turn a switch off to refuse it):" } else { "It asks to (turn a switch off to refuse it):" }).xalign(0.0).wrap(true).build();
+    let lead = gtk::Label::builder()
+        .label(if i.replaces.is_some() {
+            "What it asks for now (turn a switch off to refuse it):"
+        } else {
+            "It asks to (turn a switch off to refuse it):"
+        })
+        .xalign(0.0)
+        .wrap(true)
+        .build();
     more.append(&lead);
     more.append(&list);
     let no_longer: Vec<String> = i.no_longer_asks.iter().map(|a| a.words.clone()).collect();
-    for (what, lines) in [("Still allowed from before:", &i.kept), ("No longer asked for:", &no_longer)] {
+    for (what, lines) in
+        [("Still allowed from before:", &i.kept), ("No longer asked for:", &no_longer)]
+    {
         if !lines.is_empty() {
-            let text = lines.iter().map(|l| format!("• {}", widgets::safe(l))).collect::<Vec<_>>().join("\n");
-            more.append(&gtk::Label::builder().label(format!("{what}\n{text}")).xalign(0.0).wrap(true).build());
+            let text = lines
+                .iter()
+                .map(|l| format!("• {}", widgets::safe(l)))
+                .collect::<Vec<_>>()
+                .join("\n");
+            more.append(
+                &gtk::Label::builder()
+                    .label(format!("{what}\n{text}"))
+                    .xalign(0.0)
+                    .wrap(true)
+                    .build(),
+            );
         }
     }
-    let sha = gtk::Label::builder().label(format!("sha256: {}", i.sha256)).xalign(0.0).wrap(true).wrap_mode(gtk::pango::WrapMode::Char).selectable(true).css_classes(["monospace", "caption"]).build();
+    let sha = gtk::Label::builder()
+        .label(format!("sha256: {}", i.sha256))
+        .xalign(0.0)
+        .wrap(true)
+        .wrap_mode(gtk::pango::WrapMode::Char)
+        .selectable(true)
+        .css_classes(["monospace", "caption"])
+        .build();
     more.append(&sha);
-    let scroller = gtk::ScrolledWindow::builder().child(&more).propagate_natural_height(true).max_content_height(420).min_content_width(460).hscrollbar_policy(gtk::PolicyType::Never).build();
+    let scroller = gtk::ScrolledWindow::builder()
+        .child(&more)
+        .propagate_natural_height(true)
+        .max_content_height(420)
+        .min_content_width(460)
+        .hscrollbar_policy(gtk::PolicyType::Never)
+        .build();
     dialog.set_extra_child(Some(&scroller));
     dialog.add_response("cancel", "_Cancel");
     dialog.add_response("add", if i.replaces.is_some() { "_Upgrade" } else { "_Add" });

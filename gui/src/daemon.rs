@@ -51,14 +51,17 @@ async fn server() -> Answer<&'static ServerProxy<'static>> {
 }
 
 /// Run `call` with the daemon on the runtime; await its answer anywhere.
-fn ask<T: Send + 'static, F: Future<Output = zbus::Result<T>> + Send + 'static>(call: impl FnOnce(&'static ServerProxy<'static>) -> F + Send + 'static) -> impl Future<Output = Answer<T>> {
+fn ask<T: Send + 'static, F: Future<Output = zbus::Result<T>> + Send + 'static>(
+    call: impl FnOnce(&'static ServerProxy<'static>) -> F + Send + 'static,
+) -> impl Future<Output = Answer<T>> {
     let handle = runtime().spawn(async move { call(server().await?).await.map_err(client::words) });
     async move { handle.await.map_err(|e| format!("a call to the daemon stopped: {e}"))? }
 }
 
 /// A JSON answer read as `T`.
 fn document<T: serde::de::DeserializeOwned>(text: Answer<String>) -> Answer<T> {
-    serde_json::from_str(&text?).map_err(|e| format!("the daemon answered something this window cannot read: {e}"))
+    serde_json::from_str(&text?)
+        .map_err(|e| format!("the daemon answered something this window cannot read: {e}"))
 }
 
 /// A change's answer: done, or the question the daemon wants answered first.
@@ -100,7 +103,12 @@ pub async fn tor_status() -> Answer<Value> {
 }
 
 /// Set (`Some`) or reset (`None`) an option.
-pub async fn set_option(name: &str, option: &str, value: Option<String>, confirmed: bool) -> Answer<Change> {
+pub async fn set_option(
+    name: &str,
+    option: &str,
+    value: Option<String>,
+    confirmed: bool,
+) -> Answer<Change> {
     let (name, option) = (name.to_string(), option.to_string());
     change(
         ask(move |s| async move {
@@ -141,7 +149,9 @@ pub async fn remove_plugin(name: &str) -> Answer<String> {
 /// What the plugin file asks for. The daemon reads the open file; it never
 /// opens a path for us.
 pub async fn inspect(file: std::fs::File) -> Answer<Inspection> {
-    document(ask(move |s| async move { s.inspect_plugin(zbus::zvariant::Fd::from(&file)).await }).await)
+    document(
+        ask(move |s| async move { s.inspect_plugin(zbus::zvariant::Fd::from(&file)).await }).await,
+    )
 }
 
 /// Add the file (still the bytes inspected), refusing `refused`.
@@ -156,11 +166,16 @@ pub async fn add(file: std::fs::File, sha256: &str, refused: Vec<String>) -> Ans
 
 /// Start enabling (or disabling) `name`; what it says comes on `said`, and
 /// the answer is its result.
-pub async fn switch(name: &str, enable: bool, said: mpsc::UnboundedSender<Progress>) -> Answer<String> {
+pub async fn switch(
+    name: &str,
+    enable: bool,
+    said: mpsc::UnboundedSender<Progress>,
+) -> Answer<String> {
     let name = name.to_string();
     let handle = runtime().spawn(async move {
         let s = server().await?;
-        let path = if enable { s.enable(&name).await } else { s.disable(&name).await }.map_err(client::words)?;
+        let path = if enable { s.enable(&name).await } else { s.disable(&name).await }
+            .map_err(client::words)?;
         let what = format!("the {} of {name}", if enable { "enable" } else { "disable" });
         client::follow(s.inner().connection(), path, &what, |p| {
             let _ = said.send(p);

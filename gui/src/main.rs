@@ -23,7 +23,10 @@ pub const APP_ID: &str = "org.tails.Server.Gui";
 
 fn main() -> gtk::glib::ExitCode {
     draw_without_opengl();
-    let app = adw::Application::builder().application_id(APP_ID).flags(gtk::gio::ApplicationFlags::HANDLES_OPEN).build();
+    let app = adw::Application::builder()
+        .application_id(APP_ID)
+        .flags(gtk::gio::ApplicationFlags::HANDLES_OPEN)
+        .build();
     app.connect_activate(|app| present(app).show_list());
     // `tails-server-gui FILE.wasm` (or "Open With" in the file manager):
     // the consent dialog for that file.
@@ -56,7 +59,8 @@ fn present(app: &adw::Application) -> std::rc::Rc<window::App> {
     thread_local! {
         static WINDOW: std::cell::RefCell<Option<std::rc::Rc<window::App>>> = const { std::cell::RefCell::new(None) };
     }
-    let window = WINDOW.with(|w| w.borrow_mut().get_or_insert_with(|| window::App::new(app)).clone());
+    let window =
+        WINDOW.with(|w| w.borrow_mut().get_or_insert_with(|| window::App::new(app)).clone());
     window.window.present();
     timing::first_frame(&window.window);
     window

@@ -29,7 +29,12 @@ pub fn groups(app: &Rc<App>, service: &str, info: &Value) -> Vec<adw::Preference
             }
         };
         let name = spec["name"].as_str().unwrap_or_default().to_string();
-        let field = Field { app: app.clone(), service: service.to_string(), option: name.clone(), error: error_row() };
+        let field = Field {
+            app: app.clone(),
+            service: service.to_string(),
+            option: name.clone(),
+            error: error_row(),
+        };
         let value = &info["options"][&name];
         group.add(&field.widget(&spec, value));
         group.add(&field.error);
@@ -76,19 +81,31 @@ impl Field {
         match kind {
             "boolean" => {
                 let row = adw::ActionRow::builder().title(&title).subtitle(&description).build();
-                let switch = gtk::Switch::builder().active(value.as_bool() == Some(true)).valign(gtk::Align::Center).build();
+                let switch = gtk::Switch::builder()
+                    .active(value.as_bool() == Some(true))
+                    .valign(gtk::Align::Center)
+                    .build();
                 row.add_suffix(&switch);
                 row.set_activatable_widget(Some(&switch));
                 widgets::name(&switch, &title);
                 let field = self.clone();
-                switch.connect_active_notify(move |switch| field.apply(Some(switch.is_active().to_string())));
+                switch.connect_active_notify(move |switch| {
+                    field.apply(Some(switch.is_active().to_string()))
+                });
                 row.upcast()
             }
             "secret" => {
-                let row = adw::PasswordEntryRow::builder().title(format!("{title} (set; type a new one to change it)")).show_apply_button(true).tooltip_text(&description).build();
+                let row = adw::PasswordEntryRow::builder()
+                    .title(format!("{title} (set; type a new one to change it)"))
+                    .show_apply_button(true)
+                    .tooltip_text(&description)
+                    .build();
                 let field = self.clone();
                 row.connect_apply(move |row| field.apply(Some(row.text().to_string())));
-                let renew = widgets::icon_button("view-refresh-symbolic", &format!("Make a new random {title}"));
+                let renew = widgets::icon_button(
+                    "view-refresh-symbolic",
+                    &format!("Make a new random {title}"),
+                );
                 let field = self.clone();
                 renew.connect_clicked(move |_| field.apply(None));
                 row.add_suffix(&renew);
@@ -106,7 +123,8 @@ impl Field {
                 spin.set_value(value.as_f64().unwrap_or(min));
                 spin.set_valign(gtk::Align::Center);
                 widgets::name(&spin, &title);
-                let apply = widgets::icon_button("object-select-symbolic", &format!("Apply {title}"));
+                let apply =
+                    widgets::icon_button("object-select-symbolic", &format!("Apply {title}"));
                 apply.set_visible(false);
                 let a = apply.clone();
                 spin.connect_value_changed(move |_| a.set_visible(true));
@@ -120,9 +138,19 @@ impl Field {
                 row.upcast()
             }
             "choice" => {
-                let choices: Vec<String> = spec["kind"]["choices"].as_array().cloned().unwrap_or_default().iter().map(|c| widgets::safe(c.as_str().unwrap_or_default())).collect();
+                let choices: Vec<String> = spec["kind"]["choices"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|c| widgets::safe(c.as_str().unwrap_or_default()))
+                    .collect();
                 let refs: Vec<&str> = choices.iter().map(String::as_str).collect();
-                let row = adw::ComboRow::builder().title(&title).subtitle(&description).model(&gtk::StringList::new(&refs)).build();
+                let row = adw::ComboRow::builder()
+                    .title(&title)
+                    .subtitle(&description)
+                    .model(&gtk::StringList::new(&refs))
+                    .build();
                 if let Some(i) = choices.iter().position(|c| *c == shown) {
                     row.set_selected(i as u32);
                 }
@@ -135,7 +163,12 @@ impl Field {
                 row.upcast()
             }
             _ => {
-                let row = adw::EntryRow::builder().title(&title).text(&shown).show_apply_button(true).tooltip_text(&description).build();
+                let row = adw::EntryRow::builder()
+                    .title(&title)
+                    .text(&shown)
+                    .show_apply_button(true)
+                    .tooltip_text(&description)
+                    .build();
                 let field = self.clone();
                 row.connect_apply(move |row| field.apply(Some(row.text().to_string())));
                 row.upcast()
@@ -150,9 +183,18 @@ impl Field {
         glib::spawn_future_local(async move {
             field.error.set_visible(false);
             field.app.busy.borrow_mut().insert(field.service.clone());
-            let mut answer = daemon::set_option(&field.service, &field.option, value.clone(), false).await;
+            let mut answer =
+                daemon::set_option(&field.service, &field.option, value.clone(), false).await;
             if let Ok(Change::Ask(question)) = &answer {
-                answer = if widgets::ask(&field.app.window, "Are you sure?", &widgets::safe(question), "_Change it", true).await {
+                answer = if widgets::ask(
+                    &field.app.window,
+                    "Are you sure?",
+                    &widgets::safe(question),
+                    "_Change it",
+                    true,
+                )
+                .await
+                {
                     daemon::set_option(&field.service, &field.option, value, true).await
                 } else {
                     Err("Nothing was changed.".into())

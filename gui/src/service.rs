@@ -28,7 +28,14 @@ pub fn status_words(status: &Value) -> String {
 pub async fn page(app: &Rc<App>, name: &str) -> gtk::Widget {
     let info = match daemon::info(name).await {
         Ok(info) => info,
-        Err(e) => return adw::StatusPage::builder().icon_name("dialog-error-symbolic").title("This service cannot be shown").description(widgets::safe(&e)).build().upcast(),
+        Err(e) => {
+            return adw::StatusPage::builder()
+                .icon_name("dialog-error-symbolic")
+                .title("This service cannot be shown")
+                .description(widgets::safe(&e))
+                .build()
+                .upcast()
+        }
     };
     let page = adw::PreferencesPage::new();
     let shown_name = match text_of(&info, "name-in-gui") {
@@ -36,9 +43,13 @@ pub async fn page(app: &Rc<App>, name: &str) -> gtk::Widget {
         n => n,
     };
 
-    let top = adw::PreferencesGroup::builder().title(&shown_name).description(text_of(&info, "description")).build();
+    let top = adw::PreferencesGroup::builder()
+        .title(&shown_name)
+        .description(text_of(&info, "description"))
+        .build();
     let enabled = info["enabled"].as_bool().unwrap_or(false);
-    let switch_row = adw::ActionRow::builder().title("Enabled").subtitle(status_words(&info)).build();
+    let switch_row =
+        adw::ActionRow::builder().title("Enabled").subtitle(status_words(&info)).build();
     let switch = gtk::Switch::builder().active(enabled).valign(gtk::Align::Center).build();
     switch_row.add_suffix(&switch);
     switch_row.set_activatable_widget(Some(&switch));
@@ -51,7 +62,12 @@ pub async fn page(app: &Rc<App>, name: &str) -> gtk::Widget {
     let bar = gtk::ProgressBar::builder().valign(gtk::Align::Center).hexpand(true).build();
     progress_row.add_suffix(&bar);
     top.add(&progress_row);
-    let said = gtk::Label::builder().xalign(0.0).wrap(true).selectable(true).css_classes(["monospace", "caption"]).build();
+    let said = gtk::Label::builder()
+        .xalign(0.0)
+        .wrap(true)
+        .selectable(true)
+        .css_classes(["monospace", "caption"])
+        .build();
     widgets::name(&said, "What the service is doing");
     let said_row = adw::PreferencesRow::builder().child(&said).visible(false).build();
     top.add(&said_row);
@@ -64,12 +80,27 @@ pub async fn page(app: &Rc<App>, name: &str) -> gtk::Widget {
     page.add(&top);
 
     {
-        let (app, name, switch_row, progress_row, said_row) = (app.clone(), name.to_string(), switch_row.clone(), progress_row.clone(), said_row.clone());
+        let (app, name, switch_row, progress_row, said_row) = (
+            app.clone(),
+            name.to_string(),
+            switch_row.clone(),
+            progress_row.clone(),
+            said_row.clone(),
+        );
         switch.connect_state_set(move |switch, on| {
             if app.busy.borrow().contains(&name) {
                 return glib::Propagation::Stop;
             }
-            let job = Job { app: app.clone(), name: name.clone(), switch: switch.clone(), row: switch_row.clone(), progress: progress_row.clone(), said_row: said_row.clone(), said: said.clone(), bar: bar.clone() };
+            let job = Job {
+                app: app.clone(),
+                name: name.clone(),
+                switch: switch.clone(),
+                row: switch_row.clone(),
+                progress: progress_row.clone(),
+                said_row: said_row.clone(),
+                said: said.clone(),
+                bar: bar.clone(),
+            };
             glib::spawn_future_local(job.run(on));
             glib::Propagation::Stop
         });
@@ -108,7 +139,8 @@ impl Job {
         self.bar.set_fraction(0.0);
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let name = self.name.clone();
-        let answer = glib::spawn_future_local(async move { daemon::switch(&name, enable, tx).await });
+        let answer =
+            glib::spawn_future_local(async move { daemon::switch(&name, enable, tx).await });
         let mut lines: Vec<String> = Vec::new();
         let mut steps = 0usize;
         while let Some(p) = rx.recv().await {
@@ -123,7 +155,8 @@ impl Job {
             }
             self.said.set_text(&lines.join("\n"));
         }
-        let answer = answer.await.unwrap_or_else(|_| Err("the window stopped following the job".into()));
+        let answer =
+            answer.await.unwrap_or_else(|_| Err("the window stopped following the job".into()));
         self.progress.set_visible(false);
         match &answer {
             Ok(words) => {
@@ -141,7 +174,15 @@ impl Job {
         self.switch.set_sensitive(true);
         match answer {
             Ok(_) => self.app.open(&self.name),
-            Err(e) => widgets::error(&self.app.window, if enable { "The service could not be enabled" } else { "The service could not be disabled" }, &e),
+            Err(e) => widgets::error(
+                &self.app.window,
+                if enable {
+                    "The service could not be enabled"
+                } else {
+                    "The service could not be disabled"
+                },
+                &e,
+            ),
         }
     }
 }
@@ -151,10 +192,16 @@ async fn plugin_group(app: &Rc<App>, name: &str) -> adw::PreferencesGroup {
     let group = adw::PreferencesGroup::builder().title("Plugin").build();
     match daemon::plugin(name).await {
         Ok(shown) => {
-            let caps = adw::ExpanderRow::builder().title("What it may do").subtitle(text_of(&shown, "from")).build();
+            let caps = adw::ExpanderRow::builder()
+                .title("What it may do")
+                .subtitle(text_of(&shown, "from"))
+                .build();
             for cap in shown["capabilities"].as_array().cloned().unwrap_or_default() {
                 let granted = cap["granted"].as_bool().unwrap_or(false);
-                let row = adw::ActionRow::builder().title(text_of(&cap, "capability")).subtitle(if granted { "allowed" } else { "refused" }).build();
+                let row = adw::ActionRow::builder()
+                    .title(text_of(&cap, "capability"))
+                    .subtitle(if granted { "allowed" } else { "refused" })
+                    .build();
                 caps.add_row(&row);
             }
             group.add(&caps);
@@ -164,7 +211,10 @@ async fn plugin_group(app: &Rc<App>, name: &str) -> adw::PreferencesGroup {
         }
         Err(e) => group.set_description(Some(&widgets::safe(&e))),
     }
-    let remove_row = adw::ActionRow::builder().title("Remove this service").subtitle("Its settings, keys and clients are deleted; its address is gone for good.").build();
+    let remove_row = adw::ActionRow::builder()
+        .title("Remove this service")
+        .subtitle("Its settings, keys and clients are deleted; its address is gone for good.")
+        .build();
     let remove = widgets::text_button("Remove…");
     remove.add_css_class("destructive-action");
     widgets::name(&remove, &format!("Remove {name}"));

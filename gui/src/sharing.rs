@@ -42,7 +42,11 @@ impl Keys {
     }
 
     /// Do `then` with one client's key (base32, and its .auth_private line).
-    fn with_client(&self, client: &str, then: impl FnOnce(&Keys, &tails_server_dbus::ClientCredentials) + 'static) {
+    fn with_client(
+        &self,
+        client: &str,
+        then: impl FnOnce(&Keys, &tails_server_dbus::ClientCredentials) + 'static,
+    ) {
         let (keys, client) = (self.clone(), client.to_string());
         glib::spawn_future_local(async move {
             let Some(info) = keys.get().await else { return };
@@ -55,15 +59,23 @@ impl Keys {
 }
 
 pub fn group(app: &Rc<App>, service: &str, info: &Value) -> adw::PreferencesGroup {
-    let group = adw::PreferencesGroup::builder().title("Sharing").description("Give the people who should connect the address and, for each of them, their own key.").build();
-    let keys = Keys { app: app.clone(), service: service.to_string(), info: Rc::new(RefCell::new(None)) };
+    let group = adw::PreferencesGroup::builder()
+        .title("Sharing")
+        .description(
+            "Give the people who should connect the address and, for each of them, their own key.",
+        )
+        .build();
+    let keys =
+        Keys { app: app.clone(), service: service.to_string(), info: Rc::new(RefCell::new(None)) };
     let enabled = info["enabled"].as_bool().unwrap_or(false);
     let address = text_of(info, "address");
 
     if info["options"]["client-authorization"].as_bool() == Some(false) {
         let warning = adw::ActionRow::builder()
             .title("Client authorization is off: anyone who knows the address can connect")
-            .subtitle("Share the address only with people you trust, or turn client authorization on.")
+            .subtitle(
+                "Share the address only with people you trust, or turn client authorization on.",
+            )
             .title_lines(0)
             .build();
         warning.add_css_class("warning");
@@ -73,7 +85,13 @@ pub fn group(app: &Rc<App>, service: &str, info: &Value) -> adw::PreferencesGrou
 
     if enabled && !address.is_empty() {
         let port = info["remote-port"].as_u64().unwrap_or(80);
-        let row = adw::ActionRow::builder().title(if port == 80 { "Address".to_string() } else { format!("Address (port {port})") }).build();
+        let row = adw::ActionRow::builder()
+            .title(if port == 80 {
+                "Address".to_string()
+            } else {
+                format!("Address (port {port})")
+            })
+            .build();
         let shown = widgets::value_label(&address);
         row.add_suffix(&shown);
         let copy = widgets::icon_button("edit-copy-symbolic", "Copy address");
@@ -90,18 +108,33 @@ pub fn group(app: &Rc<App>, service: &str, info: &Value) -> adw::PreferencesGrou
         row.add_suffix(&qr);
         group.add(&row);
     } else {
-        group.add(&adw::ActionRow::builder().title("Address").subtitle("Enable the service to publish it and get its address.").build());
+        group.add(
+            &adw::ActionRow::builder()
+                .title("Address")
+                .subtitle("Enable the service to publish it and get its address.")
+                .build(),
+        );
     }
 
-    let clients: Vec<String> = info["clients"].as_array().cloned().unwrap_or_default().iter().filter_map(|c| c.as_str().map(widgets::safe)).collect();
+    let clients: Vec<String> = info["clients"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|c| c.as_str().map(widgets::safe))
+        .collect();
     for client in &clients {
         group.add(&client_row(&keys, client, enabled));
     }
 
-    let add = adw::EntryRow::builder().title("Add a client: a name for who will connect").show_apply_button(true).build();
+    let add = adw::EntryRow::builder()
+        .title("Add a client: a name for who will connect")
+        .show_apply_button(true)
+        .build();
     let (ap, service_name) = (app.clone(), service.to_string());
     add.connect_apply(move |row| {
-        let (app, service, client) = (ap.clone(), service_name.clone(), row.text().trim().to_string());
+        let (app, service, client) =
+            (ap.clone(), service_name.clone(), row.text().trim().to_string());
         glib::spawn_future_local(async move {
             match daemon::client_add(&service, &client).await {
                 Ok(words) => {
@@ -115,8 +148,19 @@ pub fn group(app: &Rc<App>, service: &str, info: &Value) -> adw::PreferencesGrou
     group.add(&add);
 
     if enabled {
-        let how = adw::ExpanderRow::builder().title("How to connect").subtitle("The service's own words, with the keys").build();
-        let words = gtk::Label::builder().xalign(0.0).wrap(true).selectable(true).margin_top(8).margin_bottom(8).margin_start(12).margin_end(12).build();
+        let how = adw::ExpanderRow::builder()
+            .title("How to connect")
+            .subtitle("The service's own words, with the keys")
+            .build();
+        let words = gtk::Label::builder()
+            .xalign(0.0)
+            .wrap(true)
+            .selectable(true)
+            .margin_top(8)
+            .margin_bottom(8)
+            .margin_start(12)
+            .margin_end(12)
+            .build();
         how.add_row(&words);
         let k = keys.clone();
         how.connect_expanded_notify(move |how| {
@@ -126,14 +170,22 @@ pub fn group(app: &Rc<App>, service: &str, info: &Value) -> adw::PreferencesGrou
             let (k, words) = (k.clone(), words.clone());
             glib::spawn_future_local(async move {
                 if let Some(info) = k.get().await {
-                    let text = info.gui_text.as_deref().and_then(plain).or(info.text).unwrap_or_else(|| info.text_missing.unwrap_or_default());
+                    let text = info
+                        .gui_text
+                        .as_deref()
+                        .and_then(plain)
+                        .or(info.text)
+                        .unwrap_or_else(|| info.text_missing.unwrap_or_default());
                     words.set_text(&widgets::safe(&text));
                 }
             });
         });
         group.add(&how);
 
-        let rotate = adw::ActionRow::builder().title("New address").subtitle("The old address stops working; every client needs the new one.").build();
+        let rotate = adw::ActionRow::builder()
+            .title("New address")
+            .subtitle("The old address stops working; every client needs the new one.")
+            .build();
         let button = widgets::text_button("New address…");
         let (ap, service_name) = (app.clone(), service.to_string());
         button.connect_clicked(move |_| {
@@ -141,7 +193,15 @@ pub fn group(app: &Rc<App>, service: &str, info: &Value) -> adw::PreferencesGrou
             glib::spawn_future_local(async move {
                 let mut answer = daemon::rotate_address(&service, false).await;
                 if let Ok(Change::Ask(question)) = &answer {
-                    answer = if widgets::ask(&app.window, "Make a new address?", &widgets::safe(question), "_New address", true).await {
+                    answer = if widgets::ask(
+                        &app.window,
+                        "Make a new address?",
+                        &widgets::safe(question),
+                        "_New address",
+                        true,
+                    )
+                    .await
+                    {
                         daemon::rotate_address(&service, true).await
                     } else {
                         return;
@@ -187,7 +247,9 @@ fn plain(markup: &str) -> Option<String> {
             "gt" => Some('>'),
             "quot" => Some('"'),
             "apos" => Some('\''),
-            n if n.starts_with("#x") => u32::from_str_radix(&n[2..], 16).ok().and_then(char::from_u32),
+            n if n.starts_with("#x") => {
+                u32::from_str_radix(&n[2..], 16).ok().and_then(char::from_u32)
+            }
             n if n.starts_with('#') => n[1..].parse().ok().and_then(char::from_u32),
             _ => None,
         });
@@ -211,8 +273,14 @@ mod tests {
     #[test]
     fn markup_is_shown_as_its_text() {
         let url = "http://abc.onion/";
-        assert_eq!(super::plain(&format!("Open <a href=\"{url}\">{url}</a> in Tor Browser.")).unwrap(), format!("Open {url} in Tor Browser."));
-        assert_eq!(super::plain("<b>Key</b>: a &amp; b &lt;c&gt; &#65;&#x42; &bogus; 5 & 6").unwrap(), "Key: a & b <c> AB &bogus; 5 & 6");
+        assert_eq!(
+            super::plain(&format!("Open <a href=\"{url}\">{url}</a> in Tor Browser.")).unwrap(),
+            format!("Open {url} in Tor Browser.")
+        );
+        assert_eq!(
+            super::plain("<b>Key</b>: a &amp; b &lt;c&gt; &#65;&#x42; &bogus; 5 & 6").unwrap(),
+            "Key: a & b <c> AB &bogus; 5 & 6"
+        );
         assert_eq!(super::plain("<span size=\"999999\">big"), Some("big".into()));
         assert_eq!(super::plain("unclosed <a href"), None);
     }
@@ -229,7 +297,12 @@ fn client_row(keys: &Keys, client: &str, enabled: bool) -> adw::ActionRow {
         b.set_sensitive(enabled);
         b
     };
-    let reveal = gtk::ToggleButton::builder().icon_name("view-reveal-symbolic").tooltip_text(format!("Reveal {client}'s key")).valign(gtk::Align::Center).sensitive(enabled).build();
+    let reveal = gtk::ToggleButton::builder()
+        .icon_name("view-reveal-symbolic")
+        .tooltip_text(format!("Reveal {client}'s key"))
+        .valign(gtk::Align::Center)
+        .sensitive(enabled)
+        .build();
     reveal.add_css_class("flat");
     widgets::name(&reveal, &format!("Reveal {client}'s key"));
     let (k, c) = (keys.clone(), client.to_string());
@@ -247,22 +320,36 @@ fn client_row(keys: &Keys, client: &str, enabled: bool) -> adw::ActionRow {
         let b = b.clone();
         k.with_client(&c, move |keys, credentials| {
             b.clipboard().set_text(&credentials.private_key);
-            keys.app.toast("Key copied: paste it where Tor Browser asks for the onion service's key");
+            keys.app
+                .toast("Key copied: paste it where Tor Browser asks for the onion service's key");
         });
     });
     let qr = button("view-grid-symbolic", format!("Show {client}'s key as a QR code"));
     let (k, c) = (keys.clone(), client.to_string());
-    qr.connect_clicked(move |_| k.with_client(&c, |keys, credentials| widgets::show_qr(&keys.app.window, &format!("Key of {}", credentials.name), &credentials.private_key)));
-    let save = button("document-save-symbolic", format!("Save {client}'s key as an .auth_private file"));
+    qr.connect_clicked(move |_| {
+        k.with_client(&c, |keys, credentials| {
+            widgets::show_qr(
+                &keys.app.window,
+                &format!("Key of {}", credentials.name),
+                &credentials.private_key,
+            )
+        })
+    });
+    let save =
+        button("document-save-symbolic", format!("Save {client}'s key as an .auth_private file"));
     let (k, c) = (keys.clone(), client.to_string());
-    save.connect_clicked(move |_| k.with_client(&c, |keys, credentials| save_auth_private(keys, credentials)));
+    save.connect_clicked(move |_| {
+        k.with_client(&c, |keys, credentials| save_auth_private(keys, credentials))
+    });
     let remove = widgets::icon_button("user-trash-symbolic", &format!("Remove client {client}"));
     let (k, c) = (keys.clone(), client.to_string());
     remove.connect_clicked(move |_| {
         let (app, service, client) = (k.app.clone(), k.service.clone(), c.clone());
         glib::spawn_future_local(async move {
             let body = format!("{client}'s key stops working: they can no longer connect.");
-            if !widgets::ask(&app.window, &format!("Remove {client}?"), &body, "_Remove", true).await {
+            if !widgets::ask(&app.window, &format!("Remove {client}?"), &body, "_Remove", true)
+                .await
+            {
                 return;
             }
             match daemon::client_remove(&service, &client).await {
@@ -274,7 +361,13 @@ fn client_row(keys: &Keys, client: &str, enabled: bool) -> adw::ActionRow {
             }
         });
     });
-    for b in [reveal.upcast_ref::<gtk::Widget>(), copy.upcast_ref(), qr.upcast_ref(), save.upcast_ref(), remove.upcast_ref()] {
+    for b in [
+        reveal.upcast_ref::<gtk::Widget>(),
+        copy.upcast_ref(),
+        qr.upcast_ref(),
+        save.upcast_ref(),
+        remove.upcast_ref(),
+    ] {
         row.add_suffix(b);
     }
     row
@@ -283,16 +376,35 @@ fn client_row(keys: &Keys, client: &str, enabled: bool) -> adw::ActionRow {
 /// Save the `.auth_private` line where the person chooses, readable by them
 /// alone (it is a key).
 fn save_auth_private(keys: &Keys, credentials: &tails_server_dbus::ClientCredentials) {
-    let chooser = gtk::FileChooserNative::new(Some("Save the key for another tor"), Some(&keys.app.window), gtk::FileChooserAction::Save, Some("_Save"), Some("_Cancel"));
+    let chooser = gtk::FileChooserNative::new(
+        Some("Save the key for another tor"),
+        Some(&keys.app.window),
+        gtk::FileChooserAction::Save,
+        Some("_Save"),
+        Some("_Cancel"),
+    );
     chooser.set_current_name(&format!("{}.auth_private", keys.service));
     let (app, line) = (keys.app.clone(), credentials.auth_private.clone());
     widgets::choose(chooser, move |path| {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
-        let written = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path).and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()));
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()));
         match written {
-            Ok(()) => app.toast(&format!("Saved {}: put it in the ClientOnionAuthDir of the other tor", path.display())),
-            Err(e) => widgets::error(&app.window, "The key could not be saved", &format!("{}: {e}", path.display())),
+            Ok(()) => app.toast(&format!(
+                "Saved {}: put it in the ClientOnionAuthDir of the other tor",
+                path.display()
+            )),
+            Err(e) => widgets::error(
+                &app.window,
+                "The key could not be saved",
+                &format!("{}: {e}", path.display()),
+            ),
         }
     });
 }

@@ -11,24 +11,44 @@ use tokio::sync::oneshot;
 pub fn name(widget: &impl IsA<gtk::Widget>, label: &str) {
     use gtk::glib::translate::ToGlibPtr;
     extern "C" {
-        fn gtk_accessible_update_property(accessible: *mut std::ffi::c_void, first: std::ffi::c_int, ...);
-        fn gtk_accessible_reset_relation(accessible: *mut std::ffi::c_void, relation: std::ffi::c_int);
+        fn gtk_accessible_update_property(
+            accessible: *mut std::ffi::c_void,
+            first: std::ffi::c_int,
+            ...
+        );
+        fn gtk_accessible_reset_relation(
+            accessible: *mut std::ffi::c_void,
+            relation: std::ffi::c_int,
+        );
     }
     let Ok(label) = std::ffi::CString::new(label.replace('\0', "")) else { return };
     let widget: *mut gtk::ffi::GtkWidget = widget.as_ref().to_glib_none().0;
     // SAFETY: a live widget (every GtkWidget is a GtkAccessible), one
     // (LABEL, string) pair, then the -1 that ends the list.
-    unsafe { gtk_accessible_update_property(widget.cast(), gtk::ffi::GTK_ACCESSIBLE_PROPERTY_LABEL, label.as_ptr(), -1 as std::ffi::c_int) }
+    unsafe {
+        gtk_accessible_update_property(
+            widget.cast(),
+            gtk::ffi::GTK_ACCESSIBLE_PROPERTY_LABEL,
+            label.as_ptr(),
+            -1 as std::ffi::c_int,
+        )
+    }
     // GTK 4.18 names a button by its label child (labelled-by) before its
     // own label property: the "Add" of every row would say only "Add".
     // SAFETY: the same live widget; LABELLED_BY is a relation GTK knows.
-    unsafe { gtk_accessible_reset_relation(widget.cast(), gtk::ffi::GTK_ACCESSIBLE_RELATION_LABELLED_BY) }
+    unsafe {
+        gtk_accessible_reset_relation(widget.cast(), gtk::ffi::GTK_ACCESSIBLE_RELATION_LABELLED_BY)
+    }
 }
 
 /// A button with an icon, its name said to assistive technology and shown
 /// as a tooltip.
 pub fn icon_button(icon: &str, label: &str) -> gtk::Button {
-    let button = gtk::Button::builder().icon_name(icon).tooltip_text(label).valign(gtk::Align::Center).build();
+    let button = gtk::Button::builder()
+        .icon_name(icon)
+        .tooltip_text(label)
+        .valign(gtk::Align::Center)
+        .build();
     button.add_css_class("flat");
     name(&button, label);
     button
@@ -57,18 +77,32 @@ pub fn value_label(text: &str) -> gtk::Label {
 
 /// A button with words.
 pub fn text_button(label: &str) -> gtk::Button {
-    let button = gtk::Button::builder().label(label).valign(gtk::Align::Center).use_underline(true).build();
+    let button =
+        gtk::Button::builder().label(label).valign(gtk::Align::Center).use_underline(true).build();
     // Said without the mnemonic's underscore.
     name(&button, &label.replace('_', ""));
     button
 }
 
 /// Ask a question; true when the person chose `yes`.
-pub async fn ask(parent: &impl IsA<gtk::Window>, heading: &str, body: &str, yes: &str, destructive: bool) -> bool {
+pub async fn ask(
+    parent: &impl IsA<gtk::Window>,
+    heading: &str,
+    body: &str,
+    yes: &str,
+    destructive: bool,
+) -> bool {
     let dialog = adw::MessageDialog::new(Some(parent), Some(heading), Some(body));
     dialog.add_response("no", "_Cancel");
     dialog.add_response("yes", yes);
-    dialog.set_response_appearance("yes", if destructive { adw::ResponseAppearance::Destructive } else { adw::ResponseAppearance::Suggested });
+    dialog.set_response_appearance(
+        "yes",
+        if destructive {
+            adw::ResponseAppearance::Destructive
+        } else {
+            adw::ResponseAppearance::Suggested
+        },
+    );
     dialog.set_default_response(Some("no"));
     dialog.set_close_response("no");
     answer(&dialog).await == "yes"
@@ -130,7 +164,13 @@ pub fn qr_picture(data: &str) -> gtk::Widget {
             pixels[row + mx * scale * 3..row + (mx + 1) * scale * 3].fill(0);
         }
     }
-    let texture = gtk::gdk::MemoryTexture::new(side as i32, side as i32, gtk::gdk::MemoryFormat::R8g8b8, &gtk::glib::Bytes::from_owned(pixels), side * 3);
+    let texture = gtk::gdk::MemoryTexture::new(
+        side as i32,
+        side as i32,
+        gtk::gdk::MemoryFormat::R8g8b8,
+        &gtk::glib::Bytes::from_owned(pixels),
+        side * 3,
+    );
     let picture = gtk::Picture::for_paintable(&texture);
     picture.set_can_shrink(false);
     picture.upcast()

@@ -36,7 +36,11 @@ impl App {
         let menu = gtk::gio::Menu::new();
         menu.append(Some("_Add a plugin from a file…"), Some("app.add-file"));
         menu.append(Some("_About Tails Server"), Some("app.about"));
-        let menu_button = gtk::MenuButton::builder().icon_name("open-menu-symbolic").menu_model(&menu).tooltip_text("Main menu").build();
+        let menu_button = gtk::MenuButton::builder()
+            .icon_name("open-menu-symbolic")
+            .menu_model(&menu)
+            .tooltip_text("Main menu")
+            .build();
         widgets::name(&menu_button, "Main menu");
         header.pack_end(&menu_button);
 
@@ -44,7 +48,10 @@ impl App {
         list_holder.set_vexpand(true);
         let page_holder = gtk::Box::new(gtk::Orientation::Vertical, 0);
         page_holder.set_vexpand(true);
-        let stack = gtk::Stack::builder().transition_type(gtk::StackTransitionType::SlideLeftRight).vexpand(true).build();
+        let stack = gtk::Stack::builder()
+            .transition_type(gtk::StackTransitionType::SlideLeftRight)
+            .vexpand(true)
+            .build();
         stack.add_named(&list_holder, Some("services"));
         stack.add_named(&page_holder, Some("service"));
 
@@ -53,9 +60,25 @@ impl App {
         content.append(&stack);
         let toasts = adw::ToastOverlay::new();
         toasts.set_child(Some(&content));
-        let window = adw::ApplicationWindow::builder().application(application).title("Tails Server").default_width(720).default_height(760).content(&toasts).build();
+        let window = adw::ApplicationWindow::builder()
+            .application(application)
+            .title("Tails Server")
+            .default_width(720)
+            .default_height(760)
+            .content(&toasts)
+            .build();
 
-        let app = Rc::new(App { window, toasts, stack, back, title, list_holder, page_holder, shown: RefCell::new(None), busy: RefCell::new(BTreeSet::new()) });
+        let app = Rc::new(App {
+            window,
+            toasts,
+            stack,
+            back,
+            title,
+            list_holder,
+            page_holder,
+            shown: RefCell::new(None),
+            busy: RefCell::new(BTreeSet::new()),
+        });
         let a = app.clone();
         app.back.connect_clicked(move |_| a.show_list());
         app.actions(application);
@@ -109,7 +132,11 @@ impl App {
             .map(|c| match c {
                 '`' => {
                     open = !open;
-                    if open { '”' } else { '“' }
+                    if open {
+                        '”'
+                    } else {
+                        '“'
+                    }
                 }
                 c => c,
             })
@@ -140,7 +167,9 @@ impl App {
                 let shown = app.shown.borrow().clone();
                 match shown {
                     None => app.refresh_list(),
-                    Some(shown) if shown == name && !app.busy.borrow().contains(&name) => app.open(&name),
+                    Some(shown) if shown == name && !app.busy.borrow().contains(&name) => {
+                        app.open(&name)
+                    }
                     Some(_) => {}
                 }
             }
@@ -169,11 +198,16 @@ impl App {
     }
 
     async fn services_page(self: &Rc<Self>) -> gtk::Widget {
-        let (services, available, tor) = (daemon::services().await, daemon::available().await, daemon::tor_status().await);
+        let (services, available, tor) =
+            (daemon::services().await, daemon::available().await, daemon::tor_status().await);
         let services = match services {
             Ok(s) => s,
             Err(e) => {
-                let status = adw::StatusPage::builder().icon_name("dialog-error-symbolic").title("Tails Server cannot be reached").description(widgets::safe(&e)).build();
+                let status = adw::StatusPage::builder()
+                    .icon_name("dialog-error-symbolic")
+                    .title("Tails Server cannot be reached")
+                    .description(widgets::safe(&e))
+                    .build();
                 let retry = widgets::text_button("_Try again");
                 retry.set_halign(gtk::Align::Center);
                 let app = self.clone();
@@ -197,8 +231,16 @@ impl App {
         }
         for row in &rows {
             let name = text_of(row, "name");
-            let action = adw::ActionRow::builder().title(&name).subtitle(text_of(row, "description")).activatable(true).build();
-            let state = gtk::Label::new(Some(if row["enabled"].as_bool().unwrap_or(false) { "On" } else { "Off" }));
+            let action = adw::ActionRow::builder()
+                .title(&name)
+                .subtitle(text_of(row, "description"))
+                .activatable(true)
+                .build();
+            let state = gtk::Label::new(Some(if row["enabled"].as_bool().unwrap_or(false) {
+                "On"
+            } else {
+                "Off"
+            }));
             state.add_css_class("dim-label");
             action.add_suffix(&state);
             action.add_suffix(&gtk::Image::from_icon_name("go-next-symbolic"));
@@ -222,16 +264,26 @@ impl App {
                     continue;
                 }
                 let name = text_of(&plugin, "name");
-                let row = adw::ActionRow::builder().title(&name).subtitle(text_of(&plugin, "description")).build();
+                let row = adw::ActionRow::builder()
+                    .title(&name)
+                    .subtitle(text_of(&plugin, "description"))
+                    .build();
                 let add = widgets::text_button("Add");
                 widgets::name(&add, &format!("Add {name}"));
-                let (app, file) = (self.clone(), plugin["file"].as_str().unwrap_or_default().to_string());
-                add.connect_clicked(move |_| consent::add_file(&app, std::path::PathBuf::from(&file)));
+                let (app, file) =
+                    (self.clone(), plugin["file"].as_str().unwrap_or_default().to_string());
+                add.connect_clicked(move |_| {
+                    consent::add_file(&app, std::path::PathBuf::from(&file))
+                });
                 row.add_suffix(&add);
                 more.add(&row);
             }
         }
-        let from_file = adw::ActionRow::builder().title("Add a plugin from a file…").subtitle("A .wasm plugin someone gave you").activatable(true).build();
+        let from_file = adw::ActionRow::builder()
+            .title("Add a plugin from a file…")
+            .subtitle("A .wasm plugin someone gave you")
+            .activatable(true)
+            .build();
         from_file.add_suffix(&gtk::Image::from_icon_name("document-open-symbolic"));
         let app = self.clone();
         from_file.connect_activated(move |_| consent::choose_file(&app));
@@ -275,7 +327,11 @@ fn name_toast_buttons(overlay: &gtk::Widget) {
 fn tor_words(tor: &daemon::Answer<serde_json::Value>) -> String {
     match tor {
         Ok(t) if t["bootstrapped"].as_bool() == Some(true) => "Connected to the Tor network".into(),
-        Ok(t) => format!("Connecting to the Tor network: {}% ({})", t["progress"].as_u64().unwrap_or(0), text_of(t, "summary")),
+        Ok(t) => format!(
+            "Connecting to the Tor network: {}% ({})",
+            t["progress"].as_u64().unwrap_or(0),
+            text_of(t, "summary")
+        ),
         // The first line says what is wrong; the rest is for the command line.
         Err(e) => widgets::safe(e.lines().next().unwrap_or_default()),
     }

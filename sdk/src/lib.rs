@@ -53,7 +53,13 @@ pub fn invalid(message: impl Into<String>) -> Error {
 }
 
 impl OptionSpec {
-    fn new(name: &str, name_in_gui: &str, description: &str, kind: OptionKind, default: OptionValue) -> Self {
+    fn new(
+        name: &str,
+        name_in_gui: &str,
+        description: &str,
+        kind: OptionKind,
+        default: OptionValue,
+    ) -> Self {
         OptionSpec {
             name: name.into(),
             name_in_gui: name_in_gui.into(),
@@ -66,26 +72,69 @@ impl OptionSpec {
         }
     }
     pub fn boolean(name: &str, name_in_gui: &str, description: &str, default: bool) -> Self {
-        Self::new(name, name_in_gui, description, OptionKind::Boolean, OptionValue::Boolean(default))
+        Self::new(
+            name,
+            name_in_gui,
+            description,
+            OptionKind::Boolean,
+            OptionValue::Boolean(default),
+        )
     }
     pub fn text(name: &str, name_in_gui: &str, description: &str, default: &str) -> Self {
-        Self::new(name, name_in_gui, description, OptionKind::Text, OptionValue::Text(default.into()))
+        Self::new(
+            name,
+            name_in_gui,
+            description,
+            OptionKind::Text,
+            OptionValue::Text(default.into()),
+        )
     }
     /// A secret with an empty default gets a random value from the host at set-up.
     pub fn secret(name: &str, name_in_gui: &str, description: &str) -> Self {
-        let mut spec = Self::new(name, name_in_gui, description, OptionKind::Secret, OptionValue::Secret(String::new()));
+        let mut spec = Self::new(
+            name,
+            name_in_gui,
+            description,
+            OptionKind::Secret,
+            OptionValue::Secret(String::new()),
+        );
         spec.masked = true;
         spec
     }
     pub fn port(name: &str, name_in_gui: &str, description: &str, default: u16) -> Self {
         Self::new(name, name_in_gui, description, OptionKind::Port, OptionValue::Port(default))
     }
-    pub fn integer(name: &str, name_in_gui: &str, description: &str, min: i64, max: i64, default: i64) -> Self {
-        Self::new(name, name_in_gui, description, OptionKind::Integer(IntegerRange { min, max }), OptionValue::Integer(default))
+    pub fn integer(
+        name: &str,
+        name_in_gui: &str,
+        description: &str,
+        min: i64,
+        max: i64,
+        default: i64,
+    ) -> Self {
+        Self::new(
+            name,
+            name_in_gui,
+            description,
+            OptionKind::Integer(IntegerRange { min, max }),
+            OptionValue::Integer(default),
+        )
     }
-    pub fn choice(name: &str, name_in_gui: &str, description: &str, choices: &[&str], default: &str) -> Self {
+    pub fn choice(
+        name: &str,
+        name_in_gui: &str,
+        description: &str,
+        choices: &[&str],
+        default: &str,
+    ) -> Self {
         let choices = choices.iter().map(|c| c.to_string()).collect();
-        Self::new(name, name_in_gui, description, OptionKind::Choice(choices), OptionValue::Choice(default.into()))
+        Self::new(
+            name,
+            name_in_gui,
+            description,
+            OptionKind::Choice(choices),
+            OptionValue::Choice(default.into()),
+        )
     }
     pub fn group(mut self, group: &str) -> Self {
         self.group = group.into();
@@ -250,7 +299,8 @@ pub mod web {
     impl PhpSite<'_> {
         /// The lighttpd configuration file.
         pub fn lighttpd_conf(&self) -> String {
-            let environment: String = self.environment.iter().map(|(k, v)| format!(", \"{k}\" => \"{v}\"")).collect();
+            let environment: String =
+                self.environment.iter().map(|(k, v)| format!(", \"{k}\" => \"{v}\"")).collect();
             format!(
                 "# Written by Tails Server for the {service} service; edits are replaced.\n\
                  server.modules = (\"mod_access\", \"mod_fastcgi\")\n\
@@ -345,10 +395,16 @@ pub mod ssh {
             ));
         }
         let body = words.next().unwrap_or_default();
-        let blob = base64_decode(body).ok_or("a key's second word must be the key itself (base64)")?;
-        let named = blob.get(..4).map(|n| u32::from_be_bytes([n[0], n[1], n[2], n[3]]) as usize).and_then(|n| blob.get(4..4 + n));
+        let blob =
+            base64_decode(body).ok_or("a key's second word must be the key itself (base64)")?;
+        let named = blob
+            .get(..4)
+            .map(|n| u32::from_be_bytes([n[0], n[1], n[2], n[3]]) as usize)
+            .and_then(|n| blob.get(4..4 + n));
         if named != Some(kind.as_bytes()) {
-            return Err(format!("the key after `{kind}` is not an {kind} key (copied only in part?)"));
+            return Err(format!(
+                "the key after `{kind}` is not an {kind} key (copied only in part?)"
+            ));
         }
         // Its name (the rest), spaces made single.
         Ok([kind, body].into_iter().chain(words).collect::<Vec<_>>().join(" "))
@@ -357,11 +413,16 @@ pub mod ssh {
     /// The lines of an authorized_keys file from a `keys` option: public
     /// keys separated by commas; what is wrong with the first bad one.
     pub fn authorized_keys(value: &str) -> Result<Vec<String>, String> {
-        let entries: Vec<&str> = value.split(',').map(str::trim).filter(|e| !e.is_empty()).collect();
+        let entries: Vec<&str> =
+            value.split(',').map(str::trim).filter(|e| !e.is_empty()).collect();
         if entries.len() > MAX_KEYS {
             return Err(format!("at most {MAX_KEYS} keys"));
         }
-        entries.iter().enumerate().map(|(i, e)| key_line(e).map_err(|why| format!("key {}: {why}", i + 1))).collect()
+        entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| key_line(e).map_err(|why| format!("key {}: {why}", i + 1)))
+            .collect()
     }
 
     /// The option holding the people's public keys.
@@ -384,7 +445,10 @@ pub mod ssh {
 
     /// The authorized_keys file of the `keys` option of `service`; refused
     /// with what to do when it names no one (the server would let no one in).
-    pub fn authorized_keys_file(service: &str, options: &crate::Options) -> Result<String, crate::Error> {
+    pub fn authorized_keys_file(
+        service: &str,
+        options: &crate::Options,
+    ) -> Result<String, crate::Error> {
         let lines = authorized_keys(options.text(KEYS)).map_err(crate::invalid)?;
         if lines.is_empty() {
             return Err(crate::invalid(format!(

@@ -89,7 +89,8 @@ pub fn verify(wasm: &[u8]) -> Result<Option<Publisher>, String> {
     if payload.len() != PAYLOAD {
         return Err("its signature section is malformed".into());
     }
-    let key = VerifyingKey::from_bytes(payload[..32].try_into().unwrap()).map_err(|_| "its publisher key is not an ed25519 key".to_string())?;
+    let key = VerifyingKey::from_bytes(payload[..32].try_into().unwrap())
+        .map_err(|_| "its publisher key is not an ed25519 key".to_string())?;
     // A key of small order (the identity and the other torsion points) has
     // no private key behind it: with it, a signature of zeros "verifies"
     // any file under the lax rule, so anyone could sign as that publisher.
@@ -99,8 +100,10 @@ pub fn verify(wasm: &[u8]) -> Result<Option<Publisher>, String> {
     let signature = Signature::from_bytes(payload[32..].try_into().unwrap());
     // Strict: also refuses a signature whose R is of small order, and
     // non-canonical encodings (the forms that let one signature pass for another).
-    key.verify_strict(&message(&wasm[..start]), &signature)
-        .map_err(|_| "its signature does not match its contents (the file was changed after it was signed)".to_string())?;
+    key.verify_strict(&message(&wasm[..start]), &signature).map_err(|_| {
+        "its signature does not match its contents (the file was changed after it was signed)"
+            .to_string()
+    })?;
     Ok(Some(Publisher(hex::encode(key.as_bytes()))))
 }
 
@@ -206,14 +209,27 @@ mod tests {
         let mut zeros = [0u8; 64];
         zeros[..32].copy_from_slice(&identity);
         let lax = VerifyingKey::from_bytes(&identity).unwrap();
-        assert!(ed25519_dalek::Verifier::verify(&lax, b"any file at all", &Signature::from_bytes(&zeros)).is_ok(), "the forgery works under the lax rule");
+        assert!(
+            ed25519_dalek::Verifier::verify(
+                &lax,
+                b"any file at all",
+                &Signature::from_bytes(&zeros)
+            )
+            .is_ok(),
+            "the forgery works under the lax rule"
+        );
         for hex in SMALL_ORDER {
             let key = point(hex);
             for r in [identity, key] {
                 let mut signature = [0u8; 64];
                 signature[..32].copy_from_slice(&r);
-                let Err(e) = verify(&forged(key, signature)) else { panic!("{hex}: a small-order key verified") };
-                assert!(e.contains("weak ed25519 key") || e.contains("not an ed25519 key"), "{hex}: {e}");
+                let Err(e) = verify(&forged(key, signature)) else {
+                    panic!("{hex}: a small-order key verified")
+                };
+                assert!(
+                    e.contains("weak ed25519 key") || e.contains("not an ed25519 key"),
+                    "{hex}: {e}"
+                );
             }
         }
     }
@@ -226,7 +242,10 @@ mod tests {
         for hex in SMALL_ORDER {
             let mut signature = [0u8; 64];
             signature[..32].copy_from_slice(&point(hex));
-            assert!(verify(&forged(key, signature)).unwrap_err().contains("does not match"), "{hex}");
+            assert!(
+                verify(&forged(key, signature)).unwrap_err().contains("does not match"),
+                "{hex}"
+            );
         }
         // And a genuine signature with its s made non-canonical (s + ℓ).
         let seed = [5u8; 32];
@@ -239,7 +258,10 @@ mod tests {
             signed[s_at + i] = sum as u8;
             carry = sum >> 8;
         }
-        assert!(verify(&signed).is_err(), "s + ℓ, a second form of the same signature (malleability), is refused");
+        assert!(
+            verify(&signed).is_err(),
+            "s + ℓ, a second form of the same signature (malleability), is refused"
+        );
     }
 
     #[test]

@@ -28,7 +28,10 @@ pub mod fixtures {
 
 /// A dpkg status file in which these packages are installed.
 pub fn dpkg_status(installed: &[&str]) -> String {
-    installed.iter().map(|p| format!("Package: {p}\nStatus: install ok installed\nVersion: 1.0\n\n")).collect()
+    installed
+        .iter()
+        .map(|p| format!("Package: {p}\nStatus: install ok installed\nVersion: 1.0\n\n"))
+        .collect()
 }
 
 pub struct Sandbox {
@@ -60,7 +63,13 @@ impl Sandbox {
         // No tor unless a test gives one (see `sandbox_with_tor`): never pick up
         // a tor of the machine's, never start one.
         let no_tor = format!("unix:{}", tmp.path().join("no-tor").display());
-        Sandbox { _tmp: tmp, root, state, bin: bin.as_ref().to_path_buf(), env: vec![("TAILS_SERVER_TOR_CONTROL".into(), no_tor)] }
+        Sandbox {
+            _tmp: tmp,
+            root,
+            state,
+            bin: bin.as_ref().to_path_buf(),
+            env: vec![("TAILS_SERVER_TOR_CONTROL".into(), no_tor)],
+        }
     }
 
     /// Set an environment variable for every later command.
@@ -105,14 +114,25 @@ impl Sandbox {
     /// Run and require success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args, "");
-        assert!(out.status.success(), "tails-server {args:?} failed:\n{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "tails-server {args:?} failed:\n{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
         text(&out.stdout)
     }
 
     /// Run and require failure (exit 1); returns stdout and stderr together.
     pub fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args, "");
-        assert_eq!(out.status.code(), Some(1), "tails-server {args:?} should fail:\n{}{}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "tails-server {args:?} should fail:\n{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
         text(&out.stdout) + &text(&out.stderr)
     }
 
@@ -126,7 +146,8 @@ impl Sandbox {
 pub fn shipped_folder(plugins: &[(&str, &str)]) -> tempfile::TempDir {
     let folder = tempfile::tempdir().expect("tempdir");
     for (name, built) in plugins {
-        std::fs::copy(built, folder.path().join(format!("{name}.wasm"))).unwrap_or_else(|e| panic!("{built}: {e}"));
+        std::fs::copy(built, folder.path().join(format!("{name}.wasm")))
+            .unwrap_or_else(|e| panic!("{built}: {e}"));
     }
     folder
 }
@@ -183,15 +204,24 @@ pub const ENABLE_STEPS: [&str; 5] = ["packages", "configure", "unit", "firewall"
 
 /// The seconds `enable` printed for a step (`✓ unit: ... [0.120 s]`), for benches.
 pub fn enable_step_seconds(enable_output: &str, step: &str) -> f64 {
-    let line = enable_output.lines().find(|l| l.trim_start().starts_with(&format!("✓ {step}:"))).expect("a line per step");
-    line.rsplit_once('[').and_then(|(_, t)| t.trim_end_matches(" s]").parse::<f64>().ok()).expect("a time")
+    let line = enable_output
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("✓ {step}:")))
+        .expect("a line per step");
+    line.rsplit_once('[')
+        .and_then(|(_, t)| t.trim_end_matches(" s]").parse::<f64>().ok())
+        .expect("a time")
 }
 
 /// A new SSH key pair (ed25519, no passphrase) made by OpenSSH's ssh-keygen
 /// in `dir`: the private key's path and the public key's line.
 pub fn ssh_key(dir: &Path, name: &str) -> (PathBuf, String) {
     let key = dir.join(name);
-    let out = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"]).arg(&key).output().expect("ssh-keygen (openssh-client)");
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+        .arg(&key)
+        .output()
+        .expect("ssh-keygen (openssh-client)");
     assert!(out.status.success(), "ssh-keygen: {}", text(&out.stderr));
     let public = std::fs::read_to_string(key.with_extension("pub")).unwrap().trim().to_string();
     (key, public)
@@ -202,7 +232,13 @@ pub fn ssh_key(dir: &Path, name: &str) -> (PathBuf, String) {
 /// with the key `identity`, through `proxy` (a ProxyCommand) when given; at
 /// most 120 s. Ok(what it printed) when every command succeeded, else Err
 /// with what it printed and its errors.
-pub fn sftp(identity: &Path, host: &str, port: u16, proxy: Option<&str>, commands: &str) -> Result<String, String> {
+pub fn sftp(
+    identity: &Path,
+    host: &str,
+    port: u16,
+    proxy: Option<&str>,
+    commands: &str,
+) -> Result<String, String> {
     let mut batch = tempfile::NamedTempFile::new().unwrap();
     batch.write_all(commands.as_bytes()).unwrap();
     let mut cmd = openssh("sftp", identity, proxy);
@@ -211,7 +247,14 @@ pub fn sftp(identity: &Path, host: &str, port: u16, proxy: Option<&str>, command
 }
 
 /// OpenSSH's `ssh` running `command` as `user@host:port`, as [`sftp`] does.
-pub fn ssh(identity: &Path, user: &str, host: &str, port: u16, proxy: Option<&str>, command: &str) -> Result<String, String> {
+pub fn ssh(
+    identity: &Path,
+    user: &str,
+    host: &str,
+    port: u16,
+    proxy: Option<&str>,
+    command: &str,
+) -> Result<String, String> {
     let mut cmd = openssh("ssh", identity, proxy);
     cmd.args(["-p", &port.to_string()]).arg(format!("{user}@{host}")).arg(command);
     outcome(cmd)
@@ -223,7 +266,18 @@ fn openssh(tool: &str, identity: &Path, proxy: Option<&str>) -> Command {
     let mut cmd = Command::new("timeout");
     cmd.args(["-k", "5", "120", tool, "-i"]).arg(identity);
     // Each test host's server has keys of its own; the onion address already authenticates it.
-    cmd.args(["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]);
+    cmd.args([
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "LogLevel=ERROR",
+    ]);
     if let Some(proxy) = proxy {
         cmd.arg("-o").arg(format!("ProxyCommand={proxy}"));
     }
@@ -255,7 +309,11 @@ pub fn base64(bytes: &[u8]) -> String {
     for chunk in bytes.chunks(3) {
         let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
         for i in 0..4 {
-            out.push(if i <= chunk.len() { ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+            out.push(if i <= chunk.len() {
+                ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char
+            } else {
+                '='
+            });
         }
     }
     out
@@ -265,7 +323,9 @@ pub fn base64(bytes: &[u8]) -> String {
 mod tests {
     #[test]
     fn base64_matches_rfc_4648() {
-        for (plain, encoded) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")] {
+        for (plain, encoded) in
+            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")]
+        {
             assert_eq!(super::base64(plain.as_bytes()), encoded);
         }
     }

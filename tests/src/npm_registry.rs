@@ -35,11 +35,19 @@ pub fn pack(dir: &Path) -> Packed {
         .current_dir(dir)
         .output()
         .expect("running npm pack (is npm installed? scripts/setup installs it)");
-    assert!(out.status.success(), "npm pack in {}: {}", dir.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "npm pack in {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: Value = serde_json::from_slice(&out.stdout).expect("npm pack --json");
     let report = &report[0];
-    let text = |key: &str| report[key].as_str().unwrap_or_else(|| panic!("npm pack --json has no {key}")).to_string();
-    let manifest: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("package.json")).unwrap()).unwrap();
+    let text = |key: &str| {
+        report[key].as_str().unwrap_or_else(|| panic!("npm pack --json has no {key}")).to_string()
+    };
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("package.json")).unwrap()).unwrap();
     Packed {
         name: text("name"),
         version: text("version"),
@@ -113,7 +121,12 @@ fn serve(mut stream: TcpStream, url: &str, packages: &[Packed]) -> Option<String
             break;
         }
     }
-    let path = request_line.split_whitespace().nth(1).unwrap_or("/").replace("%2f", "/").replace("%2F", "/");
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .replace("%2f", "/")
+        .replace("%2F", "/");
     let found = answer(&path, url, packages);
     let (status, kind, body) = match &found {
         Some((kind, body)) => ("200 OK", *kind, body.clone()),
@@ -147,6 +160,7 @@ fn answer(path: &str, url: &str, packages: &[Packed]) -> Option<(&'static str, V
         });
         entries.insert(p.version.clone(), manifest);
     }
-    let packument = json!({"name": name, "dist-tags": {"latest": latest.version}, "versions": entries});
+    let packument =
+        json!({"name": name, "dist-tags": {"latest": latest.version}, "versions": entries});
     Some(("application/json", serde_json::to_vec(&packument).unwrap()))
 }

@@ -11,18 +11,32 @@ pub use tails_server_trial::INSIDE_BIN;
 /// The Debian 13 root every system test host boots an overlay of (Tails 7
 /// is Debian 13), made by `scripts/tails-root` (which `scripts/setup` runs).
 pub fn tails7_root() -> PathBuf {
-    made_root("TAILS_SERVER_TAILS7_ROOT", "/var/cache/tails-server-tests/trixie", "Debian 13", "scripts/tails-root")
+    made_root(
+        "TAILS_SERVER_TAILS7_ROOT",
+        "/var/cache/tails-server-tests/trixie",
+        "Debian 13",
+        "scripts/tails-root",
+    )
 }
 
 /// The Debian 12 root of Tails 6's services, where the migration test makes
 /// the state a Tails 6 user kept (`scripts/tails-root 6`).
 pub fn tails6_root() -> PathBuf {
-    made_root("TAILS_SERVER_TAILS6_ROOT", "/var/cache/tails-server-tests/bookworm", "Debian 12", "scripts/tails-root 6")
+    made_root(
+        "TAILS_SERVER_TAILS6_ROOT",
+        "/var/cache/tails-server-tests/bookworm",
+        "Debian 12",
+        "scripts/tails-root 6",
+    )
 }
 
 fn made_root(variable: &str, default: &str, release: &str, script: &str) -> PathBuf {
     let root = PathBuf::from(std::env::var_os(variable).unwrap_or_else(|| default.into()));
-    assert!(root.join(".tails-server-root").exists(), "{} is not a finished {release} root: run scripts/setup (or {script})", root.display());
+    assert!(
+        root.join(".tails-server-root").exists(),
+        "{} is not a finished {release} root: run scripts/setup (or {script})",
+        root.display()
+    );
     root
 }
 
@@ -36,11 +50,15 @@ pub fn boot_tails7(items: &[Item]) -> SystemdHost {
 /// (/usr/share/tails-server/plugins/NAME.wasm), and the private Tor network's
 /// folder shared (its control cookies are read inside).
 pub fn tails_server_items(bin: &Path, tor_dir: &Path) -> Vec<Item> {
-    let mut items = vec![Item::Bind(tor_dir.to_path_buf(), tor_dir.display().to_string()), Item::Copy(bin.to_path_buf(), INSIDE_BIN.into())];
+    let mut items = vec![
+        Item::Bind(tor_dir.to_path_buf(), tor_dir.display().to_string()),
+        Item::Copy(bin.to_path_buf(), INSIDE_BIN.into()),
+    ];
     // Whatever this machine's own Tails Server holds stays out of the tests.
     items.extend(tails_server_trial::empty_state());
     for (name, built) in crate::fixtures::FIRST_PARTY {
-        items.push(Item::Copy(built.into(), format!("/usr/share/tails-server/plugins/{name}.wasm")));
+        items
+            .push(Item::Copy(built.into(), format!("/usr/share/tails-server/plugins/{name}.wasm")));
     }
     items
 }
@@ -63,15 +81,31 @@ pub fn window_binary(bin: &Path) -> PathBuf {
 /// drop-in and must outlive the boot.
 pub fn daemon_files(bin: &Path, control: &str, scratch: &Path) -> Vec<(PathBuf, String)> {
     let daemon = bin.with_file_name("tails-serverd");
-    assert!(daemon.exists(), "{} is missing: build it with `cargo build -p tails-serverd`", daemon.display());
+    assert!(
+        daemon.exists(),
+        "{} is missing: build it with `cargo build -p tails-serverd`",
+        daemon.display()
+    );
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
     vec![
         (daemon, "/usr/libexec/tails-serverd".into()),
-        (data.join("systemd/tails-serverd.service"), "/etc/systemd/system/tails-serverd.service".into()),
+        (
+            data.join("systemd/tails-serverd.service"),
+            "/etc/systemd/system/tails-serverd.service".into(),
+        ),
         tor_control_dropin("tails-serverd.service", control, scratch),
-        (data.join("dbus-1/system.d/org.tails.Server.conf"), "/usr/share/dbus-1/system.d/org.tails.Server.conf".into()),
-        (data.join("dbus-1/system-services/org.tails.Server.service"), "/usr/share/dbus-1/system-services/org.tails.Server.service".into()),
-        (data.join("polkit-1/actions/org.tails.server.policy"), "/usr/share/polkit-1/actions/org.tails.server.policy".into()),
+        (
+            data.join("dbus-1/system.d/org.tails.Server.conf"),
+            "/usr/share/dbus-1/system.d/org.tails.Server.conf".into(),
+        ),
+        (
+            data.join("dbus-1/system-services/org.tails.Server.service"),
+            "/usr/share/dbus-1/system-services/org.tails.Server.service".into(),
+        ),
+        (
+            data.join("polkit-1/actions/org.tails.server.policy"),
+            "/usr/share/polkit-1/actions/org.tails.server.policy".into(),
+        ),
     ]
 }
 
@@ -80,7 +114,8 @@ pub fn daemon_files(bin: &Path, control: &str, scratch: &Path) -> Vec<(PathBuf, 
 /// inside); written in `scratch`, which must outlive the boot.
 pub fn tor_control_dropin(unit: &str, control: &str, scratch: &Path) -> (PathBuf, String) {
     let dropin = scratch.join(format!("{unit}.tor.conf"));
-    std::fs::write(&dropin, format!("[Service]\nEnvironment=TAILS_SERVER_TOR_CONTROL={control}\n")).unwrap();
+    std::fs::write(&dropin, format!("[Service]\nEnvironment=TAILS_SERVER_TOR_CONTROL={control}\n"))
+        .unwrap();
     (dropin, format!("/etc/systemd/system/{unit}.d/test.conf"))
 }
 
@@ -104,16 +139,31 @@ pub const NPM_CACHE: &str = "/var/cache/tails-server-tests/npm";
 /// npm's own folder, the only file npm reads whatever `--prefix` says.
 /// `npmrc` is a scratch file that must outlive the boot.
 pub fn npm_offline_items(npmrc: &Path) -> Vec<Item> {
-    assert!(Path::new(NPM_CACHE).join(".etherpad-1.8.14-trixie").exists(), "{NPM_CACHE} is filled by scripts/setup");
+    assert!(
+        Path::new(NPM_CACHE).join(".etherpad-1.8.14-trixie").exists(),
+        "{NPM_CACHE} is filled by scripts/setup"
+    );
     // npm's own folder in the Debian 13 root (Debian's npm: /usr/share/nodejs/npm).
-    let out = Command::new("chroot").arg(tails7_root()).args(["sh", "-c", "dirname \"$(dirname \"$(readlink -f /usr/bin/npm)\")\""]).output().expect("chroot");
+    let out = Command::new("chroot")
+        .arg(tails7_root())
+        .args(["sh", "-c", "dirname \"$(dirname \"$(readlink -f /usr/bin/npm)\")\""])
+        .output()
+        .expect("chroot");
     let folder = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(out.status.success() && folder.starts_with('/'), "npm is not in the Debian 13 root: {}", String::from_utf8_lossy(&out.stderr));
-    let builtin = std::fs::read_to_string(tails7_root().join(folder.trim_start_matches('/')).join("npmrc")).unwrap_or_default();
+    assert!(
+        out.status.success() && folder.starts_with('/'),
+        "npm is not in the Debian 13 root: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let builtin =
+        std::fs::read_to_string(tails7_root().join(folder.trim_start_matches('/')).join("npmrc"))
+            .unwrap_or_default();
     std::fs::write(npmrc, format!("{builtin}offline=true\n")).unwrap();
-    vec![Item::Bind(NPM_CACHE.into(), "/var/cache/tails-server/npm".into()), Item::Copy(npmrc.to_path_buf(), format!("{folder}/npmrc"))]
+    vec![
+        Item::Bind(NPM_CACHE.into(), "/var/cache/tails-server/npm".into()),
+        Item::Copy(npmrc.to_path_buf(), format!("{folder}/npmrc")),
+    ]
 }
-
 
 /// A Debian 13 program run on files of this machine's (a configuration a
 /// test wrote): chrooted into [`tails7_root`] in a mount namespace of its
@@ -122,7 +172,11 @@ pub fn npm_offline_items(npmrc: &Path) -> Vec<Item> {
 /// machine is Debian 12; what Tails 7 runs is Debian 13's.
 pub fn tails7_command(binds: &[&Path], program: &str) -> Command {
     for bind in binds {
-        assert!(bind.starts_with("/tmp"), "{} must be under /tmp to be bound into the Debian 13 root", bind.display());
+        assert!(
+            bind.starts_with("/tmp"),
+            "{} must be under /tmp to be bound into the Debian 13 root",
+            bind.display()
+        );
     }
     let script = "set -e; r=$0; mount -t tmpfs tmpfs \"$r/tmp\"; mount -t tmpfs tmpfs \"$r/run\"; mkdir -p \"$r/run/sshd\"; \
                   mount --rbind /dev \"$r/dev\"; mount -t proc proc \"$r/proc\"; \
@@ -132,6 +186,9 @@ pub fn tails7_command(binds: &[&Path], program: &str) -> Command {
     cmd.args(["-m", "--propagation", "private", "sh", "-c", script])
         .arg(tails7_root())
         .arg(program)
-        .env("TAILS7_BINDS", binds.iter().map(|b| b.display().to_string()).collect::<Vec<_>>().join(" "));
+        .env(
+            "TAILS7_BINDS",
+            binds.iter().map(|b| b.display().to_string()).collect::<Vec<_>>().join(" "),
+        );
     cmd
 }

@@ -45,7 +45,11 @@ use crate::tornet::TorNet;
 /// Tails' own files, beside this checkout (`../shared/tails/`).
 pub fn shared_tails() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/tails");
-    assert!(dir.join("onion-grater").exists(), "{} is missing: Tails' own files are kept in ../shared/tails beside the checkout", dir.display());
+    assert!(
+        dir.join("onion-grater").exists(),
+        "{} is missing: Tails' own files are kept in ../shared/tails beside the checkout",
+        dir.display()
+    );
     dir
 }
 
@@ -81,11 +85,13 @@ pub const TOR_UNIT_NAME: &str = "tails-tor.service";
 
 /// Persistent Storage's configuration as Tails writes it (tps): one line per
 /// feature, `DEST source=NAME[,link]`.
-pub const PERSISTENCE_CONF: &str = "/home/amnesia/Persistent\tsource=Persistent\n/home/amnesia/.gnupg\tsource=gnupg\n\
+pub const PERSISTENCE_CONF: &str =
+    "/home/amnesia/Persistent\tsource=Persistent\n/home/amnesia/.gnupg\tsource=gnupg\n\
 /var/cache/apt/archives\tsource=apt/cache\n/var/lib/apt/lists\tsource=apt/lists\n";
 
 /// The system accounts Tails' ferm.conf names that a Debian root lacks.
-const TAILS_ACCOUNTS: &[&str] = &["Debian-gdm", "clearnet", "htp", "tails-iuk-get-target-file", "tails-upgrade-frontend"];
+const TAILS_ACCOUNTS: &[&str] =
+    &["Debian-gdm", "clearnet", "htp", "tails-iuk-get-target-file", "tails-upgrade-frontend"];
 
 impl TailsHost {
     /// Boot it, bring Tails' tor onto the network (as Tor Connection does)
@@ -96,7 +102,8 @@ impl TailsHost {
         let netns = NetNs::new(name);
         let lan = NetNs::new(&format!("{name}l"));
         {
-            let (lan_name, host_ip, lan_ip) = (lan.name.clone(), format!("{TAILS_HOST_IP}/24"), format!("{TAILS_LAN_IP}/24"));
+            let (lan_name, host_ip, lan_ip) =
+                (lan.name.clone(), format!("{TAILS_HOST_IP}/24"), format!("{TAILS_LAN_IP}/24"));
             netns.run(move || {
                 // Made by the caller's NetNs, which deletes it: not this handle.
                 let lan = NetNs { name: lan_name };
@@ -104,7 +111,18 @@ impl TailsHost {
                 std::mem::forget(lan);
             });
         }
-        ip(&["-n", &netns.name, "link", "add", "veth-tbb", "type", "veth", "peer", "name", "tbb-peer"]);
+        ip(&[
+            "-n",
+            &netns.name,
+            "link",
+            "add",
+            "veth-tbb",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "tbb-peer",
+        ]);
         ip(&["-n", &netns.name, "addr", "add", "10.200.1.1/24", "dev", "veth-tbb"]);
         ip(&["-n", &netns.name, "link", "set", "tbb-peer", "up"]);
         ip(&["-n", &netns.name, "link", "set", "veth-tbb", "up"]);
@@ -116,7 +134,8 @@ impl TailsHost {
             path
         };
         let root = crate::systemd_host::tails7_root();
-        let debian_defaults = std::fs::read_to_string(root.join("usr/share/tor/tor-service-defaults-torrc")).unwrap();
+        let debian_defaults =
+            std::fs::read_to_string(root.join("usr/share/tor/tor-service-defaults-torrc")).unwrap();
         let defaults = file(
             "test-network-defaults-torrc",
             &format!(
@@ -124,7 +143,8 @@ impl TailsHost {
                 net.dir_authority_lines()
             ),
         );
-        let wrapper = Path::new(env!("CARGO_MANIFEST_DIR")).join("tails/onion-grater-without-apparmor");
+        let wrapper =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tails/onion-grater-without-apparmor");
         let dropin = file(
             "onion-grater-dropin.conf",
             "[Service]\n# No AppArmor on this kernel: see tests/tails/onion-grater-without-apparmor.\nExecStart=\nExecStart=/usr/bin/python3 /usr/local/lib/onion-grater-without-apparmor --listen-address 0.0.0.0\n",
@@ -146,28 +166,47 @@ impl TailsHost {
         std::fs::write(persistent.join("live-additional-software.conf"), "").unwrap();
         // tps keeps these 0600, owned by root (tps/config_file.py).
         for conf in ["persistence.conf", "live-additional-software.conf"] {
-            std::fs::set_permissions(persistent.join(conf), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+            std::fs::set_permissions(
+                persistent.join(conf),
+                std::os::unix::fs::PermissionsExt::from_mode(0o600),
+            )
+            .unwrap();
         }
 
         let mut items = tails_server_items(bin, net.dir());
         items.extend([
             Item::Copy(tails.join("etc/tor/torrc"), "/etc/tor/torrc".into()),
             Item::Copy(defaults, "/etc/tor/test-network-defaults-torrc".into()),
-            Item::Copy(file(TOR_UNIT_NAME, TOR_UNIT), format!("/etc/systemd/system/{TOR_UNIT_NAME}")),
+            Item::Copy(
+                file(TOR_UNIT_NAME, TOR_UNIT),
+                format!("/etc/systemd/system/{TOR_UNIT_NAME}"),
+            ),
             Item::Wants(TOR_UNIT_NAME.into()),
             Item::Copy(tails.join("onion-grater"), "/usr/local/lib/onion-grater".into()),
             Item::Copy(wrapper, "/usr/local/lib/onion-grater-without-apparmor".into()),
-            Item::Copy(tails.join("systemd/onion-grater.service"), "/etc/systemd/system/onion-grater.service".into()),
-            Item::Copy(dropin, "/etc/systemd/system/onion-grater.service.d/no-apparmor.conf".into()),
+            Item::Copy(
+                tails.join("systemd/onion-grater.service"),
+                "/etc/systemd/system/onion-grater.service".into(),
+            ),
+            Item::Copy(
+                dropin,
+                "/etc/systemd/system/onion-grater.service.d/no-apparmor.conf".into(),
+            ),
             Item::Wants("onion-grater.service".into()),
-            Item::Copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/onion-grater/tails-server.yml"), "/etc/onion-grater.d/tails-server.yml".into()),
+            Item::Copy(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/onion-grater/tails-server.yml"),
+                "/etc/onion-grater.d/tails-server.yml".into(),
+            ),
             Item::Copy(tails.join("etc/ferm/ferm.conf"), "/etc/ferm/ferm.conf".into()),
             Item::Copy(accounts, "/etc/systemd/system/ferm.service.d/tails-accounts.conf".into()),
             Item::Copy(file("amnesia-version", "7.0 - 20250918\n"), "/etc/amnesia/version".into()),
             Item::Bind(persistent, "/live/persistence/TailsData_unlocked".into()),
         ]);
         for profile in std::fs::read_dir(tails.join("etc/onion-grater.d")).unwrap().flatten() {
-            items.push(Item::Copy(profile.path(), format!("/etc/onion-grater.d/{}", profile.file_name().to_string_lossy())));
+            items.push(Item::Copy(
+                profile.path(),
+                format!("/etc/onion-grater.d/{}", profile.file_name().to_string_lossy()),
+            ));
         }
         items.extend(extra);
         let sys = netns.run(move || boot_tails7(&items));
@@ -187,7 +226,10 @@ impl TailsHost {
             }
             std::thread::sleep(Duration::from_millis(500));
         }
-        panic!("Tails' tor did not bootstrap: {phase}\n{}", host.sys.sh("journalctl -u tails-tor.service --no-pager | tail -30"));
+        panic!(
+            "Tails' tor did not bootstrap: {phase}\n{}",
+            host.sys.sh("journalctl -u tails-tor.service --no-pager | tail -30")
+        );
     }
 
     fn wait_active(&self, unit: &str) {
@@ -197,7 +239,10 @@ impl TailsHost {
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        panic!("{unit} is not active in the Tails host:\n{}", self.sys.sh(&format!("journalctl -u {unit} --no-pager | tail -30")));
+        panic!(
+            "{unit} is not active in the Tails host:\n{}",
+            self.sys.sh(&format!("journalctl -u {unit} --no-pager | tail -30"))
+        );
     }
 
     /// One command to Tails' tor on 127.0.0.1:9052, as root with its cookie
@@ -228,7 +273,13 @@ impl TailsHost {
              if not a.startswith('250'): print(a); sys.exit(0)\n\
              for c in sys.argv[1:]: print(ask(c), end='')\n"
         );
-        let out = self.sys.command("runuser").args(["-u", user, "--", program, "-c", &script]).args(commands).output().expect("runuser");
+        let out = self
+            .sys
+            .command("runuser")
+            .args(["-u", user, "--", program, "-c", &script])
+            .args(commands)
+            .output()
+            .expect("runuser");
         format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
     }
 
@@ -261,7 +312,16 @@ impl Forwarder {
         let wanted = ports.to_vec();
         // Sockets belong to the namespace of the thread that makes them.
         let listeners = inside.run(move || {
-            wanted.iter().map(|p| (*p, TcpListener::bind(("127.0.0.1", *p)).expect("a relay port in the host's namespace"))).collect::<Vec<_>>()
+            wanted
+                .iter()
+                .map(|p| {
+                    (
+                        *p,
+                        TcpListener::bind(("127.0.0.1", *p))
+                            .expect("a relay port in the host's namespace"),
+                    )
+                })
+                .collect::<Vec<_>>()
         });
         for (port, listener) in listeners {
             listener.set_nonblocking(true).unwrap();
@@ -310,5 +370,10 @@ fn pipe(a: TcpStream, b: TcpStream) {
 
 fn ip(args: &[&str]) {
     let out = Command::new("ip").args(args).output().expect("ip (iproute2)");
-    assert!(out.status.success(), "ip {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ip {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

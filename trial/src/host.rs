@@ -71,12 +71,16 @@ impl SystemdHost {
         let base = tempfile::Builder::new().prefix("systemd-host").tempdir_in("/var/tmp").unwrap();
         // The boot script is built into the program (plugin try runs where
         // no source tree is); written beside the base, which it mounts over.
-        let script = tempfile::Builder::new().prefix("systemd-host-boot").tempfile_in("/var/tmp").unwrap();
+        let script =
+            tempfile::Builder::new().prefix("systemd-host-boot").tempfile_in("/var/tmp").unwrap();
         std::fs::write(script.path(), BOOT_SCRIPT).unwrap();
         let mut cmd = Command::new("unshare");
         // --kill-child: when unshare ends (a Ctrl-C), the host's systemd is
         // killed too, and with it everything inside.
-        cmd.args(["-m", "-p", "-f", "--kill-child=SIGKILL", "--propagation", "private", "bash"]).arg(script.path()).arg(base.path()).arg(lower);
+        cmd.args(["-m", "-p", "-f", "--kill-child=SIGKILL", "--propagation", "private", "bash"])
+            .arg(script.path())
+            .arg(base.path())
+            .arg(lower);
         for item in items {
             cmd.arg(match item {
                 Item::Bind(from, inside) => format!("bind:{}:{inside}", from.display()),
@@ -89,14 +93,29 @@ impl SystemdHost {
         // The boot script's errors go to a log shown if the boot fails
         // (unshare also complains there when the host is killed at the end).
         let log = tempfile::NamedTempFile::new().unwrap();
-        let unshare = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log.reopen().unwrap()).spawn().expect("unshare");
+        let unshare = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .expect("unshare");
         let boot_log = || std::fs::read_to_string(log.path()).unwrap_or_default();
         let deadline = Instant::now() + BOOT_TIMEOUT;
         let pid = loop {
-            assert!(Instant::now() < deadline, "the test host's systemd did not start:\n{}", boot_log());
-            let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", unshare.id())).unwrap_or_default();
-            if let Some(pid) = children.split_whitespace().next().and_then(|p| p.parse::<u32>().ok()) {
-                if std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "systemd") {
+            assert!(
+                Instant::now() < deadline,
+                "the test host's systemd did not start:\n{}",
+                boot_log()
+            );
+            let children =
+                std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", unshare.id()))
+                    .unwrap_or_default();
+            if let Some(pid) =
+                children.split_whitespace().next().and_then(|p| p.parse::<u32>().ok())
+            {
+                if std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|c| c.trim() == "systemd")
+                {
                     break pid;
                 }
             }
@@ -112,8 +131,12 @@ impl SystemdHost {
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        let waiting = host.sh("systemctl list-jobs --no-pager; journalctl -b --no-pager | tail -40");
-        panic!("the test host did not finish booting: SystemState {state:?}\n{}\n{waiting}", boot_log());
+        let waiting =
+            host.sh("systemctl list-jobs --no-pager; journalctl -b --no-pager | tail -40");
+        panic!(
+            "the test host did not finish booting: SystemState {state:?}\n{}\n{waiting}",
+            boot_log()
+        );
     }
 
     /// A command run inside the host (its mount, PID and network namespaces).
@@ -127,7 +150,20 @@ impl SystemdHost {
     /// the accessibility bus) and an X server (see `under_xvfb`).
     pub fn desktop_session(&self, user: &str, script: &str) -> Command {
         let mut command = self.command("runuser");
-        command.args(["-u", user, "--", "env", &format!("HOME=/home/{user}"), "dbus-run-session", "--", "sh", "-c", &under_xvfb(script)]).stdin(Stdio::null());
+        command
+            .args([
+                "-u",
+                user,
+                "--",
+                "env",
+                &format!("HOME=/home/{user}"),
+                "dbus-run-session",
+                "--",
+                "sh",
+                "-c",
+                &under_xvfb(script),
+            ])
+            .stdin(Stdio::null());
         command
     }
 
@@ -139,7 +175,11 @@ impl SystemdHost {
     /// Run a shell command inside and return its stdout; panics if it fails.
     pub fn sh(&self, script: &str) -> String {
         let out = self.run("sh", &["-c", script]);
-        assert!(out.status.success(), "`{script}` failed in the test host: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "`{script}` failed in the test host: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -147,19 +187,32 @@ impl SystemdHost {
     /// cgroup: the host's systemd runs in a cgroup below the machine's root,
     /// so its `ControlGroup` paths are not paths in /sys/fs/cgroup.
     pub fn unit_pids(&self, unit: &str) -> Vec<u32> {
-        let found = self.sh(&format!("grep -l -x '0::.*/{unit}' /proc/[0-9]*/cgroup 2>/dev/null || true"));
-        found.lines().filter_map(|l| l.strip_prefix("/proc/")?.strip_suffix("/cgroup")?.parse().ok()).collect()
+        let found =
+            self.sh(&format!("grep -l -x '0::.*/{unit}' /proc/[0-9]*/cgroup 2>/dev/null || true"));
+        found
+            .lines()
+            .filter_map(|l| l.strip_prefix("/proc/")?.strip_suffix("/cgroup")?.parse().ok())
+            .collect()
     }
 
     /// A property of a systemd1 object, read over the host's D-Bus (busctl).
     pub fn dbus_property(&self, path: &str, interface: &str, property: &str) -> String {
         let out = self.run(
             "busctl",
-            &["get-property", "org.freedesktop.systemd1", path, &format!("org.freedesktop.systemd1.{interface}"), property],
+            &[
+                "get-property",
+                "org.freedesktop.systemd1",
+                path,
+                &format!("org.freedesktop.systemd1.{interface}"),
+                property,
+            ],
         );
         // `s "running"` → running
         let text = String::from_utf8_lossy(&out.stdout);
-        text.trim().split_once(' ').map(|(_, v)| v.trim_matches('"').to_string()).unwrap_or_default()
+        text.trim()
+            .split_once(' ')
+            .map(|(_, v)| v.trim_matches('"').to_string())
+            .unwrap_or_default()
     }
 
     /// A unit's ActiveState (`active`, `inactive`, ...), over D-Bus.
@@ -181,7 +234,15 @@ impl SystemdHost {
 /// systemd's object path for a unit: bytes other than [A-Za-z0-9] become _xx.
 pub fn unit_path(unit: &str) -> String {
     let escaped: String =
-        unit.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("_{b:02x}") }).collect();
+        unit.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("_{b:02x}")
+                }
+            })
+            .collect();
     format!("/org/freedesktop/systemd1/unit/{escaped}")
 }
 
@@ -237,7 +298,8 @@ impl NetNs {
     /// ours gets `ours` (CIDR), theirs gets `theirs`.
     pub fn link_from_here(&self, ours: &str, theirs: &str) {
         let (a, b) = (format!("v{}a", &self.name), format!("v{}b", &self.name));
-        let (a, b) = (a.chars().take(15).collect::<String>(), b.chars().take(15).collect::<String>());
+        let (a, b) =
+            (a.chars().take(15).collect::<String>(), b.chars().take(15).collect::<String>());
         let _ = Command::new("ip").args(["link", "del", &a]).output();
         ip(&["link", "add", &a, "type", "veth", "peer", "name", &b, "netns", &self.name]);
         ip(&["addr", "add", ours, "dev", &a]);
@@ -255,5 +317,10 @@ impl Drop for NetNs {
 
 fn ip(args: &[&str]) {
     let out = Command::new("ip").args(args).output().expect("ip (iproute2)");
-    assert!(out.status.success(), "ip {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ip {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

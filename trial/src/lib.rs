@@ -41,7 +41,13 @@ const KEEP_AT_MOST: Duration = Duration::from_secs(3600);
 /// `installed`: the Debian packages this machine has (the host can install
 /// nothing else). `say` gets every line to show, as it happens (plugin words
 /// already escaped). True when every plugin was reached.
-pub fn run(program: &Path, plugins: &[PathBuf], installed: &BTreeSet<String>, keep: bool, say: &mut dyn FnMut(&str)) -> Result<bool> {
+pub fn run(
+    program: &Path,
+    plugins: &[PathBuf],
+    installed: &BTreeSet<String>,
+    keep: bool,
+    say: &mut dyn FnMut(&str),
+) -> Result<bool> {
     preflight(plugins)?;
     machinery("making a network namespace", private_network)??;
     say("Starting a private Tor network (about 30 to 60 s)…");
@@ -69,7 +75,11 @@ pub fn run(program: &Path, plugins: &[PathBuf], installed: &BTreeSet<String>, ke
     if keep {
         say("");
         say("Left up for poking (as root, in another terminal):");
-        say(&format!("  nsenter -t {} -m -p -n -- env TAILS_SERVER_TOR_CONTROL={} tails-server list", host.pid, net.service_control()));
+        say(&format!(
+            "  nsenter -t {} -m -p -n -- env TAILS_SERVER_TOR_CONTROL={} tails-server list",
+            host.pid,
+            net.service_control()
+        ));
         say(&format!("  nsenter -t {} -m -p -n -- journalctl -b --no-pager", host.pid));
         say(&format!(
             "  nsenter -t {} -n -- curl --socks5-hostname 127.0.0.1:{} http://ADDRESS/   (the client tor has each client key)",
@@ -89,7 +99,9 @@ pub fn run(program: &Path, plugins: &[PathBuf], installed: &BTreeSet<String>, ke
 /// machine's, which may have services of its own; none of them is seen or
 /// started inside.
 pub fn empty_state() -> Vec<Item> {
-    ["/var/lib/tails-server", "/etc/tails-server", "/var/cache/tails-server"].map(|own| Item::Empty(own.into())).into()
+    ["/var/lib/tails-server", "/etc/tails-server", "/var/cache/tails-server"]
+        .map(|own| Item::Empty(own.into()))
+        .into()
 }
 
 struct Trial<'a> {
@@ -125,14 +137,21 @@ impl Trial<'_> {
         say("$ tails-server plugin add FILE --yes");
         let added = self.cli(&["plugin", "add", inside, "--yes"]);
         self.show(&added, say);
-        let Some(name) = text(&added.stdout).lines().find_map(|l| l.strip_prefix("Added ")?.strip_suffix('.').map(str::to_string)) else {
+        let Some(name) = text(&added.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("Added ")?.strip_suffix('.').map(str::to_string))
+        else {
             say("✗ not added: see above.");
             return Ok(false);
         };
         let capabilities = self.capabilities(&name);
         // The host has no network: apt there can install only what this
         // machine has (its root is the host's lower layer).
-        let missing: Vec<&str> = capabilities.iter().filter_map(|c| c.strip_prefix("package:")).filter(|p| !self.installed.contains(*p)).collect();
+        let missing: Vec<&str> = capabilities
+            .iter()
+            .filter_map(|c| c.strip_prefix("package:"))
+            .filter(|p| !self.installed.contains(*p))
+            .collect();
         if !missing.is_empty() {
             say(&format!(
                 "✗ {name} needs Debian packages that are not installed on this machine: {}. The test host has no network to fetch them: install them first (`sudo apt-get install {}`), then try again.",
@@ -151,11 +170,16 @@ impl Trial<'_> {
         say(&format!("$ tails-server {name} enable"));
         let enabled = self.cli(&[&name, "enable"]);
         self.show(&enabled, say);
-        let unit = capabilities.iter().find_map(|c| c.strip_prefix("unit:")).map(str::to_string).unwrap_or(format!("tails-server-{name}.service"));
+        let unit = capabilities
+            .iter()
+            .find_map(|c| c.strip_prefix("unit:"))
+            .map(str::to_string)
+            .unwrap_or(format!("tails-server-{name}.service"));
         let reached = enabled.status.success() && self.reach(&name, say)?;
         if !reached {
             say(&format!("The service's log ({unit}, last 15 lines):"));
-            let log = self.host.run("journalctl", &["-u", &unit, "-n", "15", "--no-pager", "-o", "cat"]);
+            let log =
+                self.host.run("journalctl", &["-u", &unit, "-n", "15", "--no-pager", "-o", "cat"]);
             self.show(&log, say);
         }
         if !keep && enabled.status.success() {
@@ -165,34 +189,51 @@ impl Trial<'_> {
         if !keep {
             self.cli(&["plugin", "remove", &name]);
         }
-        say(if reached { "✓ reached through Tor with the client's key." } else { "✗ not reached: see above." });
+        say(if reached {
+            "✓ reached through Tor with the client's key."
+        } else {
+            "✗ not reached: see above."
+        });
         Ok(reached)
     }
 
     /// The capabilities `plugin show` lists (`package:X`, `unit:X`, ...).
     fn capabilities(&self, name: &str) -> Vec<String> {
-        let shown: serde_json::Value = serde_json::from_slice(&self.cli(&["plugin", "show", name, "--json"]).stdout).unwrap_or_default();
-        shown["capabilities"].as_array().into_iter().flatten().filter_map(|c| c["capability"].as_str().map(str::to_string)).collect()
+        let shown: serde_json::Value =
+            serde_json::from_slice(&self.cli(&["plugin", "show", name, "--json"]).stdout)
+                .unwrap_or_default();
+        shown["capabilities"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["capability"].as_str().map(str::to_string))
+            .collect()
     }
 
     /// Connect to the published port through the client tor, with the
     /// first client's key; say what the server answered.
     fn reach(&self, name: &str, say: &mut dyn FnMut(&str)) -> Result<bool> {
-        let info: serde_json::Value = serde_json::from_slice(&self.cli(&[name, "connection-info", "--json"]).stdout).unwrap_or_default();
+        let info: serde_json::Value =
+            serde_json::from_slice(&self.cli(&[name, "connection-info", "--json"]).stdout)
+                .unwrap_or_default();
         let (Some(address), Some(port)) = (info["address"].as_str(), info["port"].as_u64()) else {
             say("✗ connection-info gave no address");
             return Ok(false);
         };
         let key = info["clients"][0]["private-key"].as_str();
         machinery("giving the client tor the key", || self.net.client_key(address, key))?;
-        say(&format!("Connecting to {address} port {port} through Tor{}…", if key.is_some() { " with the client's key" } else { "" }));
-        let mut stream = match tornet::connect_patiently(self.net.client_socks, address, port as u16) {
-            Ok(stream) => stream,
-            Err(code) => {
-                say(&format!("✗ Tor could not connect: {}", tornet::socks_words(code)));
-                return Ok(false);
-            }
-        };
+        say(&format!(
+            "Connecting to {address} port {port} through Tor{}…",
+            if key.is_some() { " with the client's key" } else { "" }
+        ));
+        let mut stream =
+            match tornet::connect_patiently(self.net.client_socks, address, port as u16) {
+                Ok(stream) => stream,
+                Err(code) => {
+                    say(&format!("✗ Tor could not connect: {}", tornet::socks_words(code)));
+                    return Ok(false);
+                }
+            };
         // A server that speaks first (SSH, ...) says something at once; to
         // the others, an HTTP request.
         stream.set_read_timeout(Some(Duration::from_secs(3)))?;
@@ -200,7 +241,8 @@ impl Trial<'_> {
         let heard = match stream.read(&mut first) {
             Ok(n) if n > 0 => first[..n].to_vec(),
             _ => {
-                let _ = stream.write_all(format!("GET / HTTP/1.0\r\nHost: {address}\r\n\r\n").as_bytes());
+                let _ = stream
+                    .write_all(format!("GET / HTTP/1.0\r\nHost: {address}\r\n\r\n").as_bytes());
                 stream.set_read_timeout(Some(ANSWER_TIMEOUT))?;
                 let mut answer = Vec::new();
                 let _ = stream.take(READ_AT_MOST as u64).read_to_end(&mut answer);
@@ -236,13 +278,22 @@ fn preflight(plugins: &[PathBuf]) -> Result<()> {
         bail!("plugin try needs at least one plugin file (FILE.wasm)");
     }
     for file in plugins {
-        let meta = std::fs::metadata(file).map_err(|e| anyhow!("cannot read {}: {e}", file.display()))?;
+        let meta =
+            std::fs::metadata(file).map_err(|e| anyhow!("cannot read {}: {e}", file.display()))?;
         if !meta.is_file() {
             bail!("{} is not a file", file.display());
         }
     }
-    for (tool, package) in [("tor", "tor"), ("tor-gencert", "tor"), ("unshare", "util-linux"), ("nsenter", "util-linux"), ("ip", "iproute2"), ("journalctl", "systemd")] {
-        let found = std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(tool).is_file()));
+    for (tool, package) in [
+        ("tor", "tor"),
+        ("tor-gencert", "tor"),
+        ("unshare", "util-linux"),
+        ("nsenter", "util-linux"),
+        ("ip", "iproute2"),
+        ("journalctl", "systemd"),
+    ] {
+        let found = std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(tool).is_file()));
         if !found {
             bail!("plugin try needs `{tool}`: sudo apt-get install {package}");
         }
@@ -275,7 +326,11 @@ fn machinery<T>(what: &str, f: impl FnOnce() -> T) -> Result<T> {
     let result = std::panic::catch_unwind(AssertUnwindSafe(f));
     std::panic::set_hook(hook);
     result.map_err(|panic| {
-        let words = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
+        let words = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
         anyhow!("{what} failed: {words}")
     })
 }
@@ -332,7 +387,10 @@ mod tests {
         assert_eq!(escaped("HTTP/1.0 200 OK\u{1b}[31m"), "HTTP/1.0 200 OK\\e[31m");
         assert_eq!(escaped("a\u{202e}b"), "a\\u{202e}b");
         assert_eq!(escaped(&"x".repeat(300)).chars().count(), 201);
-        assert_eq!(visible_text("<!doctype html>\n<h1>Hello &amp; <b>bye</b></h1>"), "Hello &amp; bye");
+        assert_eq!(
+            visible_text("<!doctype html>\n<h1>Hello &amp; <b>bye</b></h1>"),
+            "Hello &amp; bye"
+        );
     }
 
     #[test]

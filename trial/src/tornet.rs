@@ -89,21 +89,46 @@ impl TorNet {
             let mut gencert = Command::new("tor-gencert");
             gencert
                 .current_dir(&dir)
-                .args(["--create-identity-key", "--passphrase-fd", "0", "-i", "keys/authority_identity_key", "-s", "keys/authority_signing_key"])
-                .args(["-c", "keys/authority_certificate", "-m", "12", "-a", &format!("127.0.0.1:{dir_port}")])
+                .args([
+                    "--create-identity-key",
+                    "--passphrase-fd",
+                    "0",
+                    "-i",
+                    "keys/authority_identity_key",
+                    "-s",
+                    "keys/authority_signing_key",
+                ])
+                .args([
+                    "-c",
+                    "keys/authority_certificate",
+                    "-m",
+                    "12",
+                    "-a",
+                    &format!("127.0.0.1:{dir_port}"),
+                ])
                 .stdin(Stdio::piped())
                 .stdout(Stdio::null());
             let mut child = gencert.spawn().expect("tor-gencert (package tor)");
             child.stdin.take().unwrap().write_all(b"\n").unwrap();
             assert!(child.wait().unwrap().success());
             let cert = std::fs::read_to_string(dir.join("keys/authority_certificate")).unwrap();
-            let v3ident = cert.lines().find_map(|l| l.strip_prefix("fingerprint ")).unwrap().trim().to_string();
+            let v3ident = cert
+                .lines()
+                .find_map(|l| l.strip_prefix("fingerprint "))
+                .unwrap()
+                .trim()
+                .to_string();
             let fingerprint = fingerprint_of(&dir, &name);
             auths.push(Auth { name, or_port, dir_port, v3ident, fingerprint });
         }
         let dir_authorities: String = auths
             .iter()
-            .map(|a| format!("DirAuthority {} orport={} no-v2 v3ident={} 127.0.0.1:{} {}\n", a.name, a.or_port, a.v3ident, a.dir_port, a.fingerprint))
+            .map(|a| {
+                format!(
+                    "DirAuthority {} orport={} no-v2 v3ident={} 127.0.0.1:{} {}\n",
+                    a.name, a.or_port, a.v3ident, a.dir_port, a.fingerprint
+                )
+            })
             .collect();
 
         let mut nodes = Vec::new();
@@ -112,8 +137,18 @@ impl TorNet {
             std::fs::create_dir_all(&dir).unwrap();
             let control_port = free_port();
             let torrc = dir.join("torrc");
-            std::fs::write(&torrc, format!("{}{dir_authorities}{extra}", common(name, &dir, control_port))).unwrap();
-            nodes.push(Node { name: name.into(), dir, torrc, control_port, child: Mutex::new(None) });
+            std::fs::write(
+                &torrc,
+                format!("{}{dir_authorities}{extra}", common(name, &dir, control_port)),
+            )
+            .unwrap();
+            nodes.push(Node {
+                name: name.into(),
+                dir,
+                torrc,
+                control_port,
+                child: Mutex::new(None),
+            });
         };
         for a in &auths {
             let extra = format!(
@@ -125,15 +160,27 @@ impl TorNet {
             add(&a.name, extra, &mut nodes);
         }
         for i in 0..3 {
-            let extra = format!("SocksPort 0\nORPort 127.0.0.1:{}\nDirPort 127.0.0.1:{}\nAddress 127.0.0.1\n", free_port(), free_port());
+            let extra = format!(
+                "SocksPort 0\nORPort 127.0.0.1:{}\nDirPort 127.0.0.1:{}\nAddress 127.0.0.1\n",
+                free_port(),
+                free_port()
+            );
             add(&format!("relay{i}"), extra, &mut nodes);
         }
         add("service", "SocksPort 0\n".into(), &mut nodes);
         let client_socks = free_port();
         let auth_dir = base.join("client-auth");
         std::fs::create_dir_all(&auth_dir).unwrap();
-        std::fs::set_permissions(&auth_dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-        add("client", format!("SocksPort 127.0.0.1:{client_socks} ExtendedErrors\nClientOnionAuthDir {}\n", auth_dir.display()), &mut nodes);
+        std::fs::set_permissions(&auth_dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .unwrap();
+        add(
+            "client",
+            format!(
+                "SocksPort 127.0.0.1:{client_socks} ExtendedErrors\nClientOnionAuthDir {}\n",
+                auth_dir.display()
+            ),
+            &mut nodes,
+        );
 
         let net = TorNet { _tmp: tmp, nodes, client_socks };
         for i in 0..net.nodes.len() {
@@ -166,7 +213,10 @@ impl TorNet {
         let mut ports = Vec::new();
         for node in &self.nodes {
             for line in std::fs::read_to_string(&node.torrc).unwrap().lines() {
-                if let Some(port) = line.strip_prefix("ORPort 127.0.0.1:").or_else(|| line.strip_prefix("DirPort 127.0.0.1:")) {
+                if let Some(port) = line
+                    .strip_prefix("ORPort 127.0.0.1:")
+                    .or_else(|| line.strip_prefix("DirPort 127.0.0.1:"))
+                {
                     ports.push(port.parse().unwrap());
                 }
             }
@@ -182,7 +232,13 @@ impl TorNet {
         let node = &self.nodes[i];
         // What tor says before its log file is open (a port it cannot bind, say).
         let early = std::fs::File::create(node.dir.join("stdout.log")).unwrap();
-        let child = Command::new("tor").arg("-f").arg(&node.torrc).stdout(early).stderr(Stdio::null()).spawn().expect("tor");
+        let child = Command::new("tor")
+            .arg("-f")
+            .arg(&node.torrc)
+            .stdout(early)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tor");
         stop_at_exit(child.id());
         *node.child.lock().unwrap() = Some(child);
     }
@@ -195,7 +251,8 @@ impl TorNet {
     /// Poll `status/bootstrap-phase` (bounded) until PROGRESS=100.
     pub fn wait_bootstrapped(&self, name: &str) {
         let node = self.node(name);
-        let exited = || node.child.lock().unwrap().as_mut().and_then(|c| c.try_wait().ok().flatten());
+        let exited =
+            || node.child.lock().unwrap().as_mut().and_then(|c| c.try_wait().ok().flatten());
         let deadline = Instant::now() + BOOTSTRAP_TIMEOUT;
         let mut last = String::new();
         while Instant::now() < deadline && exited().is_none() {
@@ -258,7 +315,9 @@ impl TorNet {
         if let Some(key) = private_base32 {
             let raw = data_encoding::BASE32_NOPAD.decode(key.as_bytes()).expect("base32 key");
             let b64 = data_encoding::BASE64.encode(&raw);
-            let reply = self.control("client", &format!("ONION_CLIENT_AUTH_ADD {id} x25519:{b64}")).unwrap();
+            let reply = self
+                .control("client", &format!("ONION_CLIENT_AUTH_ADD {id} x25519:{b64}"))
+                .unwrap();
             // 250 OK, 251 (replaced an older key) or 252 (also decrypted a cached descriptor).
             assert!(["250", "251", "252"].iter().any(|ok| reply.starts_with(ok)), "{reply}");
         }
@@ -356,7 +415,8 @@ pub fn connect(socks_port: u16, host: &str, port: u16) -> Result<TcpStream, u8> 
 /// timed out is tried again too (three times at most, as a person would);
 /// a refusal panics with its code.
 pub fn connect_expecting(socks_port: u16, host: &str, port: u16) -> TcpStream {
-    connect_patiently(socks_port, host, port).unwrap_or_else(|code| panic!("SOCKS refused with {code:#x}"))
+    connect_patiently(socks_port, host, port)
+        .unwrap_or_else(|code| panic!("SOCKS refused with {code:#x}"))
 }
 
 /// [`connect_expecting`], with a refusal's code as the error.
@@ -386,7 +446,9 @@ fn connect_retrying(socks_port: u16, host: &str, port: u16, again: &[u8]) -> Res
     loop {
         attempts += 1;
         match connect_once(socks_port, host, port) {
-            Err(code) if again.contains(&code) && attempts < 3 => std::thread::sleep(Duration::from_secs(3)),
+            Err(code) if again.contains(&code) && attempts < 3 => {
+                std::thread::sleep(Duration::from_secs(3))
+            }
             other => return other,
         }
     }
@@ -408,7 +470,14 @@ fn connect_once(socks_port: u16, host: &str, port: u16) -> Result<TcpStream, u8>
     // ours too; when it is ours that runs out first, the answer is the same
     // as tor's: the stream timed out.
     match s.read_exact(&mut reply) {
-        Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => return Err(TIMED_OUT),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            return Err(TIMED_OUT)
+        }
         other => other.unwrap(),
     }
     if reply[1] != 0 {
@@ -420,14 +489,18 @@ fn connect_once(socks_port: u16, host: &str, port: u16) -> Result<TcpStream, u8>
 /// Serve `body` over HTTP on 127.0.0.1:`port` from a thread, for as long as
 /// the process runs (the listener is the test's own).
 pub fn serve(port: u16, body: &'static str) {
-    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap_or_else(|e| panic!("port {port} is taken: {e}"));
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .unwrap_or_else(|e| panic!("port {port} is taken: {e}"));
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let mut stream = stream;
             let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
             let mut buf = [0u8; 2048];
             let _ = stream.read(&mut buf);
-            let _ = stream.write_all(format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
+            let _ = stream.write_all(
+                format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+                    .as_bytes(),
+            );
         }
     });
 }
@@ -445,16 +518,33 @@ impl OfflineTor {
         let tmp = tempfile::Builder::new().prefix("offline-tor").tempdir().unwrap();
         let control_port = free_port();
         let child = Command::new("tor")
-            .args(["--ignore-missing-torrc", "-f", "/nonexistent", "--DisableNetwork", "1", "--SocksPort", "0", "--CookieAuthentication", "1"])
+            .args([
+                "--ignore-missing-torrc",
+                "-f",
+                "/nonexistent",
+                "--DisableNetwork",
+                "1",
+                "--SocksPort",
+                "0",
+                "--CookieAuthentication",
+                "1",
+            ])
             .arg("--DataDirectory")
             .arg(tmp.path())
-            .args(["--ControlPort", &format!("127.0.0.1:{control_port}"), "--__OwningControllerProcess", &std::process::id().to_string()])
+            .args([
+                "--ControlPort",
+                &format!("127.0.0.1:{control_port}"),
+                "--__OwningControllerProcess",
+                &std::process::id().to_string(),
+            ])
             .stdout(Stdio::null())
             .spawn()
             .expect("tor");
         stop_at_exit(child.id());
         let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", control_port)).is_err() || !tmp.path().join("control_auth_cookie").exists() {
+        while TcpStream::connect(("127.0.0.1", control_port)).is_err()
+            || !tmp.path().join("control_auth_cookie").exists()
+        {
             assert!(Instant::now() < deadline, "offline tor did not open its control port");
             std::thread::sleep(Duration::from_millis(100));
         }

@@ -1,13 +1,13 @@
 //! The commands behind the CLI. Each prints for a person (or JSON/YAML for
 //! scripts) and returns an error with a message that says what to do.
 
+pub mod plugin;
 pub mod publishing;
 pub mod reference;
-pub mod plugin;
 pub mod service;
 
-use tails_server_core::journal::Progress;
 use std::io::{BufRead, Write};
+use tails_server_core::journal::Progress;
 
 use tails_server_dbus::Stream;
 

@@ -6,15 +6,28 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Result};
 
 use tails_server_core::broker::caps::Capability;
-use tails_server_core::plugins;
 use tails_server_core::display;
+use tails_server_core::plugins;
 use tails_server_dbus::{Asked, Inspection};
 
 use crate::backend::Backend;
 
 /// `plugin add`: what the file asks for, the question, then the add.
-pub fn add(backend: Backend, global: &crate::cli::Global, file: &Path, yes: bool, deny: &[String]) -> Result<()> {
-    let deny: Vec<String> = deny.iter().map(|d| d.parse::<Capability>().map(|c| c.to_string()).map_err(|e: String| anyhow!("--deny {}", display::line(&e)))).collect::<Result<_>>()?;
+pub fn add(
+    backend: Backend,
+    global: &crate::cli::Global,
+    file: &Path,
+    yes: bool,
+    deny: &[String],
+) -> Result<()> {
+    let deny: Vec<String> = deny
+        .iter()
+        .map(|d| {
+            d.parse::<Capability>()
+                .map(|c| c.to_string())
+                .map_err(|e: String| anyhow!("--deny {}", display::line(&e)))
+        })
+        .collect::<Result<_>>()?;
     let file = &tails_server_core::shipped::resolve(file)?;
     let shown = display::path(file);
     match backend {
@@ -44,7 +57,11 @@ pub fn add(backend: Backend, global: &crate::cli::Global, file: &Path, yes: bool
 fn check_deny(inspection: &Inspection, deny: &[String]) -> Result<()> {
     let asked: BTreeSet<&str> = inspection.requested.iter().map(String::as_str).collect();
     if let Some(unknown) = deny.iter().find(|d| !asked.contains(d.as_str())) {
-        bail!("--deny {unknown}: `{}` does not ask for that; it asks for: {}", inspection.name, asked.into_iter().collect::<Vec<_>>().join(", "));
+        bail!(
+            "--deny {unknown}: `{}` does not ask for that; it asks for: {}",
+            inspection.name,
+            asked.into_iter().collect::<Vec<_>>().join(", ")
+        );
     }
     Ok(())
 }
@@ -79,7 +96,8 @@ fn consented(inspection: &Inspection, shown: &str, deny: &[String], yes: bool) -
             println!("  - {change}");
         }
     }
-    let (refused, asked): (Vec<&Asked>, Vec<&Asked>) = inspection.asks.iter().partition(|a| deny.contains(&a.capability));
+    let (refused, asked): (Vec<&Asked>, Vec<&Asked>) =
+        inspection.asks.iter().partition(|a| deny.contains(&a.capability));
     if !refused.is_empty() {
         println!("Refused (--deny):\n{}", lines(refused.into_iter()));
     }
@@ -95,7 +113,8 @@ fn consented(inspection: &Inspection, shown: &str, deny: &[String], yes: bool) -
             }
         }
     } else {
-        let intro = if inspection.replaces.is_some() { "It now also asks to:" } else { "It asks to:" };
+        let intro =
+            if inspection.replaces.is_some() { "It now also asks to:" } else { "It asks to:" };
         println!("{intro}\n{}", lines(asked.into_iter()));
         Some(format!("Allow {name} to do this?"))
     };
@@ -120,7 +139,12 @@ pub fn available(backend: &Backend, json: bool) -> Result<()> {
     } else {
         for r in rows {
             let text = |key: &str| r[key].as_str().unwrap_or_default().to_string();
-            println!("{:<16} {:<22} {}", text("name"), text("added"), display::line(&text("description")));
+            println!(
+                "{:<16} {:<22} {}",
+                text("name"),
+                text("added"),
+                display::line(&text("description"))
+            );
         }
         println!("\nAdd one with `tails-server plugin add NAME`.");
     }
@@ -135,14 +159,29 @@ pub fn list_plugins(backend: &Backend, json: bool) -> Result<()> {
 }
 
 pub fn list_services(backend: &Backend, json: bool) -> Result<()> {
-    print_rows(&backend.list()?, json, "No services yet. Add one with `tails-server plugin add FILE.wasm`.", |r| {
-        let enabled = if r["enabled"].as_bool().unwrap_or(false) { "enabled" } else { "disabled" };
-        format!("{:<16} {enabled:<9} {}", r["name"].as_str().unwrap_or_default(), display::line(r["description"].as_str().unwrap_or_default()))
-    })
+    print_rows(
+        &backend.list()?,
+        json,
+        "No services yet. Add one with `tails-server plugin add FILE.wasm`.",
+        |r| {
+            let enabled =
+                if r["enabled"].as_bool().unwrap_or(false) { "enabled" } else { "disabled" };
+            format!(
+                "{:<16} {enabled:<9} {}",
+                r["name"].as_str().unwrap_or_default(),
+                display::line(r["description"].as_str().unwrap_or_default())
+            )
+        },
+    )
 }
 
 /// A list document: as JSON, or `empty` when it has no rows, or a line per row.
-fn print_rows(rows: &serde_json::Value, json: bool, empty: &str, line: impl Fn(&serde_json::Value) -> String) -> Result<()> {
+fn print_rows(
+    rows: &serde_json::Value,
+    json: bool,
+    empty: &str,
+    line: impl Fn(&serde_json::Value) -> String,
+) -> Result<()> {
     let rows = rows.as_array().map(Vec::as_slice).unwrap_or_default();
     if json {
         println!("{}", display::json(&rows)?);
@@ -182,7 +221,11 @@ pub fn remove(backend: &Backend, name: &str) -> Result<()> {
 }
 
 /// `plugin new`: the project, and how to build and try it.
-pub fn new_project(name: &str, language: tails_server_core::authoring::Language, parent: &Path) -> Result<()> {
+pub fn new_project(
+    name: &str,
+    language: tails_server_core::authoring::Language,
+    parent: &Path,
+) -> Result<()> {
     let created = tails_server_core::authoring::new_project(name, language, parent)?;
     let folder = display::path(&created.folder);
     println!("Wrote {folder}: {}.", created.files.join(", "));
@@ -200,7 +243,8 @@ pub fn try_plugins(files: &[std::path::PathBuf], keep: bool) -> Result<()> {
     let program = std::env::current_exe()?;
     // The host's root is this machine's: what dpkg has here is what it can install.
     let installed = tails_server_core::system::packages::installed(Path::new("/"))?;
-    if !tails_server_trial::run(&program, files, &installed, keep, &mut |line| println!("{line}"))? {
+    if !tails_server_trial::run(&program, files, &installed, keep, &mut |line| println!("{line}"))?
+    {
         bail!("not every plugin was reached through Tor: see above");
     }
     Ok(())

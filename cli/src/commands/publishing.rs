@@ -4,10 +4,10 @@
 use anyhow::Result;
 
 use tails_server_core::context::Context;
+use tails_server_core::display;
 use tails_server_core::onion;
 use tails_server_core::tor::block_on;
 use tails_server_core::tor::detect::TorSettings;
-use tails_server_core::display;
 use tails_server_dbus::ConnectionInfo;
 
 use crate::backend::Backend;
@@ -40,7 +40,13 @@ pub fn remove(backend: &Backend, name: &str, client: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn connection_info(backend: &Backend, name: &str, client: Option<&str>, as_json: bool, qr: bool) -> Result<()> {
+pub fn connection_info(
+    backend: &Backend,
+    name: &str,
+    client: Option<&str>,
+    as_json: bool,
+    qr: bool,
+) -> Result<()> {
     print_connection_info(&backend.connection_info(name, client)?, name, as_json, qr)
 }
 
@@ -79,7 +85,9 @@ fn print_connection_info(info: &ConnectionInfo, name: &str, as_json: bool, qr: b
 
 fn qr_code(data: &str) -> String {
     match qrcode::QrCode::new(data.as_bytes()) {
-        Ok(code) => code.render::<qrcode::render::unicode::Dense1x2>().quiet_zone(true).build() + "\n",
+        Ok(code) => {
+            code.render::<qrcode::render::unicode::Dense1x2>().quiet_zone(true).build() + "\n"
+        }
         Err(_) => String::new(),
     }
 }
@@ -96,7 +104,12 @@ pub fn tor_status(backend: &Backend, as_json: bool) -> Result<()> {
     } else {
         let text = |key: &str| status[key].as_str().unwrap_or_default().to_string();
         println!("tor: {} ({}, {} authentication)", text("tor"), text("control"), text("auth"));
-        println!("bootstrapped: {} ({}%: {})", status["bootstrapped"], status["progress"], text("summary"));
+        println!(
+            "bootstrapped: {} ({}%: {})",
+            status["bootstrapped"],
+            status["progress"],
+            text("summary")
+        );
     }
     Ok(())
 }

@@ -18,7 +18,12 @@ pub fn completions(shell: clap_complete::Shell) -> Result<()> {
     let names: Vec<String> = shipped::list().into_iter().map(|(name, _)| name).collect();
     let mut command = Cli::command();
     if let Some((first, others)) = names.split_first() {
-        command = command.subcommand(ServiceCli::command().name(first).about("A shipped service's commands").visible_aliases(others));
+        command = command.subcommand(
+            ServiceCli::command()
+                .name(first)
+                .about("A shipped service's commands")
+                .visible_aliases(others),
+        );
     }
     if shell != clap_complete::Shell::Bash {
         clap_complete::generate(shell, &mut command, "tails-server", &mut std::io::stdout());
@@ -75,12 +80,18 @@ fn list_commands(page: &mut Vec<u8>, prefix: &str, command: &clap::Command) {
             continue;
         }
         let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
-        page.extend_from_slice(format!(".TP\n\\fB{}\\fR\n{}\n", roff(&name), roff(&about)).as_bytes());
+        page.extend_from_slice(
+            format!(".TP\n\\fB{}\\fR\n{}\n", roff(&name), roff(&about)).as_bytes(),
+        );
     }
 }
 
 /// Text safe in a roff paragraph: backslashes escaped, no line starting a
 /// request.
 fn roff(text: &str) -> String {
-    text.replace('\\', "\\e").lines().map(|l| if l.starts_with(['.', '\'']) { format!("\\&{l}") } else { l.to_string() }).collect::<Vec<_>>().join("\n")
+    text.replace('\\', "\\e")
+        .lines()
+        .map(|l| if l.starts_with(['.', '\'']) { format!("\\&{l}") } else { l.to_string() })
+        .collect::<Vec<_>>()
+        .join("\n")
 }

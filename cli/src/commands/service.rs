@@ -9,7 +9,13 @@ use tails_server_core::{display, engine};
 
 use crate::backend::Backend;
 
-pub fn info(backend: &Backend, name: &str, details: bool, as_json: bool, reveal: bool) -> Result<()> {
+pub fn info(
+    backend: &Backend,
+    name: &str,
+    details: bool,
+    as_json: bool,
+    reveal: bool,
+) -> Result<()> {
     print_document(backend.info(name, details, reveal)?, as_json)
 }
 
@@ -29,8 +35,16 @@ pub fn status(backend: &Backend, name: &str, as_json: bool) -> Result<()> {
 
 pub fn get_option(backend: &Backend, name: &str, option: &str, reveal: bool) -> Result<()> {
     let info = backend.info(name, true, reveal)?;
-    let Some(spec) = info["option-details"].as_array().and_then(|specs| specs.iter().find(|s| s["name"] == option)) else {
-        let names: Vec<&str> = info["option-details"].as_array().into_iter().flatten().filter_map(|s| s["name"].as_str()).collect();
+    let Some(spec) = info["option-details"]
+        .as_array()
+        .and_then(|specs| specs.iter().find(|s| s["name"] == option))
+    else {
+        let names: Vec<&str> = info["option-details"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["name"].as_str())
+            .collect();
         bail!("{name} has no option `{option}`; its options are: {}", names.join(", "));
     };
     if spec["masked"].as_bool().unwrap_or(false) && !reveal {
@@ -50,8 +64,17 @@ fn text_of(value: &Value) -> String {
     }
 }
 
-pub fn set_option(backend: &Backend, name: &str, option: &str, value: Option<&str>, yes: bool) -> Result<()> {
-    println!("{}", backend.set_option(name, option, value, &|question| yes || super::ask(question))?);
+pub fn set_option(
+    backend: &Backend,
+    name: &str,
+    option: &str,
+    value: Option<&str>,
+    yes: bool,
+) -> Result<()> {
+    println!(
+        "{}",
+        backend.set_option(name, option, value, &|question| yes || super::ask(question))?
+    );
     Ok(())
 }
 

@@ -55,7 +55,10 @@ fn no_or_no_answer_refuses_and_stores_nothing() {
         assert!(text(&out.stderr).contains("permission was not granted; nothing was stored"));
         assert_eq!(changes(&before, &snapshot(&sandbox.root)), Vec::<String>::new());
         assert!(!sandbox.state.join("plugins/web").exists());
-        assert_eq!(std::fs::read_dir(sandbox.state.join("cache")).map(|d| d.count()).unwrap_or(0), 0);
+        assert_eq!(
+            std::fs::read_dir(sandbox.state.join("cache")).map(|d| d.count()).unwrap_or(0),
+            0
+        );
         assert!(sandbox.ok(&["list"]).contains("No services yet"));
     }
 }
@@ -64,26 +67,49 @@ fn no_or_no_answer_refuses_and_stores_nothing() {
 fn info_is_yaml_with_the_documented_keys_and_json_too() {
     let sandbox = with(fixtures::MUMBLE);
     let yaml = sandbox.ok(&["mumble", "info"]);
-    let keys: Vec<&str> = yaml.lines().filter(|l| !l.starts_with(' ') && !l.starts_with('-')).map(|l| l.split(':').next().unwrap()).collect();
-    assert_eq!(keys, ["description", "installed", "running", "published", "address", "local-port", "remote-port", "persistent-paths", "options"]);
+    let keys: Vec<&str> = yaml
+        .lines()
+        .filter(|l| !l.starts_with(' ') && !l.starts_with('-'))
+        .map(|l| l.split(':').next().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "description",
+            "installed",
+            "running",
+            "published",
+            "address",
+            "local-port",
+            "remote-port",
+            "persistent-paths",
+            "options"
+        ]
+    );
     assert!(yaml.contains("installed: true"), "the sandbox's dpkg lists mumble-server:\n{yaml}");
     assert!(yaml.contains("  server-password: '********'"), "{yaml}");
     assert!(yaml.contains("  max-users: 100"));
 
-    let json: serde_json::Value = serde_json::from_str(&sandbox.ok(&["mumble", "info", "--json", "--show-secrets"])).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&sandbox.ok(&["mumble", "info", "--json", "--show-secrets"])).unwrap();
     assert_eq!(json["local-port"], 64738);
     assert_eq!(json["published"], false);
     assert_eq!(json["running"], serde_json::Value::Null);
     let password = json["options"]["server-password"].as_str().unwrap();
     assert_eq!(password.len(), 20, "a random password was generated at add: {password}");
 
-    let details: serde_json::Value = serde_json::from_str(&sandbox.ok(&["mumble", "info", "--details", "--json"])).unwrap();
+    let details: serde_json::Value =
+        serde_json::from_str(&sandbox.ok(&["mumble", "info", "--details", "--json"])).unwrap();
     assert_eq!(details["systemd-service"], "mumble-server.service");
     assert_eq!(details["capabilities"]["package:mumble-server"], "granted");
     assert!(details["journal"]["operation"].is_null(), "nothing under way: {details}");
 
     // Without the package in dpkg's database, installed is false.
-    std::fs::write(sandbox.path("/var/lib/dpkg/status"), tails_server_testkit::dpkg_status(&["lighttpd"])).unwrap();
+    std::fs::write(
+        sandbox.path("/var/lib/dpkg/status"),
+        tails_server_testkit::dpkg_status(&["lighttpd"]),
+    )
+    .unwrap();
     assert!(sandbox.ok(&["mumble", "status"]).contains("installed: false"));
 }
 
@@ -92,13 +118,20 @@ fn secrets_are_stored_0600_and_masked_unless_asked() {
     let sandbox = with_tor(fixtures::MUMBLE);
     sandbox.ok(&["mumble", "set-option", "server-password", "correct horse"]);
     assert!(sandbox.ok(&["mumble", "get-option", "server-password"]).starts_with("********"));
-    assert_eq!(sandbox.ok(&["mumble", "get-option", "server-password", "--show-secret"]).trim(), "correct horse");
+    assert_eq!(
+        sandbox.ok(&["mumble", "get-option", "server-password", "--show-secret"]).trim(),
+        "correct horse"
+    );
     let state = sandbox.state.join("services/mumble/state.json");
     assert_eq!(std::fs::metadata(&state).unwrap().permissions().mode() & 0o777, 0o600);
     assert!(!sandbox.ok(&["mumble", "info"]).contains("correct horse"));
     sandbox.ok(&["mumble", "enable"]);
     let ini = sandbox.path("/etc/mumble/mumble-server.ini");
-    assert_eq!(std::fs::metadata(&ini).unwrap().permissions().mode() & 0o777, 0o600, "the config holds the password");
+    assert_eq!(
+        std::fs::metadata(&ini).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "the config holds the password"
+    );
     assert!(std::fs::read_to_string(&ini).unwrap().contains("serverpassword=\"correct horse\""));
 }
 
@@ -117,8 +150,14 @@ fn options_are_checked_by_type_then_by_the_plugin() {
         (&["web", "set-option", "folder", "/srv/../etc"], "must not contain `..`"),
         (&["web", "set-option", "folder", "/"], "not / or a system folder"),
         (&["web", "set-option", "folder", "/etc/ssh"], "not / or a system folder"),
-        (&["web", "set-option", "folder", "/home/amnesia/Persistent/site"], "must be outside /home"),
-        (&["web", "set-option", "colour", "red"], "web has no option `colour`; its options are: virtual-port, persistence"),
+        (
+            &["web", "set-option", "folder", "/home/amnesia/Persistent/site"],
+            "must be outside /home",
+        ),
+        (
+            &["web", "set-option", "colour", "red"],
+            "web has no option `colour`; its options are: virtual-port, persistence",
+        ),
         (&["web", "get-option", "colour"], "its options are:"),
         (&["nosuch", "info"], "no service named `nosuch` (services: web)"),
     ];
@@ -130,10 +169,14 @@ fn options_are_checked_by_type_then_by_the_plugin() {
     assert_eq!(sandbox.ok(&["web", "get-option", "folder"]).trim(), "/var/www/html");
 
     let mumble = with(fixtures::MUMBLE);
-    assert!(mumble.fails(&["mumble", "set-option", "max-users", "0"]).contains("a whole number from 1 to 1000"));
+    assert!(mumble
+        .fails(&["mumble", "set-option", "max-users", "0"])
+        .contains("a whole number from 1 to 1000"));
     mumble.ok(&["mumble", "set-option", "max-users", "7"]);
     assert_eq!(mumble.ok(&["mumble", "get-option", "max-users"]).trim(), "7");
-    assert!(mumble.ok(&["mumble", "reset-option", "max-users"]).contains("reset to its default: 100"));
+    assert!(mumble
+        .ok(&["mumble", "reset-option", "max-users"])
+        .contains("reset to its default: 100"));
     assert_eq!(mumble.ok(&["mumble", "get-option", "max-users"]).trim(), "100");
     let old = mumble.ok(&["mumble", "get-option", "server-password", "--show-secret"]);
     assert!(mumble.ok(&["mumble", "reset-option", "server-password"]).contains("new secret"));
@@ -151,11 +194,17 @@ fn resetting_persistence_asks_before_deleting_what_was_kept() {
 
     let refused = sandbox.run(&["mumble", "reset-option", "persistence"], "n\n");
     assert_eq!(refused.status.code(), Some(1));
-    assert!(text(&refused.stderr).contains("persistence left on; nothing was deleted"), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains("persistence left on; nothing was deleted"),
+        "{}",
+        text(&refused.stderr)
+    );
     assert!(kept.join("services/mumble/state.json").exists());
     assert_eq!(sandbox.ok(&["mumble", "get-option", "persistence"]).trim(), "true");
 
-    assert!(sandbox.ok(&["mumble", "reset-option", "persistence", "--yes"]).contains("reset to its default: false"));
+    assert!(sandbox
+        .ok(&["mumble", "reset-option", "persistence", "--yes"])
+        .contains("reset to its default: false"));
     assert!(!kept.join("services/mumble").exists() && !kept.join("plugins/mumble").exists());
 }
 
@@ -173,11 +222,19 @@ fn enable_writes_the_config_and_set_option_rewrites_it() {
     let out = sandbox.ok(&["web", "enable"]);
     assert!(out.contains("configuration written: /etc/lighttpd/lighttpd.conf"), "{out}");
     // Under --root only files change: the unit and firewall steps say so.
-    assert!(out.contains("✓ unit: ") && out.contains("not started: --root") && out.contains("✓ firewall: skipped: --root"), "{out}");
+    assert!(
+        out.contains("✓ unit: ")
+            && out.contains("not started: --root")
+            && out.contains("✓ firewall: skipped: --root"),
+        "{out}"
+    );
     // The packaged unit is confined by a drop-in the host writes, removed at disable.
     let drop_in = sandbox.path("/run/systemd/system/lighttpd.service.d/tails-server.conf");
     let confinement = std::fs::read_to_string(&drop_in).unwrap();
-    assert!(confinement.contains("NoNewPrivileges=yes") && confinement.contains("IPAddressDeny=any"), "{confinement}");
+    assert!(
+        confinement.contains("NoNewPrivileges=yes") && confinement.contains("IPAddressDeny=any"),
+        "{confinement}"
+    );
     assert!(out.contains("✓ publish: published"), "{out}");
     let conf = sandbox.path("/etc/lighttpd/lighttpd.conf");
     assert!(std::fs::read_to_string(&conf).unwrap().contains("dir-listing.activate = \"disable\""));
@@ -191,7 +248,10 @@ fn enable_writes_the_config_and_set_option_rewrites_it() {
     assert!(written.contains("server.bind = \"0.0.0.0\""), "{written}");
     assert!(sandbox.ok(&["list"]).contains("enabled"));
 
-    assert!(std::fs::read_to_string(&drop_in).unwrap().contains("IPAddressAllow=localhost 10.0.0.0/8"), "allow-lan lets the LAN in");
+    assert!(
+        std::fs::read_to_string(&drop_in).unwrap().contains("IPAddressAllow=localhost 10.0.0.0/8"),
+        "allow-lan lets the LAN in"
+    );
     let out = sandbox.ok(&["web", "disable"]);
     assert!(out.contains("web is disabled"));
     assert!(!drop_in.exists(), "the drop-in goes with disable");
@@ -212,22 +272,36 @@ fn denied_enable_fails_cleanly(fixture: &str, name: &str, deny: &str, expected: 
 
 #[test]
 fn a_denied_capability_makes_enable_fail_cleanly() {
-    let sandbox = denied_enable_fails_cleanly(fixtures::WEB, "web", "port:8080/tcp", "its port 8080/tcp (where tor sends its clients) was refused");
-    assert!(sandbox.fails(&["plugin", "add", fixtures::WEB, "--yes", "--deny", "port:1/tcp"]).contains("does not ask for that"));
+    let sandbox = denied_enable_fails_cleanly(
+        fixtures::WEB,
+        "web",
+        "port:8080/tcp",
+        "its port 8080/tcp (where tor sends its clients) was refused",
+    );
+    assert!(sandbox
+        .fails(&["plugin", "add", fixtures::WEB, "--yes", "--deny", "port:1/tcp"])
+        .contains("does not ask for that"));
 }
 
 /// `--deny unit:NAME` refuses a unit the host writes (gobby's), as it does
 /// a packaged one: the plugin is added without it and cannot be enabled.
 #[test]
 fn a_host_written_unit_can_be_denied() {
-    denied_enable_fails_cleanly(fixtures::GOBBY, "gobby", "unit:tails-server-gobby.service", "gobby cannot be enabled: its unit was refused at `plugin add`");
+    denied_enable_fails_cleanly(
+        fixtures::GOBBY,
+        "gobby",
+        "unit:tails-server-gobby.service",
+        "gobby cannot be enabled: its unit was refused at `plugin add`",
+    );
 }
 
 #[test]
 fn remove_is_refused_while_enabled() {
     let sandbox = with_tor(fixtures::WEB);
     sandbox.ok(&["web", "enable"]);
-    assert!(sandbox.fails(&["plugin", "remove", "web"]).contains("web is enabled; disable it first"));
+    assert!(sandbox
+        .fails(&["plugin", "remove", "web"])
+        .contains("web is enabled; disable it first"));
     sandbox.ok(&["web", "disable"]);
     sandbox.ok(&["plugin", "remove", "web"]);
     assert!(sandbox.ok(&["plugin", "list"]).contains("No plugins added"));
@@ -244,26 +318,60 @@ fn an_upgrade_asks_only_about_what_changed() {
 
     let refused = sandbox.run(&["plugin", "add", fixtures::VERSIONED_V2], "n\n");
     assert_eq!(refused.status.code(), Some(1));
-    assert_eq!(sandbox.ok(&["plugin", "show", "versioned"]), v1, "refusing the upgrade keeps the old build");
+    assert_eq!(
+        sandbox.ok(&["plugin", "show", "versioned"]),
+        v1,
+        "refusing the upgrade keeps the old build"
+    );
 
     let out = sandbox.run(&["plugin", "add", fixtures::VERSIONED_V2], "y\n");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let shown = text(&out.stdout);
-    let asked = shown.split("It now also asks to:").nth(1).expect(&shown).split("Allow").next().unwrap();
-    assert!(asked.contains("[package:mumble-server]") && asked.contains("[file:/etc/versioned/b.conf]"), "{shown}");
-    assert!(asked.contains("install the npm package @versioned/helper 2.0.0") && asked.contains("[npm:@versioned/helper@2.0.0]"), "{shown}");
-    assert!(!asked.contains("lighttpd") && !asked.contains("a.conf"), "already granted things are not asked again:\n{shown}");
-    assert!(shown.contains("It no longer asks to:") && shown.contains("[port:8181/udp]"), "{shown}");
+    let asked =
+        shown.split("It now also asks to:").nth(1).expect(&shown).split("Allow").next().unwrap();
+    assert!(
+        asked.contains("[package:mumble-server]") && asked.contains("[file:/etc/versioned/b.conf]"),
+        "{shown}"
+    );
+    assert!(
+        asked.contains("install the npm package @versioned/helper 2.0.0")
+            && asked.contains("[npm:@versioned/helper@2.0.0]"),
+        "{shown}"
+    );
+    assert!(
+        !asked.contains("lighttpd") && !asked.contains("a.conf"),
+        "already granted things are not asked again:\n{shown}"
+    );
+    assert!(
+        shown.contains("It no longer asks to:") && shown.contains("[port:8181/udp]"),
+        "{shown}"
+    );
     // What runs changed (one more variable in its environment) and what is
     // kept changed: both said, as differences.
     assert!(asked.contains("with the environment GREETING={greeting} NODE_OPTIONS=--require /var/lib/versioned/x.js"), "{shown}");
     assert!(asked.contains("(changed from the added build: it now sets NODE_OPTIONS=--require /var/lib/versioned/x.js)"), "{shown}");
-    assert!(asked.contains("in /var/lib/versioned/; kept in Persistent Storage when persistence is on"), "{shown}");
-    assert!(shown.contains("  - Persistent Storage now also keeps /var/lib/versioned/ when persistence is on"), "{shown}");
+    assert!(
+        asked.contains("in /var/lib/versioned/; kept in Persistent Storage when persistence is on"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(
+            "  - Persistent Storage now also keeps /var/lib/versioned/ when persistence is on"
+        ),
+        "{shown}"
+    );
     let show = sandbox.ok(&["plugin", "show", "versioned"]);
-    assert!(show.contains("granted  package:lighttpd") && show.contains("granted  package:mumble-server"), "{show}");
+    assert!(
+        show.contains("granted  package:lighttpd")
+            && show.contains("granted  package:mumble-server"),
+        "{show}"
+    );
     assert!(!show.contains("8181/udp"));
-    assert_eq!(sandbox.ok(&["versioned", "get-option", "greeting"]).trim(), "hi", "options survive an upgrade");
+    assert_eq!(
+        sandbox.ok(&["versioned", "get-option", "greeting"]).trim(),
+        "hi",
+        "options survive an upgrade"
+    );
     assert!(sandbox.ok(&["plugin", "add", fixtures::VERSIONED_V2]).contains("already added"));
 }
 
@@ -288,7 +396,12 @@ fn the_audit_log_is_private_and_append_only() {
     let log = sandbox.state.join("audit.log");
     assert_eq!(std::fs::metadata(&log).unwrap().permissions().mode() & 0o777, 0o600);
     let first = sandbox.audit_log();
-    assert!(first.contains("action=commit-config target=\"/etc/lighttpd/lighttpd.conf\" outcome=allowed"), "{first}");
+    assert!(
+        first.contains(
+            "action=commit-config target=\"/etc/lighttpd/lighttpd.conf\" outcome=allowed"
+        ),
+        "{first}"
+    );
     sandbox.ok(&["web", "set-option", "directory-listing", "true"]);
     assert!(sandbox.audit_log().starts_with(&first));
 }
@@ -298,22 +411,35 @@ fn the_audit_log_is_private_and_append_only() {
 /// which are shipped.
 #[test]
 fn shipped_plugins_are_added_by_name() {
-    let shipped = tails_server_testkit::shipped_folder(&[("irc", fixtures::IRC), ("web", fixtures::WEB)]);
+    let shipped =
+        tails_server_testkit::shipped_folder(&[("irc", fixtures::IRC), ("web", fixtures::WEB)]);
     let mut sandbox = Sandbox::new(BIN);
     sandbox.env("TAILS_SERVER_PLUGINS_DIR", shipped.path().to_str().unwrap());
     let listed = sandbox.ok(&["plugin", "available"]);
-    assert!(listed.contains("irc") && listed.contains("A chat server for IRC clients (ngIRCd)"), "{listed}");
+    assert!(
+        listed.contains("irc") && listed.contains("A chat server for IRC clients (ngIRCd)"),
+        "{listed}"
+    );
     assert!(listed.lines().filter(|l| l.contains("not added")).count() == 2, "{listed}");
 
     let added = sandbox.ok(&["plugin", "add", "irc", "--yes"]);
-    assert!(added.contains("Plugin: irc") && added.contains("From:   first-party: the build this Tails Server ships"), "{added}");
-    let listed: serde_json::Value = serde_json::from_str(&sandbox.ok(&["plugin", "available", "--json"])).unwrap();
+    assert!(
+        added.contains("Plugin: irc")
+            && added.contains("From:   first-party: the build this Tails Server ships"),
+        "{added}"
+    );
+    let listed: serde_json::Value =
+        serde_json::from_str(&sandbox.ok(&["plugin", "available", "--json"])).unwrap();
     assert_eq!(listed[0]["name"], "irc");
     assert_eq!(listed[0]["added"], "added");
     assert_eq!(listed[1]["added"], "not added");
 
     let unknown = sandbox.fails(&["plugin", "add", "etherpadd"]);
-    assert!(unknown.contains("no plugin named \"etherpadd\" is shipped") && unknown.contains("shipped: irc, web"), "{unknown}");
+    assert!(
+        unknown.contains("no plugin named \"etherpadd\" is shipped")
+            && unknown.contains("shipped: irc, web"),
+        "{unknown}"
+    );
     // A path is a file, even when a shipped plugin has that name.
     let path = sandbox.fails(&["plugin", "add", "./web"]);
     assert!(path.contains("./web"), "{path}");

@@ -11,7 +11,13 @@ use super::BIN;
 /// Add `fixture` (with extra `plugin add` arguments), let `setup` prepare the
 /// root, run `NAME enable`, and check that it failed saying all of `expect`,
 /// that the root is unchanged, and that the host still works afterwards.
-fn enable_is_refused(fixture: &str, name: &str, add_args: &[&str], setup: impl Fn(&Sandbox), expect: &[&str]) -> (Sandbox, String) {
+fn enable_is_refused(
+    fixture: &str,
+    name: &str,
+    add_args: &[&str],
+    setup: impl Fn(&Sandbox),
+    expect: &[&str],
+) -> (Sandbox, String) {
     let mut sandbox = Sandbox::new(BIN);
     sandbox.env("TAILS_SERVER_CALL_TIMEOUT_MS", "1000");
     let mut args = vec!["plugin", "add", fixture, "--yes"];
@@ -24,7 +30,11 @@ fn enable_is_refused(fixture: &str, name: &str, add_args: &[&str], setup: impl F
     for e in expect {
         assert!(out.contains(e), "expected {e:?} in:\n{out}");
     }
-    assert_eq!(changes(&before, &snapshot(&sandbox.root)), Vec::<String>::new(), "the root changed:\n{out}");
+    assert_eq!(
+        changes(&before, &snapshot(&sandbox.root)),
+        Vec::<String>::new(),
+        "the root changed:\n{out}"
+    );
     assert!(sandbox.ok(&[name, "status"]).contains("enabled: false"));
 
     // The host goes on: another plugin adds and runs (validate-option).
@@ -36,18 +46,23 @@ fn enable_is_refused(fixture: &str, name: &str, add_args: &[&str], setup: impl F
 
 fn audit_has(sandbox: &Sandbox, plugin: &str, outcome: &str, target: &str) {
     let log = sandbox.audit_log();
-    let found = log
-        .lines()
-        .any(|l| l.contains(&format!("plugin=\"{plugin}\"")) && l.contains(&format!("outcome={outcome}")) && l.contains(target));
+    let found = log.lines().any(|l| {
+        l.contains(&format!("plugin=\"{plugin}\""))
+            && l.contains(&format!("outcome={outcome}"))
+            && l.contains(target)
+    });
     assert!(found, "no {outcome} line for {target} of {plugin} in the audit log:\n{log}");
 }
 
 #[test]
 fn undeclared_package_is_denied() {
-    let (s, _) = enable_is_refused(fixtures::HOSTILE_UNDECLARED_PACKAGE, "hostile-undeclared-package", &[], |_| {}, &[
-        "denied",
-        "package `netcat-openbsd` was not declared by the plugin",
-    ]);
+    let (s, _) = enable_is_refused(
+        fixtures::HOSTILE_UNDECLARED_PACKAGE,
+        "hostile-undeclared-package",
+        &[],
+        |_| {},
+        &["denied", "package `netcat-openbsd` was not declared by the plugin"],
+    );
     audit_has(&s, "hostile-undeclared-package", "denied", "netcat-openbsd");
 }
 
@@ -60,21 +75,41 @@ fn declared_but_ungranted_package_is_denied() {
         |_| {},
         &["package `hostile-extra` was declared but not granted by the user"],
     );
-    assert!(s.ok(&["plugin", "show", "hostile-ungranted-package"]).contains("refused  package:hostile-extra"));
+    assert!(s
+        .ok(&["plugin", "show", "hostile-ungranted-package"])
+        .contains("refused  package:hostile-extra"));
     audit_has(&s, "hostile-ungranted-package", "denied", "hostile-extra");
 }
 
 #[test]
 fn write_outside_the_grants_is_denied() {
-    let (s, _) = enable_is_refused(fixtures::HOSTILE_WRITE_OUTSIDE, "hostile-write-outside", &[], |_| {}, &["path `/etc/passwd` was not declared"]);
+    let (s, _) = enable_is_refused(
+        fixtures::HOSTILE_WRITE_OUTSIDE,
+        "hostile-write-outside",
+        &[],
+        |_| {},
+        &["path `/etc/passwd` was not declared"],
+    );
     audit_has(&s, "hostile-write-outside", "denied", "/etc/passwd");
 }
 
 #[test]
 fn dot_dot_and_absolute_path_tricks_are_refused() {
-    let (s, out) = enable_is_refused(fixtures::HOSTILE_PATH_TRICKS, "hostile-path-tricks", &[], |s| {
-        std::fs::create_dir_all(s.path("/etc/hostile/sub")).unwrap();
-    }, &["contains `.` or `..`", "is not absolute", "empty component", "control characters", "is empty"]);
+    let (s, out) = enable_is_refused(
+        fixtures::HOSTILE_PATH_TRICKS,
+        "hostile-path-tricks",
+        &[],
+        |s| {
+            std::fs::create_dir_all(s.path("/etc/hostile/sub")).unwrap();
+        },
+        &[
+            "contains `.` or `..`",
+            "is not absolute",
+            "empty component",
+            "control characters",
+            "is empty",
+        ],
+    );
     assert!(!out.contains("WRITTEN") && !out.contains("READ"), "{out}");
     assert_eq!(out.matches("refused \"").count(), 11, "every trick must be refused:\n{out}");
     audit_has(&s, "hostile-path-tricks", "invalid", "/etc/hostile/../passwd");
@@ -82,34 +117,68 @@ fn dot_dot_and_absolute_path_tricks_are_refused() {
 
 #[test]
 fn symlink_planted_in_a_granted_folder_is_not_followed() {
-    let (_, out) = enable_is_refused(fixtures::HOSTILE_SYMLINK_ESCAPE, "hostile-symlink-escape", &[], |s| {
-        std::fs::create_dir_all(s.path("/etc/hostile")).unwrap();
-        symlink(s.path("/etc/outside.conf"), s.path("/etc/hostile/link.conf")).unwrap();
-        symlink(s.path("/etc/outside-dir"), s.path("/etc/hostile/linkdir")).unwrap();
-    }, &["symbolic link"]);
+    let (_, out) = enable_is_refused(
+        fixtures::HOSTILE_SYMLINK_ESCAPE,
+        "hostile-symlink-escape",
+        &[],
+        |s| {
+            std::fs::create_dir_all(s.path("/etc/hostile")).unwrap();
+            symlink(s.path("/etc/outside.conf"), s.path("/etc/hostile/link.conf")).unwrap();
+            symlink(s.path("/etc/outside-dir"), s.path("/etc/hostile/linkdir")).unwrap();
+        },
+        &["symbolic link"],
+    );
     assert!(!out.contains("WRITTEN") && !out.contains("READ"), "{out}");
-    assert_eq!(out.matches("refused").count(), 4, "writes and reads through both links must be refused:\n{out}");
+    assert_eq!(
+        out.matches("refused").count(),
+        4,
+        "writes and reads through both links must be refused:\n{out}"
+    );
 }
 
 #[test]
 fn undeclared_port_is_denied() {
-    let (s, _) = enable_is_refused(fixtures::HOSTILE_UNDECLARED_PORT, "hostile-undeclared-port", &[], |_| {}, &["port 4444/tcp was not declared"]);
+    let (s, _) = enable_is_refused(
+        fixtures::HOSTILE_UNDECLARED_PORT,
+        "hostile-undeclared-port",
+        &[],
+        |_| {},
+        &["port 4444/tcp was not declared"],
+    );
     audit_has(&s, "hostile-undeclared-port", "denied", "4444/tcp");
 }
 
 #[test]
 fn endless_loop_is_stopped_at_the_deadline() {
-    enable_is_refused(fixtures::HOSTILE_ENDLESS_LOOP, "hostile-endless-loop", &[], |_| {}, &["plugin `hostile-endless-loop` ran longer than 1s in `configure`"]);
+    enable_is_refused(
+        fixtures::HOSTILE_ENDLESS_LOOP,
+        "hostile-endless-loop",
+        &[],
+        |_| {},
+        &["plugin `hostile-endless-loop` ran longer than 1s in `configure`"],
+    );
 }
 
 #[test]
 fn memory_bomb_is_stopped_at_the_cap() {
-    enable_is_refused(fixtures::HOSTILE_MEMORY_BOMB, "hostile-memory-bomb", &[], |_| {}, &["tried to use more than 64 MiB of memory"]);
+    enable_is_refused(
+        fixtures::HOSTILE_MEMORY_BOMB,
+        "hostile-memory-bomb",
+        &[],
+        |_| {},
+        &["tried to use more than 64 MiB of memory"],
+    );
 }
 
 #[test]
 fn panic_is_an_error_for_that_plugin_only() {
-    enable_is_refused(fixtures::HOSTILE_PANIC, "hostile-panic", &[], |_| {}, &["crashed in `configure`", "hostile plugin panicked on purpose"]);
+    enable_is_refused(
+        fixtures::HOSTILE_PANIC,
+        "hostile-panic",
+        &[],
+        |_| {},
+        &["crashed in `configure`", "hostile plugin panicked on purpose"],
+    );
 }
 
 /// `plugin add` must refuse the file, store nothing and change nothing.
@@ -130,12 +199,18 @@ fn add_is_refused(file: &str, expect: &[&str]) {
 
 #[test]
 fn component_importing_an_unknown_interface_is_refused() {
-    add_is_refused(fixtures::FOREIGN_IMPORT, &["imports `fixture:foreign/shell", "which Tails Server does not provide"]);
+    add_is_refused(
+        fixtures::FOREIGN_IMPORT,
+        &["imports `fixture:foreign/shell", "which Tails Server does not provide"],
+    );
 }
 
 #[test]
 fn component_for_another_contract_version_is_refused_naming_both() {
-    add_is_refused(fixtures::FUTURE_CONTRACT, &["tails:server@0.9.0", "this Tails Server speaks tails:server@0.4.0"]);
+    add_is_refused(
+        fixtures::FUTURE_CONTRACT,
+        &["tails:server@0.9.0", "this Tails Server speaks tails:server@0.4.0"],
+    );
 }
 
 /// Compiling has a wall-clock bound too, and happens before the state lock
@@ -244,15 +319,23 @@ fn descriptions_that_reach_past_consent_are_refused() {
         assert!(sandbox.ok(&["plugin", "list"]).contains("No plugins added"), "{fixture}");
         // The hostile part is refused quickly; the 1 s deadline holds even
         // while the guest waits rather than computes.
-        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{fixture} took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{fixture} took {:?}",
+            started.elapsed()
+        );
     }
 }
 
 #[test]
 fn waiting_in_wasi_meets_the_deadline_and_frees_the_lock() {
-    let (s, _) = enable_is_refused(fixtures::HOSTILE_SLEEP_CONFIGURE, "hostile-sleep-configure", &[], |_| {}, &[
-        "ran longer than 1s in `configure` (computing or waiting)",
-    ]);
+    let (s, _) = enable_is_refused(
+        fixtures::HOSTILE_SLEEP_CONFIGURE,
+        "hostile-sleep-configure",
+        &[],
+        |_| {},
+        &["ran longer than 1s in `configure` (computing or waiting)"],
+    );
     // The wedged service can be removed, and nothing of it is left.
     s.ok(&["plugin", "remove", "hostile-sleep-configure"]);
     assert!(!s.ok(&["list"]).contains("hostile-sleep-configure"));
@@ -261,7 +344,10 @@ fn waiting_in_wasi_meets_the_deadline_and_frees_the_lock() {
     // user's Ctrl-C): repair finishes it within the deadline (undone, since
     // configure never ends), and the service can be disabled and removed.
     s.ok(&["plugin", "add", fixtures::HOSTILE_SLEEP_CONFIGURE, "--yes"]);
-    let mut enable = s.command_as(std::path::Path::new(BIN), &["hostile-sleep-configure", "enable"]).spawn().unwrap();
+    let mut enable = s
+        .command_as(std::path::Path::new(BIN), &["hostile-sleep-configure", "enable"])
+        .spawn()
+        .unwrap();
     let journal = s.state.join("services/hostile-sleep-configure/state.json");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !std::fs::read_to_string(&journal).unwrap_or_default().contains("\"configure\"") {
@@ -270,10 +356,18 @@ fn waiting_in_wasi_meets_the_deadline_and_frees_the_lock() {
     }
     enable.kill().unwrap();
     enable.wait().unwrap();
-    assert!(std::fs::read_to_string(&journal).unwrap().contains("\"operation\": \"enable\""), "interrupted mid-enable");
+    assert!(
+        std::fs::read_to_string(&journal).unwrap().contains("\"operation\": \"enable\""),
+        "interrupted mid-enable"
+    );
     let started = std::time::Instant::now();
     let repaired = s.ok(&["repair"]);
-    assert!(repaired.contains("hostile-sleep-configure: the interrupted enable could not be finished and was undone"), "{repaired}");
+    assert!(
+        repaired.contains(
+            "hostile-sleep-configure: the interrupted enable could not be finished and was undone"
+        ),
+        "{repaired}"
+    );
     assert!(repaired.contains("ran longer than 1s in `configure`"), "{repaired}");
     s.ok(&["hostile-sleep-configure", "disable"]);
     s.ok(&["plugin", "remove", "hostile-sleep-configure"]);
@@ -287,20 +381,33 @@ fn waiting_in_wasi_meets_the_deadline_and_frees_the_lock() {
     let out = sandbox.fails(&["hostile-sleep-validate", "set-option", "word", "x"]);
     assert!(out.contains("ran longer than 1s in `validate-option`"), "{out}");
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
-    assert!(sandbox.ok(&["hostile-sleep-validate", "get-option", "word"]).contains("hello"), "the value did not change");
+    assert!(
+        sandbox.ok(&["hostile-sleep-validate", "get-option", "word"]).contains("hello"),
+        "the value did not change"
+    );
 }
 
 #[test]
 fn staging_is_bounded() {
-    let (_, out) = enable_is_refused(fixtures::HOSTILE_STAGE_FLOOD, "hostile-stage-flood", &[], |_| {}, &[
-        "one configure may write at most 128 files and 8 MiB in all",
-    ]);
+    let (_, out) = enable_is_refused(
+        fixtures::HOSTILE_STAGE_FLOOD,
+        "hostile-stage-flood",
+        &[],
+        |_| {},
+        &["one configure may write at most 128 files and 8 MiB in all"],
+    );
     assert!(out.contains("nothing was written"), "{out}");
 }
 
 #[test]
 fn a_plugins_error_cannot_drive_the_terminal() {
-    let (_, out) = enable_is_refused(fixtures::HOSTILE_ESCAPE_ERROR, "hostile-escape-error", &[], |_| {}, &["oops\\e[2J\\e[H\\rAddress: fakefakefake.onion\\u{202e}"]);
+    let (_, out) = enable_is_refused(
+        fixtures::HOSTILE_ESCAPE_ERROR,
+        "hostile-escape-error",
+        &[],
+        |_| {},
+        &["oops\\e[2J\\e[H\\rAddress: fakefakefake.onion\\u{202e}"],
+    );
     assert!(!out.contains('\u{1b}') && !out.contains('\r') && !out.contains('\u{202e}'), "{out:?}");
 }
 
@@ -314,7 +421,11 @@ fn refused_requests_before_consent_write_a_bounded_audit_trail() {
     sandbox.ok(&["plugin", "add", fixtures::HOSTILE_AUDIT_FLOOD, "--yes"]);
     let log = sandbox.audit_log();
     let calls = log.matches("more requests in this call were not logged").count();
-    assert!(calls >= 1 && log.lines().count() <= calls * 5, "{} audit lines for {calls} calls:\n{log}", log.lines().count());
+    assert!(
+        calls >= 1 && log.lines().count() <= calls * 5,
+        "{} audit lines for {calls} calls:\n{log}",
+        log.lines().count()
+    );
     assert!(log.len() <= calls * 5 * 1024, "{} bytes for {calls} calls", log.len());
     assert!(log.contains("more bytes not logged"), "{log}");
     assert!(log.contains("more requests in this call were not logged"), "{log}");
@@ -331,9 +442,16 @@ fn a_taken_name_is_only_upgraded_by_its_publisher() {
     let state = std::fs::read(sandbox.state.join("services/mumble/state.json")).unwrap();
     // Another publisher's build named `mumble`: refused, even with --yes.
     let out = sandbox.fails(&["plugin", "add", fixtures::HOSTILE_IMPOSTOR, "--yes"]);
-    assert!(out.contains("the name `mumble` is taken by the added plugin, signed by ed25519:"), "{out}");
+    assert!(
+        out.contains("the name `mumble` is taken by the added plugin, signed by ed25519:"),
+        "{out}"
+    );
     assert!(out.contains("Only a build from the same publisher can replace it"), "{out}");
-    assert_eq!(std::fs::read(sandbox.state.join("services/mumble/state.json")).unwrap(), state, "options, secrets and keys untouched");
+    assert_eq!(
+        std::fs::read(sandbox.state.join("services/mumble/state.json")).unwrap(),
+        state,
+        "options, secrets and keys untouched"
+    );
     assert!(sandbox.ok(&["mumble", "get-option", "welcome-message"]).contains("mine"));
     // An unsigned build of a signed plugin: refused too.
     sandbox.ok(&["plugin", "add", fixtures::WEB, "--yes"]);
@@ -362,7 +480,9 @@ fn only_regular_files_are_read() {
     let fifo = tmp.path().join("plugin.wasm");
     let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-    assert!(sandbox.fails(&["plugin", "add", fifo.to_str().unwrap()]).contains("is not a regular file"));
+    assert!(sandbox
+        .fails(&["plugin", "add", fifo.to_str().unwrap()])
+        .contains("is not a regular file"));
 }
 
 /// A plugin's connection text is shown escaped beside the real address (it
@@ -379,7 +499,8 @@ fn connection_text_is_escaped_and_has_a_deadline() {
     let name = "hostile-escape-connection-text";
     sandbox.ok(&["plugin", "add", fixtures::HOSTILE_ESCAPE_CONNECTION_TEXT, "--yes"]);
     sandbox.ok(&[name, "enable"]);
-    let info: serde_json::Value = serde_json::from_str(&sandbox.ok(&[name, "info", "--json"])).unwrap();
+    let info: serde_json::Value =
+        serde_json::from_str(&sandbox.ok(&[name, "info", "--json"])).unwrap();
     let address = info["address"].as_str().unwrap().to_string();
     let out = sandbox.ok(&[name, "connection-info", "--no-qr"]);
     assert!(!out.contains('\u{1b}') && !out.contains('\r') && !out.contains('\u{202e}'), "{out:?}");
@@ -387,7 +508,11 @@ fn connection_text_is_escaped_and_has_a_deadline() {
     // Its words are marked as its own: no line of them passes for the host's.
     assert!(out.contains("In the words of the hostile-escape-connection-text plugin:\n"), "{out}");
     assert!(out.lines().any(|l| l == "  │   Key for Tor Browser:   FAKEKEY"), "{out}");
-    assert!(!out.lines().any(|l| l.trim_start().starts_with("Key for Tor Browser:") && l.contains("FAKEKEY")), "{out}");
+    assert!(
+        !out.lines()
+            .any(|l| l.trim_start().starts_with("Key for Tor Browser:") && l.contains("FAKEKEY")),
+        "{out}"
+    );
     // Every output and format: nothing that draws nothing, reorders or
     // controls reaches the terminal (its description and client name are
     // bidi overrides, tag characters, a soft hyphen and Hangul fillers; its
@@ -406,11 +531,16 @@ fn connection_text_is_escaped_and_has_a_deadline() {
         &["plugin", "show", name, "--json"],
     ] {
         let out = sandbox.ok(command);
-        let raw: Vec<String> = out.chars().filter(|&c| tails_server_core::display::is_dangerous(c) && c != '\n').map(|c| format!("U+{:04X}", c as u32)).collect();
+        let raw: Vec<String> = out
+            .chars()
+            .filter(|&c| tails_server_core::display::is_dangerous(c) && c != '\n')
+            .map(|c| format!("U+{:04X}", c as u32))
+            .collect();
         assert!(raw.is_empty(), "{command:?}: raw {raw:?} in:\n{out}");
     }
     // JSON stays the same document: the escapes decode to the plugin's text.
-    let json: serde_json::Value = serde_json::from_str(&sandbox.ok(&[name, "info", "--json"])).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&sandbox.ok(&[name, "info", "--json"])).unwrap();
     assert!(json["description"].as_str().unwrap().contains("\u{202e}txt.exe"), "{json}");
     sandbox.ok(&[name, "disable"]);
     // The next fixture declares the same folder and port: one service holds them.
@@ -424,9 +554,17 @@ fn connection_text_is_escaped_and_has_a_deadline() {
         assert!(started.elapsed() < std::time::Duration::from_secs(20));
         let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
         assert!(out.status.success(), "{stdout}{stderr}");
-        assert!(stderr.contains("the plugin's own connection text cannot be shown") && stderr.contains("ran longer than 1s in `connection-info`"), "{stderr}");
-        let info: serde_json::Value = serde_json::from_str(&sandbox.ok(&[name, "info", "--json"])).unwrap();
-        assert!(stdout.contains(&format!("Address: {}", info["address"].as_str().unwrap())), "{stdout}");
+        assert!(
+            stderr.contains("the plugin's own connection text cannot be shown")
+                && stderr.contains("ran longer than 1s in `connection-info`"),
+            "{stderr}"
+        );
+        let info: serde_json::Value =
+            serde_json::from_str(&sandbox.ok(&[name, "info", "--json"])).unwrap();
+        assert!(
+            stdout.contains(&format!("Address: {}", info["address"].as_str().unwrap())),
+            "{stdout}"
+        );
         assert!(stdout.contains("Key for Tor Browser:"), "{stdout}");
     }
     sandbox.ok(&[name, "disable"]);
@@ -447,11 +585,17 @@ fn a_user_is_shared_only_by_one_publishers_services() {
         "hostile-shared-user",
         &[],
         add_wiki,
-        &["runs as the user www-data, and so does the service wiki from another publisher", "plugin remove"],
+        &[
+            "runs as the user www-data, and so does the service wiki from another publisher",
+            "plugin remove",
+        ],
     );
     // The other way round: the wiki is not enabled beside it either.
     let refused = sandbox.fails(&["wiki", "enable"]);
-    assert!(refused.contains("so does the service hostile-shared-user from another publisher"), "{refused}\n{out}");
+    assert!(
+        refused.contains("so does the service hostile-shared-user from another publisher"),
+        "{refused}\n{out}"
+    );
     // Without it, the first-party wiki and mediawiki (both www-data) may
     // both be enabled: each gets past the check to its unit (and then stops
     // at publishing: this sandbox has no tor).
@@ -459,7 +603,11 @@ fn a_user_is_shared_only_by_one_publishers_services() {
     sandbox.ok(&["plugin", "add", fixtures::MEDIAWIKI, "--yes"]);
     for service in ["wiki", "mediawiki"] {
         let out = sandbox.fails(&[service, "enable"]);
-        assert!(out.contains(&format!("tails-server-{service}.service written")) && !out.contains("another publisher"), "{out}");
+        assert!(
+            out.contains(&format!("tails-server-{service}.service written"))
+                && !out.contains("another publisher"),
+            "{out}"
+        );
     }
 }
 
@@ -469,7 +617,10 @@ fn a_user_is_shared_only_by_one_publishers_services() {
 /// and client keys) nor run as the shipped wiki's user.
 #[test]
 fn the_key_the_shipped_plugins_carry_makes_nothing_first_party() {
-    let shipped = tails_server_testkit::shipped_folder(&[("mumble", fixtures::MUMBLE), ("wiki", fixtures::WIKI)]);
+    let shipped = tails_server_testkit::shipped_folder(&[
+        ("mumble", fixtures::MUMBLE),
+        ("wiki", fixtures::WIKI),
+    ]);
     let mut sandbox = Sandbox::new(BIN);
     sandbox.env("TAILS_SERVER_PLUGINS_DIR", shipped.path().to_str().unwrap());
     let added = sandbox.ok(&["plugin", "add", "mumble", "--yes"]);
@@ -480,25 +631,43 @@ fn the_key_the_shipped_plugins_carry_makes_nothing_first_party() {
     let out = sandbox.fails(&["plugin", "add", fixtures::HOSTILE_IMPOSTOR_TEST_KEY, "--yes"]);
     assert!(out.contains("the name `mumble` is taken by the added plugin, first-party: the build this Tails Server ships"), "{out}");
     assert!(out.contains(&format!("this file is signed by {}", fixtures::TEST_PUBLISHER)), "{out}");
-    assert_eq!(std::fs::read(sandbox.state.join("services/mumble/state.json")).unwrap(), state, "password and keys untouched");
+    assert_eq!(
+        std::fs::read(sandbox.state.join("services/mumble/state.json")).unwrap(),
+        state,
+        "password and keys untouched"
+    );
 
     // The same bytes as the shipped build, from anywhere, are that build.
     let copy = tempfile::tempdir().unwrap();
     let elsewhere = copy.path().join("mumble.wasm");
     std::fs::copy(fixtures::MUMBLE, &elsewhere).unwrap();
-    assert!(sandbox.ok(&["plugin", "add", elsewhere.to_str().unwrap(), "--yes"]).contains("already added"));
+    assert!(sandbox
+        .ok(&["plugin", "add", elsewhere.to_str().unwrap(), "--yes"])
+        .contains("already added"));
 
     sandbox.ok(&["plugin", "add", "wiki", "--yes"]);
-    let shown: serde_json::Value = serde_json::from_str(&sandbox.ok(&["plugin", "show", "wiki", "--json"])).unwrap();
+    let shown: serde_json::Value =
+        serde_json::from_str(&sandbox.ok(&["plugin", "show", "wiki", "--json"])).unwrap();
     assert_eq!(shown["first_party"], true, "{shown}");
     let out = sandbox.ok(&["plugin", "add", fixtures::HOSTILE_SHARED_USER_TEST_KEY, "--yes"]);
     assert!(out.contains(&format!("From:   signed by {}", fixtures::TEST_PUBLISHER)), "{out}");
-    let shown: serde_json::Value = serde_json::from_str(&sandbox.ok(&["plugin", "show", "hostile-shared-user", "--json"])).unwrap();
+    let shown: serde_json::Value =
+        serde_json::from_str(&sandbox.ok(&["plugin", "show", "hostile-shared-user", "--json"]))
+            .unwrap();
     assert_eq!(shown["first_party"], false, "{shown}");
     let before = snapshot(&sandbox.root);
     let refused = sandbox.fails(&["hostile-shared-user", "enable"]);
-    assert!(refused.contains("runs as the user www-data, and so does the service wiki from another publisher"), "{refused}");
-    assert_eq!(changes(&before, &snapshot(&sandbox.root)), Vec::<String>::new(), "the root changed:\n{refused}");
+    assert!(
+        refused.contains(
+            "runs as the user www-data, and so does the service wiki from another publisher"
+        ),
+        "{refused}"
+    );
+    assert_eq!(
+        changes(&before, &snapshot(&sandbox.root)),
+        Vec::<String>::new(),
+        "the root changed:\n{refused}"
+    );
 }
 
 /// A place or port another added service holds is refused at add, whoever

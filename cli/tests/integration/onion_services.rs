@@ -31,7 +31,10 @@ fn connection(sandbox: &Sandbox, service: &str) -> serde_json::Value {
 
 fn key_of(info: &serde_json::Value, client: &str) -> String {
     let clients = info["clients"].as_array().unwrap();
-    let found = clients.iter().find(|c| c["name"] == client).unwrap_or_else(|| panic!("no client {client} in {info}"));
+    let found = clients
+        .iter()
+        .find(|c| c["name"] == client)
+        .unwrap_or_else(|| panic!("no client {client} in {info}"));
     found["private-key"].as_str().unwrap().to_string()
 }
 
@@ -45,7 +48,10 @@ fn a_web_site_is_reachable_only_with_a_client_key() {
     sandbox.ok(&["plugin", "add", fixtures::WEB, "--yes"]);
     let enabled = sandbox.ok(&["web", "enable"]);
     assert!(enabled.contains("made the first client, `default`"), "{enabled}");
-    assert!(enabled.contains("Key for Tor Browser:") && enabled.contains('▀'), "connection info with QR codes:\n{enabled}");
+    assert!(
+        enabled.contains("Key for Tor Browser:") && enabled.contains('▀'),
+        "connection info with QR codes:\n{enabled}"
+    );
     sandbox.ok(&["web", "client", "add", "bob"]);
 
     let info = connection(&sandbox, "web");
@@ -55,11 +61,17 @@ fn a_web_site_is_reachable_only_with_a_client_key() {
     let bob_key = key_of(&info, "bob");
     assert_eq!(default_key.len(), 52);
     let line = info["clients"][0]["auth-private"].as_str().unwrap();
-    assert!(line.starts_with(&format!("{}:descriptor:x25519:", address.trim_end_matches(".onion"))), "{line}");
+    assert!(
+        line.starts_with(&format!("{}:descriptor:x25519:", address.trim_end_matches(".onion"))),
+        "{line}"
+    );
     assert!(info["text"].as_str().unwrap().contains(&format!("http://{address}/")));
 
     let yaml = sandbox.ok(&["web", "info"]);
-    assert!(yaml.contains(&format!("address: {address}")) && yaml.contains("published: true"), "{yaml}");
+    assert!(
+        yaml.contains(&format!("address: {address}")) && yaml.contains("published: true"),
+        "{yaml}"
+    );
 
     // Without a key: SOCKS says the client key is missing.
     net.client_key(&address, None);
@@ -71,7 +83,10 @@ fn a_web_site_is_reachable_only_with_a_client_key() {
     // A removed client's key no longer works; another client's still does.
     sandbox.ok(&["web", "client", "remove", "default"]);
     net.client_key(&address, Some(&default_key));
-    assert!(matches!(fetch(net.client_socks, &address, 80), Fetch::Refused(_)), "the removed client still connects");
+    assert!(
+        matches!(fetch(net.client_socks, &address, 80), Fetch::Refused(_)),
+        "the removed client still connects"
+    );
     net.client_key(&address, Some(&bob_key));
     assert!(fetch_page(&address, 80).contains(PAGE));
 
@@ -102,7 +117,10 @@ fn rotate_address_asks_and_makes_a_new_one() {
     sandbox.ok(&["plugin", "add", fixtures::MUMBLE, "--yes"]);
     sandbox.ok(&["mumble", "enable"]);
     let old = connection(&sandbox, "mumble")["address"].as_str().unwrap().to_string();
-    assert!(connection(&sandbox, "mumble")["text"].as_str().unwrap().contains(&format!("mumble://{old}:64738/")));
+    assert!(connection(&sandbox, "mumble")["text"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("mumble://{old}:64738/")));
     let refused = sandbox.run(&["mumble", "rotate-address"], "n\n");
     assert_eq!(refused.status.code(), Some(1));
     assert_eq!(connection(&sandbox, "mumble")["address"], old.as_str());
@@ -110,10 +128,17 @@ fn rotate_address_asks_and_makes_a_new_one() {
     let new = connection(&sandbox, "mumble")["address"].as_str().unwrap().to_string();
     assert_ne!(new, old);
     let held = tornet().control("service", "GETINFO onions/detached").unwrap();
-    assert!(held.contains(new.trim_end_matches(".onion")) && !held.contains(old.trim_end_matches(".onion")), "{held}");
+    assert!(
+        held.contains(new.trim_end_matches(".onion"))
+            && !held.contains(old.trim_end_matches(".onion")),
+        "{held}"
+    );
     sandbox.ok(&["mumble", "disable"]);
     let held = tornet().control("service", "GETINFO onions/detached").unwrap();
-    assert!(!held.contains(new.trim_end_matches(".onion")), "nothing left of a disabled service: {held}");
+    assert!(
+        !held.contains(new.trim_end_matches(".onion")),
+        "nothing left of a disabled service: {held}"
+    );
 }
 
 #[test]
@@ -132,7 +157,8 @@ fn client_authorization_off_warns_and_publishes_without_keys() {
 #[test]
 fn tor_status_says_which_tor_and_whether_it_is_bootstrapped() {
     let sandbox = sandbox_with_tor();
-    let status: serde_json::Value = serde_json::from_str(&sandbox.ok(&["tor", "status", "--json"])).unwrap();
+    let status: serde_json::Value =
+        serde_json::from_str(&sandbox.ok(&["tor", "status", "--json"])).unwrap();
     assert_eq!(status["bootstrapped"], true);
     assert_eq!(status["auth"], "SafeCookie");
     assert!(status["tor"].as_str().unwrap().starts_with("configured tor at 127.0.0.1:"));
@@ -157,7 +183,10 @@ fn no_tor_at_all_is_a_clear_error() {
     sandbox.ok(&["plugin", "add", fixtures::WEB, "--yes"]);
     assert!(sandbox.fails(&["web", "connection-info"]).contains("is not published yet"));
     let out = sandbox.fails(&["web", "enable"]);
-    assert!(out.contains("the configured tor at unix:") && out.contains("does not answer"), "{out}");
+    assert!(
+        out.contains("the configured tor at unix:") && out.contains("does not answer"),
+        "{out}"
+    );
     assert!(sandbox.ok(&["web", "status"]).contains("enabled: false"));
     assert!(sandbox.fails(&["tor", "status"]).contains("does not answer"));
 }

@@ -10,10 +10,20 @@ use tails_server_testkit::{base64, changes, fixtures, snapshot, text, Sandbox};
 
 use super::BIN;
 
-
 pub fn lighttpd_accepts(conf: &std::path::Path) {
-    let out = Command::new("/usr/sbin/lighttpd").arg("-tt").arg("-f").arg(conf).output().expect("lighttpd is installed (see .ci/run)");
-    assert!(out.status.success(), "lighttpd -tt refused {}:\n{}{}", conf.display(), text(&out.stdout), text(&out.stderr));
+    let out = Command::new("/usr/sbin/lighttpd")
+        .arg("-tt")
+        .arg("-f")
+        .arg(conf)
+        .output()
+        .expect("lighttpd is installed (see .ci/run)");
+    assert!(
+        out.status.success(),
+        "lighttpd -tt refused {}:\n{}{}",
+        conf.display(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -45,7 +55,10 @@ fn mumble_config_starts_a_real_mumble_server() {
     sandbox.ok(&["mumble", "set-option", "max-users", "12"]);
     sandbox.ok(&["mumble", "enable"]);
     let ini = std::fs::read_to_string(sandbox.path("/etc/mumble/mumble-server.ini")).unwrap();
-    assert!(ini.contains("users=12") && ini.contains(r#"welcometext="Hello \"friends\" <b>here</b>""#), "{ini}");
+    assert!(
+        ini.contains("users=12") && ini.contains(r#"welcometext="Hello \"friends\" <b>here</b>""#),
+        "{ini}"
+    );
 
     // Run it on a copy in a scratch folder: only the paths of the database,
     // log and pid file (fixed system paths) and the port (a free one, so the
@@ -66,7 +79,8 @@ fn mumble_config_starts_a_real_mumble_server() {
         .join("\n");
     let ini_path = scratch.path().join("mumble-server.ini");
     std::fs::write(&ini_path, ini).unwrap();
-    let chown = Command::new("chown").arg("-R").arg("mumble-server").arg(scratch.path()).status().unwrap();
+    let chown =
+        Command::new("chown").arg("-R").arg("mumble-server").arg(scratch.path()).status().unwrap();
     assert!(chown.success());
     // With -fg, murmurd logs to stderr.
     let log_path = scratch.path().join("stderr.log");
@@ -92,7 +106,12 @@ fn mumble_config_starts_a_real_mumble_server() {
     }
     // murmurd may accept a connection a moment before it logs that it listens.
     let said_deadline = Instant::now() + Duration::from_secs(5);
-    while answered && Instant::now() < said_deadline && !std::fs::read_to_string(&log_path).unwrap_or_default().contains("Server listening on 127.0.0.1") {
+    while answered
+        && Instant::now() < said_deadline
+        && !std::fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .contains("Server listening on 127.0.0.1")
+    {
         std::thread::sleep(Duration::from_millis(100));
     }
     let _ = murmur.kill();
@@ -127,8 +146,14 @@ fn an_older_plugins_refusal_names_its_contract_and_what_to_do() {
     let before = snapshot(&sandbox.root);
     let refused = sandbox.fails(&["plugin", "add", fixtures::CONTRACT_0_2_KEPT_FOLDER, "--yes"]);
     assert!(refused.contains("persistent path \"/var/lib/keeper/\" must be one of the config paths or data folders it declares"), "{refused}");
-    assert!(refused.contains("It was built for contract 0.2.0 (this Tails Server speaks 0.4.0"), "{refused}");
-    assert!(refused.contains("Only its author can fix this: rebuild it with the SDK of contract 0.4.0"), "{refused}");
+    assert!(
+        refused.contains("It was built for contract 0.2.0 (this Tails Server speaks 0.4.0"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("Only its author can fix this: rebuild it with the SDK of contract 0.4.0"),
+        "{refused}"
+    );
     assert_eq!(changes(&before, &snapshot(&sandbox.root)), Vec::<String>::new());
 }
 
@@ -137,7 +162,10 @@ fn a_contract_0_2_plugin_runs_through_the_shim() {
     let sandbox = super::sandbox_with_tor();
     let added = sandbox.ok(&["plugin", "add", fixtures::CONTRACT_0_2, "--yes"]);
     assert!(added.contains("Built for the older contract tails:server@0.2.0"), "{added}");
-    assert!(added.contains("systemd unit lighttpd.service that one of its Debian packages ships"), "{added}");
+    assert!(
+        added.contains("systemd unit lighttpd.service that one of its Debian packages ships"),
+        "{added}"
+    );
     assert!(added.contains("unsigned"), "{added}");
     let shown = sandbox.ok(&["plugin", "show", "site"]);
     assert!(shown.contains("contract: tails:server@0.2.0"), "{shown}");
@@ -150,14 +178,26 @@ fn a_contract_0_2_plugin_runs_through_the_shim() {
 
     let enabled = sandbox.run(&["site", "enable"], "");
     assert!(enabled.status.success(), "{}", text(&enabled.stderr));
-    assert!(text(&enabled.stderr).contains("site: info: writing the lighttpd configuration (contract 0.2)"), "{}", text(&enabled.stderr));
+    assert!(
+        text(&enabled.stderr)
+            .contains("site: info: writing the lighttpd configuration (contract 0.2)"),
+        "{}",
+        text(&enabled.stderr)
+    );
     let conf = sandbox.path("/etc/lighttpd/lighttpd.conf");
     lighttpd_accepts(&conf);
     let written = std::fs::read_to_string(&conf).unwrap();
-    assert!(written.contains("server.document-root = \"/var/www/site\"") && written.contains("server.port = 8080"), "{written}");
+    assert!(
+        written.contains("server.document-root = \"/var/www/site\"")
+            && written.contains("server.port = 8080"),
+        "{written}"
+    );
     let audit = sandbox.audit_log();
     assert!(
-        audit.lines().any(|l| l.contains("plugin=\"site\"") && l.contains("action=write-config target=\"/etc/lighttpd/lighttpd.conf\" outcome=allowed")),
+        audit.lines().any(|l| l.contains("plugin=\"site\"")
+            && l.contains(
+                "action=write-config target=\"/etc/lighttpd/lighttpd.conf\" outcome=allowed"
+            )),
         "{audit}"
     );
 
@@ -168,7 +208,10 @@ fn a_contract_0_2_plugin_runs_through_the_shim() {
     assert_eq!(info["systemd-service"], "lighttpd.service");
     let address = info["address"].as_str().expect("an address").to_string();
     let connection = sandbox.ok(&["site", "connection-info", "--no-qr"]);
-    assert!(connection.contains(&format!("Open in Tor Browser: http://{address}/ (1 client keys)")), "{connection}");
+    assert!(
+        connection.contains(&format!("Open in Tor Browser: http://{address}/ (1 client keys)")),
+        "{connection}"
+    );
     sandbox.ok(&["site", "disable"]);
 }
 
@@ -183,20 +226,40 @@ fn irc_config_passes_ngircds_own_check() {
     sandbox.ok(&["irc", "set-option", "server-password", "correct-horse"]);
     sandbox.ok(&["irc", "set-option", "welcome-message", "Hello, friends"]);
     let refused = sandbox.fails(&["irc", "set-option", "server-password", "two words"]);
-    assert!(refused.contains("must be 1 to 64 printable ASCII characters without spaces"), "{refused}");
+    assert!(
+        refused.contains("must be 1 to 64 printable ASCII characters without spaces"),
+        "{refused}"
+    );
     sandbox.ok(&["irc", "enable"]);
     let conf = sandbox.path("/etc/ngircd/ngircd.conf");
-    let out = Command::new("/usr/sbin/ngircd").arg("--configtest").arg("--config").arg(&conf).output().expect("ngircd is installed (see scripts/setup)");
+    let out = Command::new("/usr/sbin/ngircd")
+        .arg("--configtest")
+        .arg("--config")
+        .arg(&conf)
+        .output()
+        .expect("ngircd is installed (see scripts/setup)");
     let said = text(&out.stdout) + &text(&out.stderr);
     assert!(out.status.success(), "ngircd --configtest refused {}:\n{said}", conf.display());
-    let info: serde_json::Value = serde_json::from_str(&sandbox.ok(&["irc", "info", "--json"])).unwrap();
+    let info: serde_json::Value =
+        serde_json::from_str(&sandbox.ok(&["irc", "info", "--json"])).unwrap();
     let address = info["address"].as_str().unwrap();
     // ngIRCd's own reading of the file.
-    for expected in [format!("Name = {address}"), "Password = correct-horse".into(), "MaxConnectionsIP = 0".into(), "Listen = 127.0.0.1".into()] {
+    for expected in [
+        format!("Name = {address}"),
+        "Password = correct-horse".into(),
+        "MaxConnectionsIP = 0".into(),
+        "Listen = 127.0.0.1".into(),
+    ] {
         assert!(said.contains(&expected), "{expected:?} not in:\n{said}");
     }
-    assert_eq!(std::fs::metadata(&conf).unwrap().permissions().mode() & 0o077 & !0o040, 0, "not readable by others");
-    assert!(sandbox.ok(&["irc", "connection-info", "--no-qr"]).contains(&format!("irc://{address}:6667/")));
+    assert_eq!(
+        std::fs::metadata(&conf).unwrap().permissions().mode() & 0o077 & !0o040,
+        0,
+        "not readable by others"
+    );
+    assert!(sandbox
+        .ok(&["irc", "connection-info", "--no-qr"])
+        .contains(&format!("irc://{address}:6667/")));
 }
 
 /// The xmpp plugin's file passes `prosodyctl check config`, with the onion
@@ -207,19 +270,41 @@ fn xmpp_config_passes_prosodys_own_check() {
     sandbox.ok(&["plugin", "add", fixtures::XMPP, "--yes"]);
     sandbox.ok(&["xmpp", "enable"]);
     let conf = sandbox.path("/etc/prosody/prosody.cfg.lua");
-    let out = Command::new("prosodyctl").arg("--config").arg(&conf).args(["check", "config"]).output().expect("prosody is installed (see scripts/setup)");
+    let out = Command::new("prosodyctl")
+        .arg("--config")
+        .arg(&conf)
+        .args(["check", "config"])
+        .output()
+        .expect("prosody is installed (see scripts/setup)");
     let said = text(&out.stdout) + &text(&out.stderr);
-    assert!(out.status.success() && said.contains("All checks passed"), "prosodyctl refused {}:\n{said}", conf.display());
-    let info: serde_json::Value = serde_json::from_str(&sandbox.ok(&["xmpp", "info", "--json"])).unwrap();
+    assert!(
+        out.status.success() && said.contains("All checks passed"),
+        "prosodyctl refused {}:\n{said}",
+        conf.display()
+    );
+    let info: serde_json::Value =
+        serde_json::from_str(&sandbox.ok(&["xmpp", "info", "--json"])).unwrap();
     let address = info["address"].as_str().unwrap();
-    assert!(said.contains(&format!("Public registration is enabled on:\n        {address}")), "{said}");
+    assert!(
+        said.contains(&format!("Public registration is enabled on:\n        {address}")),
+        "{said}"
+    );
     let written = std::fs::read_to_string(&conf).unwrap();
-    for expected in [format!("VirtualHost \"{address}\""), "interfaces = { \"127.0.0.1\" }".into(), "\"s2s\"".into()] {
+    for expected in [
+        format!("VirtualHost \"{address}\""),
+        "interfaces = { \"127.0.0.1\" }".into(),
+        "\"s2s\"".into(),
+    ] {
         assert!(written.contains(&expected), "{expected:?} not in:\n{written}");
     }
     // Registration off: prosody no longer says it is public.
     sandbox.ok(&["xmpp", "set-option", "registration", "false"]);
-    let out = Command::new("prosodyctl").arg("--config").arg(&conf).args(["check", "config"]).output().unwrap();
+    let out = Command::new("prosodyctl")
+        .arg("--config")
+        .arg(&conf)
+        .args(["check", "config"])
+        .output()
+        .unwrap();
     let said = text(&out.stdout) + &text(&out.stderr);
     assert!(out.status.success() && !said.contains("Public registration"), "{said}");
 }
@@ -239,18 +324,31 @@ fn gobby_config_is_read_by_infinoted() {
     // Under --root, no group is made: root's alone (the system test checks the group).
     assert_eq!(std::fs::metadata(&conf).unwrap().permissions().mode() & 0o777, 0o600);
     let written = std::fs::read_to_string(&conf).unwrap();
-    assert!(written.contains("password=pass-phrase\n") && written.contains("listen-address=127.0.0.1\n"), "{written}");
+    assert!(
+        written.contains("password=pass-phrase\n")
+            && written.contains("listen-address=127.0.0.1\n"),
+        "{written}"
+    );
     // The unit joins the service's group to read it; the password is never on the command line.
-    let unit = std::fs::read_to_string(sandbox.path("/run/systemd/system/tails-server-gobby.service")).unwrap();
+    let unit =
+        std::fs::read_to_string(sandbox.path("/run/systemd/system/tails-server-gobby.service"))
+            .unwrap();
     assert!(unit.contains("DynamicUser=yes\nSupplementaryGroups=tails-secrets-gobby\n"), "{unit}");
     assert!(!unit.contains("pass-phrase"), "{unit}");
     // infinoted reads it: on a free port, with the documents in a temporary folder.
     let documents = tempfile::tempdir().unwrap();
     let port = free_port();
     let copy = documents.path().join("infinoted.conf");
-    let adapted = written.replace("port=6523", &format!("port={port}")).replace("/var/lib/gobby/documents/", &documents.path().display().to_string());
+    let adapted = written
+        .replace("port=6523", &format!("port={port}"))
+        .replace("/var/lib/gobby/documents/", &documents.path().display().to_string());
     std::fs::write(&copy, adapted).unwrap();
-    let mut server = Command::new("/usr/bin/infinoted-0.7").arg(format!("--config-file={}", copy.display())).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("infinoted is installed (see scripts/setup)");
+    let mut server = Command::new("/usr/bin/infinoted-0.7")
+        .arg(format!("--config-file={}", copy.display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("infinoted is installed (see scripts/setup)");
     let listening = connect_when_up(port).is_some();
     server.kill().unwrap();
     server.wait().unwrap();
@@ -270,8 +368,12 @@ fn icecast_config_is_read_by_icecast() {
     sandbox.ok(&["icecast", "set-option", "source-password", "source-secret"]);
     sandbox.ok(&["icecast", "enable"]);
     let written = std::fs::read_to_string(sandbox.path("/etc/icecast2/icecast.xml")).unwrap();
-    let info: serde_json::Value = serde_json::from_str(&sandbox.ok(&["icecast", "info", "--json"])).unwrap();
-    assert!(written.contains(&format!("<hostname>{}</hostname>", info["address"].as_str().unwrap())), "{written}");
+    let info: serde_json::Value =
+        serde_json::from_str(&sandbox.ok(&["icecast", "info", "--json"])).unwrap();
+    assert!(
+        written.contains(&format!("<hostname>{}</hostname>", info["address"].as_str().unwrap())),
+        "{written}"
+    );
     assert!(written.contains("<bind-address>127.0.0.1</bind-address>"), "{written}");
 
     // icecast refuses to run as root: as Debian's icecast2 user, on a free
@@ -281,14 +383,27 @@ fn icecast_config_is_read_by_icecast() {
     std::fs::create_dir(&logs).unwrap();
     let port = free_port();
     let copy = folder.path().join("icecast.xml");
-    std::fs::write(&copy, written.replace("<port>8000</port>", &format!("<port>{port}</port>")).replace("/var/lib/icecast2/", &logs.display().to_string())).unwrap();
-    let everyone = |p: &std::path::Path, mode| std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+    std::fs::write(
+        &copy,
+        written
+            .replace("<port>8000</port>", &format!("<port>{port}</port>"))
+            .replace("/var/lib/icecast2/", &logs.display().to_string()),
+    )
+    .unwrap();
+    let everyone = |p: &std::path::Path, mode| {
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap()
+    };
     everyone(folder.path(), 0o755);
     everyone(&copy, 0o644);
     everyone(&logs, 0o777);
     // Started as that user directly (not through runuser, whose child would
     // outlive a kill of runuser), so that it is stopped by its own pid.
-    let id = |flag: &str| text(&Command::new("id").args([flag, "icecast2"]).output().unwrap().stdout).trim().parse::<u32>().expect("icecast2 is installed (see scripts/setup)");
+    let id = |flag: &str| {
+        text(&Command::new("id").args([flag, "icecast2"]).output().unwrap().stdout)
+            .trim()
+            .parse::<u32>()
+            .expect("icecast2 is installed (see scripts/setup)")
+    };
     let mut icecast = Command::new("/usr/bin/icecast2");
     let mut server = icecast
         .uid(id("-u"))
@@ -325,7 +440,8 @@ fn etherpad_settings_are_json_etherpad_reads() {
     use std::os::unix::fs::PermissionsExt;
     let sandbox = super::sandbox_with_tor();
     sandbox.ok(&["plugin", "add", fixtures::ETHERPAD, "--yes"]);
-    let refused = sandbox.fails(&["etherpad", "set-option", "admin-password", "${HOME}-long-enough"]);
+    let refused =
+        sandbox.fails(&["etherpad", "set-option", "admin-password", "${HOME}-long-enough"]);
     assert!(refused.contains("without $"), "{refused}");
     sandbox.ok(&["etherpad", "set-option", "admin-password", "a \"quoted\" \\ pass"]);
     sandbox.ok(&["etherpad", "set-option", "anyone-creates-pads", "false"]);
@@ -334,7 +450,8 @@ fn etherpad_settings_are_json_etherpad_reads() {
     assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     let text = std::fs::read_to_string(&path).unwrap();
     let json_part = &text[text.find("*/").expect("a comment first") + 2..];
-    let settings: serde_json::Value = serde_json::from_str(json_part).unwrap_or_else(|e| panic!("{e}:\n{text}"));
+    let settings: serde_json::Value =
+        serde_json::from_str(json_part).unwrap_or_else(|e| panic!("{e}:\n{text}"));
     assert_eq!(settings["ip"], "127.0.0.1");
     assert_eq!(settings["port"], 9001);
     assert_eq!(settings["editOnly"], true);
@@ -342,9 +459,15 @@ fn etherpad_settings_are_json_etherpad_reads() {
     assert_eq!(settings["users"]["admin"]["password"], "a \"quoted\" \\ pass");
     assert_eq!(settings["importExportRateLimiting"]["max"], 1000);
     // The unit: node runs the package's copy the set-up command lays out as `src`.
-    let unit = std::fs::read_to_string(sandbox.path("/run/systemd/system/tails-server-etherpad.service")).unwrap();
+    let unit =
+        std::fs::read_to_string(sandbox.path("/run/systemd/system/tails-server-etherpad.service"))
+            .unwrap();
     assert!(unit.contains("ExecStart=\"/usr/bin/node\" \"/var/lib/etherpad/src/node/server.js\" \"--settings\" \"/etc/etherpad/settings.json\""), "{unit}");
-    assert!(unit.contains("ExecStartPre=\"/usr/bin/sh\" \"-c\"") && unit.contains("StateDirectory=etherpad"), "{unit}");
+    assert!(
+        unit.contains("ExecStartPre=\"/usr/bin/sh\" \"-c\"")
+            && unit.contains("StateDirectory=etherpad"),
+        "{unit}"
+    );
     assert!(!unit.contains("quoted"), "the password is not in the unit: {unit}");
 }
 
@@ -364,7 +487,11 @@ fn wiki_config_passes_php_and_lighttpd_checks() {
     let local = sandbox.path("/etc/dokuwiki/local.php");
     let out = Command::new("php").arg("-l").arg(&local).output().expect("php (see scripts/setup)");
     assert!(out.status.success(), "php -l: {}{}", text(&out.stdout), text(&out.stderr));
-    let out = Command::new("php").arg("-r").arg(format!("include '{}'; echo $conf['title'];", local.display())).output().unwrap();
+    let out = Command::new("php")
+        .arg("-r")
+        .arg(format!("include '{}'; echo $conf['title'];", local.display()))
+        .output()
+        .unwrap();
     assert_eq!(text(&out.stdout), "Notes 'of' the group");
     let conf = sandbox.path("/etc/dokuwiki/lighttpd-tails-server.conf");
     let out = Command::new("/usr/sbin/lighttpd").arg("-tt").arg("-f").arg(&conf).output().unwrap();
@@ -375,7 +502,11 @@ fn wiki_config_passes_php_and_lighttpd_checks() {
     let line = written.lines().find(|l| l.starts_with("admin:")).expect("the admin's line");
     let hash = line.split(':').nth(1).unwrap();
     assert!(hash.starts_with("pbkdf2_sha256$10000$"), "{line}");
-    assert_eq!(std::fs::metadata(&users).unwrap().permissions().mode() & 0o077, 0, "not readable by others");
+    assert_eq!(
+        std::fs::metadata(&users).unwrap().permissions().mode() & 0o077,
+        0,
+        "not readable by others"
+    );
     // DokuWiki's own check of the hash, with PHP's PBKDF2.
     let check = format!(
         "[$a,$i,$s,$h] = explode('$', '{hash}'); echo base64_encode(hash_pbkdf2('sha256', \"it's a \\\\ secret\", $s, (int)$i, 0, true)) === $h ? 'ok' : 'mismatch';"
@@ -397,19 +528,30 @@ fn mediawiki_config_passes_php_and_lighttpd_checks() {
     sandbox.ok(&["mediawiki", "set-option", "admin-password", "a long admin password"]);
     sandbox.ok(&["mediawiki", "enable"]);
     let settings = sandbox.path("/etc/mediawiki/tails-server.php");
-    let out = Command::new("php").arg("-l").arg(&settings).output().expect("php (see scripts/setup)");
+    let out =
+        Command::new("php").arg("-l").arg(&settings).output().expect("php (see scripts/setup)");
     assert!(out.status.success(), "php -l: {}{}", text(&out.stdout), text(&out.stderr));
-    let info: serde_json::Value = serde_json::from_str(&sandbox.ok(&["mediawiki", "info", "--json"])).unwrap();
+    let info: serde_json::Value =
+        serde_json::from_str(&sandbox.ok(&["mediawiki", "info", "--json"])).unwrap();
     let written = std::fs::read_to_string(&settings).unwrap();
-    assert!(written.contains(&format!("$wgServer = 'http://{}';", info["address"].as_str().unwrap())), "{written}");
+    assert!(
+        written.contains(&format!("$wgServer = 'http://{}';", info["address"].as_str().unwrap())),
+        "{written}"
+    );
     let conf = sandbox.path("/etc/mediawiki/lighttpd-tails-server.conf");
     let out = Command::new("/usr/sbin/lighttpd").arg("-tt").arg("-f").arg(&conf).output().unwrap();
     assert!(out.status.success(), "lighttpd -tt: {}{}", text(&out.stdout), text(&out.stderr));
     let password = sandbox.path("/etc/mediawiki/tails-server-admin-password");
     assert_eq!(std::fs::read_to_string(&password).unwrap(), "a long admin password");
     assert_eq!(std::fs::metadata(&password).unwrap().permissions().mode() & 0o077, 0);
-    let unit = std::fs::read_to_string(sandbox.path("/run/systemd/system/tails-server-mediawiki.service")).unwrap();
-    assert!(!unit.contains("a long admin password") && unit.contains("--passfile /etc/mediawiki/tails-server-admin-password"), "{unit}");
+    let unit =
+        std::fs::read_to_string(sandbox.path("/run/systemd/system/tails-server-mediawiki.service"))
+            .unwrap();
+    assert!(
+        !unit.contains("a long admin password")
+            && unit.contains("--passfile /etc/mediawiki/tails-server-admin-password"),
+        "{unit}"
+    );
 }
 
 /// The words of the unit's `ExecStart=` (each quoted, none with a quote inside).
@@ -423,7 +565,12 @@ fn exec_start(unit: &str) -> Vec<String> {
 struct Rclone(std::process::Child);
 
 impl Rclone {
-    fn start(unit: &str, keys_file: &std::path::Path, scratch: &std::path::Path, port: u16) -> Rclone {
+    fn start(
+        unit: &str,
+        keys_file: &std::path::Path,
+        scratch: &std::path::Path,
+        port: u16,
+    ) -> Rclone {
         let words: Vec<String> = exec_start(unit)
             .into_iter()
             .map(|w| match w.as_str() {
@@ -435,7 +582,12 @@ impl Rclone {
             })
             .collect();
         std::fs::create_dir_all(scratch.join("share")).unwrap();
-        let child = Command::new(&words[0]).args(&words[1..]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("rclone is installed (see scripts/setup)");
+        let child = Command::new(&words[0])
+            .args(&words[1..])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("rclone is installed (see scripts/setup)");
         let server = Rclone(child);
         assert!(connect_when_up(port).is_some(), "rclone did not listen on 127.0.0.1:{port}");
         server
@@ -492,24 +644,55 @@ fn sftp_serves_one_folder_to_the_keys_given() {
     let back = scratch.path().join("back");
     {
         let _rclone = Rclone::start(&unit, &keys_file, scratch.path(), port);
-        let said = tails_server_testkit::sftp(&alice, "127.0.0.1", port, None, &format!("put {} file\nget file {}\n-ls /etc\nls /\n", sent.display(), back.display()))
-            .expect("alice puts and gets");
+        let said = tails_server_testkit::sftp(
+            &alice,
+            "127.0.0.1",
+            port,
+            None,
+            &format!("put {} file\nget file {}\n-ls /etc\nls /\n", sent.display(), back.display()),
+        )
+        .expect("alice puts and gets");
         assert_eq!(std::fs::read(&sent).unwrap(), std::fs::read(&back).unwrap());
         assert!(said.contains("\"/etc\" not found"), "nothing outside the share: {said}");
         assert!(scratch.path().join("share/file").exists());
-        let refused = tails_server_testkit::sftp(&bob, "127.0.0.1", port, None, "ls\n").expect_err("bob's key is not given");
+        let refused = tails_server_testkit::sftp(&bob, "127.0.0.1", port, None, "ls\n")
+            .expect_err("bob's key is not given");
         assert!(refused.contains("Permission denied"), "{refused}");
         // A link in the folder (made by whoever can write it) leads nowhere.
         std::os::unix::fs::symlink("/etc/passwd", scratch.path().join("share/passwd")).unwrap();
-        let said = tails_server_testkit::sftp(&alice, "127.0.0.1", port, None, &format!("-get passwd {}\n", scratch.path().join("leaked").display())).unwrap();
-        assert!(said.contains("\"/passwd\" not found") && !scratch.path().join("leaked").exists(), "{said}");
+        let said = tails_server_testkit::sftp(
+            &alice,
+            "127.0.0.1",
+            port,
+            None,
+            &format!("-get passwd {}\n", scratch.path().join("leaked").display()),
+        )
+        .unwrap();
+        assert!(
+            said.contains("\"/passwd\" not found") && !scratch.path().join("leaked").exists(),
+            "{said}"
+        );
     }
     sandbox.ok(&["sftp", "set-option", "read-only", "true"]);
     let unit = std::fs::read_to_string(&unit_path).unwrap();
     assert!(unit.contains("\"--read-only=true\""), "{unit}");
     let _rclone = Rclone::start(&unit, &keys_file, scratch.path(), port);
-    tails_server_testkit::sftp(&alice, "127.0.0.1", port, None, &format!("get file {}\n", back.display())).expect("read-only still reads");
-    let refused = tails_server_testkit::sftp(&alice, "127.0.0.1", port, None, &format!("put {} other\n", sent.display())).expect_err("read-only");
+    tails_server_testkit::sftp(
+        &alice,
+        "127.0.0.1",
+        port,
+        None,
+        &format!("get file {}\n", back.display()),
+    )
+    .expect("read-only still reads");
+    let refused = tails_server_testkit::sftp(
+        &alice,
+        "127.0.0.1",
+        port,
+        None,
+        &format!("put {} other\n", sent.display()),
+    )
+    .expect_err("read-only");
     assert!(refused.contains("Failure") || refused.contains("denied"), "{refused}");
 }
 
@@ -524,21 +707,52 @@ fn a_contract_0_3_plugin_runs_through_the_shim() {
     assert!(added.contains("Built for the older contract tails:server@0.3.0"), "{added}");
     // Every sentence true: a 0.3 plugin's host-written unit runs the program
     // it names (python3 here), not only one its packages ship.
-    assert!(!added.contains("only a program one of its Debian packages ships") && added.contains("run `/usr/bin/python3 -m http.server"), "{added}");
-    assert!(added.contains("as a user of its own (unit tails-server-notes.service)") && !added.contains("login"), "{added}");
-    let address = serde_json::from_str::<serde_json::Value>(&sandbox.ok(&["notes", "info", "--json"])).unwrap()["address"].as_str().unwrap().to_string();
+    assert!(
+        !added.contains("only a program one of its Debian packages ships")
+            && added.contains("run `/usr/bin/python3 -m http.server"),
+        "{added}"
+    );
+    assert!(
+        added.contains("as a user of its own (unit tails-server-notes.service)")
+            && !added.contains("login"),
+        "{added}"
+    );
+    let address =
+        serde_json::from_str::<serde_json::Value>(&sandbox.ok(&["notes", "info", "--json"]))
+            .unwrap()["address"]
+            .as_str()
+            .unwrap()
+            .to_string();
     let refused = sandbox.fails(&["notes", "set-option", "title", &format!("at {address}")]);
     assert!(refused.contains(&format!("must not contain the address {address}")), "{refused}");
     sandbox.ok(&["notes", "set-option", "title", "Our notes"]);
     let enabled = sandbox.run(&["notes", "enable"], "");
     assert!(enabled.status.success(), "{}", text(&enabled.stderr));
-    assert!(text(&enabled.stderr).contains("notes: info: writing the title (contract 0.3)"), "{}", text(&enabled.stderr));
+    assert!(
+        text(&enabled.stderr).contains("notes: info: writing the title (contract 0.3)"),
+        "{}",
+        text(&enabled.stderr)
+    );
     assert_eq!(std::fs::read_to_string(sandbox.path("/etc/notes/title")).unwrap(), "Our notes\n");
-    let unit = std::fs::read_to_string(sandbox.path("/run/systemd/system/tails-server-notes.service")).unwrap();
-    assert!(unit.contains("ExecStart=\"/usr/bin/python3\" \"-m\" \"http.server\" \"--bind\" \"127.0.0.1\""), "{unit}");
-    assert!(unit.contains("DynamicUser=yes\nSupplementaryGroups=tails-secrets-notes\n") && !unit.contains("User=tails-login"), "{unit}");
+    let unit =
+        std::fs::read_to_string(sandbox.path("/run/systemd/system/tails-server-notes.service"))
+            .unwrap();
+    assert!(
+        unit.contains(
+            "ExecStart=\"/usr/bin/python3\" \"-m\" \"http.server\" \"--bind\" \"127.0.0.1\""
+        ),
+        "{unit}"
+    );
+    assert!(
+        unit.contains("DynamicUser=yes\nSupplementaryGroups=tails-secrets-notes\n")
+            && !unit.contains("User=tails-login"),
+        "{unit}"
+    );
     let connection = sandbox.ok(&["notes", "connection-info", "--no-qr"]);
-    assert!(connection.contains(&format!("Notes: http://{address}/ (1 client keys)")), "{connection}");
+    assert!(
+        connection.contains(&format!("Notes: http://{address}/ (1 client keys)")),
+        "{connection}"
+    );
     sandbox.ok(&["notes", "disable"]);
 }
 
@@ -561,9 +775,18 @@ fn ssh_config_passes_sshds_own_check() {
     let written = std::fs::read_to_string(sandbox.path("/etc/ssh-onion/sshd_config")).unwrap();
     let keys_file = sandbox.path("/etc/ssh-onion/authorized_keys");
     assert!(std::fs::read_to_string(&keys_file).unwrap().contains(&alice_pub));
-    let unit = std::fs::read_to_string(sandbox.path("/run/systemd/system/tails-server-ssh.service")).unwrap();
-    assert!(unit.contains("User=tails-login-ssh\nGroup=tails-secrets-ssh\n") && !unit.contains("DynamicUser"), "{unit}");
-    assert!(unit.contains("ExecStartPre=\"/usr/bin/ssh-keygen\" \"-A\" \"-f\" \"/var/lib/ssh/host\""), "{unit}");
+    let unit =
+        std::fs::read_to_string(sandbox.path("/run/systemd/system/tails-server-ssh.service"))
+            .unwrap();
+    assert!(
+        unit.contains("User=tails-login-ssh\nGroup=tails-secrets-ssh\n")
+            && !unit.contains("DynamicUser"),
+        "{unit}"
+    );
+    assert!(
+        unit.contains("ExecStartPre=\"/usr/bin/ssh-keygen\" \"-A\" \"-f\" \"/var/lib/ssh/host\""),
+        "{unit}"
+    );
 
     // sshd checks the file as it is, with the host keys and the keys file where the test has them.
     let prefix = scratch.path().join("host");
@@ -576,16 +799,47 @@ fn ssh_config_passes_sshds_own_check() {
         .replace("/etc/ssh-onion/authorized_keys", &keys_file.display().to_string());
     std::fs::write(&copy, adapted).unwrap();
     // Debian 13's sshd (OpenSSH 10, as on Tails 7), from the Debian 13 root.
-    let sshd = |args: &[&str]| tails_server_testkit::systemd_host::tails7_command(&[scratch.path(), keys_file.parent().unwrap()], "/usr/sbin/sshd").args(args).arg(&copy).output().unwrap();
+    let sshd = |args: &[&str]| {
+        tails_server_testkit::systemd_host::tails7_command(
+            &[scratch.path(), keys_file.parent().unwrap()],
+            "/usr/sbin/sshd",
+        )
+        .args(args)
+        .arg(&copy)
+        .output()
+        .unwrap()
+    };
     let check = sshd(&["-t", "-f"]);
-    assert!(check.status.success(), "sshd -t refused the written file:\n{}\n{written}", text(&check.stderr));
+    assert!(
+        check.status.success(),
+        "sshd -t refused the written file:\n{}\n{written}",
+        text(&check.stderr)
+    );
     // sshd's own view of the file, for the login account connecting.
     let effective = sshd(&["-T", "-C", "user=tails-login-ssh,host=client,addr=127.0.0.1", "-f"]);
     let effective = text(&effective.stdout);
-    for line in ["passwordauthentication no", "kbdinteractiveauthentication no", "usepam no", "allowtcpforwarding no", "x11forwarding no", "permittunnel no", "allowusers tails-login-ssh", "listenaddress 127.0.0.1:2222", "persourcepenalties no"] {
+    for line in [
+        "passwordauthentication no",
+        "kbdinteractiveauthentication no",
+        "usepam no",
+        "allowtcpforwarding no",
+        "x11forwarding no",
+        "permittunnel no",
+        "allowusers tails-login-ssh",
+        "listenaddress 127.0.0.1:2222",
+        "persourcepenalties no",
+    ] {
         assert!(effective.lines().any(|l| l == line), "{line} missing from sshd -T:\n{effective}");
     }
-    let address = serde_json::from_str::<serde_json::Value>(&sandbox.ok(&["ssh", "info", "--json"])).unwrap()["address"].as_str().unwrap().to_string();
+    let address =
+        serde_json::from_str::<serde_json::Value>(&sandbox.ok(&["ssh", "info", "--json"])).unwrap()
+            ["address"]
+            .as_str()
+            .unwrap()
+            .to_string();
     let connection = sandbox.ok(&["ssh", "connection-info", "--no-qr"]);
-    assert!(connection.contains(&format!("torsocks ssh tails-login-ssh@{address}")), "{connection}");
+    assert!(
+        connection.contains(&format!("torsocks ssh tails-login-ssh@{address}")),
+        "{connection}"
+    );
 }

@@ -52,19 +52,37 @@ fn works_like_a_rust_one(file: &str, name: &str, mistake: &str) {
                 let said = sandbox.fails(&[name, "set-option", option, value]);
                 assert!(said.contains(words), "{option}={value}: {said}");
             }
-            None => assert!(sandbox.ok(&[name, "set-option", option, value]).contains(&format!("{option} set.")), "{option}={value}"),
+            None => assert!(
+                sandbox
+                    .ok(&[name, "set-option", option, value])
+                    .contains(&format!("{option} set.")),
+                "{option}={value}"
+            ),
         }
     }
-    assert!(sandbox.ok(&[name, "get-option", "status-password"]).starts_with("********"), "a secret stays masked");
+    assert!(
+        sandbox.ok(&[name, "get-option", "status-password"]).starts_with("********"),
+        "a secret stays masked"
+    );
 
     // Enable under --root: the file the plugin wrote, as lighttpd reads it;
     // its print() / console.log went to the host's log, which enable shows.
     let enabled = sandbox.run(&[name, "enable"], "");
     assert!(enabled.status.success(), "{}", text(&enabled.stderr));
-    assert!(text(&enabled.stderr).contains(&format!("{name}: info: writing /etc/lighttpd/lighttpd.conf for {site}")), "{}", text(&enabled.stderr));
+    assert!(
+        text(&enabled.stderr)
+            .contains(&format!("{name}: info: writing /etc/lighttpd/lighttpd.conf for {site}")),
+        "{}",
+        text(&enabled.stderr)
+    );
     let conf = sandbox.path("/etc/lighttpd/lighttpd.conf");
     let written = std::fs::read_to_string(&conf).unwrap();
-    for line in [&format!("server.document-root = \"{site}\"") as &str, "server.max-connections = 60", "dir-listing.activate = \"enable\"", "charset=iso-8859-1"] {
+    for line in [
+        &format!("server.document-root = \"{site}\"") as &str,
+        "server.max-connections = 60",
+        "dir-listing.activate = \"enable\"",
+        "charset=iso-8859-1",
+    ] {
         assert!(written.contains(line), "{line} in:\n{written}");
     }
     super::plugin_configs::lighttpd_accepts(&conf);

@@ -11,7 +11,8 @@ use super::{Boot, Host, World};
 
 /// The onion address and the first client's key, and tor told about the key.
 pub fn reach(w: &World, host: &Host, service: &str) -> String {
-    let info: serde_json::Value = serde_json::from_str(&host.ok(&[service, "connection-info", "--json"])).unwrap();
+    let info: serde_json::Value =
+        serde_json::from_str(&host.ok(&[service, "connection-info", "--json"])).unwrap();
     let address = info["address"].as_str().unwrap().to_string();
     w.tor.client_key(&address, info["clients"][0]["private-key"].as_str());
     address
@@ -82,7 +83,12 @@ fn assert_running(host: &Host, unit: &str) {
     for _ in 0..6 {
         std::thread::sleep(Duration::from_millis(500));
         let state = host.sys.active_state(unit);
-        assert_eq!(state, "active", "{unit}:\n{}", host.sys.sh(&format!("journalctl -u {unit} --no-pager | tail -30")));
+        assert_eq!(
+            state,
+            "active",
+            "{unit}:\n{}",
+            host.sys.sh(&format!("journalctl -u {unit} --no-pager | tail -30"))
+        );
     }
 }
 
@@ -95,7 +101,10 @@ fn assert_loopback_only(host: &Host, unit: &str) {
     assert!(!sockets.trim().is_empty(), "{unit} listens on nothing?");
     for line in sockets.lines() {
         let local = line.split_whitespace().nth(4).unwrap_or("");
-        assert!(local.starts_with("127.0.0.1:") || local.starts_with("[::1]:"), "{unit} listens beyond loopback: {line}");
+        assert!(
+            local.starts_with("127.0.0.1:") || local.starts_with("[::1]:"),
+            "{unit} listens beyond loopback: {line}"
+        );
     }
 }
 
@@ -160,7 +169,9 @@ impl Infinote {
         c.send(r#"<auth xmlns="urn:ietf:params:xml:ns:xmpp-sasl" mechanism="PLAIN"/>"#);
         c.until("<challenge")?;
         let credentials = base64(format!("\0gobby-test\0{password}").as_bytes());
-        c.send(&format!(r#"<response xmlns="urn:ietf:params:xml:ns:xmpp-sasl">{credentials}</response>"#));
+        c.send(&format!(
+            r#"<response xmlns="urn:ietf:params:xml:ns:xmpp-sasl">{credentials}</response>"#
+        ));
         let said = c.until_any(&["<success", "<failure"])?;
         if said.contains("<failure") {
             return Err(said + &c.until("</failure>")?);
@@ -192,7 +203,9 @@ impl Infinote {
     /// forgets everything read up to the end of it.
     fn until_any(&mut self, wanted: &[&str]) -> Result<String, String> {
         loop {
-            if let Some(end) = wanted.iter().filter_map(|x| self.seen.find(x).map(|i| i + x.len())).min() {
+            if let Some(end) =
+                wanted.iter().filter_map(|x| self.seen.find(x).map(|i| i + x.len())).min()
+            {
                 let said: String = self.seen.drain(..end).collect();
                 return Ok(said);
             }
@@ -201,7 +214,9 @@ impl Infinote {
             }
             let mut buf = [0u8; 4096];
             match self.stream.read(&mut buf) {
-                Ok(0) => return Err(format!("the server closed the connection after: {}", self.seen)),
+                Ok(0) => {
+                    return Err(format!("the server closed the connection after: {}", self.seen))
+                }
                 Ok(n) => self.seen.push_str(&String::from_utf8_lossy(&buf[..n])),
                 Err(e) => return Err(format!("reading: {e} after: {}", self.seen)),
             }
@@ -220,7 +235,10 @@ fn gobby(w: &World, host: &Host) {
     host.ok(&["gobby", "enable"]);
     assert_running(host, "tails-server-gobby.service");
     // The password's file: root's and the service's own group's, which its unit joins.
-    assert_eq!(host.sys.sh("stat -c '%U:%G %a' /etc/infinoted/infinoted.conf").trim(), "root:tails-secrets-gobby 640");
+    assert_eq!(
+        host.sys.sh("stat -c '%U:%G %a' /etc/infinoted/infinoted.conf").trim(),
+        "root:tails-secrets-gobby 640"
+    );
     let address = reach(w, host, "gobby");
 
     let name = format!("notes-{}", std::process::id());
@@ -236,9 +254,12 @@ fn gobby(w: &World, host: &Host) {
     bob.directory(r#"<explore-node seq="0" id="0"/>"#);
     let listing = bob.through("explore-end").unwrap();
     assert!(listing.contains(&format!(r#"name="{name}""#)), "bob sees alice's document: {listing}");
-    let refused = Infinote::login(w, &address, "guessed").err().expect("a wrong password is refused");
+    let refused =
+        Infinote::login(w, &address, "guessed").err().expect("a wrong password is refused");
     assert!(refused.contains("not-authorized"), "{refused}");
-    let trimmed = Infinote::login(w, &address, "tails gobby test").err().expect("the password without its spaces is refused");
+    let trimmed = Infinote::login(w, &address, "tails gobby test")
+        .err()
+        .expect("the password without its spaces is refused");
     assert!(trimmed.contains("not-authorized"), "{trimmed}");
 
     // On disk, in the data folder of the service's own user.
@@ -246,7 +267,11 @@ fn gobby(w: &World, host: &Host) {
     assert!(stored.contains(&format!("{name}.InfText")), "{stored}");
     disable_leaves_nothing(w, host, "gobby", "tails-server-gobby.service", &address);
     host.ok(&["plugin", "remove", "gobby"]);
-    assert_eq!(host.sys.sh("getent group tails-secrets-gobby; echo $?").trim(), "2", "the group goes with the plugin");
+    assert_eq!(
+        host.sys.sh("getent group tails-secrets-gobby; echo $?").trim(),
+        "2",
+        "the group goes with the plugin"
+    );
 }
 
 /// Two XMPP clients (slixmpp, from Debian), registering in-band then logging
@@ -289,7 +314,10 @@ fn enabled_for_alice(w: &World, host: &Host, service: &str, keys_file: &str) -> 
     host.ok(&[service, "set-option", "keys", &alice_pub]);
     host.ok(&[service, "enable"]);
     assert_running(host, &format!("tails-server-{service}.service"));
-    assert_eq!(host.sys.sh(&format!("stat -c '%U:%G %a' {keys_file}")).trim(), format!("root:tails-secrets-{service} 640"));
+    assert_eq!(
+        host.sys.sh(&format!("stat -c '%U:%G %a' {keys_file}")).trim(),
+        format!("root:tails-secrets-{service} 640")
+    );
     let address = reach(w, host, service);
     let proxy = format!("nc -X 5 -x 127.0.0.1:{} %h %p", w.tor.client_socks);
     Keyed { keys, alice, bob, address, proxy }
@@ -300,14 +328,29 @@ fn enabled_for_alice(w: &World, host: &Host, service: &str, keys_file: &str) -> 
 /// is refused; nothing outside the share is seen; the file is in the
 /// service's folder; read-only refuses uploads and still serves downloads.
 fn sftp(w: &World, host: &Host) {
-    let Keyed { keys, alice, bob, address, proxy } = enabled_for_alice(w, host, "sftp", "/etc/sftp-share/authorized_keys");
-    let sftp = |key: &std::path::Path, commands: &str| tails_server_testkit::sftp(key, &address, 22, Some(&proxy), commands);
+    let Keyed { keys, alice, bob, address, proxy } =
+        enabled_for_alice(w, host, "sftp", "/etc/sftp-share/authorized_keys");
+    let sftp = |key: &std::path::Path, commands: &str| {
+        tails_server_testkit::sftp(key, &address, 22, Some(&proxy), commands)
+    };
 
     let sent = keys.path().join("sent");
     std::fs::write(&sent, format!("through tor {}\n", std::process::id()).repeat(50_000)).unwrap();
     let back = keys.path().join("back");
-    let said = sftp(&alice, &format!("put {} report.txt\nget report.txt {}\n-ls /etc\n", sent.display(), back.display())).expect("alice puts and gets through Tor");
-    assert_eq!(std::fs::read(&sent).unwrap(), std::fs::read(&back).unwrap(), "the same bytes came back");
+    let said = sftp(
+        &alice,
+        &format!(
+            "put {} report.txt\nget report.txt {}\n-ls /etc\n",
+            sent.display(),
+            back.display()
+        ),
+    )
+    .expect("alice puts and gets through Tor");
+    assert_eq!(
+        std::fs::read(&sent).unwrap(),
+        std::fs::read(&back).unwrap(),
+        "the same bytes came back"
+    );
     assert!(said.contains("\"/etc\" not found"), "nothing outside the share: {said}");
     let refused = sftp(&bob, "ls\n").expect_err("bob's key was not given");
     assert!(refused.contains("Permission denied"), "{refused}");
@@ -316,8 +359,10 @@ fn sftp(w: &World, host: &Host) {
 
     host.ok(&["sftp", "set-option", "read-only", "true"]);
     assert_running(host, "tails-server-sftp.service");
-    sftp(&alice, &format!("get report.txt {}\n", back.display())).expect("read-only still serves files");
-    let refused = sftp(&alice, &format!("put {} more.txt\n", sent.display())).expect_err("read-only refuses uploads");
+    sftp(&alice, &format!("get report.txt {}\n", back.display()))
+        .expect("read-only still serves files");
+    let refused = sftp(&alice, &format!("put {} more.txt\n", sent.display()))
+        .expect_err("read-only refuses uploads");
     assert!(refused.contains("Failure") || refused.contains("denied"), "{refused}");
     disable_leaves_nothing(w, host, "sftp", "tails-server-sftp.service", &address);
 }
@@ -328,8 +373,12 @@ fn sftp(w: &World, host: &Host) {
 /// keys stay across restarts; the account goes with the plugin.
 fn ssh(w: &World, host: &Host) {
     // `keys` holds the folder of the key files: kept until the end.
-    let Keyed { keys: _keys, alice, bob, address, proxy } = enabled_for_alice(w, host, "ssh", "/etc/ssh-onion/authorized_keys");
-    assert_eq!(host.sys.sh("getent passwd tails-login-ssh | cut -d: -f6,7").trim(), "/var/lib/ssh:/bin/bash");
+    let Keyed { keys: _keys, alice, bob, address, proxy } =
+        enabled_for_alice(w, host, "ssh", "/etc/ssh-onion/authorized_keys");
+    assert_eq!(
+        host.sys.sh("getent passwd tails-login-ssh | cut -d: -f6,7").trim(),
+        "/var/lib/ssh:/bin/bash"
+    );
     let nonce = format!("ssh-{}", std::process::id());
     let said = tails_server_testkit::ssh(
         &alice,
@@ -342,10 +391,18 @@ fn ssh(w: &World, host: &Host) {
     .unwrap_or_else(|e| panic!("alice runs a command through Tor: {e}\n{}", host.sys.sh("journalctl -u tails-server-ssh.service --no-pager | tail -20")));
     let lines: Vec<&str> = said.lines().collect();
     assert_eq!(lines[..3], [nonce.as_str(), "tails-login-ssh", "/var/lib/ssh"], "{said}");
-    assert!(said.contains("Read-only file system") && said.contains("Permission denied"), "confined: {said}");
+    assert!(
+        said.contains("Read-only file system") && said.contains("Permission denied"),
+        "confined: {said}"
+    );
     assert_eq!(host.sys.sh(&format!("cat /var/lib/ssh/{nonce}")).trim(), "kept");
-    let refused = tails_server_testkit::ssh(&bob, "tails-login-ssh", &address, 22, Some(&proxy), "true").expect_err("bob's key was not given");
-    assert!(refused.contains("Permission denied (publickey)"), "keys only, no password asked: {refused}");
+    let refused =
+        tails_server_testkit::ssh(&bob, "tails-login-ssh", &address, 22, Some(&proxy), "true")
+            .expect_err("bob's key was not given");
+    assert!(
+        refused.contains("Permission denied (publickey)"),
+        "keys only, no password asked: {refused}"
+    );
 
     let host_key = "/var/lib/ssh/host/etc/ssh/ssh_host_ed25519_key.pub";
     let before = host.sys.read(host_key);
@@ -355,7 +412,11 @@ fn ssh(w: &World, host: &Host) {
     assert_eq!(host.sys.read(host_key), before, "the host keys are made once");
     disable_leaves_nothing(w, host, "ssh", "tails-server-ssh.service", &address);
     host.ok(&["plugin", "remove", "ssh"]);
-    assert_eq!(host.sys.sh("getent passwd tails-login-ssh; echo $?").trim(), "2", "the account goes with the plugin");
+    assert_eq!(
+        host.sys.sh("getent passwd tails-login-ssh; echo $?").trim(),
+        "2",
+        "the account goes with the plugin"
+    );
 }
 
 /// XMPP (Prosody): alice and bob make their accounts at the onion address
@@ -366,10 +427,12 @@ fn xmpp(w: &World, host: &Host) {
     assert_running(host, "prosody.service");
     let address = reach(w, host, "xmpp");
     let nonce = format!("xmpp-{}", std::process::id());
-    let received = xmpp_clients(w, &address, &nonce, "register").expect("alice and bob register and talk");
+    let received =
+        xmpp_clients(w, &address, &nonce, "register").expect("alice and bob register and talk");
     assert_eq!(received, format!("received {nonce}"));
     // The accounts are prosody's, at the onion's name (prosody encodes '.' as %2e).
-    let accounts = host.sys.sh(&format!("ls /var/lib/prosody/{}/accounts/", address.replace('.', "%2e")));
+    let accounts =
+        host.sys.sh(&format!("ls /var/lib/prosody/{}/accounts/", address.replace('.', "%2e")));
     assert!(accounts.contains("alice.dat") && accounts.contains("bob.dat"), "{accounts}");
 
     host.ok(&["xmpp", "set-option", "registration", "false"]);
@@ -401,17 +464,25 @@ pub fn catalog_data_survives_a_reboot(w: &World) {
             a.ok(&[service, "enable"]);
         }
         let xmpp = reach(w, &a, "xmpp");
-        assert_eq!(xmpp_clients(w, &xmpp, &nonce, "register").unwrap(), format!("received {nonce}"));
+        assert_eq!(
+            xmpp_clients(w, &xmpp, &nonce, "register").unwrap(),
+            format!("received {nonce}")
+        );
         let gobby = reach(w, &a, "gobby");
         let mut alice = Infinote::login(w, &gobby, "kept-password").expect("let in");
         alice.directory(r#"<explore-node seq="0" id="0"/>"#);
         alice.through("explore-end").unwrap();
-        alice.directory(&format!(r#"<add-node seq="1" parent="0" type="InfText" name="{nonce}"/>"#));
+        alice
+            .directory(&format!(r#"<add-node seq="1" parent="0" type="InfText" name="{nonce}"/>"#));
         alice.through("add-node").unwrap();
         wait_for_etherpad(&a);
         let etherpad = reach(w, &a, "etherpad");
         let key = a.sys.read("/var/lib/private/etherpad/APIKEY.txt");
-        let made = through_tor(w, &etherpad, &format!("/api/1/createPad?apikey={key}&padID={nonce}&text={nonce}-text"));
+        let made = through_tor(
+            w,
+            &etherpad,
+            &format!("/api/1/createPad?apikey={key}&padID={nonce}&text={nonce}-text"),
+        );
         assert!(made.contains("\"code\":0"), "{made}");
         let wiki = reach(w, &a, "wiki");
         wiki_edit(w, &wiki, "admin", "kept-wiki-password", "kept", &format!("{nonce} in the wiki"));
@@ -424,7 +495,10 @@ pub fn catalog_data_survives_a_reboot(w: &World) {
         reach(w, &b, service);
     }
     assert_running(&b, "prosody.service");
-    assert_eq!(xmpp_clients(w, &addresses[0], &nonce, "login").expect("the accounts are kept"), format!("received {nonce}"));
+    assert_eq!(
+        xmpp_clients(w, &addresses[0], &nonce, "login").expect("the accounts are kept"),
+        format!("received {nonce}")
+    );
     let mut bob = Infinote::login(w, &addresses[1], "kept-password").expect("the password is kept");
     bob.directory(r#"<explore-node seq="0" id="0"/>"#);
     let listing = bob.through("explore-end").unwrap();
@@ -434,7 +508,11 @@ pub fn catalog_data_survives_a_reboot(w: &World) {
     let key = b.sys.read("/var/lib/private/etherpad/APIKEY.txt");
     let read = through_tor(w, &addresses[2], &format!("/api/1/getText?apikey={key}&padID={nonce}"));
     assert!(read.contains(&format!("{nonce}-text")), "the pad is kept: {read}");
-    assert_eq!(wiki_read(w, &addresses[3], "kept").trim(), format!("{nonce} in the wiki"), "the wiki page is kept");
+    assert_eq!(
+        wiki_read(w, &addresses[3], "kept").trim(),
+        format!("{nonce} in the wiki"),
+        "the wiki page is kept"
+    );
     for (service, address) in services.iter().zip(&addresses) {
         b.ok(&[service, "disable"]);
         w.tor.client_key(address, None);
@@ -450,7 +528,10 @@ fn icecast(w: &World, host: &Host) {
     host.ok(&["icecast", "set-option", "source-password", "tails-source-test"]);
     host.ok(&["icecast", "enable"]);
     assert_running(host, "tails-server-icecast.service");
-    assert_eq!(host.sys.sh("stat -c '%U:%G %a' /etc/icecast2/icecast.xml").trim(), "root:icecast 640");
+    assert_eq!(
+        host.sys.sh("stat -c '%U:%G %a' /etc/icecast2/icecast.xml").trim(),
+        "root:icecast 640"
+    );
     let address = reach(w, host, "icecast");
     let put = |password: &str| {
         let mut source = tornet::connect_expecting(w.tor.client_socks, &address, 8000);
@@ -493,8 +574,16 @@ fn icecast(w: &World, host: &Host) {
         }
     }
     let heard = String::from_utf8_lossy(&heard).to_string();
-    assert!(heard.starts_with("HTTP/1.0 200 OK") && heard.contains("Content-Type: audio/mpeg"), "{}", &heard[..heard.len().min(400)]);
-    assert!(heard.matches(&nonce).count() >= 10, "the listener hears the source: {}", &heard[..heard.len().min(400)]);
+    assert!(
+        heard.starts_with("HTTP/1.0 200 OK") && heard.contains("Content-Type: audio/mpeg"),
+        "{}",
+        &heard[..heard.len().min(400)]
+    );
+    assert!(
+        heard.matches(&nonce).count() >= 10,
+        "the listener hears the source: {}",
+        &heard[..heard.len().min(400)]
+    );
     drop(listener);
     disable_leaves_nothing(w, host, "icecast", "tails-server-icecast.service", &address);
     let _ = sending.join();
@@ -516,22 +605,33 @@ fn etherpad(w: &World, host: &Host) {
     host.ok(&["etherpad", "set-option", "admin-password", "tails-admin-test"]);
     host.ok(&["etherpad", "enable"]);
     assert_running(host, "tails-server-etherpad.service");
-    assert_eq!(host.sys.sh("stat -c '%U:%G %a' /etc/etherpad/settings.json").trim(), "root:tails-secrets-etherpad 640");
+    assert_eq!(
+        host.sys.sh("stat -c '%U:%G %a' /etc/etherpad/settings.json").trim(),
+        "root:tails-secrets-etherpad 640"
+    );
     let api = wait_for_etherpad(host);
     assert!(api.contains("currentVersion"), "{api}");
     let address = reach(w, host, "etherpad");
     let key = host.sys.read("/var/lib/private/etherpad/APIKEY.txt");
     let pad = format!("tails-{}", std::process::id());
     let text = format!("written-by-alice-{}", std::process::id());
-    let made = through_tor(w, &address, &format!("/api/1/createPad?apikey={key}&padID={pad}&text={text}"));
+    let made =
+        through_tor(w, &address, &format!("/api/1/createPad?apikey={key}&padID={pad}&text={text}"));
     assert!(made.contains("\"code\":0"), "{made}");
     let read = through_tor(w, &address, &format!("/api/1/getText?apikey={key}&padID={pad}"));
     assert!(read.contains(&text), "bob reads alice's text: {read}");
     let page = through_tor(w, &address, &format!("/p/{pad}"));
-    assert!(page.starts_with("HTTP/1.1 200") && page.contains("pad.js"), "{}", &page[..page.len().min(600)]);
+    assert!(
+        page.starts_with("HTTP/1.1 200") && page.contains("pad.js"),
+        "{}",
+        &page[..page.len().min(600)]
+    );
     let wrong = through_tor(w, &address, &format!("/api/1/getText?apikey=guessed&padID={pad}"));
     assert!(wrong.contains("no or wrong API Key"), "{wrong}");
-    assert!(host.sys.sh("cat /var/lib/private/etherpad/var/dirty.db").contains(&text), "the pad is in the data folder");
+    assert!(
+        host.sys.sh("cat /var/lib/private/etherpad/var/dirty.db").contains(&text),
+        "the pad is in the data folder"
+    );
     disable_leaves_nothing(w, host, "etherpad", "tails-server-etherpad.service", &address);
 }
 
@@ -571,7 +671,10 @@ fn drop_box(w: &World, host: &Host) {
     host.ok(&["drop", "set-option", "owner-token", "owner-token-for-tests"]);
     host.ok(&["drop", "enable"]);
     assert_running(host, "tails-server-drop.service");
-    assert_eq!(host.sys.sh("stat -c '%U:%G %a' /etc/bepasty/bepasty.conf").trim(), "root:tails-secrets-drop 640");
+    assert_eq!(
+        host.sys.sh("stat -c '%U:%G %a' /etc/bepasty/bepasty.conf").trim(),
+        "root:tails-secrets-drop 640"
+    );
     let address = reach(w, host, "drop");
     let document: Vec<u8> = (0..20_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let body = base64(&document);
@@ -582,18 +685,41 @@ fn drop_box(w: &World, host: &Host) {
         document.len(),
         body.len()
     );
-    let answer = String::from_utf8_lossy(&exchange_through_tor(w, &address, upload.as_bytes())).to_string();
+    let answer =
+        String::from_utf8_lossy(&exchange_through_tor(w, &address, upload.as_bytes())).to_string();
     assert!(answer.starts_with("HTTP/1.0 201") || answer.starts_with("HTTP/1.1 201"), "{answer}");
-    let location = answer.lines().find_map(|l| l.strip_prefix("Content-Location: ")).expect("where the file is").trim().to_string();
+    let location = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Location: "))
+        .expect("where the file is")
+        .trim()
+        .to_string();
     let download = format!("GET {location}/download HTTP/1.0\r\nHost: {address}\r\n");
-    let anonymous = String::from_utf8_lossy(&exchange_through_tor(w, &address, format!("{download}\r\n").as_bytes())).to_string();
+    let anonymous = String::from_utf8_lossy(&exchange_through_tor(
+        w,
+        &address,
+        format!("{download}\r\n").as_bytes(),
+    ))
+    .to_string();
     assert!(anonymous.contains(" 403 "), "a sender cannot read it back: {anonymous}");
-    let listing = String::from_utf8_lossy(&exchange_through_tor(w, &address, format!("GET /apis/rest/items HTTP/1.0\r\nHost: {address}\r\n\r\n").as_bytes())).to_string();
+    let listing = String::from_utf8_lossy(&exchange_through_tor(
+        w,
+        &address,
+        format!("GET /apis/rest/items HTTP/1.0\r\nHost: {address}\r\n\r\n").as_bytes(),
+    ))
+    .to_string();
     assert!(listing.contains(" 403 "), "nor list the files: {listing}");
-    let owner = format!("{download}Authorization: Basic {}\r\n\r\n", base64(b"owner:owner-token-for-tests"));
+    let owner = format!(
+        "{download}Authorization: Basic {}\r\n\r\n",
+        base64(b"owner:owner-token-for-tests")
+    );
     let got = exchange_through_tor(w, &address, owner.as_bytes());
     let split = got.windows(4).position(|w| w == b"\r\n\r\n").expect("headers") + 4;
-    assert!(got.starts_with(b"HTTP/1.0 200") || got.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&got[..split]));
+    assert!(
+        got.starts_with(b"HTTP/1.0 200") || got.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&got[..split])
+    );
     assert!(got[split..] == document[..], "the owner gets the same bytes");
     let item = location.rsplit('/').next().unwrap();
     assert!(host.sys.sh("ls /var/lib/private/drop/files/").contains(&format!("{item}.data")));
@@ -616,21 +742,33 @@ impl<'a> Browser<'a> {
     /// GET (no form) or POST (a form); the status code and the body.
     fn request(&mut self, path: &str, form: Option<&[(String, String)]>) -> (u16, String) {
         let cookie: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let mut request = format!("{} {path} HTTP/1.0\r\nHost: {}\r\n", if form.is_some() { "POST" } else { "GET" }, self.address);
+        let mut request = format!(
+            "{} {path} HTTP/1.0\r\nHost: {}\r\n",
+            if form.is_some() { "POST" } else { "GET" },
+            self.address
+        );
         if !cookie.is_empty() {
             request += &format!("Cookie: {}\r\n", cookie.join("; "));
         }
         if let Some(form) = form {
-            let body: Vec<String> = form.iter().map(|(k, v)| format!("{}={}", url_encode(k), url_encode(v))).collect();
+            let body: Vec<String> =
+                form.iter().map(|(k, v)| format!("{}={}", url_encode(k), url_encode(v))).collect();
             let body = body.join("&");
             request += &format!("Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}", body.len());
         } else {
             request += "\r\n";
         }
-        let response = String::from_utf8_lossy(&exchange_through_tor(self.w, &self.address, request.as_bytes())).to_string();
+        let response = String::from_utf8_lossy(&exchange_through_tor(
+            self.w,
+            &self.address,
+            request.as_bytes(),
+        ))
+        .to_string();
         let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
         for line in head.lines() {
-            if let Some(set) = line.strip_prefix("Set-Cookie: ").or_else(|| line.strip_prefix("set-cookie: ")) {
+            if let Some(set) =
+                line.strip_prefix("Set-Cookie: ").or_else(|| line.strip_prefix("set-cookie: "))
+            {
                 if let Some((name, value)) = set.split(';').next().and_then(|c| c.split_once('=')) {
                     self.cookies.insert(name.trim().to_string(), value.trim().to_string());
                 }
@@ -642,13 +780,22 @@ impl<'a> Browser<'a> {
 }
 
 fn url_encode(s: &str) -> String {
-    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// The hidden fields of the form whose id is `id` in a page (DokuWiki's
 /// forms: `<input type="hidden" name="N" value="V" />`).
 fn hidden_fields(page: &str, id: &str) -> Vec<(String, String)> {
-    let start = page.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no form {id} in:\n{page}"));
+    let start =
+        page.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no form {id} in:\n{page}"));
     let form = &page[start..page[start..].find("</form>").map_or(page.len(), |e| start + e)];
     let mut fields = Vec::new();
     for input in form.split("<input").skip(1) {
@@ -656,7 +803,13 @@ fn hidden_fields(page: &str, id: &str) -> Vec<(String, String)> {
         if !input.contains("type=\"hidden\"") {
             continue;
         }
-        let attr = |name: &str| input.split(&format!("{name}=\"")).nth(1).and_then(|r| r.split('"').next()).map(|v| v.replace("&amp;", "&"));
+        let attr = |name: &str| {
+            input
+                .split(&format!("{name}=\""))
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .map(|v| v.replace("&amp;", "&"))
+        };
         if let (Some(name), Some(value)) = (attr("name"), attr("value")) {
             fields.push((name, value));
         }
@@ -673,7 +826,10 @@ pub fn wiki_edit(w: &World, address: &str, user: &str, password: &str, id: &str,
     let mut form = hidden_fields(&page, "dw__login");
     form.extend([("u".to_string(), user.to_string()), ("p".to_string(), password.to_string())]);
     let (status, page) = browser.request(&format!("/doku.php?id={id}"), Some(&form));
-    assert!(status == 302 || (status == 200 && page.contains("do=logout")), "login: {status}\n{page}");
+    assert!(
+        status == 302 || (status == 200 && page.contains("do=logout")),
+        "login: {status}\n{page}"
+    );
     let (status, page) = browser.request(&format!("/doku.php?id={id}&do=edit"), None);
     assert_eq!(status, 200, "{page}");
     let mut form = hidden_fields(&page, "dw__editform");
@@ -708,21 +864,33 @@ fn wiki(w: &World, host: &Host) {
     let mut mallory = Browser::new(w, &address);
     let (_, page) = mallory.request("/doku.php?id=start&do=login", None);
     let mut form = hidden_fields(&page, "dw__login");
-    form.extend([("u".to_string(), "admin".to_string()), ("p".to_string(), "guessed-password".to_string())]);
+    form.extend([
+        ("u".to_string(), "admin".to_string()),
+        ("p".to_string(), "guessed-password".to_string()),
+    ]);
     let (_, page) = mallory.request("/doku.php?id=start", Some(&form));
     assert!(page.contains("dw__login") && !page.contains("do=logout"), "{page}");
-    assert!(!host.sys.read("/var/lib/dokuwiki/acl/users.auth.php").contains("wiki-admin-test"), "only the hash is stored");
+    assert!(
+        !host.sys.read("/var/lib/dokuwiki/acl/users.auth.php").contains("wiki-admin-test"),
+        "only the hash is stored"
+    );
     disable_leaves_nothing(w, host, "wiki", "tails-server-wiki.service", &address);
 }
 
 /// MediaWiki's API through Tor: a JSON answer (GET, or POST of a form).
-pub fn mediawiki_api(browser: &mut Browser, form: &[(&str, &str)], post: bool) -> serde_json::Value {
-    let mut fields: Vec<(String, String)> = form.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+pub fn mediawiki_api(
+    browser: &mut Browser,
+    form: &[(&str, &str)],
+    post: bool,
+) -> serde_json::Value {
+    let mut fields: Vec<(String, String)> =
+        form.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     fields.push(("format".into(), "json".into()));
     let (status, body) = if post {
         browser.request("/api.php", Some(&fields))
     } else {
-        let query: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", url_encode(v))).collect();
+        let query: Vec<String> =
+            fields.iter().map(|(k, v)| format!("{k}={}", url_encode(v))).collect();
         browser.request(&format!("/api.php?{}", query.join("&")), None)
     };
     assert_eq!(status, 200, "{body}");
@@ -732,13 +900,28 @@ pub fn mediawiki_api(browser: &mut Browser, form: &[(&str, &str)], post: bool) -
 /// Log in to MediaWiki's API as admin with `password` and save `text` as
 /// the page `title`.
 pub fn mediawiki_edit(admin: &mut Browser, password: &str, title: &str, text: &str) {
-    let tokens = mediawiki_api(admin, &[("action", "query"), ("meta", "tokens"), ("type", "login")], false);
-    let login_token = tokens["query"]["tokens"]["logintoken"].as_str().expect("a login token").to_string();
-    let login = mediawiki_api(admin, &[("action", "login"), ("lgname", "admin"), ("lgpassword", password), ("lgtoken", &login_token)], true);
+    let tokens =
+        mediawiki_api(admin, &[("action", "query"), ("meta", "tokens"), ("type", "login")], false);
+    let login_token =
+        tokens["query"]["tokens"]["logintoken"].as_str().expect("a login token").to_string();
+    let login = mediawiki_api(
+        admin,
+        &[
+            ("action", "login"),
+            ("lgname", "admin"),
+            ("lgpassword", password),
+            ("lgtoken", &login_token),
+        ],
+        true,
+    );
     assert_eq!(login["login"]["result"], "Success", "{login}");
     let tokens = mediawiki_api(admin, &[("action", "query"), ("meta", "tokens")], false);
     let csrf = tokens["query"]["tokens"]["csrftoken"].as_str().expect("an edit token").to_string();
-    let edit = mediawiki_api(admin, &[("action", "edit"), ("title", title), ("text", text), ("token", &csrf)], true);
+    let edit = mediawiki_api(
+        admin,
+        &[("action", "edit"), ("title", title), ("text", text), ("token", &csrf)],
+        true,
+    );
     assert_eq!(edit["edit"]["result"], "Success", "{edit}");
 }
 
@@ -760,7 +943,8 @@ fn mediawiki(w: &World, host: &Host) {
     assert_running(host, "tails-server-mediawiki.service");
     let address = reach(w, host, "mediawiki");
     let mut admin = Browser::new(w, &address);
-    let journal = || host.sys.sh("journalctl -u tails-server-mediawiki.service --no-pager | tail -40");
+    let journal =
+        || host.sys.sh("journalctl -u tails-server-mediawiki.service --no-pager | tail -40");
     // The very first request after the installer once answered an internal
     // error (MWException, not reproduced since): said aloud, and tried again
     // twice, as a person reloading would.
@@ -773,13 +957,34 @@ fn mediawiki(w: &World, host: &Host) {
         std::thread::sleep(Duration::from_secs(2));
         info = mediawiki_api(&mut admin, &[("action", "query"), ("meta", "siteinfo")], false);
     }
-    assert!(info["query"]["general"]["generator"].as_str().unwrap_or("").starts_with("MediaWiki 1.43"), "{info}\n{}", journal());
-    assert_eq!(info["query"]["general"]["server"], format!("http://{address}"), "$wgServer is the onion's URL");
+    assert!(
+        info["query"]["general"]["generator"].as_str().unwrap_or("").starts_with("MediaWiki 1.43"),
+        "{info}\n{}",
+        journal()
+    );
+    assert_eq!(
+        info["query"]["general"]["server"],
+        format!("http://{address}"),
+        "$wgServer is the onion's URL"
+    );
     let text = format!("Written through Tor by the admin, {}.", std::process::id());
     mediawiki_edit(&mut admin, "mediawiki-admin-test", "Tails Server", &text);
     let mut reader = Browser::new(w, &address);
-    assert_eq!(mediawiki_read(&mut reader, "Tails_Server").trim(), text, "an anonymous reader reads the page");
-    let refused = mediawiki_api(&mut reader, &[("action", "edit"), ("title", "Tails Server"), ("text", "vandal"), ("token", "+\\")], true);
-    assert!(refused["error"]["code"].as_str().is_some_and(|c| c.contains("permission") || c.contains("denied")), "{refused}");
+    assert_eq!(
+        mediawiki_read(&mut reader, "Tails_Server").trim(),
+        text,
+        "an anonymous reader reads the page"
+    );
+    let refused = mediawiki_api(
+        &mut reader,
+        &[("action", "edit"), ("title", "Tails Server"), ("text", "vandal"), ("token", "+\\")],
+        true,
+    );
+    assert!(
+        refused["error"]["code"]
+            .as_str()
+            .is_some_and(|c| c.contains("permission") || c.contains("denied")),
+        "{refused}"
+    );
     disable_leaves_nothing(w, host, "mediawiki", "tails-server-mediawiki.service", &address);
 }

@@ -23,9 +23,15 @@ pub fn kill_at_each_step_then_repair(w: &World) {
             }
             kill_after(&host, op, step);
             let journal = host.info("web")["journal"].clone();
-            assert_eq!(journal["operation"], op, "the journal shows the interrupted {op} ({op}:{step}): {journal}");
+            assert_eq!(
+                journal["operation"], op,
+                "the journal shows the interrupted {op} ({op}:{step}): {journal}"
+            );
             let repaired = host.ok(&["repair"]);
-            assert!(repaired.contains(&format!("the interrupted {op} was finished")), "{op}:{step}: {repaired}");
+            assert!(
+                repaired.contains(&format!("the interrupted {op} was finished")),
+                "{op}:{step}: {repaired}"
+            );
             consistent(w, &host, op == "enable", &format!("{op}:{step}"));
         }
     }
@@ -56,8 +62,10 @@ fn kill_after(host: &Host, op: &str, step: &str) {
     }
     // nsenter forked the command into the host's PID namespace: its child.
     let nsenter = child.id();
-    let children = std::fs::read_to_string(format!("/proc/{nsenter}/task/{nsenter}/children")).unwrap();
-    let cli: i32 = children.split_whitespace().next().expect("the command under nsenter").parse().unwrap();
+    let children =
+        std::fs::read_to_string(format!("/proc/{nsenter}/task/{nsenter}/children")).unwrap();
+    let cli: i32 =
+        children.split_whitespace().next().expect("the command under nsenter").parse().unwrap();
     // SAFETY: kill(2) on the pid of the command this test started.
     assert_eq!(unsafe { libc::kill(cli, libc::SIGKILL) }, 0);
     child.wait().unwrap();
@@ -69,7 +77,12 @@ fn consistent(w: &World, host: &Host, enabled: bool, when: &str) {
     assert_eq!(info["enabled"], enabled, "{when}: {info}");
     assert!(info["journal"]["operation"].is_null(), "{when}: nothing is left under way: {info}");
     assert_eq!(host.sys.active_state("lighttpd.service") == "active", enabled, "{when}: unit");
-    assert_eq!(host.nft_rules().contains("tails-server:web"), enabled, "{when}: firewall:\n{}", host.nft_rules());
+    assert_eq!(
+        host.nft_rules().contains("tails-server:web"),
+        enabled,
+        "{when}: firewall:\n{}",
+        host.nft_rules()
+    );
     let address = info["address"].as_str().expect("an address once enabled");
     assert_eq!(w.published(address), enabled, "{when}: onion");
 }

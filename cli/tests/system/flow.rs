@@ -10,8 +10,12 @@ use super::{http_get, mumble_answers, mumble_handshake, Boot, World};
 const PAGE: &str = "<h1>tails-server system test</h1>";
 
 fn connection(host: &super::Host, service: &str) -> (String, String) {
-    let info: serde_json::Value = serde_json::from_str(&host.ok(&[service, "connection-info", "--json"])).unwrap();
-    (info["address"].as_str().unwrap().to_string(), info["clients"][0]["private-key"].as_str().unwrap().to_string())
+    let info: serde_json::Value =
+        serde_json::from_str(&host.ok(&[service, "connection-info", "--json"])).unwrap();
+    (
+        info["address"].as_str().unwrap().to_string(),
+        info["clients"][0]["private-key"].as_str().unwrap().to_string(),
+    )
 }
 
 pub fn enable_runs_units_opens_nothing_to_the_lan_and_publishes(w: &World) {
@@ -21,7 +25,10 @@ pub fn enable_runs_units_opens_nothing_to_the_lan_and_publishes(w: &World) {
         files: vec![
             (takeover, "/root/takeover.wasm".into()),
             (root_parsed, "/root/root-parsed.wasm".into()),
-            (tails_server_testkit::fixtures::HOSTILE_NOT_ITS_OWN.into(), "/root/not-its-own.wasm".into()),
+            (
+                tails_server_testkit::fixtures::HOSTILE_NOT_ITS_OWN.into(),
+                "/root/not-its-own.wasm".into(),
+            ),
         ],
         ..Boot::default()
     });
@@ -30,19 +37,38 @@ pub fn enable_runs_units_opens_nothing_to_the_lan_and_publishes(w: &World) {
     assert_eq!(host.sys.unit_file_state("lighttpd.service"), "enabled");
     host.add_plugins(&["web", "mumble"]);
     // No daemon installed here: a user who is not root is told what to do.
-    let user = host.sys.command("runuser").args(["-u", "nobody", "--", super::INSIDE_BIN, "list"]).output().unwrap();
+    let user = host
+        .sys
+        .command("runuser")
+        .args(["-u", "nobody", "--", super::INSIDE_BIN, "list"])
+        .output()
+        .unwrap();
     let said = String::from_utf8_lossy(&user.stderr);
-    assert!(!user.status.success() && said.contains("works through Tails Server's daemon (tails-serverd), and it cannot be reached") && said.contains("run this command as root"), "{said}");
+    assert!(
+        !user.status.success()
+            && said.contains(
+                "works through Tails Server's daemon (tails-serverd), and it cannot be reached"
+            )
+            && said.contains("run this command as root"),
+        "{said}"
+    );
     host.sys.sh(&format!("mkdir -p /srv/site && echo '{PAGE}' > /srv/site/index.html"));
     host.ok(&["web", "set-option", "folder", "/srv/site"]);
     host.ok(&["mumble", "set-option", "server-password", "correct horse battery"]);
     host.ok(&["mumble", "set-option", "welcome-message", "Hello from the test host"]);
 
     let out = host.ok(&["web", "enable"]);
-    assert!(out.contains("lighttpd.service was set to start on its own: stopped and disabled"), "{out}");
+    assert!(
+        out.contains("lighttpd.service was set to start on its own: stopped and disabled"),
+        "{out}"
+    );
     assert!(out.contains("✓ unit: lighttpd.service is running"), "{out}");
     host.ok(&["mumble", "enable"]);
-    let mumble_started = host.sys.dbus_property(&unit_path("mumble-server.service"), "Unit", "ActiveEnterTimestampMonotonic");
+    let mumble_started = host.sys.dbus_property(
+        &unit_path("mumble-server.service"),
+        "Unit",
+        "ActiveEnterTimestampMonotonic",
+    );
 
     // A plugin (built for contract 0.2, as the class was found) that asks for
     // lighttpd and names mumble's unit: added, since consent shows both, but
@@ -52,9 +78,18 @@ pub fn enable_runs_units_opens_nothing_to_the_lan_and_publishes(w: &World) {
     let mumble_drop_in = host.sys.read(drop_in);
     host.ok(&["plugin", "add", "/root/takeover.wasm", "--yes"]);
     let said = host.fails(&["takeover", "enable"]);
-    assert!(said.contains("its unit mumble-server.service runs the service mumble; disable mumble first"), "{said}");
+    assert!(
+        said.contains(
+            "its unit mumble-server.service runs the service mumble; disable mumble first"
+        ),
+        "{said}"
+    );
     assert_eq!(host.sys.active_state("mumble-server.service"), "active");
-    let started_after = host.sys.dbus_property(&unit_path("mumble-server.service"), "Unit", "ActiveEnterTimestampMonotonic");
+    let started_after = host.sys.dbus_property(
+        &unit_path("mumble-server.service"),
+        "Unit",
+        "ActiveEnterTimestampMonotonic",
+    );
     assert!(!mumble_started.is_empty() && mumble_started != "0");
     assert_eq!(mumble_started, started_after, "mumble-server was not restarted");
     assert_eq!(host.sys.read(drop_in), mumble_drop_in, "mumble's drop-in is untouched");
@@ -65,14 +100,26 @@ pub fn enable_runs_units_opens_nothing_to_the_lan_and_publishes(w: &World) {
     assert_eq!(host.sys.unit_file_state("lighttpd.service"), "disabled");
     // The configuration holds the options' values.
     let conf = host.sys.read("/etc/lighttpd/lighttpd.conf");
-    assert!(conf.contains("server.document-root = \"/srv/site\"") && conf.contains("server.bind = \"127.0.0.1\""), "{conf}");
+    assert!(
+        conf.contains("server.document-root = \"/srv/site\"")
+            && conf.contains("server.bind = \"127.0.0.1\""),
+        "{conf}"
+    );
     let ini = host.sys.read("/etc/mumble/mumble-server.ini");
-    assert!(ini.contains("serverpassword=\"correct horse battery\"") && ini.contains("Hello from the test host"), "{ini}");
+    assert!(
+        ini.contains("serverpassword=\"correct horse battery\"")
+            && ini.contains("Hello from the test host"),
+        "{ini}"
+    );
     // The servers answer on their ports.
     assert!(http_get(8080).contains(PAGE), "lighttpd serves the folder");
     assert!(mumble_answers(64738), "murmur answers a UDP ping");
-    let status: serde_json::Value = serde_json::from_str(&host.ok(&["web", "status", "--json"])).unwrap();
-    assert_eq!(status, serde_json::json!({"enabled": true, "installed": true, "running": true, "published": true}));
+    let status: serde_json::Value =
+        serde_json::from_str(&host.ok(&["web", "status", "--json"])).unwrap();
+    assert_eq!(
+        status,
+        serde_json::json!({"enabled": true, "installed": true, "running": true, "published": true})
+    );
 
     // Without allow-lan nothing reaches them from the LAN, and our tagged
     // rules drop their ports from every interface but lo.
@@ -88,9 +135,14 @@ pub fn enable_runs_units_opens_nothing_to_the_lan_and_publishes(w: &World) {
          > /etc/systemd/system/lighttpd.service.d/test-fault.conf && systemctl daemon-reload",
     );
     let out = host.ts(&["web", "set-option", "allow-lan", "true"]);
-    let said = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{said}");
-    assert!(said.contains("lighttpd.service: the Restart job ended with `failed`") && said.contains("Its last log lines:"), "{said}");
+    assert!(
+        said.contains("lighttpd.service: the Restart job ended with `failed`")
+            && said.contains("Its last log lines:"),
+        "{said}"
+    );
     assert!(said.contains("allow-lan was not changed; web runs with the previous value"), "{said}");
     assert_eq!(host.info("web")["options"]["allow-lan"], false);
     assert_eq!(host.sys.active_state("lighttpd.service"), "active");
@@ -122,8 +174,16 @@ pub fn enable_runs_units_opens_nothing_to_the_lan_and_publishes(w: &World) {
     host.ok(&["mumble", "disable"]);
     assert_eq!(host.sys.active_state("lighttpd.service"), "inactive");
     assert_eq!(host.sys.active_state("mumble-server.service"), "inactive");
-    assert_eq!(host.sys.unit_file_state("lighttpd.service"), "disabled", "left disabled after disable");
-    assert!(!host.nft_rules().contains("tails-server"), "no rule of ours is left:\n{}", host.nft_rules());
+    assert_eq!(
+        host.sys.unit_file_state("lighttpd.service"),
+        "disabled",
+        "left disabled after disable"
+    );
+    assert!(
+        !host.nft_rules().contains("tails-server"),
+        "no rule of ours is left:\n{}",
+        host.nft_rules()
+    );
 
     // With mumble disabled but still added, takeover is refused first as a
     // second publisher's service run by mumble's user (Debian 13's unit
@@ -141,7 +201,9 @@ pub fn enable_runs_units_opens_nothing_to_the_lan_and_publishes(w: &World) {
     );
     assert!(said.contains("nothing was left enabled"), "{said}");
     assert_eq!(host.sys.active_state("mumble-server.service"), "inactive");
-    let left = host.sys.sh("find /etc/takeover /run/systemd/system/mumble-server.service.d -type f 2>/dev/null; true");
+    let left = host.sys.sh(
+        "find /etc/takeover /run/systemd/system/mumble-server.service.d -type f 2>/dev/null; true",
+    );
     assert!(left.trim().is_empty(), "left behind: {left}");
     host.ok(&["plugin", "remove", "takeover"]);
     assert!(!w.published(&web) && !w.published(&mumble));
@@ -201,13 +263,25 @@ pub fn tails_iptables_rules_follow_allow_lan(w: &World) {
     let rules = host.sys.sh("iptables-legacy-save -t filter");
     assert!(rules.contains("-A TAILS-SERVER-IN ! -i lo -p tcp -m tcp --dport 8080 -m comment --comment \"tails-server:web\" -j ACCEPT"), "{rules}");
     let first_input = rules.lines().find(|l| l.starts_with("-A INPUT")).unwrap_or("");
-    assert!(first_input.contains("-j TAILS-SERVER-IN"), "our jump comes before Tails' rules: {rules}");
+    assert!(
+        first_input.contains("-j TAILS-SERVER-IN"),
+        "our jump comes before Tails' rules: {rules}"
+    );
     assert!(w.lan_reaches(8080), "allow-lan lets the LAN through the drop policy");
     let amnesia = host.sys.sh("id -u amnesia");
-    assert!(rules.contains(&format!("-A TAILS-SERVER-OUT -o lo -p tcp -m tcp --dport 8080 -m owner --uid-owner {} ", amnesia.trim())), "allow-localhost lets the desktop user in: {rules}");
+    assert!(
+        rules.contains(&format!(
+            "-A TAILS-SERVER-OUT -o lo -p tcp -m tcp --dport 8080 -m owner --uid-owner {} ",
+            amnesia.trim()
+        )),
+        "allow-localhost lets the desktop user in: {rules}"
+    );
 
     host.ok_with(&env, &["web", "set-option", "allow-lan", "false"]);
-    assert!(!host.sys.sh("iptables-legacy-save -t filter").contains("-A TAILS-SERVER-IN ! -i lo -p tcp -m tcp --dport 8080"));
+    assert!(!host
+        .sys
+        .sh("iptables-legacy-save -t filter")
+        .contains("-A TAILS-SERVER-IN ! -i lo -p tcp -m tcp --dport 8080"));
     assert!(!w.lan_reaches(8080));
 
     host.ok_with(&env, &["web", "disable"]);

@@ -25,7 +25,9 @@ const PAGE: &str = "<h1>Served from the folder set in the window</h1>";
 
 /// Where the screenshots go: `TAILS_SERVER_GUI_SHOTS`, or a scratch folder.
 fn shots_dir(scratch: &Path) -> PathBuf {
-    std::env::var_os("TAILS_SERVER_GUI_SHOTS").map(PathBuf::from).unwrap_or_else(|| scratch.join("shots"))
+    std::env::var_os("TAILS_SERVER_GUI_SHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| scratch.join("shots"))
 }
 
 pub fn window_adds_enables_shares_and_disables_web(w: &World) {
@@ -35,8 +37,15 @@ pub fn window_adds_enables_shares_and_disables_web(w: &World) {
     let gui = window_binary(Path::new(BIN));
     let mut files = daemon_files(&w.tor.service_control(), scratch.path());
     files.push((gui, "/usr/bin/tails-server-gui".into()));
-    files.push((Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/system/gui_drive.py"), "/usr/local/share/gui_drive.py".into()));
-    let host = w.host(Boot { files, binds: vec![(shots.clone(), "/var/tmp/shots".into())], ..Boot::default() });
+    files.push((
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/system/gui_drive.py"),
+        "/usr/local/share/gui_drive.py".into(),
+    ));
+    let host = w.host(Boot {
+        files,
+        binds: vec![(shots.clone(), "/var/tmp/shots".into())],
+        ..Boot::default()
+    });
     host.sys.sh("chmod 0777 /var/tmp/shots");
     // The plugin file someone gave the person, and the folder of their site
     // (made theirs by the administrator: the web server is kept away from
@@ -48,7 +57,15 @@ pub fn window_adds_enables_shares_and_disables_web(w: &World) {
          && mkdir -p {site} && echo '{PAGE}' > {site}/index.html && chown -R {USER} {site} \
          && mkdir -p /var/www/html && echo '<h1>the default folder</h1>' > /var/www/html/index.html"
     ));
-    grant(&host, &["org.tails.server.read", "org.tails.server.manage", "org.tails.server.secrets", "org.tails.server.plugins"]);
+    grant(
+        &host,
+        &[
+            "org.tails.server.read",
+            "org.tails.server.manage",
+            "org.tails.server.secrets",
+            "org.tails.server.plugins",
+        ],
+    );
     eventually("the rule", || as_user(&host, super::INSIDE_BIN, &["list"]).status.success());
 
     // The user's own desktop session (a session bus, for the accessibility
@@ -61,14 +78,22 @@ pub fn window_adds_enables_shares_and_disables_web(w: &World) {
          echo \"--- the window's log:\"; cat /tmp/gui.log\n\
          exit $r"
     );
-    let mut child = host.sys.desktop_session(USER, &session).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+    let mut child = host
+        .sys
+        .desktop_session(USER, &session)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut said = String::new();
     let mut address = None;
     let mut checked = Vec::new();
     let clients = || -> Vec<String> {
         let json = host.ts_command(&["web", "client", "list", "--json"]).output().unwrap().stdout;
-        serde_json::from_slice::<Vec<String>>(&json).unwrap_or_else(|e| panic!("client list --json: {e}: {}", String::from_utf8_lossy(&json)))
+        serde_json::from_slice::<Vec<String>>(&json).unwrap_or_else(|e| {
+            panic!("client list --json: {e}: {}", String::from_utf8_lossy(&json))
+        })
     };
     // Bounded: the driver's own waits are bounded and `timeout` ends it.
     loop {
@@ -79,13 +104,20 @@ pub fn window_adds_enables_shares_and_disables_web(w: &World) {
         said += &line;
         let line = line.trim_end();
         if let Some(a) = line.strip_prefix("ADDRESS=") {
-            assert!(a.ends_with(".onion") && w.published(a), "the window's address {a} is published");
+            assert!(
+                a.ends_with(".onion") && w.published(a),
+                "the window's address {a} is published"
+            );
             address = Some(a.to_string());
         }
         let Some(check) = line.strip_prefix("CHECK ") else { continue };
         let (name, value) = check.split_once(' ').unwrap_or((check, ""));
         match name {
-            "folder" => assert_eq!(host.info("web")["options"]["folder"], value, "the folder typed into the window"),
+            "folder" => assert_eq!(
+                host.info("web")["options"]["folder"],
+                value,
+                "the folder typed into the window"
+            ),
             "fetched" => {
                 // The window's address serves the page through Tor with the
                 // key the window revealed and copied.
@@ -97,8 +129,16 @@ pub fn window_adds_enables_shares_and_disables_web(w: &World) {
                 }
                 w.tor.client_key(a, None);
             }
-            "added" => assert!(clients().iter().any(|c| c == value), "{value} added from the window: {:?}", clients()),
-            "removed" => assert!(!clients().iter().any(|c| c == value), "{value} removed from the window: {:?}", clients()),
+            "added" => assert!(
+                clients().iter().any(|c| c == value),
+                "{value} added from the window: {:?}",
+                clients()
+            ),
+            "removed" => assert!(
+                !clients().iter().any(|c| c == value),
+                "{value} removed from the window: {:?}",
+                clients()
+            ),
             other => panic!("the driver asked for an unknown check {other}"),
         }
         checked.push(name.to_string());
@@ -107,21 +147,40 @@ pub fn window_adds_enables_shares_and_disables_web(w: &World) {
     let status = child.wait().unwrap();
     if !(status.success() && said.contains("DONE")) {
         // What the daemon did meanwhile (a job that never started or never ended).
-        let journal = host.sys.run("journalctl", &["-u", "tails-serverd.service", "--no-pager", "-n", "60", "-o", "cat"]);
-        panic!("the window was not driven to the end:\n{said}\nthe daemon's journal:\n{}", String::from_utf8_lossy(&journal.stdout));
+        let journal = host.sys.run(
+            "journalctl",
+            &["-u", "tails-serverd.service", "--no-pager", "-n", "60", "-o", "cat"],
+        );
+        panic!(
+            "the window was not driven to the end:\n{said}\nthe daemon's journal:\n{}",
+            String::from_utf8_lossy(&journal.stdout)
+        );
     }
     assert!(address.is_some(), "the window showed the address");
     assert_eq!(checked, ["folder", "fetched", "added", "removed"], "every check was made");
     let info = host.info("web");
     assert_eq!(info["enabled"], false, "disabled from the window");
     // Every screen was saved and shows something.
-    for name in ["1-services", "2-chooser", "2-consent", "3-service", "3-refused", "4-enabling", "5-sharing", "6-clients", "7-disabled"] {
+    for name in [
+        "1-services",
+        "2-chooser",
+        "2-consent",
+        "3-service",
+        "3-refused",
+        "4-enabling",
+        "5-sharing",
+        "6-clients",
+        "7-disabled",
+    ] {
         let png = shots.join(format!("{name}.png"));
         let bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("{}: {e}", png.display()));
         assert!(!blank(&host, &format!("/var/tmp/shots/{name}.png")), "{} is blank", png.display());
         assert!(bytes.len() > 10_000, "{} is too small to show a window", png.display());
     }
-    println!("    screenshots in {} (kept when TAILS_SERVER_GUI_SHOTS names the folder)", shots.display());
+    println!(
+        "    screenshots in {} (kept when TAILS_SERVER_GUI_SHOTS names the folder)",
+        shots.display()
+    );
 }
 
 /// A PNG of one colour (the host's ImageMagick counts the colours; `inside`

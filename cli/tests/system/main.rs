@@ -16,8 +16,8 @@ mod flow;
 mod gui;
 mod migration;
 mod npm;
-mod packages;
 mod package;
+mod packages;
 mod reboot;
 mod tails;
 
@@ -26,7 +26,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use tails_server_testkit::systemd_host::{boot_tails7, npm_offline_items, tails6_root, tails_server_items, tor_control_dropin, Item, NetNs, SystemdHost, INSIDE_BIN};
+use tails_server_testkit::systemd_host::{
+    boot_tails7, npm_offline_items, tails6_root, tails_server_items, tor_control_dropin, Item,
+    NetNs, SystemdHost, INSIDE_BIN,
+};
 use tails_server_testkit::tornet::TorNet;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tails-server");
@@ -89,13 +92,19 @@ impl World {
         // namespace of its own.
         items.push(Item::Mask("ferm.service".into()));
         if let Some(dir) = boot.persistent {
-            items.push(Item::Bind(dir.to_path_buf(), "/live/persistence/TailsData_unlocked".into()));
+            items
+                .push(Item::Bind(dir.to_path_buf(), "/live/persistence/TailsData_unlocked".into()));
         }
         let scratch = tempfile::tempdir().unwrap();
         if boot.autostart {
-            let unit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/systemd/tails-server-autostart.service");
-            items.push(Item::Copy(unit, "/etc/systemd/system/tails-server-autostart.service".into()));
-            let (dropin, inside) = tor_control_dropin("tails-server-autostart.service", &control, scratch.path());
+            let unit = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../data/systemd/tails-server-autostart.service");
+            items.push(Item::Copy(
+                unit,
+                "/etc/systemd/system/tails-server-autostart.service".into(),
+            ));
+            let (dropin, inside) =
+                tor_control_dropin("tails-server-autostart.service", &control, scratch.path());
             items.push(Item::Copy(dropin, inside));
             items.push(Item::Wants("tails-server-autostart.service".into()));
         }
@@ -109,7 +118,11 @@ impl World {
         if boot.npm_cache {
             items.extend(npm_offline_items(npmrc.path()));
         }
-        let sys = if boot.tails6 { SystemdHost::boot_on(&tails6_root(), &items) } else { boot_tails7(&items) };
+        let sys = if boot.tails6 {
+            SystemdHost::boot_on(&tails6_root(), &items)
+        } else {
+            boot_tails7(&items)
+        };
         Host { sys, control }
     }
 
@@ -138,14 +151,26 @@ impl Host {
 
     /// `program ARGS` as `user`, with no input.
     pub fn as_user(&self, user: &str, program: &str, args: &[&str]) -> Output {
-        self.sys.command("runuser").args(["-u", user, "--", program]).args(args).stdin(Stdio::null()).output().expect("runuser")
+        self.sys
+            .command("runuser")
+            .args(["-u", user, "--", program])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("runuser")
     }
 
     /// `tails-server ARGS` as `user`; must succeed. Its output only (what a
     /// person reads), errors shown if it fails.
     pub fn user_ok(&self, user: &str, args: &[&str]) -> String {
         let out = self.as_user(user, INSIDE_BIN, args);
-        assert!(out.status.success(), "as {user}: tails-server {} failed:\n{}{}", args.join(" "), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "as {user}: tails-server {} failed:\n{}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -160,21 +185,38 @@ impl Host {
 
     pub fn ok_with(&self, env: &[(&str, &str)], args: &[&str]) -> String {
         let out = self.ts_command(args).envs(env.iter().copied()).output().expect("nsenter");
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "tails-server {} failed in the test host:\n{text}", args.join(" "));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success(),
+            "tails-server {} failed in the test host:\n{text}",
+            args.join(" ")
+        );
         text
     }
 
     /// Run and require failure; stdout and stderr together.
     pub fn fails(&self, args: &[&str]) -> String {
         let out = self.ts(args);
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(!out.status.success(), "tails-server {} should have failed in the test host:\n{text}", args.join(" "));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !out.status.success(),
+            "tails-server {} should have failed in the test host:\n{text}",
+            args.join(" ")
+        );
         text
     }
 
     pub fn info(&self, service: &str) -> serde_json::Value {
-        serde_json::from_str(&self.ok(&[service, "info", "--details", "--json", "--show-secrets"])).unwrap()
+        serde_json::from_str(&self.ok(&[service, "info", "--details", "--json", "--show-secrets"]))
+            .unwrap()
     }
 
     pub fn add_plugins(&self, names: &[&str]) {
@@ -196,7 +238,10 @@ pub fn http_get(port: u16) -> String {
 
 pub fn http_get_path(port: u16, path: &str) -> String {
     use std::io::{Read, Write};
-    let Ok(mut s) = TcpStream::connect_timeout(&format!("127.0.0.1:{port}").parse().unwrap(), Duration::from_secs(3)) else {
+    let Ok(mut s) = TcpStream::connect_timeout(
+        &format!("127.0.0.1:{port}").parse().unwrap(),
+        Duration::from_secs(3),
+    ) else {
         return String::new();
     };
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -233,7 +278,9 @@ pub fn mumble_handshake(w: &World, address: &str, port: u16, password: &str) -> 
         .args([&w.tor.client_socks.to_string(), address, &port.to_string(), password])
         .output()
         .expect("python3");
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)).trim().to_string()
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        .trim()
+        .to_string()
 }
 
 /// Mumble's UDP ping: 4 zero bytes and an 8-byte ident; a running murmur
@@ -257,20 +304,44 @@ pub fn mumble_answers(port: u16) -> bool {
 type Test = (&'static str, fn(&World));
 
 const TESTS: &[Test] = &[
-    ("enable_runs_units_opens_nothing_to_the_lan_and_publishes", flow::enable_runs_units_opens_nothing_to_the_lan_and_publishes),
+    (
+        "enable_runs_units_opens_nothing_to_the_lan_and_publishes",
+        flow::enable_runs_units_opens_nothing_to_the_lan_and_publishes,
+    ),
     ("tails_iptables_rules_follow_allow_lan", flow::tails_iptables_rules_follow_allow_lan),
     ("tails_tor_onion_grater_and_ferm", tails::tails_tor_onion_grater_and_ferm),
-    ("packages_are_installed_with_apt_after_waiting_for_the_lock", packages::packages_are_installed_with_apt_after_waiting_for_the_lock),
-    ("npm_packages_are_installed_into_the_service_folder_and_run", npm::npm_packages_are_installed_into_the_service_folder_and_run),
+    (
+        "packages_are_installed_with_apt_after_waiting_for_the_lock",
+        packages::packages_are_installed_with_apt_after_waiting_for_the_lock,
+    ),
+    (
+        "npm_packages_are_installed_into_the_service_folder_and_run",
+        npm::npm_packages_are_installed_into_the_service_folder_and_run,
+    ),
     ("kill_at_each_step_then_repair", crash::kill_at_each_step_then_repair),
     ("persistence_and_autostart_across_reboots", reboot::persistence_and_autostart_across_reboots),
-    ("services_work_through_tor_with_their_real_clients", catalog::services_work_through_tor_with_their_real_clients),
+    (
+        "services_work_through_tor_with_their_real_clients",
+        catalog::services_work_through_tor_with_their_real_clients,
+    ),
     ("catalog_data_survives_a_reboot", catalog::catalog_data_survives_a_reboot),
-    ("tails6_persistent_storage_comes_back_on_tails7", migration::tails6_persistent_storage_comes_back_on_tails7),
+    (
+        "tails6_persistent_storage_comes_back_on_tails7",
+        migration::tails6_persistent_storage_comes_back_on_tails7,
+    ),
     ("daemon_serves_users_as_polkit_allows", daemon::daemon_serves_users_as_polkit_allows),
-    ("window_adds_enables_shares_and_disables_web", gui::window_adds_enables_shares_and_disables_web),
-    ("debian_packages_install_serve_amnesia_and_leave_nothing", package::debian_packages_install_serve_amnesia_and_leave_nothing),
-    ("plugin_new_projects_build_and_pass_plugin_try", authoring::plugin_new_projects_build_and_pass_plugin_try),
+    (
+        "window_adds_enables_shares_and_disables_web",
+        gui::window_adds_enables_shares_and_disables_web,
+    ),
+    (
+        "debian_packages_install_serve_amnesia_and_leave_nothing",
+        package::debian_packages_install_serve_amnesia_and_leave_nothing,
+    ),
+    (
+        "plugin_new_projects_build_and_pass_plugin_try",
+        authoring::plugin_new_projects_build_and_pass_plugin_try,
+    ),
 ];
 
 fn main() {
@@ -281,13 +352,20 @@ fn main() {
         }
         return;
     }
-    let chosen: Vec<&Test> = TESTS.iter().filter(|(name, _)| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()))).collect();
+    let chosen: Vec<&Test> = TESTS
+        .iter()
+        .filter(|(name, _)| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str())))
+        .collect();
     if chosen.is_empty() {
         println!("running 0 tests");
         return;
     }
     // SAFETY: getuid has no preconditions.
-    assert_eq!(unsafe { libc::getuid() }, 0, "the system tests boot systemd test hosts and need root");
+    assert_eq!(
+        unsafe { libc::getuid() },
+        0,
+        "the system tests boot systemd test hosts and need root"
+    );
 
     let pid = std::process::id();
     let own = NetNs::new(&format!("tsys{pid}"));

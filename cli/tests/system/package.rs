@@ -33,7 +33,11 @@ fn debs() -> Vec<PathBuf> {
         // Made from these sources, or it tests another build.
         let made = std::fs::metadata(&deb).and_then(|m| m.modified()).unwrap();
         if let Some(newer) = newest_source().filter(|(when, _)| *when > made) {
-            panic!("{} is older than {}: run `scripts/package --profile dev` again", deb.display(), newer.1.display());
+            panic!(
+                "{} is older than {}: run `scripts/package --profile dev` again",
+                deb.display(),
+                newer.1.display()
+            );
         }
         found.push(deb);
     }
@@ -46,7 +50,8 @@ fn newest_source() -> Option<(std::time::SystemTime, PathBuf)> {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let path = entry.path();
             if path.is_dir() {
-                if path.file_name().is_some_and(|n| n != "target" && n != "tests" && n != "benches") {
+                if path.file_name().is_some_and(|n| n != "target" && n != "tests" && n != "benches")
+                {
                     walk(&path, newest);
                 }
             } else if let Ok(when) = entry.metadata().and_then(|m| m.modified()) {
@@ -58,7 +63,17 @@ fn newest_source() -> Option<(std::time::SystemTime, PathBuf)> {
     }
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut newest = None;
-    for dir in ["cli/src", "core/src", "daemon/src", "dbus/src", "gui/src", "plugins", "sdk", "wit", "data"] {
+    for dir in [
+        "cli/src",
+        "core/src",
+        "daemon/src",
+        "dbus/src",
+        "gui/src",
+        "plugins",
+        "sdk",
+        "wit",
+        "data",
+    ] {
         walk(&workspace.join(dir), &mut newest);
     }
     newest
@@ -75,7 +90,8 @@ systemctl list-units --all --plain --no-legend 'tails-server*' | sed 's/^/unit: 
 grep -rl --exclude-dir=proc 'Written by Tails Server\|Added by Tails Server' /etc /lib/systemd /run/systemd 2>/dev/null | sed 's/^/written: /'
 true
 "#;
-    let mut found: Vec<String> = host.sys.sh(script).lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect();
+    let mut found: Vec<String> =
+        host.sys.sh(script).lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect();
     if host.nft_rules().contains("tails-server") {
         found.push(format!("nftables rules:\n{}", host.nft_rules()));
     }
@@ -85,31 +101,65 @@ true
 pub fn debian_packages_install_serve_amnesia_and_leave_nothing(w: &World) {
     let debs = debs();
     let scratch = tempfile::tempdir().unwrap();
-    let mut files: Vec<(PathBuf, String)> = debs.iter().map(|d| (d.clone(), format!("/var/tmp/debs/{}", d.file_name().unwrap().to_string_lossy()))).collect();
-    files.push(tor_control_dropin("tails-serverd.service", &w.tor.service_control(), scratch.path()));
+    let mut files: Vec<(PathBuf, String)> = debs
+        .iter()
+        .map(|d| (d.clone(), format!("/var/tmp/debs/{}", d.file_name().unwrap().to_string_lossy())))
+        .collect();
+    files.push(tor_control_dropin(
+        "tails-serverd.service",
+        &w.tor.service_control(),
+        scratch.path(),
+    ));
     // This machine's Rust toolchain and crate cache, for the Rust SDK's check.
-    let binds = ["/root/.cargo", "/root/.rustup"].map(|d| (PathBuf::from(d), d.to_string())).to_vec();
+    let binds =
+        ["/root/.cargo", "/root/.rustup"].map(|d| (PathBuf::from(d), d.to_string())).to_vec();
     let host = w.host(Boot { bare: true, files, binds, ..Boot::default() });
     let before = traces(&host);
     // This machine's test caches and the test's drop-in, nothing installed.
-    assert!(!before.iter().any(|t| t.starts_with("/usr") || t.starts_with("/lib") || t.starts_with("unit:")), "a bare host: {before:?}");
+    assert!(
+        !before
+            .iter()
+            .any(|t| t.starts_with("/usr") || t.starts_with("/lib") || t.starts_with("unit:")),
+        "a bare host: {before:?}"
+    );
     // amnesia is the root's (uid 1000, as on Tails).
     host.sys.sh(&format!("mkdir -p /var/www/html && echo '{PAGE}' > /var/www/html/index.html"));
 
     // Installed as on Tails: apt with the packages' files (everything they
     // depend on is already there, as Tails has it; the host has no network).
-    let installed = host.sys.sh("cd /var/tmp/debs && apt-get install -y ./tails-server_*.deb ./tails-server-gui_*.deb 2>&1");
-    assert!(installed.contains("Setting up tails-server ") && installed.contains("Setting up tails-server-gui "), "{installed}");
-    for (path, mode) in [("/usr/bin/tails-server", "755"), ("/usr/libexec/tails-serverd", "755"), ("/usr/bin/tails-server-gui", "755"), ("/usr/share/tails-server/plugins/web.wasm", "644"), ("/etc/onion-grater.d/tails-server.yml", "644")] {
+    let installed = host.sys.sh(
+        "cd /var/tmp/debs && apt-get install -y ./tails-server_*.deb ./tails-server-gui_*.deb 2>&1",
+    );
+    assert!(
+        installed.contains("Setting up tails-server ")
+            && installed.contains("Setting up tails-server-gui "),
+        "{installed}"
+    );
+    for (path, mode) in [
+        ("/usr/bin/tails-server", "755"),
+        ("/usr/libexec/tails-serverd", "755"),
+        ("/usr/bin/tails-server-gui", "755"),
+        ("/usr/share/tails-server/plugins/web.wasm", "644"),
+        ("/etc/onion-grater.d/tails-server.yml", "644"),
+    ] {
         assert_eq!(host.sys.sh(&format!("stat -c %a {path}")).trim(), mode, "{path}");
     }
-    assert_eq!(host.sys.sh("systemctl is-enabled tails-server-autostart.service || true").trim(), "enabled", "the boot unit is enabled by the package");
+    assert_eq!(
+        host.sys.sh("systemctl is-enabled tails-server-autostart.service || true").trim(),
+        "enabled",
+        "the boot unit is enabled by the package"
+    );
 
     // What a person reads before anything else.
     let version = host.user_ok(USER, &["--version"]);
     assert_eq!(version.trim(), format!("tails-server {}", env!("CARGO_PKG_VERSION")));
     let man = host.sys.sh("MANWIDTH=100 man -P cat tails-server 2>/dev/null");
-    assert!(man.contains("SERVICE COMMANDS") && man.contains("connection-info") && man.contains("/var/lib/tails-server"), "man tails-server:\n{man}");
+    assert!(
+        man.contains("SERVICE COMMANDS")
+            && man.contains("connection-info")
+            && man.contains("/var/lib/tails-server"),
+        "man tails-server:\n{man}"
+    );
     // Bash completes the verbs and, after a shipped service's name, its
     // commands: the function bash-completion would call, called as it would.
     let complete = |line: &str| {
@@ -125,10 +175,25 @@ pub fn debian_packages_install_serve_amnesia_and_leave_nothing(w: &World) {
         let out = host.as_user(USER, "bash", &["-c", &script]);
         format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
     };
-    assert!(complete("tails-server plug").lines().any(|l| l == "plugin"), "bash: tails-server plug<Tab>: {}", complete("tails-server plug"));
-    assert!(complete("tails-server we").lines().any(|l| l == "web"), "bash: a shipped service's name: {}", complete("tails-server we"));
-    assert!(complete("tails-server web ena").lines().any(|l| l == "enable"), "bash: web ena<Tab>: {}", complete("tails-server web ena"));
-    for file in ["/usr/share/zsh/vendor-completions/_tails-server", "/usr/share/fish/vendor_completions.d/tails-server.fish"] {
+    assert!(
+        complete("tails-server plug").lines().any(|l| l == "plugin"),
+        "bash: tails-server plug<Tab>: {}",
+        complete("tails-server plug")
+    );
+    assert!(
+        complete("tails-server we").lines().any(|l| l == "web"),
+        "bash: a shipped service's name: {}",
+        complete("tails-server we")
+    );
+    assert!(
+        complete("tails-server web ena").lines().any(|l| l == "enable"),
+        "bash: web ena<Tab>: {}",
+        complete("tails-server web ena")
+    );
+    for file in [
+        "/usr/share/zsh/vendor-completions/_tails-server",
+        "/usr/share/fish/vendor_completions.d/tails-server.fish",
+    ] {
         assert!(host.sys.sh(&format!("cat {file}")).contains("connection-info"), "{file}");
     }
 
@@ -140,25 +205,42 @@ pub fn debian_packages_install_serve_amnesia_and_leave_nothing(w: &World) {
     // machine's toolchain and crate cache, bound in.
     let made = host.user_ok(USER, &["plugin", "new", "hello", "--lang", "python", "--in", "/tmp"]);
     assert!(made.contains("Wrote /tmp/hello: plugin.py, build."), "{made}");
-    assert!(host.sys.read("/tmp/hello/build").contains("\"/usr/share/tails-server/sdk/python/build\" plugin.py hello.wasm"));
-    host.sys.sh("test -x /usr/share/tails-server/sdk/python/build && test -d /usr/share/tails-server/wit");
+    assert!(host
+        .sys
+        .read("/tmp/hello/build")
+        .contains("\"/usr/share/tails-server/sdk/python/build\" plugin.py hello.wasm"));
+    host.sys.sh(
+        "test -x /usr/share/tails-server/sdk/python/build && test -d /usr/share/tails-server/wit",
+    );
     host.sys.sh("tails-server plugin new hello-rust --lang rust --in /root");
     let checked = host.sys.run(
         "sh",
         &["-c", "cd /root/hello-rust && CARGO_NET_OFFLINE=true RUSTUP_HOME=/root/.rustup /root/.cargo/bin/cargo check -q --target wasm32-wasip2 2>&1"],
     );
-    assert!(checked.status.success(), "the installed Rust SDK: {}", String::from_utf8_lossy(&checked.stdout));
+    assert!(
+        checked.status.success(),
+        "the installed Rust SDK: {}",
+        String::from_utf8_lossy(&checked.stdout)
+    );
 
     // amnesia, allowed by polkit, through the daemon the package installed
     // (started by D-Bus activation: the package made dbus read its files).
     host.sys.sh(&tails_server_testkit::systemd_host::polkit_grant(
         USER,
-        &["org.tails.server.read", "org.tails.server.manage", "org.tails.server.secrets", "org.tails.server.plugins"],
+        &[
+            "org.tails.server.read",
+            "org.tails.server.manage",
+            "org.tails.server.secrets",
+            "org.tails.server.plugins",
+        ],
     ));
-    eventually("amnesia's polkit rule", || host.as_user(USER, INSIDE_BIN, &["list"]).status.success());
+    eventually("amnesia's polkit rule", || {
+        host.as_user(USER, INSIDE_BIN, &["list"]).status.success()
+    });
     assert!(host.user_ok(USER, &["plugin", "add", "web", "--yes"]).contains("Added web."));
     host.user_ok(USER, &["web", "enable"]);
-    let info: serde_json::Value = serde_json::from_str(&host.user_ok(USER, &["web", "connection-info", "--json"])).unwrap();
+    let info: serde_json::Value =
+        serde_json::from_str(&host.user_ok(USER, &["web", "connection-info", "--json"])).unwrap();
     let address = info["address"].as_str().expect("an address").to_string();
     let key = info["clients"][0]["private-key"].as_str().expect("a client key").to_string();
     assert!(w.published(&address));
@@ -173,19 +255,39 @@ pub fn debian_packages_install_serve_amnesia_and_leave_nothing(w: &World) {
     // Removed: every service is disabled first (unpublished, rules gone, its
     // units stopped), the daemon stops, the files go; the state stays.
     let removed = host.sys.sh("apt-get remove -y tails-server-gui tails-server 2>&1");
-    assert!(removed.contains("web is disabled"), "the package disabled web before going:\n{removed}");
+    assert!(
+        removed.contains("web is disabled"),
+        "the package disabled web before going:\n{removed}"
+    );
     assert!(!w.published(&address), "web's onion service is gone");
-    assert_eq!(host.sys.sh("systemctl is-active lighttpd.service tails-serverd.service || true").split_whitespace().collect::<Vec<_>>(), ["inactive", "inactive"]);
-    assert!(host.sys.sh("test -d /var/lib/tails-server && echo kept").contains("kept"), "remove keeps the state for a reinstall");
+    assert_eq!(
+        host.sys
+            .sh("systemctl is-active lighttpd.service tails-serverd.service || true")
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["inactive", "inactive"]
+    );
+    assert!(
+        host.sys.sh("test -d /var/lib/tails-server && echo kept").contains("kept"),
+        "remove keeps the state for a reinstall"
+    );
     // Purged: the state and the configuration go too.
     host.sys.sh("apt-get purge -y tails-server-gui tails-server 2>&1");
     let test_rule = "/etc/polkit-1/rules.d/50-tails-server-test.rules";
-    let left: Vec<String> = traces(&host).into_iter().filter(|t| !before.contains(t) && t != test_rule).collect();
+    let left: Vec<String> =
+        traces(&host).into_iter().filter(|t| !before.contains(t) && t != test_rule).collect();
     // What stays, on purpose: the configuration file of a package that
     // enable installed (lighttpd's), as Tails Server wrote it. The package
     // is Debian's and stays installed; Debian's own configuration would have
     // it listen on every interface at its next start, ours on 127.0.0.1.
-    let (kept, left): (Vec<String>, Vec<String>) = left.into_iter().partition(|t| t.strip_prefix("written: ").is_some_and(|path| host.sys.run("dpkg", &["-S", path]).status.success()));
+    let (kept, left): (Vec<String>, Vec<String>) = left.into_iter().partition(|t| {
+        t.strip_prefix("written: ")
+            .is_some_and(|path| host.sys.run("dpkg", &["-S", path]).status.success())
+    });
     assert!(left.is_empty(), "left behind after purge:\n{}", left.join("\n"));
-    assert_eq!(kept, ["written: /etc/lighttpd/lighttpd.conf"], "only lighttpd's configuration stays, as written");
+    assert_eq!(
+        kept,
+        ["written: /etc/lighttpd/lighttpd.conf"],
+        "only lighttpd's configuration stays, as written"
+    );
 }

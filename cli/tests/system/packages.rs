@@ -16,14 +16,22 @@ const DEBS: &str = "/var/cache/tails-server-tests/trixie-debs";
 pub fn kept_deb(package: &str) -> std::path::PathBuf {
     std::fs::read_dir(DEBS)
         .ok()
-        .and_then(|d| d.flatten().map(|e| e.path()).find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&format!("{package}_")))))
+        .and_then(|d| {
+            d.flatten().map(|e| e.path()).find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{package}_")))
+            })
+        })
         .unwrap_or_else(|| panic!("no {package} .deb in {DEBS}: run scripts/setup"))
 }
 
 pub fn packages_are_installed_with_apt_after_waiting_for_the_lock(w: &World) {
     let deb = kept_deb("lighttpd");
     let name = deb.file_name().unwrap().to_string_lossy().into_owned();
-    let files = vec![(deb.clone(), format!("/var/cache/apt/archives/{name}")), (fixtures::TAILS6_WIKI.into(), "/root/tails6-wiki.wasm".into())];
+    let files = vec![
+        (deb.clone(), format!("/var/cache/apt/archives/{name}")),
+        (fixtures::TAILS6_WIKI.into(), "/root/tails6-wiki.wasm".into()),
+    ];
     let host = w.host(Boot { files, ..Boot::default() });
     // MediaWiki (of the catalog) depends on a web server: it goes too.
     host.sys.sh("dpkg --remove mediawiki lighttpd >/dev/null");
@@ -50,7 +58,11 @@ pub fn packages_are_installed_with_apt_after_waiting_for_the_lock(w: &World) {
 
     let out = host.ok(&["web", "enable"]);
     holder.wait().unwrap();
-    assert!(out.contains("Waiting for the package manager: process") && out.contains("(python3) holds the dpkg lock"), "{out}");
+    assert!(
+        out.contains("Waiting for the package manager: process")
+            && out.contains("(python3) holds the dpkg lock"),
+        "{out}"
+    );
     assert!(out.contains("previous dpkg run was interrupted; finishing it first"), "{out}");
     assert!(out.contains("✓ packages: installed: lighttpd"), "{out}");
     let info = host.info("web");
@@ -59,9 +71,14 @@ pub fn packages_are_installed_with_apt_after_waiting_for_the_lock(w: &World) {
     assert!(http_get(8080).starts_with("HTTP/1."), "the freshly installed lighttpd answers");
     // Its package did not start it with its default configuration: only the
     // host did, once configured (policy-rc.d, held while apt runs).
-    let journal = host.sys.sh(&format!("journalctl -u lighttpd.service --no-pager --since @{removed_at}"));
+    let journal =
+        host.sys.sh(&format!("journalctl -u lighttpd.service --no-pager --since @{removed_at}"));
     assert_eq!(journal.matches("Started lighttpd").count(), 1, "{journal}");
-    assert_eq!(host.sys.sh("test -e /usr/sbin/policy-rc.d; echo $?").trim(), "1", "policy-rc.d is gone once apt is done");
+    assert_eq!(
+        host.sys.sh("test -e /usr/sbin/policy-rc.d; echo $?").trim(),
+        "1",
+        "policy-rc.d is gone once apt is done"
+    );
     let audit = host.sys.read("/var/lib/tails-server/audit.log");
     assert!(audit.contains("install-packages") && audit.contains("lighttpd"), "{audit}");
     host.ok(&["web", "disable"]);
@@ -70,12 +87,23 @@ pub fn packages_are_installed_with_apt_after_waiting_for_the_lock(w: &World) {
     // 12's php8.2-cgi): refused at enable, naming it and the release, with
     // nothing changed.
     host.ok(&["plugin", "add", "/root/tails6-wiki.wasm", "--yes"]);
-    let system = || host.sys.sh("ls /etc/systemd/system /run/systemd/system; nft list ruleset; dpkg-query -W -f '${Package}\\n'");
+    let system = || {
+        host.sys.sh("ls /etc/systemd/system /run/systemd/system; nft list ruleset; dpkg-query -W -f '${Package}\\n'")
+    };
     let before = system();
     let refused = host.fails(&["wiki", "enable"]);
-    assert!(refused.contains("apt knows no package named exactly `php8.2-cgi` on Debian GNU/Linux 13 (trixie)"), "{refused}");
+    assert!(
+        refused.contains(
+            "apt knows no package named exactly `php8.2-cgi` on Debian GNU/Linux 13 (trixie)"
+        ),
+        "{refused}"
+    );
     let info = host.info("wiki");
-    assert_eq!((info["enabled"].as_bool(), info["running"].as_bool()), (Some(false), Some(false)), "{info}");
+    assert_eq!(
+        (info["enabled"].as_bool(), info["running"].as_bool()),
+        (Some(false), Some(false)),
+        "{info}"
+    );
     assert!(!w.published(info["address"].as_str().unwrap()), "no onion service");
     assert_eq!(system(), before, "no unit, rule or package changed");
 }

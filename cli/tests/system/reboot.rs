@@ -79,31 +79,58 @@ pub fn persistence_and_autostart_across_reboots(w: &World) {
         a.ok(&["mumble", "enable"]);
         a.ok(&["web", "enable"]);
         let info = a.info("mumble");
-        let connection: serde_json::Value = serde_json::from_str(&a.ok(&["mumble", "connection-info", "--json"])).unwrap();
+        let connection: serde_json::Value =
+            serde_json::from_str(&a.ok(&["mumble", "connection-info", "--json"])).unwrap();
         // What is kept is a feature Tails' Persistent Storage settings show.
         assert_eq!(std::fs::read_to_string(&conf).unwrap(), format!("{tails_own}{FEATURE}\n"));
-        assert_eq!(std::fs::metadata(&conf).unwrap().permissions().mode() & 0o777, 0o600, "tps checks the mode");
+        assert_eq!(
+            std::fs::metadata(&conf).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "tps checks the mode"
+        );
         assert_eq!(std::fs::read_to_string(kept.join("format")).unwrap(), "1\n");
         let software = std::fs::read_to_string(&list).unwrap();
         assert_eq!(software, "# the user's own\nvim\nmumble-server\nlighttpd\n");
         let state = kept.join("services/mumble/state.json");
-        assert_eq!(std::fs::metadata(&state).unwrap().permissions().mode() & 0o777, 0o600, "keys are stored 0600");
+        assert_eq!(
+            std::fs::metadata(&state).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "keys are stored 0600"
+        );
         assert!(kept.join("files/mumble/etc/mumble/mumble-server.ini").exists());
         // The persistent folder is mounted from Persistent Storage: murmur's
         // database and anything written there later are kept at once, with
         // no tails-server command in between (a power cut loses nothing).
-        assert!(a.sys.sh("findmnt -n -o TARGET /var/lib/mumble-server").contains("/var/lib/mumble-server"));
+        assert!(a
+            .sys
+            .sh("findmnt -n -o TARGET /var/lib/mumble-server")
+            .contains("/var/lib/mumble-server"));
         assert!(kept.join("files/mumble/var/lib/mumble-server/mumble-server.sqlite").exists());
         a.sys.sh("echo written-while-running > /var/lib/mumble-server/marker");
-        assert_eq!(std::fs::read_to_string(kept.join("files/mumble/var/lib/mumble-server/marker")).unwrap(), "written-while-running\n");
+        assert_eq!(
+            std::fs::read_to_string(kept.join("files/mumble/var/lib/mumble-server/marker"))
+                .unwrap(),
+            "written-while-running\n"
+        );
         // A unit the host writes, with a user of its own: its data folder is
         // systemd's /var/lib/private/NAME, mounted from Persistent Storage.
         a.ok(&["starts", "enable"]);
         let starts = path_when_up(8095, "/starts");
         assert_eq!(starts.matches("start as ").count(), 1, "{starts}");
-        assert!(a.sys.sh("findmnt -n -o TARGET /var/lib/private/tails-server-starts").contains("/var/lib/private/tails-server-starts"));
-        assert_eq!(a.sys.sh("readlink /var/lib/tails-server-starts").trim(), "private/tails-server-starts", "systemd's link");
-        (info["address"].as_str().unwrap().to_string(), connection["clients"][0]["private-key"].clone(), info["clients"].clone())
+        assert!(a
+            .sys
+            .sh("findmnt -n -o TARGET /var/lib/private/tails-server-starts")
+            .contains("/var/lib/private/tails-server-starts"));
+        assert_eq!(
+            a.sys.sh("readlink /var/lib/tails-server-starts").trim(),
+            "private/tails-server-starts",
+            "systemd's link"
+        );
+        (
+            info["address"].as_str().unwrap().to_string(),
+            connection["clients"][0]["private-key"].clone(),
+            info["clients"].clone(),
+        )
     }; // power cut: the host and its RAM are gone
 
     {
@@ -113,19 +140,29 @@ pub fn persistence_and_autostart_across_reboots(w: &World) {
         assert_eq!(mumble["address"], address.as_str(), "same onion address");
         assert_eq!(mumble["clients"], clients);
         assert_eq!(mumble["options"]["server-password"], "kept across reboots");
-        let connection: serde_json::Value = serde_json::from_str(&b.ok(&["mumble", "connection-info", "--json"])).unwrap();
+        let connection: serde_json::Value =
+            serde_json::from_str(&b.ok(&["mumble", "connection-info", "--json"])).unwrap();
         assert_eq!(connection["clients"][0]["private-key"], key, "same client key");
         assert_eq!(b.sys.active_state("mumble-server.service"), "active");
-        assert!(b.sys.read("/etc/mumble/mumble-server.ini").contains("serverpassword=\"kept across reboots\""));
+        assert!(b
+            .sys
+            .read("/etc/mumble/mumble-server.ini")
+            .contains("serverpassword=\"kept across reboots\""));
         assert!(mumble_answers(64738));
         assert!(w.published(&address));
-        assert_eq!(b.sys.read("/var/lib/mumble-server/marker"), "written-while-running\n", "mounted again at boot");
+        assert_eq!(
+            b.sys.read("/var/lib/mumble-server/marker"),
+            "written-while-running\n",
+            "mounted again at boot"
+        );
         // The starts of the first boot are there, and this boot's user (a new
         // dynamic user, chowned to by systemd) could add its own.
         assert_eq!(b.sys.active_state("tails-server-starts.service"), "active");
         let starts = path_when_up(8095, "/starts");
         assert_eq!(starts.matches("start as ").count(), 2, "{starts}");
-        let lines = std::fs::read_to_string(kept.join("files/starts/var/lib/tails-server-starts/starts")).unwrap();
+        let lines =
+            std::fs::read_to_string(kept.join("files/starts/var/lib/tails-server-starts/starts"))
+                .unwrap();
         assert_eq!(lines.lines().count(), 2, "kept in Persistent Storage: {lines}");
         b.ok(&["starts", "disable"]);
         b.ok(&["plugin", "remove", "starts"]);
@@ -133,15 +170,25 @@ pub fn persistence_and_autostart_across_reboots(w: &World) {
 
         let web = b.info("web");
         assert_eq!(web["enabled"], false, "autostart off: restored but not enabled");
-        assert_eq!(b.sys.active_state("lighttpd.service"), "inactive", "its package's unit does not run on its own");
+        assert_eq!(
+            b.sys.active_state("lighttpd.service"),
+            "inactive",
+            "its package's unit does not run on its own"
+        );
 
         // Turning persistence off asks first; no answer is a no.
         let refused = b.ts(&["web", "set-option", "persistence", "false"]);
-        assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("nothing was deleted"));
+        assert!(
+            !refused.status.success()
+                && String::from_utf8_lossy(&refused.stderr).contains("nothing was deleted")
+        );
         assert!(kept.join("services/web/state.json").exists());
         b.ok(&["web", "set-option", "persistence", "false", "--yes"]);
         assert!(!kept.join("services/web").exists() && !kept.join("plugins/web").exists());
-        assert_eq!(std::fs::read_to_string(&list).unwrap(), "# the user's own\nvim\nmumble-server\n");
+        assert_eq!(
+            std::fs::read_to_string(&list).unwrap(),
+            "# the user's own\nvim\nmumble-server\n"
+        );
     }
 
     // The person turns the feature off in Tails' settings (its line goes):
@@ -149,26 +196,49 @@ pub fn persistence_and_autostart_across_reboots(w: &World) {
     // do, and deletes nothing.
     std::fs::write(&conf, tails_own).unwrap();
     let (c, state) = boot_until_autostart_ends(w, storage.path(), false);
-    assert_eq!(state, "failed", "autostart says the feature is missing:\n{}", autostart_journal(&c));
+    assert_eq!(
+        state,
+        "failed",
+        "autostart says the feature is missing:\n{}",
+        autostart_journal(&c)
+    );
     let said = autostart_journal(&c);
     assert!(said.contains("Tails Server's Persistent Storage feature is off"), "{said}");
-    assert!(said.contains("(mumble)") && said.contains("Nothing was deleted") && said.contains("tails-server autostart --feature-on"), "{said}");
+    assert!(
+        said.contains("(mumble)")
+            && said.contains("Nothing was deleted")
+            && said.contains("tails-server autostart --feature-on"),
+        "{said}"
+    );
     assert!(!c.ok(&["list"]).contains("mumble"), "nothing was brought back");
     assert_eq!(c.sys.active_state("mumble-server.service"), "inactive");
-    assert!(kept.join("services/mumble/state.json").exists() && kept.join("files/mumble").exists(), "nothing was deleted");
+    assert!(
+        kept.join("services/mumble/state.json").exists() && kept.join("files/mumble").exists(),
+        "nothing was deleted"
+    );
     // As the message says: the feature comes back, and so does the service.
     c.ok(&["autostart", "--feature-on"]);
     assert_eq!(std::fs::read_to_string(&conf).unwrap(), format!("{tails_own}{FEATURE}\n"));
     assert_eq!(c.sys.active_state("mumble-server.service"), "active");
     let services = c.ok(&["list"]);
-    assert!(services.contains("mumble") && !services.contains("web"), "only what was kept came back:\n{services}");
+    assert!(
+        services.contains("mumble") && !services.contains("web"),
+        "only what was kept came back:\n{services}"
+    );
     assert_eq!(c.info("mumble")["address"], address.as_str());
     c.ok(&["mumble", "disable"]);
     // Persistence off: the folder is unmounted and its data copied back into
     // place (RAM, on Tails), then deleted from Persistent Storage.
     c.ok(&["mumble", "set-option", "persistence", "false", "--yes"]);
-    assert!(!c.sys.run("findmnt", &["/var/lib/mumble-server"]).status.success(), "no longer mounted");
+    assert!(
+        !c.sys.run("findmnt", &["/var/lib/mumble-server"]).status.success(),
+        "no longer mounted"
+    );
     assert_eq!(c.sys.read("/var/lib/mumble-server/marker"), "written-while-running\n");
     assert!(!kept.join("files/mumble").exists() && !kept.join("services/mumble").exists());
-    assert_eq!(std::fs::read_to_string(&conf).unwrap(), tails_own, "nothing kept: the feature is gone, Tails' lines stay");
+    assert_eq!(
+        std::fs::read_to_string(&conf).unwrap(),
+        tails_own,
+        "nothing kept: the feature is gone, Tails' lines stay"
+    );
 }

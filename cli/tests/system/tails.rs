@@ -24,8 +24,14 @@ fn ts(host: &TailsHost, args: &[&str]) -> std::process::Output {
 
 fn ok(host: &TailsHost, args: &[&str]) -> String {
     let out = ts(host, args);
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "tails-server {} failed in the Tails host:\n{text}\nonion-grater:\n{}", args.join(" "), onion_grater_log(host));
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "tails-server {} failed in the Tails host:\n{text}\nonion-grater:\n{}",
+        args.join(" "),
+        onion_grater_log(host)
+    );
     text
 }
 
@@ -39,9 +45,15 @@ fn reached(w: &World, address: &str, key: Option<&str>) -> Fetch {
 }
 
 pub fn tails_tor_onion_grater_and_ferm(w: &World) {
-    let host = TailsHost::boot(&w.tor, Path::new(BIN), &format!("tstails{}", std::process::id()), vec![]);
+    let host =
+        TailsHost::boot(&w.tor, Path::new(BIN), &format!("tstails{}", std::process::id()), vec![]);
     // tor runs as Tails configures it.
-    for (option, value) in [("Sandbox", "1"), ("AvoidDiskWrites", "1"), ("ControlPort", "127.0.0.1:9052"), ("DisableNetwork", "0")] {
+    for (option, value) in [
+        ("Sandbox", "1"),
+        ("AvoidDiskWrites", "1"),
+        ("ControlPort", "127.0.0.1:9052"),
+        ("DisableNetwork", "0"),
+    ] {
         let said = host.tor_control(&format!("GETCONF {option}"));
         assert!(said.contains(&format!("250 {option}={value}")), "tor's {option}: {said}");
     }
@@ -49,25 +61,42 @@ pub fn tails_tor_onion_grater_and_ferm(w: &World) {
     assert!(socks.contains("127.0.0.1:9050"), "{socks}");
     // Tails' ferm policy is loaded (legacy iptables, which ferm prefers).
     let rules = host.sys.sh("iptables-legacy-save -t filter");
-    assert!(rules.contains(":OUTPUT DROP") && rules.contains(":INPUT DROP"), "Tails' policy: {rules}");
-    assert!(rules.contains("--dport 951") && rules.contains("--uid-owner 0"), "onion-grater's port for root: {rules}");
+    assert!(
+        rules.contains(":OUTPUT DROP") && rules.contains(":INPUT DROP"),
+        "Tails' policy: {rules}"
+    );
+    assert!(
+        rules.contains("--dport 951") && rules.contains("--uid-owner 0"),
+        "onion-grater's port for root: {rules}"
+    );
     // amnesia may not reach tor's control port (log_reject), as on Tails.
     let amnesia_9052 = host.control_as("amnesia", "/usr/bin/python3", 9052, &["GETINFO version"]);
-    assert!(amnesia_9052.contains("Connection refused") || amnesia_9052.contains("Errno"), "amnesia reached 9052: {amnesia_9052}");
+    assert!(
+        amnesia_9052.contains("Connection refused") || amnesia_9052.contains("Errno"),
+        "amnesia reached 9052: {amnesia_9052}"
+    );
 
     // Tails Server, as root, at its installed path: through 951, which it
     // prefers on Tails.
     host.sys.sh(&format!("mkdir -p /srv/site && echo '{PAGE}' > /srv/site/index.html"));
     ok(&host, &["plugin", "add", "web", "--yes"]);
     ok(&host, &["web", "set-option", "folder", "/srv/site"]);
-    let tor: serde_json::Value = serde_json::from_str(&ok(&host, &["tor", "status", "--json"])).unwrap();
+    let tor: serde_json::Value =
+        serde_json::from_str(&ok(&host, &["tor", "status", "--json"])).unwrap();
     assert_eq!(tor["control"], "127.0.0.1:951", "on Tails, onion-grater first: {tor}");
     assert_eq!(tor["bootstrapped"], true, "{tor}");
     ok(&host, &["web", "enable"]);
     let log = onion_grater_log(&host);
-    assert!(log.contains("/usr/bin/tails-server (pid:") && log.contains("filter: tails-server"), "onion-grater matched our profile:\n{log}");
-    assert!(!log.contains("filter: None") && !log.contains("command filtered"), "nothing of ours was filtered:\n{log}");
-    let info: serde_json::Value = serde_json::from_str(&ok(&host, &["web", "connection-info", "--json"])).unwrap();
+    assert!(
+        log.contains("/usr/bin/tails-server (pid:") && log.contains("filter: tails-server"),
+        "onion-grater matched our profile:\n{log}"
+    );
+    assert!(
+        !log.contains("filter: None") && !log.contains("command filtered"),
+        "nothing of ours was filtered:\n{log}"
+    );
+    let info: serde_json::Value =
+        serde_json::from_str(&ok(&host, &["web", "connection-info", "--json"])).unwrap();
     let address = info["address"].as_str().unwrap().to_string();
     let alice = info["clients"][0]["private-key"].as_str().unwrap().to_string();
     assert!(host.published(&address), "Tails' tor holds web's onion");
@@ -78,13 +107,15 @@ pub fn tails_tor_onion_grater_and_ferm(w: &World) {
 
     // A client added and removed (the service published again each time).
     ok(&host, &["web", "client", "add", "bob"]);
-    let clients: serde_json::Value = serde_json::from_str(&ok(&host, &["web", "client", "list", "--json"])).unwrap();
+    let clients: serde_json::Value =
+        serde_json::from_str(&ok(&host, &["web", "client", "list", "--json"])).unwrap();
     assert_eq!(clients.as_array().map(Vec::len), Some(2), "{clients}");
     ok(&host, &["web", "client", "remove", "bob"]);
     assert!(host.published(&address));
     // A new address: the old one is gone from Tails' tor.
     ok(&host, &["web", "rotate-address", "--yes"]);
-    let rotated: serde_json::Value = serde_json::from_str(&ok(&host, &["web", "connection-info", "--json"])).unwrap();
+    let rotated: serde_json::Value =
+        serde_json::from_str(&ok(&host, &["web", "connection-info", "--json"])).unwrap();
     let new_address = rotated["address"].as_str().unwrap().to_string();
     assert_ne!(new_address, address);
     assert!(host.published(&new_address) && !host.published(&address), "rotated through 951");
@@ -93,7 +124,10 @@ pub fn tails_tor_onion_grater_and_ferm(w: &World) {
     // while it is on.
     assert!(!host.lan_reaches(8080), "Tails' policy keeps the LAN out");
     ok(&host, &["web", "set-option", "allow-lan", "true"]);
-    assert!(host.lan_reaches(8080), "allow-lan lets the LAN reach web's port through Tails' firewall");
+    assert!(
+        host.lan_reaches(8080),
+        "allow-lan lets the LAN reach web's port through Tails' firewall"
+    );
     assert!(!host.lan_reaches(8098) && !host.lan_reaches(22), "nothing else");
     ok(&host, &["web", "set-option", "allow-lan", "false"]);
     assert!(!host.lan_reaches(8080));
@@ -101,10 +135,14 @@ pub fn tails_tor_onion_grater_and_ferm(w: &World) {
     ok(&host, &["web", "disable"]);
     assert!(!host.published(&new_address), "disabled through 951");
     let rules = host.sys.sh("iptables-legacy-save -t filter");
-    assert!(!rules.contains("TAILS-SERVER") && rules.contains(":OUTPUT DROP"), "our rules gone, Tails' policy left: {rules}");
+    assert!(
+        !rules.contains("TAILS-SERVER") && rules.contains(":OUTPUT DROP"),
+        "our rules gone, Tails' policy left: {rules}"
+    );
 
     // The same commands from another program are filtered by onion-grater.
-    let other_program = host.control_as("root", "/usr/bin/python3", 951, &["GETINFO onions/detached"]);
+    let other_program =
+        host.control_as("root", "/usr/bin/python3", 951, &["GETINFO onions/detached"]);
     assert!(other_program.contains("510 Command filtered"), "python3 as root: {other_program}");
     // What Tails Server never sends is refused even from its own path: a
     // stand-in program at /usr/bin/tails-server (Python, copied there)
@@ -112,16 +150,41 @@ pub fn tails_tor_onion_grater_and_ferm(w: &World) {
     host.sys.sh("cp /usr/bin/python3 /usr/bin/tails-server");
     let key = tails_server_core::tor::keys::OnionKey::generate();
     let allowed = tails_server_core::tor::control::commands::add_onion(&key, 80, 8080, &[]);
-    let said = host.control_as("root", "/usr/bin/tails-server", 951, &["SETCONF DisableNetwork=1", "GETINFO address", "ADD_ONION NEW:ED25519-V3 Port=80,127.0.0.1:8080", "SIGNAL NEWNYM", &allowed]);
-    assert_eq!(said.matches("510 Command filtered").count(), 4, "every command outside the profile is filtered:\n{said}");
-    assert!(said.contains("250-ServiceID=") && said.contains(&key.address().trim_end_matches(".onion").to_string()), "the profile's own shape goes through:\n{said}");
-    assert!(host.tor_control("GETCONF DisableNetwork").contains("DisableNetwork=0"), "tor's network was not disabled");
+    let said = host.control_as(
+        "root",
+        "/usr/bin/tails-server",
+        951,
+        &[
+            "SETCONF DisableNetwork=1",
+            "GETINFO address",
+            "ADD_ONION NEW:ED25519-V3 Port=80,127.0.0.1:8080",
+            "SIGNAL NEWNYM",
+            &allowed,
+        ],
+    );
+    assert_eq!(
+        said.matches("510 Command filtered").count(),
+        4,
+        "every command outside the profile is filtered:\n{said}"
+    );
+    assert!(
+        said.contains("250-ServiceID=")
+            && said.contains(&key.address().trim_end_matches(".onion").to_string()),
+        "the profile's own shape goes through:\n{said}"
+    );
+    assert!(
+        host.tor_control("GETCONF DisableNetwork").contains("DisableNetwork=0"),
+        "tor's network was not disabled"
+    );
     // The same program as another user: no filter matches (the profile is root's).
-    let as_amnesia = host.control_as("amnesia", "/usr/bin/tails-server", 951, &["GETINFO onions/detached"]);
+    let as_amnesia =
+        host.control_as("amnesia", "/usr/bin/tails-server", 951, &["GETINFO onions/detached"]);
     assert!(as_amnesia.contains("510 Command filtered"), "amnesia: {as_amnesia}");
     let log = onion_grater_log(&host);
     assert!(
-        log.lines().any(|l| l.contains("user: amnesia") && l.contains("filter: None") && l.contains("command filtered: GETINFO onions/detached")),
+        log.lines().any(|l| l.contains("user: amnesia")
+            && l.contains("filter: None")
+            && l.contains("command filtered: GETINFO onions/detached")),
         "onion-grater matched no filter for amnesia:\n{log}"
     );
 }

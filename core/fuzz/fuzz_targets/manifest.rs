@@ -11,11 +11,14 @@ use std::collections::BTreeSet;
 
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use tails_server_core::broker::caps::{reserved_port, validate_declared_path, validate_package_name, NpmSpec};
+use tails_server_core::broker::caps::{
+    reserved_port, validate_declared_path, validate_package_name, NpmSpec,
+};
 use tails_server_core::manifest::{self, MAX_OPTIONS};
 use tails_server_core::options::{all_specs, fits, valid_name};
 use tails_server_core::runtime::bindings::tails::server::types::{
-    Capabilities, IntegerRange, OptionKind, OptionSpec, OptionValue, PortRequest, Protocol, ServiceInfo, ServiceUnit, UnitSpec,
+    Capabilities, IntegerRange, OptionKind, OptionSpec, OptionValue, PortRequest, Protocol,
+    ServiceInfo, ServiceUnit, UnitSpec,
 };
 use tails_server_core::{consent, state, units};
 
@@ -28,16 +31,51 @@ fn text(u: &mut Unstructured, choices: &[&str]) -> Result<String> {
     })
 }
 
-fn list<T>(u: &mut Unstructured, max: usize, mut item: impl FnMut(&mut Unstructured) -> Result<T>) -> Result<Vec<T>> {
+fn list<T>(
+    u: &mut Unstructured,
+    max: usize,
+    mut item: impl FnMut(&mut Unstructured) -> Result<T>,
+) -> Result<Vec<T>> {
     let n = u.int_in_range(0..=max)?;
     (0..n).map(|_| item(u)).collect()
 }
 
 const PLACES: &[&str] = &[
-    "/etc/", "/var/lib/", "/var/run/", "/run/", "/usr/", "/usr/bin/", "/opt/", "/opt/tails-server/", "/srv/", "/home/amnesia/", "/lib/",
-    "/bin/", "/var/www/", "/var/log/", "/var/cache/", "/var/lib/private/", "/etc/systemd/", "/etc/cron.d/", "/var/lib/tails-server/",
+    "/etc/",
+    "/var/lib/",
+    "/var/run/",
+    "/run/",
+    "/usr/",
+    "/usr/bin/",
+    "/opt/",
+    "/opt/tails-server/",
+    "/srv/",
+    "/home/amnesia/",
+    "/lib/",
+    "/bin/",
+    "/var/www/",
+    "/var/log/",
+    "/var/cache/",
+    "/var/lib/private/",
+    "/etc/systemd/",
+    "/etc/cron.d/",
+    "/var/lib/tails-server/",
 ];
-const COMPONENTS: &[&str] = &["x", "svc", "..", ".", "", "systemd", "system", "cron.d", "tails-server", "private", "tor", "ssh", "sudoers.d"];
+const COMPONENTS: &[&str] = &[
+    "x",
+    "svc",
+    "..",
+    ".",
+    "",
+    "systemd",
+    "system",
+    "cron.d",
+    "tails-server",
+    "private",
+    "tor",
+    "ssh",
+    "sudoers.d",
+];
 
 fn path(u: &mut Unstructured) -> Result<String> {
     let mut p = u.choose(PLACES)?.to_string();
@@ -55,7 +93,9 @@ fn path(u: &mut Unstructured) -> Result<String> {
 
 fn port(u: &mut Unstructured) -> Result<u16> {
     Ok(match u.int_in_range(0..=2)? {
-        0 => *u.choose(&[0u16, 22, 80, 1023, 1024, 5353, 8080, 9040, 9050, 9051, 9150, 64738, 65535])?,
+        0 => *u.choose(&[
+            0u16, 22, 80, 1023, 1024, 5353, 8080, 9040, 9050, 9051, 9150, 64738, 65535,
+        ])?,
         _ => u.arbitrary()?,
     })
 }
@@ -84,7 +124,10 @@ fn option(u: &mut Unstructured) -> Result<OptionSpec> {
         _ => OptionKind::Choice(list(u, 4, |u| text(u, &["a", "b"]))?),
     };
     Ok(OptionSpec {
-        name: text(u, &["folder", "password", "x", "target-port", "allow-lan", "onion-address", "-x", "A"])?,
+        name: text(
+            u,
+            &["folder", "password", "x", "target-port", "allow-lan", "onion-address", "-x", "A"],
+        )?,
         name_in_gui: text(u, &["Folder"])?,
         description: text(u, &["what it does", "\u{1b}[2J"])?,
         group: text(u, &["", "Network"])?,
@@ -95,15 +138,53 @@ fn option(u: &mut Unstructured) -> Result<OptionSpec> {
     })
 }
 
-const WORDS: &[&str] = &["{listen-address}", "{target-port}", "{onion-address}", "{password}", "{x}", "{{", "}}", "{", "%h", "$HOME", "--port"];
+const WORDS: &[&str] = &[
+    "{listen-address}",
+    "{target-port}",
+    "{onion-address}",
+    "{password}",
+    "{x}",
+    "{{",
+    "}}",
+    "{",
+    "%h",
+    "$HOME",
+    "--port",
+];
 
 fn unit(u: &mut Unstructured) -> Result<ServiceUnit> {
     if u.arbitrary()? {
-        return Ok(ServiceUnit::Packaged(text(u, &["lighttpd.service", "tor@default.service", "ssh.service", "tails-server-x.service", "x@y.service"])?));
+        return Ok(ServiceUnit::Packaged(text(
+            u,
+            &[
+                "lighttpd.service",
+                "tor@default.service",
+                "ssh.service",
+                "tails-server-x.service",
+                "x@y.service",
+            ],
+        )?));
     }
-    let program = |u: &mut Unstructured| text(u, &["/usr/bin/node", "/usr/bin/python3", "/etc/x/run", "/opt/tails-server/svc/node_modules/x", "bin/sh"]);
+    let program = |u: &mut Unstructured| {
+        text(
+            u,
+            &[
+                "/usr/bin/node",
+                "/usr/bin/python3",
+                "/etc/x/run",
+                "/opt/tails-server/svc/node_modules/x",
+                "bin/sh",
+            ],
+        )
+    };
     // Mostly the form a data folder must have, so that the rest is reached.
-    let data_folders = list(u, 3, |u| if u.int_in_range(0..=3)? > 0 { Ok(format!("/var/lib/{}/", text(u, COMPONENTS)?)) } else { path(u) })?;
+    let data_folders = list(u, 3, |u| {
+        if u.int_in_range(0..=3)? > 0 {
+            Ok(format!("/var/lib/{}/", text(u, COMPONENTS)?))
+        } else {
+            path(u)
+        }
+    })?;
     let working_folder = match u.int_in_range(0..=3)? {
         0 => Some(path(u)?),
         1 if !data_folders.is_empty() => Some(u.choose(&data_folders)?.clone()),
@@ -112,9 +193,15 @@ fn unit(u: &mut Unstructured) -> Result<ServiceUnit> {
     Ok(ServiceUnit::HostWritten(UnitSpec {
         program: program(u)?,
         arguments: list(u, 6, |u| text(u, WORDS))?,
-        environment: list(u, 3, |u| Ok((text(u, &["HOME", "NODE_ENV", "lower", "LD_PRELOAD"])?, text(u, WORDS)?)))?,
+        environment: list(u, 3, |u| {
+            Ok((text(u, &["HOME", "NODE_ENV", "lower", "LD_PRELOAD"])?, text(u, WORDS)?))
+        })?,
         working_folder,
-        user: if u.arbitrary()? { Some(text(u, &["prosody", "root", "debian-tor", "amnesia", "systemd-x"])?) } else { None },
+        user: if u.arbitrary()? {
+            Some(text(u, &["prosody", "root", "debian-tor", "amnesia", "systemd-x"])?)
+        } else {
+            None
+        },
         data_folders,
         setup_commands: list(u, 2, |u| {
             let mut command = vec![program(u)?];
@@ -127,7 +214,11 @@ fn unit(u: &mut Unstructured) -> Result<ServiceUnit> {
 
 fn description(u: &mut Unstructured) -> Result<ServiceInfo> {
     let ports = list(u, 4, |u| {
-        Ok(PortRequest { port: port(u)?, protocol: if u.arbitrary()? { Protocol::Tcp } else { Protocol::Udp }, purpose: text(u, &["web"])? })
+        Ok(PortRequest {
+            port: port(u)?,
+            protocol: if u.arbitrary()? { Protocol::Tcp } else { Protocol::Udp },
+            purpose: text(u, &["web"])?,
+        })
     })?;
     let target = match ports.first() {
         Some(p) if u.arbitrary()? => p.port,
@@ -142,7 +233,9 @@ fn description(u: &mut Unstructured) -> Result<ServiceInfo> {
     }
     let persistent_paths = list(u, 3, |u| match u.int_in_range(0..=2)? {
         0 if !declared.is_empty() => Ok(u.choose(&declared)?.clone()),
-        1 if !declared.is_empty() => Ok(format!("{}{}", u.choose(&declared)?, text(u, COMPONENTS)?)),
+        1 if !declared.is_empty() => {
+            Ok(format!("{}{}", u.choose(&declared)?, text(u, COMPONENTS)?))
+        }
         _ => path(u),
     })?;
     Ok(ServiceInfo {
@@ -159,8 +252,12 @@ fn description(u: &mut Unstructured) -> Result<ServiceInfo> {
         persistent_paths,
         options: list(u, 4, option)?,
         capabilities: Capabilities {
-            packages: list(u, 3, |u| text(u, &["lighttpd", "tor", "tor-", "lib.*", "nodejs", "openssh-server", "a+"]))?,
-            npm_packages: list(u, 2, |u| text(u, &["x@1.0.0", "@s/x@1.0.0", "x@^1", "x@latest", "x@1.0.0-rc.1", "file:x"]))?,
+            packages: list(u, 3, |u| {
+                text(u, &["lighttpd", "tor", "tor-", "lib.*", "nodejs", "openssh-server", "a+"])
+            })?,
+            npm_packages: list(u, 2, |u| {
+                text(u, &["x@1.0.0", "@s/x@1.0.0", "x@^1", "x@latest", "x@1.0.0-rc.1", "file:x"])
+            })?,
             config_paths,
             ports,
         },
@@ -201,7 +298,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(reserved_port(port.port).is_none(), "{}", port.port);
     }
     assert!(
-        caps.ports.iter().any(|p| p.port == info.default_target_port && p.protocol == Protocol::Tcp),
+        caps.ports
+            .iter()
+            .any(|p| p.port == info.default_target_port && p.protocol == Protocol::Tcp),
         "the target port is a declared TCP port"
     );
     for persistent in &info.persistent_paths {
@@ -209,29 +308,49 @@ fuzz_target!(|data: &[u8]| {
             ServiceUnit::HostWritten(spec) => spec.data_folders.iter(),
             ServiceUnit::Packaged(_) => [].iter(),
         });
-        assert!(declared.clone().any(|d| manifest::covers_persistent(d, persistent)), "{persistent:?} is kept but not declared");
+        assert!(
+            declared.clone().any(|d| manifest::covers_persistent(d, persistent)),
+            "{persistent:?} is kept but not declared"
+        );
     }
     match &info.unit {
         ServiceUnit::Packaged(name) => assert!(units::check_packaged_name(name).is_ok()),
         ServiceUnit::HostWritten(spec) => {
             // The unit file renders, and a secret never reaches it.
             let values = specs.iter().map(|s| (s.name.clone(), "v".to_string())).chain(
-                ["listen-address", "target-port", "onion-address"].map(|n| (n.to_string(), "v".to_string())),
+                ["listen-address", "target-port", "onion-address"]
+                    .map(|n| (n.to_string(), "v".to_string())),
             );
             let rendered = units::render(&info.name, spec, &values.collect(), false);
             if let Ok(unit) = rendered {
                 assert!(unit.contains("NoNewPrivileges=yes") && unit.contains("IPAddressDeny=any"));
                 // A user it names, a login account of its own (contract 0.4),
                 // or a dynamic one: never root.
-                let login = format!("User={}\n", tails_server_core::system::accounts::login_of(&info.name));
-                assert!(spec.user.is_some() || (spec.login_shell && unit.contains(&login)) || unit.contains("DynamicUser=yes"));
+                let login =
+                    format!("User={}\n", tails_server_core::system::accounts::login_of(&info.name));
+                assert!(
+                    spec.user.is_some()
+                        || (spec.login_shell && unit.contains(&login))
+                        || unit.contains("DynamicUser=yes")
+                );
                 assert!(!unit.contains("User=root\n"));
             }
-            let secrets: Vec<&str> = specs.iter().filter(|s| tails_server_core::options::is_secret(s)).map(|s| s.name.as_str()).collect();
-            let words = spec.arguments.iter().chain(spec.setup_commands.iter().flatten()).chain(spec.environment.iter().map(|(_, v)| v));
+            let secrets: Vec<&str> = specs
+                .iter()
+                .filter(|s| tails_server_core::options::is_secret(s))
+                .map(|s| s.name.as_str())
+                .collect();
+            let words = spec
+                .arguments
+                .iter()
+                .chain(spec.setup_commands.iter().flatten())
+                .chain(spec.environment.iter().map(|(_, v)| v));
             for word in words {
                 let _ = units::expand(word, &|name| {
-                    assert!(!secrets.contains(&name), "the secret {name} is a placeholder in the unit");
+                    assert!(
+                        !secrets.contains(&name),
+                        "the secret {name} is a placeholder in the unit"
+                    );
                     Ok(String::new())
                 });
             }

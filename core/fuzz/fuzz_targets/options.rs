@@ -7,7 +7,9 @@
 use libfuzzer_sys::fuzz_target;
 use tails_server_core::display;
 use tails_server_core::options::{fits, parse, to_text};
-use tails_server_core::runtime::bindings::tails::server::types::{IntegerRange, OptionKind, OptionSpec, OptionValue};
+use tails_server_core::runtime::bindings::tails::server::types::{
+    IntegerRange, OptionKind, OptionSpec, OptionValue,
+};
 use tails_server_core::units::expand;
 
 fn spec(kind: OptionKind) -> OptionSpec {
@@ -71,6 +73,9 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(expanded.as_deref(), Ok(text.as_str()));
     }
     if let Ok(out) = expanded {
-        assert!(out.len() <= text.len() + 24 * text.matches('{').count(), "expansion grew beyond its placeholders");
+        assert!(
+            out.len() <= text.len() + 24 * text.matches('{').count(),
+            "expansion grew beyond its placeholders"
+        );
     }
 });

@@ -5,15 +5,44 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tails_server_core::broker::caps::{resolve_system_links, validate_declared_path, validate_package_name, NpmSpec, SysPath};
+use tails_server_core::broker::caps::{
+    resolve_system_links, validate_declared_path, validate_package_name, NpmSpec, SysPath,
+};
 use tails_server_core::units::check_packaged_name;
 
 /// Places a plugin must never be able to write, whatever the spelling.
 const NEVER: &[&str] = &[
-    "/etc/systemd", "/etc/cron.d", "/etc/cron.daily", "/etc/sudoers", "/etc/sudoers.d", "/etc/apt", "/etc/ld.so.conf",
-    "/etc/ld.so.conf.d", "/etc/profile.d", "/etc/pam.d", "/etc/polkit-1", "/etc/dbus-1", "/etc/tor", "/etc/onion-grater.d",
-    "/etc/ssh", "/etc/passwd", "/etc/shadow", "/etc/udev", "/var/lib/tails-server", "/usr", "/bin", "/sbin", "/lib", "/run",
-    "/home", "/root", "/boot", "/dev", "/proc", "/sys", "/tmp",
+    "/etc/systemd",
+    "/etc/cron.d",
+    "/etc/cron.daily",
+    "/etc/sudoers",
+    "/etc/sudoers.d",
+    "/etc/apt",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/profile.d",
+    "/etc/pam.d",
+    "/etc/polkit-1",
+    "/etc/dbus-1",
+    "/etc/tor",
+    "/etc/onion-grater.d",
+    "/etc/ssh",
+    "/etc/passwd",
+    "/etc/shadow",
+    "/etc/udev",
+    "/var/lib/tails-server",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/run",
+    "/home",
+    "/root",
+    "/boot",
+    "/dev",
+    "/proc",
+    "/sys",
+    "/tmp",
 ];
 
 fn inside(path: &str, place: &str) -> bool {
@@ -39,7 +68,10 @@ fuzz_target!(|data: &[u8]| {
             assert!(!inside(&resolved, place), "{text:?} was accepted but resolves into {place}");
             // A folder grant must not contain a forbidden place either.
             if text.ends_with('/') {
-                assert!(!inside(place, &resolved), "folder {text:?} was accepted but contains {place}");
+                assert!(
+                    !inside(place, &resolved),
+                    "folder {text:?} was accepted but contains {place}"
+                );
             }
         }
     }
@@ -48,24 +80,41 @@ fuzz_target!(|data: &[u8]| {
         let b = text.as_bytes();
         assert!((2..=100).contains(&b.len()));
         assert!(b[0].is_ascii_lowercase() || b[0].is_ascii_digit());
-        assert!(b[b.len() - 1].is_ascii_lowercase() || b[b.len() - 1].is_ascii_digit(), "apt reads a trailing + or - as an action: {text:?}");
-        assert!(b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"+-.".contains(c)));
+        assert!(
+            b[b.len() - 1].is_ascii_lowercase() || b[b.len() - 1].is_ascii_digit(),
+            "apt reads a trailing + or - as an action: {text:?}"
+        );
+        assert!(b
+            .iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"+-.".contains(c)));
     }
 
     if let Ok(spec) = NpmSpec::parse(text) {
         // One exact version from the registry: no range, tag, URL or path.
         assert!(!spec.version.is_empty());
-        assert!(spec.version.chars().all(|c| c.is_ascii_alphanumeric() || ".-+".contains(c)), "{:?}", spec.version);
+        assert!(
+            spec.version.chars().all(|c| c.is_ascii_alphanumeric() || ".-+".contains(c)),
+            "{:?}",
+            spec.version
+        );
         assert!(spec.version.starts_with(|c: char| c.is_ascii_digit()));
         // The name becomes folders under node_modules: never a way out of it
         // (`a..b` is a valid npm name and a plain folder name).
         assert!(!spec.name.contains(':') && !spec.name.contains('\\'));
-        assert!(spec.name.split('/').all(|c| !c.is_empty() && c != "." && c != ".."), "{:?}", spec.name);
+        assert!(
+            spec.name.split('/').all(|c| !c.is_empty() && c != "." && c != ".."),
+            "{:?}",
+            spec.name
+        );
         assert!(spec.name.matches('/').count() <= usize::from(spec.name.starts_with('@')));
     }
 
     if check_packaged_name(text).is_ok() {
         assert!(text.ends_with(".service"));
-        assert!(!text.contains('/') && !text.contains("..") && !text.chars().any(|c| c.is_whitespace() || c.is_control()));
+        assert!(
+            !text.contains('/')
+                && !text.contains("..")
+                && !text.chars().any(|c| c.is_whitespace() || c.is_control())
+        );
     }
 });

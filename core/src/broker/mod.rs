@@ -82,8 +82,26 @@ pub struct Broker {
 }
 
 impl Broker {
-    pub fn new(plugin: &str, root: PathBuf, declared: BTreeSet<Capability>, granted: BTreeSet<Capability>, audit: AuditLog) -> Self {
-        Broker { plugin: plugin.into(), root, declared, granted, audit, pending: Vec::new(), ports: Vec::new(), audited: 0, unlogged: 0, max_audit_lines: MAX_AUDIT_LINES_PER_CALL, secret_readers: None }
+    pub fn new(
+        plugin: &str,
+        root: PathBuf,
+        declared: BTreeSet<Capability>,
+        granted: BTreeSet<Capability>,
+        audit: AuditLog,
+    ) -> Self {
+        Broker {
+            plugin: plugin.into(),
+            root,
+            declared,
+            granted,
+            audit,
+            pending: Vec::new(),
+            ports: Vec::new(),
+            audited: 0,
+            unlogged: 0,
+            max_audit_lines: MAX_AUDIT_LINES_PER_CALL,
+            secret_readers: None,
+        }
     }
 
     /// The group that may read the secret files this plugin writes: the one
@@ -98,7 +116,13 @@ impl Broker {
     /// few KB to be kept: four audit lines a call (each at most about 1 KB)
     /// and the count of the rest.
     pub fn deny_all(plugin: &str, audit: AuditLog) -> Self {
-        let mut broker = Self::new(plugin, PathBuf::from("/nonexistent"), BTreeSet::new(), BTreeSet::new(), audit);
+        let mut broker = Self::new(
+            plugin,
+            PathBuf::from("/nonexistent"),
+            BTreeSet::new(),
+            BTreeSet::new(),
+            audit,
+        );
         broker.max_audit_lines = MAX_AUDIT_LINES_BEFORE_CONSENT;
         broker
     }
@@ -119,7 +143,10 @@ impl Broker {
     /// The end of one plugin call: say how many requests were not logged.
     pub fn end_call(&mut self) {
         if self.unlogged > 0 {
-            let said = format!("{} more requests in this call were not logged (at most {} a call)", self.unlogged, self.max_audit_lines);
+            let said = format!(
+                "{} more requests in this call were not logged (at most {} a call)",
+                self.unlogged, self.max_audit_lines
+            );
             self.audit.record(&self.plugin, "unlogged", "", "summary", &said);
         }
         self.audited = 0;
@@ -136,7 +163,8 @@ impl Broker {
                 caps::validate_package_name(name).map_err(BrokerError::Invalid)?;
                 self.check(&Request::Package(name))?;
             }
-            let missing = packages::missing(&self.root, names).map_err(|e| BrokerError::Failed(format!("reading dpkg's status: {e}")))?;
+            let missing = packages::missing(&self.root, names)
+                .map_err(|e| BrokerError::Failed(format!("reading dpkg's status: {e}")))?;
             if missing.is_empty() {
                 Ok(())
             } else {
@@ -169,16 +197,24 @@ impl Broker {
     /// Check a write and stage it; nothing touches the disk until [`Broker::commit`],
     /// so a plugin that fails half-way through `configure` leaves no
     /// half-written configuration behind.
-    pub fn write_config(&mut self, path: &str, contents: &str, secret: bool) -> Result<(), BrokerError> {
+    pub fn write_config(
+        &mut self,
+        path: &str,
+        contents: &str,
+        secret: bool,
+    ) -> Result<(), BrokerError> {
         let result = (|| {
             let path = SysPath::parse(path)?;
             self.check(&Request::Path(&path))?;
             if contents.len() > MAX_CONFIG_BYTES {
-                return Err(BrokerError::Invalid(format!("config file is larger than {MAX_CONFIG_BYTES} bytes")));
+                return Err(BrokerError::Invalid(format!(
+                    "config file is larger than {MAX_CONFIG_BYTES} bytes"
+                )));
             }
             self.pending.retain(|w| w.path != path);
             let staged: usize = self.pending.iter().map(|w| w.contents.len()).sum();
-            if self.pending.len() >= MAX_STAGED_FILES || staged + contents.len() > MAX_STAGED_BYTES {
+            if self.pending.len() >= MAX_STAGED_FILES || staged + contents.len() > MAX_STAGED_BYTES
+            {
                 return Err(BrokerError::Invalid(format!(
                     "one configure may write at most {MAX_STAGED_FILES} files and {} MiB in all",
                     MAX_STAGED_BYTES >> 20
@@ -199,8 +235,13 @@ impl Broker {
             let result = (|| {
                 let (parent, name) = self.open_parent(&write.path, true)?;
                 let parent = parent.expect("created");
-                let mode = if write.secret { Mode::Secret { readers: self.secret_readers } } else { Mode::KeepOr(0o644) };
-                fsutil::write_atomic(&parent, name, write.contents.as_bytes(), mode).map_err(|e| failed(&write.path, e))
+                let mode = if write.secret {
+                    Mode::Secret { readers: self.secret_readers }
+                } else {
+                    Mode::KeepOr(0o644)
+                };
+                fsutil::write_atomic(&parent, name, write.contents.as_bytes(), mode)
+                    .map_err(|e| failed(&write.path, e))
             })();
             self.log("commit-config", write.path.as_str(), &result);
             result?;
@@ -216,9 +257,17 @@ impl Broker {
         if let Some(parent) = parent {
             match parent.symlink_metadata(name) {
                 Ok(meta) if meta.file_type().is_symlink() => {
-                    return Err(BrokerError::Denied(format!("{}: is a symbolic link; refusing to replace it", path.as_str())))
+                    return Err(BrokerError::Denied(format!(
+                        "{}: is a symbolic link; refusing to replace it",
+                        path.as_str()
+                    )))
                 }
-                Ok(meta) if !meta.is_file() => return Err(BrokerError::Invalid(format!("{}: exists and is not a regular file", path.as_str()))),
+                Ok(meta) if !meta.is_file() => {
+                    return Err(BrokerError::Invalid(format!(
+                        "{}: exists and is not a regular file",
+                        path.as_str()
+                    )))
+                }
                 _ => {}
             }
         }
@@ -234,9 +283,14 @@ impl Broker {
             }
             let (parent, name) = self.open_parent(&path, false)?;
             let Some(parent) = parent else { return Ok(None) };
-            let bytes = fsutil::read_nofollow(&parent, name, MAX_CONFIG_BYTES as u64).map_err(|e| failed(&path, e))?;
+            let bytes = fsutil::read_nofollow(&parent, name, MAX_CONFIG_BYTES as u64)
+                .map_err(|e| failed(&path, e))?;
             bytes
-                .map(|b| String::from_utf8(b).map_err(|_| BrokerError::Failed(format!("{} is not UTF-8 text", path.as_str()))))
+                .map(|b| {
+                    String::from_utf8(b).map_err(|_| {
+                        BrokerError::Failed(format!("{} is not UTF-8 text", path.as_str()))
+                    })
+                })
                 .transpose()
         })();
         self.log("read-config", path, &result);
@@ -254,11 +308,17 @@ impl Broker {
 
     /// Open the folder holding `path` under the root, never following a
     /// symbolic link on the way, and return it with the file name.
-    fn open_parent<'p>(&self, path: &'p SysPath, create: bool) -> Result<(Option<cap_std::fs::Dir>, &'p str), BrokerError> {
+    fn open_parent<'p>(
+        &self,
+        path: &'p SysPath,
+        create: bool,
+    ) -> Result<(Option<cap_std::fs::Dir>, &'p str), BrokerError> {
         let components: Vec<&str> = path.components().collect();
-        let (name, folders) = components.split_last().expect("a SysPath has at least one component");
+        let (name, folders) =
+            components.split_last().expect("a SysPath has at least one component");
         let root = fsutil::open_ambient(&self.root).map_err(|e| failed(path, e))?;
-        let parent = fsutil::descend_nofollow(&root, folders.iter().copied(), create).map_err(|e| failed(path, e))?;
+        let parent = fsutil::descend_nofollow(&root, folders.iter().copied(), create)
+            .map_err(|e| failed(path, e))?;
         Ok((parent, name))
     }
 }

@@ -9,13 +9,15 @@ use anyhow::{anyhow, bail, Result};
 pub const CONTRACT_VERSION: &str = "0.4.0";
 /// The versions it loads: its own, and older ones through a shim
 /// (`since_v0_3`, `since_v0_2`).
-pub const LOADED_VERSIONS: &[&str] = &[CONTRACT_VERSION, super::since_v0_3::VERSION, super::since_v0_2::VERSION];
+pub const LOADED_VERSIONS: &[&str] =
+    &[CONTRACT_VERSION, super::since_v0_3::VERSION, super::since_v0_2::VERSION];
 
 /// The interfaces of ours a plugin may import.
 const OUR_IMPORTS: &[&str] = &["types", "packages", "config", "network", "log"];
 /// WASI 0.2 packages provided with nothing in them: no preopened folder, no
 /// environment, no arguments (Rust's standard library imports these).
-const WASI_IMPORTS: &[&str] = &["wasi:cli/", "wasi:io/", "wasi:clocks/", "wasi:random/", "wasi:filesystem/"];
+const WASI_IMPORTS: &[&str] =
+    &["wasi:cli/", "wasi:io/", "wasi:clocks/", "wasi:random/", "wasi:filesystem/"];
 
 /// Refuse at a glance what is not a component at all.
 pub fn check_header(wasm: &[u8]) -> Result<()> {
@@ -43,12 +45,24 @@ pub fn check_names(wasm: &[u8]) -> Result<&'static str> {
             Payload::End(_) => depth = depth.saturating_sub(1),
             Payload::ComponentImportSection(section) if depth == 0 => {
                 for import in section {
-                    imports.push(import.map_err(|e| anyhow!("its imports cannot be read: {e}"))?.name.name.to_string());
+                    imports.push(
+                        import
+                            .map_err(|e| anyhow!("its imports cannot be read: {e}"))?
+                            .name
+                            .name
+                            .to_string(),
+                    );
                 }
             }
             Payload::ComponentExportSection(section) if depth == 0 => {
                 for export in section {
-                    exports.push(export.map_err(|e| anyhow!("its exports cannot be read: {e}"))?.name.name.to_string());
+                    exports.push(
+                        export
+                            .map_err(|e| anyhow!("its exports cannot be read: {e}"))?
+                            .name
+                            .name
+                            .to_string(),
+                    );
                 }
             }
             _ => {}
@@ -62,19 +76,27 @@ pub fn check_names(wasm: &[u8]) -> Result<&'static str> {
 }
 
 /// The contract version a compiled component exports, if one this host loads.
-pub fn version_of(component: &wasmtime::component::types::Component, engine: &wasmtime::Engine) -> Option<&'static str> {
-    let exports: Vec<String> = component.exports(engine).map(|(name, _)| name.to_string()).collect();
+pub fn version_of(
+    component: &wasmtime::component::types::Component,
+    engine: &wasmtime::Engine,
+) -> Option<&'static str> {
+    let exports: Vec<String> =
+        component.exports(engine).map(|(name, _)| name.to_string()).collect();
     check_exports(&exports).ok()
 }
 
 fn check_exports(exports: &[String]) -> Result<&'static str> {
-    if let Some(version) = LOADED_VERSIONS.iter().find(|v| exports.contains(&format!("tails:server/service@{v}"))) {
+    if let Some(version) =
+        LOADED_VERSIONS.iter().find(|v| exports.contains(&format!("tails:server/service@{v}")))
+    {
         return Ok(version);
     }
     let ours = format!("tails:server/service@{CONTRACT_VERSION}");
     Err(match exports.iter().find(|e| e.starts_with("tails:server/service")) {
         Some(other) => {
-            let version = crate::display::line(other.split_once('@').map(|(_, v)| v).unwrap_or("(unversioned)"));
+            let version = crate::display::line(
+                other.split_once('@').map(|(_, v)| v).unwrap_or("(unversioned)"),
+            );
             anyhow!(
                 "it is built for contract tails:server@{version}, but this Tails Server speaks tails:server@{CONTRACT_VERSION} \
                  (and loads {}); rebuild the plugin with tails-server-sdk {CONTRACT_VERSION}, or use a Tails Server that speaks {version}",
@@ -83,7 +105,11 @@ fn check_exports(exports: &[String]) -> Result<&'static str> {
         }
         None => anyhow!(
             "it does not export `{ours}`, so it is not a Tails Server plugin (it exports: {})",
-            if exports.is_empty() { "nothing".to_string() } else { crate::display::line(&exports.join(", ")) }
+            if exports.is_empty() {
+                "nothing".to_string()
+            } else {
+                crate::display::line(&exports.join(", "))
+            }
         ),
     })
 }
@@ -140,17 +166,28 @@ mod tests {
         assert_eq!(check_exports(&names(&["tails:server/service@0.4.0"])).unwrap(), "0.4.0");
         assert_eq!(check_exports(&names(&["tails:server/service@0.3.0"])).unwrap(), "0.3.0");
         assert_eq!(check_exports(&names(&["tails:server/service@0.2.0"])).unwrap(), "0.2.0");
-        let future = check_exports(&names(&["tails:server/service@0.9.0"])).unwrap_err().to_string();
-        assert!(future.contains("built for contract tails:server@0.9.0") && future.contains("loads 0.3.0, 0.2.0"), "{future}");
+        let future =
+            check_exports(&names(&["tails:server/service@0.9.0"])).unwrap_err().to_string();
+        assert!(
+            future.contains("built for contract tails:server@0.9.0")
+                && future.contains("loads 0.3.0, 0.2.0"),
+            "{future}"
+        );
         let none = check_exports(&names(&["wasi:cli/run@0.2.0"])).unwrap_err().to_string();
         assert!(none.contains("not a Tails Server plugin"), "{none}");
     }
 
     #[test]
     fn headers() {
-        assert!(check_header(b"\0asm\x01\0\0\0").unwrap_err().to_string().contains("core WebAssembly module"));
+        assert!(check_header(b"\0asm\x01\0\0\0")
+            .unwrap_err()
+            .to_string()
+            .contains("core WebAssembly module"));
         assert!(check_header(b"\0asm\x0d\0\x01\0").is_ok());
-        assert!(check_header(b"hello world").unwrap_err().to_string().contains("not a WebAssembly file"));
+        assert!(check_header(b"hello world")
+            .unwrap_err()
+            .to_string()
+            .contains("not a WebAssembly file"));
         assert!(check_header(b"").is_err());
     }
 }

@@ -123,12 +123,22 @@ pub struct MemoryLimiter {
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let ok = desired <= self.limit;
         self.refused |= !ok;
         Ok(ok)
     }
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }
@@ -170,8 +180,6 @@ pub fn error_message(e: &types::Error) -> &str {
     }
 }
 
-
-
 impl packages::Host for HostState {
     fn install(&mut self, names: Vec<String>) -> Result<(), types::Error> {
         self.timed(|b| b.install_packages(&names)).map_err(Into::into)
@@ -208,6 +216,10 @@ impl log::Host for HostState {
         self.log_lines += 1;
         let message: String = message.chars().take(MAX_LOG_MESSAGE).collect();
         // One line per message, whatever the plugin sent, nothing a terminal acts on.
-        crate::notice::say(crate::journal::Progress::Log { plugin: crate::display::line(&self.plugin), level: level.into(), text: crate::display::line(&message) });
+        crate::notice::say(crate::journal::Progress::Log {
+            plugin: crate::display::line(&self.plugin),
+            level: level.into(),
+            text: crate::display::line(&message),
+        });
     }
 }

@@ -68,7 +68,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { call_budget: Duration::from_secs(10), memory: 64 << 20, compile: Duration::from_secs(120) }
+        Limits {
+            call_budget: Duration::from_secs(10),
+            memory: 64 << 20,
+            compile: Duration::from_secs(120),
+        }
     }
 }
 
@@ -115,8 +119,14 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         bindings::TailsService::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
-        since_v0_3::bindings::TailsService::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
-        since_v0_2::bindings::TailsService::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        since_v0_3::bindings::TailsService::add_to_linker::<HostState, HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        )?;
+        since_v0_2::bindings::TailsService::add_to_linker::<HostState, HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        )?;
         start_epoch_ticker(&engine);
         Ok(Runtime { engine, linker, cache_dir, limits })
     }
@@ -144,8 +154,12 @@ impl Runtime {
             let _ = done.send(Component::from_binary(&engine, &wasm));
         });
         match result.recv_timeout(limit) {
-            Ok(compiled) => compiled.map_err(|e| anyhow!("it is not a valid WebAssembly component: {}", first_line(&e))),
-            Err(_) => bail!("compiling it took longer than {} s, so it was given up", limit.as_secs_f32()),
+            Ok(compiled) => compiled.map_err(|e| {
+                anyhow!("it is not a valid WebAssembly component: {}", first_line(&e))
+            }),
+            Err(_) => {
+                bail!("compiling it took longer than {} s, so it was given up", limit.as_secs_f32())
+            }
         }
     }
 
@@ -155,7 +169,8 @@ impl Runtime {
         if let Some(component) = self.cached(sha256) {
             return Ok(component);
         }
-        let wasm = std::fs::read(wasm_path).with_context(|| format!("reading {}", wasm_path.display()))?;
+        let wasm =
+            std::fs::read(wasm_path).with_context(|| format!("reading {}", wasm_path.display()))?;
         let actual = sha256_hex(&wasm);
         if actual != sha256 {
             bail!("{} has changed since it was added (sha256 {actual}, granted {sha256}); add it again", wasm_path.display());
@@ -204,17 +219,21 @@ impl Runtime {
     }
 
     pub fn store_in_cache(&self, component: &Component, sha256: &str) {
-        let stored = component
-            .serialize()
-            .map_err(anyhow::Error::from)
-            .and_then(|bytes| Ok(crate::fsutil::write_state_file(&self.cache_path(sha256), &bytes)?));
+        let stored = component.serialize().map_err(anyhow::Error::from).and_then(|bytes| {
+            Ok(crate::fsutil::write_state_file(&self.cache_path(sha256), &bytes)?)
+        });
         if let Err(e) = stored {
             crate::notice::warn(format!("could not cache the compiled plugin: {e:#}"));
         }
     }
 
     /// A fresh, sandboxed instance whose imports go through `broker`.
-    pub fn instantiate(&self, component: &Component, plugin: &str, broker: Broker) -> Result<Instance> {
+    pub fn instantiate(
+        &self,
+        component: &Component,
+        plugin: &str,
+        broker: Broker,
+    ) -> Result<Instance> {
         let state = HostState::new(plugin, broker, self.limits.call_budget, self.limits.memory);
         let clock = state.clock.clone();
         let mut store = Store::new(&self.engine, state);
@@ -230,20 +249,33 @@ impl Runtime {
         store.set_epoch_deadline(1);
         clock.start();
         let guest = match contract::version_of(&component.component_type(), &self.engine) {
-            Some(CONTRACT_VERSION) => {
-                with_deadline(&clock, bindings::TailsService::instantiate_async(&mut store, component, &self.linker)).map(Guest::Current)
-            }
+            Some(CONTRACT_VERSION) => with_deadline(
+                &clock,
+                bindings::TailsService::instantiate_async(&mut store, component, &self.linker),
+            )
+            .map(Guest::Current),
             Some(since_v0_3::VERSION) => with_deadline(
                 &clock,
-                since_v0_3::bindings::TailsService::instantiate_async(&mut store, component, &self.linker),
+                since_v0_3::bindings::TailsService::instantiate_async(
+                    &mut store,
+                    component,
+                    &self.linker,
+                ),
             )
             .map(Guest::V0_3),
             Some(since_v0_2::VERSION) => with_deadline(
                 &clock,
-                since_v0_2::bindings::TailsService::instantiate_async(&mut store, component, &self.linker),
+                since_v0_2::bindings::TailsService::instantiate_async(
+                    &mut store,
+                    component,
+                    &self.linker,
+                ),
             )
             .map(Guest::V0_2),
-            _ => bail!("plugin `{}` exports no contract this host loads", crate::display::line(plugin)),
+            _ => bail!(
+                "plugin `{}` exports no contract this host loads",
+                crate::display::line(plugin)
+            ),
         };
         let guest = guest.map_err(|e| explain(store.data(), plugin, "start", e))?;
         Ok(Instance { store, guest, plugin: plugin.into(), clock, broken: false })
@@ -255,9 +287,15 @@ impl Runtime {
 /// counting the time spent in the broker. The call runs on a thread of its own with a runtime
 /// of its own, so that it can be made from anywhere (even inside another
 /// tokio runtime).
-fn with_deadline<R: Send>(clock: &CallClock, call: impl Future<Output = wasmtime::Result<R>> + Send) -> wasmtime::Result<R> {
+fn with_deadline<R: Send>(
+    clock: &CallClock,
+    call: impl Future<Output = wasmtime::Result<R>> + Send,
+) -> wasmtime::Result<R> {
     let run = || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a tokio runtime for a plugin call");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a tokio runtime for a plugin call");
         rt.block_on(async {
             tokio::pin!(call);
             loop {
@@ -276,9 +314,11 @@ fn with_deadline<R: Send>(clock: &CallClock, call: impl Future<Output = wasmtime
     };
     // The call's thread tells the same front end as this one.
     let listener = crate::notice::current();
-    std::thread::scope(|scope| match scope.spawn(move || crate::notice::on_behalf(listener, run)).join() {
-        Ok(result) => result,
-        Err(panic) => std::panic::resume_unwind(panic),
+    std::thread::scope(|scope| {
+        match scope.spawn(move || crate::notice::on_behalf(listener, run)).join() {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
     })
 }
 
@@ -361,19 +401,30 @@ impl Instance {
             older: async { service.call_describe(store).await.map(shim::service_info) })
     }
 
-    pub fn validate_option(&mut self, name: &str, value: &types::OptionValue, onion_address: &str) -> Result<Result<(), types::Error>> {
+    pub fn validate_option(
+        &mut self,
+        name: &str,
+        value: &types::OptionValue,
+        onion_address: &str,
+    ) -> Result<Result<(), types::Error>> {
         call_export!(self, "validate-option", |service, store, shim|
             current: service.call_validate_option(store, name, value, onion_address),
             older: async { shim::validate_option(service, store, name, value, onion_address).await })
     }
 
-    pub fn configure(&mut self, options: &[types::OptionSetting]) -> Result<Result<(), types::Error>> {
+    pub fn configure(
+        &mut self,
+        options: &[types::OptionSetting],
+    ) -> Result<Result<(), types::Error>> {
         call_export!(self, "configure", |service, store, shim|
             current: service.call_configure(store, options),
             older: async { service.call_configure(store, &shim::settings(options)).await.map(shim::result) })
     }
 
-    pub fn connection_info(&mut self, request: &types::ConnectionRequest) -> Result<types::ConnectionText> {
+    pub fn connection_info(
+        &mut self,
+        request: &types::ConnectionRequest,
+    ) -> Result<types::ConnectionText> {
         call_export!(self, "connection-info", |service, store, shim|
             current: service.call_connection_info(store, request),
             older: async { service.call_connection_info(store, &shim::connection_request(request)).await.map(shim::connection_text) })
@@ -391,14 +442,32 @@ fn explain(state: &HostState, plugin: &str, what: &str, error: wasmtime::Error) 
         return anyhow!("plugin `{plugin}` ran longer than {:?} in `{what}` (computing or waiting) and was stopped", state.clock.budget);
     }
     if state.limiter.refused {
-        return anyhow!("plugin `{plugin}` tried to use more than {} MiB of memory in `{what}` and was stopped", state.limiter_limit_mib());
+        return anyhow!(
+            "plugin `{plugin}` tried to use more than {} MiB of memory in `{what}` and was stopped",
+            state.limiter_limit_mib()
+        );
     }
     let said = String::from_utf8_lossy(&state.stderr.contents()).trim().to_string();
-    let said: String = said.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().map(crate::display::line).collect::<Vec<_>>().join("\n  ");
-    let mut trap = error.downcast_ref::<wasmtime::Trap>().map(|t| t.to_string()).unwrap_or_else(|| crate::display::line(&first_line(&error)));
+    let said: String = said
+        .lines()
+        .rev()
+        .take(5)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .map(crate::display::line)
+        .collect::<Vec<_>>()
+        .join("\n  ");
+    let mut trap = error
+        .downcast_ref::<wasmtime::Trap>()
+        .map(|t| t.to_string())
+        .unwrap_or_else(|| crate::display::line(&first_line(&error)));
     // Where: the innermost function with a name (the plugin's own name
     // section: its words, shown escaped and cut short).
-    if let Some(name) = error.downcast_ref::<wasmtime::WasmBacktrace>().and_then(|b| b.frames().iter().find_map(|f| f.func_name())) {
+    if let Some(name) = error
+        .downcast_ref::<wasmtime::WasmBacktrace>()
+        .and_then(|b| b.frames().iter().find_map(|f| f.func_name()))
+    {
         let name: String = crate::display::line(name).chars().take(80).collect();
         trap = format!("{trap} (in {name})");
     }
@@ -439,7 +508,12 @@ mod tests {
         // The instance is still usable afterwards.
         assert_eq!(mumble.describe().unwrap().name, "mumble");
         let log = std::fs::read_to_string(tmp.path().join("audit.log")).unwrap();
-        assert!(log.contains("action=write-config target=\"/etc/mumble/mumble-server.ini\" outcome=denied"), "{log}");
+        assert!(
+            log.contains(
+                "action=write-config target=\"/etc/mumble/mumble-server.ini\" outcome=denied"
+            ),
+            "{log}"
+        );
     }
 
     #[test]
@@ -450,13 +524,20 @@ mod tests {
             address: "abc.onion".into(),
             virtual_port: 64738,
             clients: vec![],
-            options: vec![types::OptionSetting { name: "server-password".into(), value: types::OptionValue::Secret("pw".into()) }],
+            options: vec![types::OptionSetting {
+                name: "server-password".into(),
+                value: types::OptionValue::Secret("pw".into()),
+            }],
         };
         let text = instance(&rt, tmp.path(), fixtures::MUMBLE).connection_info(&request).unwrap();
         assert!(text.text.contains("mumble://abc.onion:64738/"), "{}", text.text);
         assert!(text.text.contains("Server password: pw"));
         let web = types::ConnectionRequest { virtual_port: 80, ..request };
-        assert!(instance(&rt, tmp.path(), fixtures::WEB).connection_info(&web).unwrap().text.contains("http://abc.onion/"));
+        assert!(instance(&rt, tmp.path(), fixtures::WEB)
+            .connection_info(&web)
+            .unwrap()
+            .text
+            .contains("http://abc.onion/"));
     }
 
     #[test]

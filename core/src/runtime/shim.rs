@@ -18,7 +18,12 @@ macro_rules! same_shapes {
         }
 
         impl old::config::Host for HostState {
-            fn write(&mut self, path: String, contents: String, secret: bool) -> Result<(), old::types::Error> {
+            fn write(
+                &mut self,
+                path: String,
+                contents: String,
+                secret: bool,
+            ) -> Result<(), old::types::Error> {
                 new::config::Host::write(self, path, contents, secret).map_err(Into::into)
             }
             fn read(&mut self, path: String) -> Result<Option<String>, old::types::Error> {
@@ -27,7 +32,11 @@ macro_rules! same_shapes {
         }
 
         impl old::network::Host for HostState {
-            fn open_port(&mut self, port: u16, protocol: old::types::Protocol) -> Result<(), old::types::Error> {
+            fn open_port(
+                &mut self,
+                port: u16,
+                protocol: old::types::Protocol,
+            ) -> Result<(), old::types::Error> {
                 new::network::Host::open_port(self, port, protocol.into()).map_err(Into::into)
             }
         }
@@ -118,7 +127,14 @@ macro_rules! same_shapes {
             o::ConnectionRequest {
                 address: r.address.clone(),
                 virtual_port: r.virtual_port,
-                clients: r.clients.iter().map(|c| o::ClientCredential { name: c.name.clone(), private_key: c.private_key.clone() }).collect(),
+                clients: r
+                    .clients
+                    .iter()
+                    .map(|c| o::ClientCredential {
+                        name: c.name.clone(),
+                        private_key: c.private_key.clone(),
+                    })
+                    .collect(),
                 options: settings(&r.options),
             }
         }
@@ -137,7 +153,9 @@ macro_rules! same_shapes {
                 o::OptionKind::Text => n::OptionKind::Text,
                 o::OptionKind::Secret => n::OptionKind::Secret,
                 o::OptionKind::Port => n::OptionKind::Port,
-                o::OptionKind::Integer(r) => n::OptionKind::Integer(n::IntegerRange { min: r.min, max: r.max }),
+                o::OptionKind::Integer(r) => {
+                    n::OptionKind::Integer(n::IntegerRange { min: r.min, max: r.max })
+                }
                 o::OptionKind::Choice(c) => n::OptionKind::Choice(c),
             };
             n::OptionSpec {
@@ -160,7 +178,11 @@ macro_rules! same_shapes {
                 ports: caps
                     .ports
                     .into_iter()
-                    .map(|p| n::PortRequest { port: p.port, protocol: p.protocol.into(), purpose: p.purpose })
+                    .map(|p| n::PortRequest {
+                        port: p.port,
+                        protocol: p.protocol.into(),
+                        purpose: p.purpose,
+                    })
                     .collect(),
             }
         }

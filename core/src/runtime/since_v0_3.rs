@@ -11,9 +11,9 @@ pub mod bindings {
     });
 }
 
-use bindings::tails::server as old;
 use super::bindings::tails::server as new;
 use super::HostState;
+use bindings::tails::server as old;
 
 /// The contract version this module loads.
 pub const VERSION: &str = "0.3.0";

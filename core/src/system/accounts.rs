@@ -28,7 +28,8 @@ fn fitted(prefix: &str, service: &str) -> String {
         return full;
     }
     // FNV-1a: stable across builds and machines.
-    let hash = service.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193));
+    let hash =
+        service.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193));
     let keep = 32 - prefix.len() - 10;
     format!("{prefix}-{}-{hash:08x}", &service[..keep])
 }
@@ -67,8 +68,20 @@ pub fn ensure_login(service: &str, home: &str) -> Result<(), String> {
         None => run(
             "useradd",
             Command::new("/usr/sbin/useradd")
-                .args(["--system", "--no-create-home", "--shell", "/bin/bash", "--home-dir", home, "--gid", &group_of(service)])
-                .args(["--comment", &format!("Tails Server login account of the service {service}")])
+                .args([
+                    "--system",
+                    "--no-create-home",
+                    "--shell",
+                    "/bin/bash",
+                    "--home-dir",
+                    home,
+                    "--gid",
+                    &group_of(service),
+                ])
+                .args([
+                    "--comment",
+                    &format!("Tails Server login account of the service {service}"),
+                ])
                 .arg(&login),
         ),
     }
@@ -109,7 +122,8 @@ fn home_of(name: &str) -> Option<String> {
     let name = std::ffi::CString::new(name).ok()?;
     // SAFETY: as in gid_of, with getpwnam.
     let user = unsafe { libc::getpwnam(name.as_ptr()) };
-    (!user.is_null()).then(|| unsafe { std::ffi::CStr::from_ptr((*user).pw_dir) }.to_string_lossy().into_owned())
+    (!user.is_null())
+        .then(|| unsafe { std::ffi::CStr::from_ptr((*user).pw_dir) }.to_string_lossy().into_owned())
 }
 
 #[cfg(test)]

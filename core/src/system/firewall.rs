@@ -52,7 +52,9 @@ impl Backend {
         match std::env::var("TAILS_SERVER_FIREWALL").as_deref() {
             Ok("nftables") => Ok(Backend::Nftables),
             Ok("iptables") => Ok(Backend::Iptables),
-            Ok(other) => bail!("TAILS_SERVER_FIREWALL={other:?}: expected `nftables` or `iptables`"),
+            Ok(other) => {
+                bail!("TAILS_SERVER_FIREWALL={other:?}: expected `nftables` or `iptables`")
+            }
             Err(_) if super::on_tails() => Ok(Backend::Iptables),
             Err(_) => Ok(Backend::Nftables),
         }
@@ -88,9 +90,13 @@ pub fn nft_ruleset(openings: &[Opening]) -> String {
         let comment = tag(&o.service);
         for (port, proto) in &o.ports {
             let verdict = if o.lan { "accept" } else { "drop" };
-            input += &format!("    iifname != \"lo\" {proto} dport {port} {verdict} comment \"{comment}\"\n");
+            input += &format!(
+                "    iifname != \"lo\" {proto} dport {port} {verdict} comment \"{comment}\"\n"
+            );
             if o.localhost {
-                output += &format!("    oifname \"lo\" {proto} dport {port} accept comment \"{comment}\"\n");
+                output += &format!(
+                    "    oifname \"lo\" {proto} dport {port} accept comment \"{comment}\"\n"
+                );
             } else {
                 // Only root (the host) and tor may reach it on this machine.
                 output += &format!("    oifname \"lo\" {proto} dport {port} meta skuid != {trusted} reject comment \"{comment}\"\n");
@@ -130,8 +136,13 @@ pub fn iptables_rules(openings: &[Opening], desktop_uid: Option<u32>) -> String 
 /// exists, as ferm chooses), so that our chains are beside Tails' policy.
 fn xtables(tool: &str) -> String {
     let legacy = tool.replacen("iptables", "iptables-legacy", 1);
-    let found = ["/usr/sbin", "/sbin"].iter().any(|dir| std::path::Path::new(dir).join(&legacy).exists());
-    if found { legacy } else { tool.to_string() }
+    let found =
+        ["/usr/sbin", "/sbin"].iter().any(|dir| std::path::Path::new(dir).join(&legacy).exists());
+    if found {
+        legacy
+    } else {
+        tool.to_string()
+    }
 }
 
 fn apply_iptables(openings: &[Opening]) -> Result<()> {
@@ -140,7 +151,12 @@ fn apply_iptables(openings: &[Opening]) -> Result<()> {
     if openings.is_empty() {
         for (chain, ours) in jumps {
             let jump = ["-j", ours, "-m", "comment", "--comment", TAG];
-            while Command::new(&iptables).args(["-w", "-C", chain]).args(jump).output().is_ok_and(|o| o.status.success()) {
+            while Command::new(&iptables)
+                .args(["-w", "-C", chain])
+                .args(jump)
+                .output()
+                .is_ok_and(|o| o.status.success())
+            {
                 run(&iptables, &[&["-w", "-D", chain][..], &jump[..]].concat())?;
             }
             // The chain may not exist: that is the clean state already.
@@ -156,7 +172,10 @@ fn apply_iptables(openings: &[Opening]) -> Result<()> {
             .output()
             .is_ok_and(|o| o.status.success());
         if !present {
-            rules = rules.replace("COMMIT\n", &format!("-I {chain} 1 -j {ours} -m comment --comment {TAG}\nCOMMIT\n"));
+            rules = rules.replace(
+                "COMMIT\n",
+                &format!("-I {chain} 1 -j {ours} -m comment --comment {TAG}\nCOMMIT\n"),
+            );
         }
     }
     run_stdin(&restore, &["-w", "--noflush"], &rules)
@@ -172,7 +191,10 @@ pub fn other_dropping_tables() -> Vec<String> {
     for line in text.lines().map(str::trim) {
         if let Some(rest) = line.strip_prefix("table ") {
             table = rest.trim_end_matches(" {").to_string();
-        } else if line.contains("hook input") && line.contains("policy drop") && !table.ends_with(NFT_TABLE) {
+        } else if line.contains("hook input")
+            && line.contains("policy drop")
+            && !table.ends_with(NFT_TABLE)
+        {
             found.push(table.clone());
         }
     }
@@ -188,9 +210,16 @@ fn uid_of(user: &str) -> Option<u32> {
 }
 
 fn run(program: &str, args: &[&str]) -> Result<()> {
-    let out = Command::new(program).args(args).output().with_context(|| format!("cannot run {program}"))?;
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .with_context(|| format!("cannot run {program}"))?;
     if !out.status.success() {
-        bail!("{program} {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "{program} {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }
@@ -206,7 +235,10 @@ fn run_stdin(program: &str, args: &[&str], input: &str) -> Result<()> {
     child.stdin.take().expect("piped").write_all(input.as_bytes())?;
     let out = child.wait_with_output()?;
     if !out.status.success() {
-        bail!("{program} refused the firewall rules: {}", String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "{program} refused the firewall rules: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }
@@ -224,10 +256,16 @@ mod tests {
         let empty = nft_ruleset(&[]);
         assert_eq!(empty, "table inet tails_server\ndelete table inet tails_server\n");
         let lan = nft_ruleset(&[web(true, true)]);
-        assert!(lan.contains("iifname != \"lo\" tcp dport 8080 accept comment \"tails-server:web\""), "{lan}");
+        assert!(
+            lan.contains("iifname != \"lo\" tcp dport 8080 accept comment \"tails-server:web\""),
+            "{lan}"
+        );
         assert!(lan.contains("oifname \"lo\" tcp dport 8080 accept"), "{lan}");
         let closed = nft_ruleset(&[web(false, false)]);
-        assert!(closed.contains("iifname != \"lo\" tcp dport 8080 drop comment \"tails-server:web\""), "{closed}");
+        assert!(
+            closed.contains("iifname != \"lo\" tcp dport 8080 drop comment \"tails-server:web\""),
+            "{closed}"
+        );
         assert!(closed.contains("meta skuid != { 0"), "{closed}");
         // Every rule line carries the tag.
         for line in closed.lines().filter(|l| l.contains("dport")) {
@@ -237,11 +275,21 @@ mod tests {
 
     #[test]
     fn iptables_rules_open_only_what_is_allowed() {
-        let mumble = Opening { service: "mumble".into(), ports: vec![(64738, Proto::Udp)], lan: false, localhost: true };
+        let mumble = Opening {
+            service: "mumble".into(),
+            ports: vec![(64738, Proto::Udp)],
+            lan: false,
+            localhost: true,
+        };
         let rules = iptables_rules(&[web(true, false), mumble.clone()], Some(1000));
         assert!(rules.contains("-A TAILS-SERVER-IN ! -i lo -p tcp --dport 8080 -m comment --comment \"tails-server:web\" -j ACCEPT"), "{rules}");
         assert!(!rules.contains("-A TAILS-SERVER-OUT -o lo -p tcp --dport 8080"), "{rules}");
-        assert!(rules.contains("-A TAILS-SERVER-OUT -o lo -p udp --dport 64738 -m owner --uid-owner 1000"), "{rules}");
+        assert!(
+            rules.contains(
+                "-A TAILS-SERVER-OUT -o lo -p udp --dport 64738 -m owner --uid-owner 1000"
+            ),
+            "{rules}"
+        );
         assert!(!rules.contains("-A TAILS-SERVER-IN ! -i lo -p udp --dport 64738"), "{rules}");
         // No desktop user: no localhost rule.
         assert!(!iptables_rules(&[mumble], None).contains("TAILS-SERVER-OUT -o lo"));

@@ -18,14 +18,17 @@ pub fn is_bound(source: &Path, target: &Path) -> bool {
 }
 
 fn c_path(path: &Path) -> io::Result<CString> {
-    CString::new(path.as_os_str().as_bytes()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a path with a NUL byte"))
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a path with a NUL byte"))
 }
 
 /// Bind-mount the folder `source` on the folder `target`.
 pub fn bind(source: &Path, target: &Path) -> io::Result<()> {
     let (s, t) = (c_path(source)?, c_path(target)?);
     // SAFETY: both are valid NUL-terminated paths; no filesystem type or data.
-    os_result(unsafe { libc::mount(s.as_ptr(), t.as_ptr(), std::ptr::null(), libc::MS_BIND, std::ptr::null()) })
+    os_result(unsafe {
+        libc::mount(s.as_ptr(), t.as_ptr(), std::ptr::null(), libc::MS_BIND, std::ptr::null())
+    })
 }
 
 /// Take the mount off `target`. Detached lazily: a running service that still

@@ -55,8 +55,10 @@ fn installed_version(package: &Path) -> Option<String> {
 /// What the host writes as the folder's `package.json`: the granted packages
 /// and nothing else, so npm removes what an older build of the plugin wanted.
 fn manifest(service: &str, specs: &[NpmSpec]) -> String {
-    let dependencies: serde_json::Map<String, serde_json::Value> =
-        specs.iter().map(|s| (s.name.clone(), serde_json::Value::String(s.version.clone()))).collect();
+    let dependencies: serde_json::Map<String, serde_json::Value> = specs
+        .iter()
+        .map(|s| (s.name.clone(), serde_json::Value::String(s.version.clone())))
+        .collect();
     let json = serde_json::json!({
         "name": format!("tails-server-{service}"),
         "description": "npm packages of a Tails Server service; written by tails-server, do not edit",
@@ -71,7 +73,10 @@ fn manifest(service: &str, specs: &[NpmSpec]) -> String {
 /// (`/etc/npmrc`, `npm_config_*`) chooses the registry.
 pub fn install(root: &Path, service: &str, specs: &[String]) -> Result<(), String> {
     if root != Path::new("/") {
-        return Err(format!("installing npm packages under --root {} is not supported", root.display()));
+        return Err(format!(
+            "installing npm packages under --root {} is not supported",
+            root.display()
+        ));
     }
     let parsed = specs.iter().map(|s| NpmSpec::parse(s)).collect::<Result<Vec<_>, _>>()?;
     let Some(npm) = find_program("npm") else {
@@ -82,7 +87,13 @@ pub fn install(root: &Path, service: &str, specs: &[String]) -> Result<(), Strin
     let dir = folder(root, service);
     let prepared = std::fs::create_dir_all(&dir)
         .and_then(|()| std::fs::create_dir_all(CACHE))
-        .and_then(|()| fsutil::write_path_atomic(&dir.join("package.json"), manifest(service, &parsed).as_bytes(), Mode::KeepOr(0o644)));
+        .and_then(|()| {
+            fsutil::write_path_atomic(
+                &dir.join("package.json"),
+                manifest(service, &parsed).as_bytes(),
+                Mode::KeepOr(0o644),
+            )
+        });
     prepared.map_err(|e| format!("preparing {}: {e}", dir.display()))?;
 
     let torsocks = super::on_tails().then(|| find_program("torsocks")).flatten();
@@ -97,14 +108,25 @@ pub fn install(root: &Path, service: &str, specs: &[String]) -> Result<(), Strin
     cmd.arg("install")
         .arg("--prefix")
         .arg(&dir)
-        .args(["--ignore-scripts", "--omit=dev", "--no-audit", "--no-fund", "--no-update-notifier", "--loglevel=warn"])
+        .args([
+            "--ignore-scripts",
+            "--omit=dev",
+            "--no-audit",
+            "--no-fund",
+            "--no-update-notifier",
+            "--loglevel=warn",
+        ])
         .env("npm_config_cache", CACHE)
         .current_dir(&dir);
     packages::run(&mut cmd, &format!("npm install {}", specs.join(" ")))
         .map_err(|e| format!("{e}\n(npm fetches from the registry its configuration names: `npm config get registry`{})", if torsocks.is_some() { ", through Tor" } else { "" }))?;
     let still = missing(root, service, specs);
     if !still.is_empty() {
-        return Err(format!("npm finished but {} is still not installed in {}", still.join(", "), dir.display()));
+        return Err(format!(
+            "npm finished but {} is still not installed in {}",
+            still.join(", "),
+            dir.display()
+        ));
     }
     Ok(())
 }
@@ -120,7 +142,8 @@ pub fn remove(root: &Path, service: &str) -> std::io::Result<()> {
 /// A program on the PATH (or in the usual system folders when PATH is unset,
 /// as under systemd).
 fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    let path = std::env::var_os("PATH")
+        .unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
     std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file())
 }
 
@@ -130,11 +153,15 @@ mod tests {
 
     #[test]
     fn the_manifest_lists_exactly_the_granted_versions() {
-        let specs = [NpmSpec::parse("@scope/a@1.2.3").unwrap(), NpmSpec::parse("b@0.0.1-rc.1").unwrap()];
+        let specs =
+            [NpmSpec::parse("@scope/a@1.2.3").unwrap(), NpmSpec::parse("b@0.0.1-rc.1").unwrap()];
         let json: serde_json::Value = serde_json::from_str(&manifest("hello", &specs)).unwrap();
         assert_eq!(json["name"], "tails-server-hello");
         assert_eq!(json["private"], true);
-        assert_eq!(json["dependencies"], serde_json::json!({"@scope/a": "1.2.3", "b": "0.0.1-rc.1"}));
+        assert_eq!(
+            json["dependencies"],
+            serde_json::json!({"@scope/a": "1.2.3", "b": "0.0.1-rc.1"})
+        );
         assert!(json.get("scripts").is_none());
     }
 
@@ -143,8 +170,11 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let package = folder(root.path(), "hello").join("node_modules/@scope/a");
         std::fs::create_dir_all(&package).unwrap();
-        std::fs::write(package.join("package.json"), r#"{"name": "@scope/a", "version": "1.2.3"}"#).unwrap();
-        let wanted = |specs: &[&str]| missing(root.path(), "hello", &specs.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        std::fs::write(package.join("package.json"), r#"{"name": "@scope/a", "version": "1.2.3"}"#)
+            .unwrap();
+        let wanted = |specs: &[&str]| {
+            missing(root.path(), "hello", &specs.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        };
         assert!(wanted(&["@scope/a@1.2.3"]).is_empty());
         assert_eq!(wanted(&["@scope/a@1.2.4", "b@1.0.0"]), ["@scope/a@1.2.4", "b@1.0.0"]);
         assert_eq!(missing(root.path(), "other", &["@scope/a@1.2.3".into()]), ["@scope/a@1.2.3"]);

@@ -60,7 +60,10 @@ fn parse_status(status: &str) -> BTreeSet<String> {
 /// PREFIX` lists names by plain prefix, never as a pattern.
 fn known_exactly(names: &[String]) -> Result<(), String> {
     for name in names {
-        let out = Command::new("apt-cache").args(["pkgnames", "--", name]).output().map_err(|e| format!("running apt-cache: {e}"))?;
+        let out = Command::new("apt-cache")
+            .args(["pkgnames", "--", name])
+            .output()
+            .map_err(|e| format!("running apt-cache: {e}"))?;
         let listed = String::from_utf8_lossy(&out.stdout);
         if !listed.lines().any(|l| l == name) {
             return Err(format!(
@@ -75,7 +78,9 @@ fn known_exactly(names: &[String]) -> Result<(), String> {
 /// This system's release as a person names it ("Debian GNU/Linux 13
 /// (trixie)"), from os-release.
 pub fn release(root: &Path) -> String {
-    let text = std::fs::read_to_string(root.join("etc/os-release")).or_else(|_| std::fs::read_to_string(root.join("usr/lib/os-release"))).unwrap_or_default();
+    let text = std::fs::read_to_string(root.join("etc/os-release"))
+        .or_else(|_| std::fs::read_to_string(root.join("usr/lib/os-release")))
+        .unwrap_or_default();
     text.lines()
         .find_map(|l| l.strip_prefix("PRETTY_NAME="))
         .map(|v| v.trim_matches('"').to_string())
@@ -87,16 +92,26 @@ pub fn release(root: &Path) -> String {
 /// say.
 pub fn shipping_unit(root: &Path, packages: &[String], unit: &str) -> Option<String> {
     let stem = unit.strip_suffix(".service").unwrap_or(unit);
-    let wanted = [format!("/lib/systemd/system/{unit}"), format!("/usr/lib/systemd/system/{unit}"), format!("/etc/init.d/{stem}")];
+    let wanted = [
+        format!("/lib/systemd/system/{unit}"),
+        format!("/usr/lib/systemd/system/{unit}"),
+        format!("/etc/init.d/{stem}"),
+    ];
     let info = root.join("var/lib/dpkg/info");
     let entries: Vec<_> = std::fs::read_dir(&info).ok()?.flatten().collect();
-    packages.iter().find(|package| {
-        entries.iter().any(|entry| {
-            let file = entry.file_name().to_string_lossy().to_string();
-            let listed = file == format!("{package}.list") || (file.starts_with(&format!("{package}:")) && file.ends_with(".list"));
-            listed && std::fs::read_to_string(entry.path()).is_ok_and(|list| list.lines().any(|l| wanted.iter().any(|w| w == l)))
+    packages
+        .iter()
+        .find(|package| {
+            entries.iter().any(|entry| {
+                let file = entry.file_name().to_string_lossy().to_string();
+                let listed = file == format!("{package}.list")
+                    || (file.starts_with(&format!("{package}:")) && file.ends_with(".list"));
+                listed
+                    && std::fs::read_to_string(entry.path())
+                        .is_ok_and(|list| list.lines().any(|l| wanted.iter().any(|w| w == l)))
+            })
         })
-    }).cloned()
+        .cloned()
 }
 
 /// Install `names` with apt, non-interactively: no recommends, existing
@@ -105,7 +120,11 @@ pub fn shipping_unit(root: &Path, packages: &[String], unit: &str) -> Option<Str
 /// stdout is a terminal.
 pub fn install(root: &Path, names: &[String]) -> Result<(), String> {
     if root != Path::new("/") {
-        return Err(format!("installing packages under --root {} is not supported; install {} there yourself", root.display(), names.join(" ")));
+        return Err(format!(
+            "installing packages under --root {} is not supported; install {} there yourself",
+            root.display(),
+            names.join(" ")
+        ));
     }
     // Checked again right here, whatever checked them before: apt reads a
     // trailing `-` as "remove" and a name it does not know exactly as a
@@ -116,7 +135,11 @@ pub fn install(root: &Path, names: &[String]) -> Result<(), String> {
     known_exactly(names)?;
     wait_for_lock(Path::new(DPKG_FRONTEND_LOCK))?;
     if interrupted(root) {
-        crate::notice::say(crate::journal::Progress::Waiting { text: "A previous dpkg run was interrupted; finishing it first (dpkg --configure -a)...".into() });
+        crate::notice::say(crate::journal::Progress::Waiting {
+            text:
+                "A previous dpkg run was interrupted; finishing it first (dpkg --configure -a)..."
+                    .into(),
+        });
         run(Command::new("dpkg").args(["--configure", "-a"]), "dpkg --configure -a")?;
     }
     let wait = format!("DPkg::Lock::Timeout={}", LOCK_WAIT.as_secs());
@@ -154,7 +177,11 @@ impl NoDaemonStarts {
         if path.symlink_metadata().is_ok() {
             return NoDaemonStarts(false);
         }
-        let made = crate::fsutil::write_path_atomic(path, b"#!/bin/sh\n# Tails Server, while it installs packages: start no daemon.\nexit 101\n", crate::fsutil::Mode::KeepOr(0o755));
+        let made = crate::fsutil::write_path_atomic(
+            path,
+            b"#!/bin/sh\n# Tails Server, while it installs packages: start no daemon.\nexit 101\n",
+            crate::fsutil::Mode::KeepOr(0o755),
+        );
         if let Err(e) = &made {
             crate::notice::warn(format!("packages may start their daemons while being installed (writing {POLICY_RC_D}: {e})"));
         }
@@ -166,7 +193,9 @@ impl Drop for NoDaemonStarts {
     fn drop(&mut self) {
         if self.0 {
             if let Err(e) = std::fs::remove_file(POLICY_RC_D) {
-                crate::notice::warn(format!("remove {POLICY_RC_D} by hand, or no package will start its daemon: {e}"));
+                crate::notice::warn(format!(
+                    "remove {POLICY_RC_D} by hand, or no package will start its daemon: {e}"
+                ));
             }
         }
     }
@@ -198,17 +227,20 @@ fn run_until(cmd: &mut Command, what: &str, deadline: Duration) -> Result<(), St
     }
     let mut child = cmd.spawn().map_err(|e| format!("cannot run {what}: {e}"))?;
     // Read both pipes while waiting, so a chatty tool never blocks on a full pipe.
-    let readers: Vec<_> = [child.stdout.take().map(|o| Box::new(o) as Box<dyn Read + Send>), child.stderr.take().map(|e| Box::new(e) as _)]
-        .into_iter()
-        .flatten()
-        .map(|mut pipe| {
-            std::thread::spawn(move || {
-                let mut text = String::new();
-                let _ = pipe.read_to_string(&mut text);
-                text
-            })
+    let readers: Vec<_> = [
+        child.stdout.take().map(|o| Box::new(o) as Box<dyn Read + Send>),
+        child.stderr.take().map(|e| Box::new(e) as _),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|mut pipe| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
         })
-        .collect();
+    })
+    .collect();
     let started = Instant::now();
     let status = loop {
         match child.try_wait() {
@@ -270,11 +302,19 @@ fn head_and_tail(output: &str, head: usize, tail: usize) -> Vec<&str> {
 /// does not.
 fn wait_for_lock(lock: &Path) -> Result<(), String> {
     let Some(holder) = lock_holder(lock) else { return Ok(()) };
-    crate::notice::say(crate::journal::Progress::Waiting { text: format!("Waiting for the package manager: {holder} holds the dpkg lock (up to {} s)...", LOCK_WAIT.as_secs()) });
+    crate::notice::say(crate::journal::Progress::Waiting {
+        text: format!(
+            "Waiting for the package manager: {holder} holds the dpkg lock (up to {} s)...",
+            LOCK_WAIT.as_secs()
+        ),
+    });
     let deadline = std::time::Instant::now() + LOCK_WAIT;
     while let Some(holder) = lock_holder(lock) {
         if std::time::Instant::now() > deadline {
-            return Err(format!("{holder} still holds the dpkg lock after {} s; try again when it is done", LOCK_WAIT.as_secs()));
+            return Err(format!(
+                "{holder} still holds the dpkg lock after {} s; try again when it is done",
+                LOCK_WAIT.as_secs()
+            ));
         }
         std::thread::sleep(Duration::from_millis(500));
     }
@@ -285,7 +325,10 @@ fn wait_for_lock(lock: &Path) -> Result<(), String> {
 /// apt then refuses to run until `dpkg --configure -a`.
 fn interrupted(root: &Path) -> bool {
     std::fs::read_dir(root.join("var/lib/dpkg/updates"))
-        .map(|dir| dir.flatten().any(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit())))
+        .map(|dir| {
+            dir.flatten()
+                .any(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+        })
         .unwrap_or(false)
 }
 
@@ -318,7 +361,11 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         assert_eq!(release(root.path()), "this system");
         std::fs::create_dir_all(root.path().join("usr/lib")).unwrap();
-        std::fs::write(root.path().join("usr/lib/os-release"), "ID=debian\nPRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\n").unwrap();
+        std::fs::write(
+            root.path().join("usr/lib/os-release"),
+            "ID=debian\nPRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\n",
+        )
+        .unwrap();
         assert_eq!(release(root.path()), "Debian GNU/Linux 13 (trixie)");
         std::fs::create_dir_all(root.path().join("etc")).unwrap();
         std::fs::write(root.path().join("etc/os-release"), "PRETTY_NAME=\"Tails\"\n").unwrap();
@@ -333,7 +380,10 @@ mod tests {
                       Package: half\nStatus: install ok half-configured\nProvides: half-virtual\n\n\
                       Package: nodejs\nStatus: install ok installed\nProvides: nodejs-dev, npm (= 10.8.2), libnode:amd64\n";
         let got = parse_status(status);
-        assert_eq!(got.into_iter().collect::<Vec<_>>(), ["libnode", "lighttpd", "nodejs", "nodejs-dev", "npm", "tor"]);
+        assert_eq!(
+            got.into_iter().collect::<Vec<_>>(),
+            ["libnode", "lighttpd", "nodejs", "nodejs-dev", "npm", "tor"]
+        );
     }
 
     #[test]
@@ -359,7 +409,11 @@ mod tests {
             .spawn()
             .unwrap();
         let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
         let holder = lock_holder(&path);
         child.kill().unwrap();
         child.wait().unwrap();
@@ -369,7 +423,8 @@ mod tests {
     #[test]
     fn reads_the_real_dpkg_database() {
         // This machine is Debian: dpkg itself must be listed as installed.
-        let missing = missing(Path::new("/"), &["dpkg".into(), "no-such-package-xyz".into()]).unwrap();
+        let missing =
+            missing(Path::new("/"), &["dpkg".into(), "no-such-package-xyz".into()]).unwrap();
         assert_eq!(missing, ["no-such-package-xyz"]);
     }
 
@@ -380,11 +435,19 @@ mod tests {
         slow.args(["-c", "echo fetching; sleep 30"]);
         let said = run_until(&mut slow, "npm install x", Duration::from_millis(300)).unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(10), "stopped, not waited for");
-        assert!(said.contains("npm install x did not finish in 0 s and was stopped") && said.contains("fetching"), "{said}");
+        assert!(
+            said.contains("npm install x did not finish in 0 s and was stopped")
+                && said.contains("fetching"),
+            "{said}"
+        );
         let mut failing = Command::new("sh");
         failing.args(["-c", "echo E: no such package >&2; exit 100"]);
-        let said = run_until(&mut failing, "apt-get install x", Duration::from_secs(10)).unwrap_err();
-        assert!(said.contains("apt-get install x failed") && said.contains("E: no such package"), "{said}");
+        let said =
+            run_until(&mut failing, "apt-get install x", Duration::from_secs(10)).unwrap_err();
+        assert!(
+            said.contains("apt-get install x failed") && said.contains("E: no such package"),
+            "{said}"
+        );
         assert!(run_until(Command::new("true").arg("x"), "true", Duration::from_secs(10)).is_ok());
     }
 }
@@ -423,7 +486,12 @@ impl Dpkg {
     /// The packages whose file list names `path` exactly (a file, or a folder
     /// without its `/`).
     pub fn owners(&self, path: &str) -> Vec<String> {
-        let mut found: Vec<String> = self.lists.iter().filter(|(_, list)| list.lines().any(|l| l == path)).map(|(p, _)| p.clone()).collect();
+        let mut found: Vec<String> = self
+            .lists
+            .iter()
+            .filter(|(_, list)| list.lines().any(|l| l == path))
+            .map(|(p, _)| p.clone())
+            .collect();
         // One package's lists for several architectures name it once.
         found.sort();
         found.dedup();
@@ -442,20 +510,28 @@ impl Dpkg {
     /// them).
     pub fn roots_own(&self, package: &str) -> Option<String> {
         let paragraph = self.status.split("\n\n").find(|p| {
-            p.lines().any(|l| l.strip_prefix("Package: ").is_some_and(|name| name.trim() == package))
+            p.lines()
+                .any(|l| l.strip_prefix("Package: ").is_some_and(|name| name.trim() == package))
         })?;
         for line in paragraph.lines() {
             match line.trim() {
-                "Essential: yes" => return Some("dpkg marks it Essential: the system's own".into()),
-                "Priority: required" | "Priority: important" => return Some(format!("dpkg gives it {}: the system's own", line.trim())),
+                "Essential: yes" => {
+                    return Some("dpkg marks it Essential: the system's own".into())
+                }
+                "Priority: required" | "Priority: important" => {
+                    return Some(format!("dpkg gives it {}: the system's own", line.trim()))
+                }
                 _ => {}
             }
         }
         use std::os::unix::fs::PermissionsExt;
-        let list = self.lists.iter().find(|(p, _)| p == package).map(|(_, l)| l.as_str()).unwrap_or("");
+        let list =
+            self.lists.iter().find(|(p, _)| p == package).map(|(_, l)| l.as_str()).unwrap_or("");
         list.lines().find_map(|file| {
-            let meta = std::fs::symlink_metadata(self.root.join(file.trim_start_matches('/'))).ok()?;
-            (meta.is_file() && meta.permissions().mode() & 0o6000 != 0).then(|| format!("it ships the setuid or setgid program {file}"))
+            let meta =
+                std::fs::symlink_metadata(self.root.join(file.trim_start_matches('/'))).ok()?;
+            (meta.is_file() && meta.permissions().mode() & 0o6000 != 0)
+                .then(|| format!("it ships the setuid or setgid program {file}"))
         })
     }
 }

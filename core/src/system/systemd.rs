@@ -25,13 +25,26 @@ trait Manager {
     fn restart_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
     fn load_unit(&self, name: &str) -> zbus::Result<OwnedObjectPath>;
     fn get_unit_file_state(&self, file: &str) -> zbus::Result<String>;
-    fn disable_unit_files(&self, files: &[&str], runtime: bool) -> zbus::Result<Vec<(String, String, String)>>;
+    fn disable_unit_files(
+        &self,
+        files: &[&str],
+        runtime: bool,
+    ) -> zbus::Result<Vec<(String, String, String)>>;
     fn reload(&self) -> zbus::Result<()>;
     #[zbus(signal)]
-    fn job_removed(&self, id: u32, job: OwnedObjectPath, unit: String, result: String) -> zbus::Result<()>;
+    fn job_removed(
+        &self,
+        id: u32,
+        job: OwnedObjectPath,
+        unit: String,
+        result: String,
+    ) -> zbus::Result<()>;
 }
 
-#[zbus::proxy(interface = "org.freedesktop.systemd1.Unit", default_service = "org.freedesktop.systemd1")]
+#[zbus::proxy(
+    interface = "org.freedesktop.systemd1.Unit",
+    default_service = "org.freedesktop.systemd1"
+)]
 trait Unit {
     #[zbus(property)]
     fn active_state(&self) -> zbus::Result<String>;
@@ -43,7 +56,10 @@ trait Unit {
     fn drop_in_paths(&self) -> zbus::Result<Vec<String>>;
 }
 
-#[zbus::proxy(interface = "org.freedesktop.systemd1.Service", default_service = "org.freedesktop.systemd1")]
+#[zbus::proxy(
+    interface = "org.freedesktop.systemd1.Service",
+    default_service = "org.freedesktop.systemd1"
+)]
 trait ServiceUnit {
     #[zbus(property)]
     fn result(&self) -> zbus::Result<String>;
@@ -79,7 +95,11 @@ impl Systemd {
     }
 
     async fn unit(&self, name: &str) -> Result<UnitProxy<'static>> {
-        let path = self.manager.load_unit(name).await.with_context(|| format!("systemd cannot load {name}"))?;
+        let path = self
+            .manager
+            .load_unit(name)
+            .await
+            .with_context(|| format!("systemd cannot load {name}"))?;
         Ok(UnitProxy::builder(&self.conn).path(path)?.build().await?)
     }
 
@@ -93,9 +113,15 @@ impl Systemd {
     }
 
     /// A service unit's Unit and Service interfaces (loaded if need be).
-    async fn service_unit(&self, name: &str) -> Result<(UnitProxy<'static>, ServiceUnitProxy<'static>)> {
+    async fn service_unit(
+        &self,
+        name: &str,
+    ) -> Result<(UnitProxy<'static>, ServiceUnitProxy<'static>)> {
         let unit = self.unit(name).await?;
-        let service = ServiceUnitProxy::builder(&self.conn).path(unit.inner().path().to_owned())?.build().await?;
+        let service = ServiceUnitProxy::builder(&self.conn)
+            .path(unit.inner().path().to_owned())?
+            .build()
+            .await?;
         Ok((unit, service))
     }
 
@@ -113,13 +139,18 @@ impl Systemd {
     pub async fn runs_as_root(&self, name: &str) -> Result<Option<String>> {
         let (unit, service) = self.service_unit(name).await?;
         let user = service.user().await.unwrap_or_default();
-        if (user.is_empty() || user == "root" || user == "0") && !service.dynamic_user().await.unwrap_or(false) {
+        if (user.is_empty() || user == "root" || user == "0")
+            && !service.dynamic_user().await.unwrap_or(false)
+        {
             return Ok(Some(format!("{name} starts as root (its unit names no User=)")));
         }
         if service.permissions_start_only().await.unwrap_or(false) {
-            return Ok(Some(format!("{name} runs its start and stop commands as root (PermissionsStartOnly=yes)")));
+            return Ok(Some(format!(
+                "{name} runs its start and stop commands as root (PermissionsStartOnly=yes)"
+            )));
         }
-        let files = std::iter::once(unit.fragment_path().await.unwrap_or_default()).chain(unit.drop_in_paths().await.unwrap_or_default());
+        let files = std::iter::once(unit.fragment_path().await.unwrap_or_default())
+            .chain(unit.drop_in_paths().await.unwrap_or_default());
         for file in files.filter(|f| !f.is_empty()) {
             let text = std::fs::read_to_string(&file).with_context(|| format!("reading {file}"))?;
             if let Some(line) = crate::units::privileged_command(&text) {
@@ -156,13 +187,19 @@ impl Systemd {
             bail!("the D-Bus connection closed while waiting for systemd")
         })
         .await
-        .with_context(|| format!("{name}: systemd did not finish the {job:?} job within {JOB_TIMEOUT:?}"))??;
+        .with_context(|| {
+            format!("{name}: systemd did not finish the {job:?} job within {JOB_TIMEOUT:?}")
+        })??;
         if result == "done" {
             return Ok(());
         }
         let unit = self.unit(name).await?;
         let state = unit.active_state().await.unwrap_or_default();
-        let service_result = match ServiceUnitProxy::builder(&self.conn).path(unit.inner().path().to_owned())?.build().await {
+        let service_result = match ServiceUnitProxy::builder(&self.conn)
+            .path(unit.inner().path().to_owned())?
+            .build()
+            .await
+        {
             Ok(s) => s.result().await.unwrap_or_default(),
             Err(_) => String::new(),
         };
@@ -221,9 +258,16 @@ fn disable_init_script(name: &str) -> Result<()> {
     if !init_script_enabled(name) {
         return Ok(());
     }
-    let out = Command::new("update-rc.d").args([init_script(name), "disable"]).output().context("running update-rc.d")?;
+    let out = Command::new("update-rc.d")
+        .args([init_script(name), "disable"])
+        .output()
+        .context("running update-rc.d")?;
     if !out.status.success() {
-        bail!("update-rc.d {} disable failed: {}", init_script(name), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "update-rc.d {} disable failed: {}",
+            init_script(name),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }
@@ -231,10 +275,15 @@ fn disable_init_script(name: &str) -> Result<()> {
 /// The unit's last journal lines, to say why it failed (the journal has no
 /// D-Bus interface; journalctl reads it).
 pub fn last_log_lines(name: &str, lines: u32) -> String {
-    match Command::new("journalctl").args(["-u", name, "-n", &lines.to_string(), "--no-pager", "-o", "short"]).output() {
-        Ok(out) if out.status.success() => {
-            String::from_utf8_lossy(&out.stdout).lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
-        }
+    match Command::new("journalctl")
+        .args(["-u", name, "-n", &lines.to_string(), "--no-pager", "-o", "short"])
+        .output()
+    {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| format!("    {l}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
         _ => "    (the journal could not be read)".into(),
     }
 }

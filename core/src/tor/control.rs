@@ -48,7 +48,8 @@ impl std::str::FromStr for Endpoint {
             return Ok(Endpoint::Unix(s.into()));
         }
         let addr = s.strip_prefix("tcp:").unwrap_or(s);
-        let (host, port) = addr.rsplit_once(':').ok_or_else(|| anyhow!("`{s}`: write unix:/PATH or HOST:PORT"))?;
+        let (host, port) =
+            addr.rsplit_once(':').ok_or_else(|| anyhow!("`{s}`: write unix:/PATH or HOST:PORT"))?;
         if host.is_empty() || port.parse::<u16>().is_err() {
             bail!("`{s}`: write unix:/PATH or HOST:PORT");
         }
@@ -66,9 +67,17 @@ pub mod commands {
 
     /// Publish with a stored key, detached (it outlives this connection), with
     /// client authorization when `clients` (x25519 public keys, base32) is not empty.
-    pub fn add_onion(key: &OnionKey, virtual_port: u16, target_port: u16, clients: &[String]) -> String {
+    pub fn add_onion(
+        key: &OnionKey,
+        virtual_port: u16,
+        target_port: u16,
+        clients: &[String],
+    ) -> String {
         let flags = if clients.is_empty() { "Detach" } else { "Detach,V3Auth" };
-        let mut command = format!("ADD_ONION ED25519-V3:{} Flags={flags} Port={virtual_port},127.0.0.1:{target_port}", key.to_base64());
+        let mut command = format!(
+            "ADD_ONION ED25519-V3:{} Flags={flags} Port={virtual_port},127.0.0.1:{target_port}",
+            key.to_base64()
+        );
         for client in clients {
             command.push_str(&format!(" ClientAuthV3={client}"));
         }
@@ -102,10 +111,23 @@ pub enum AuthMethod {
 impl Controller {
     pub async fn connect(endpoint: &Endpoint, within: Duration) -> Result<Self> {
         let stream: Box<dyn Stream> = match endpoint {
-            Endpoint::Tcp(addr) => Box::new(timeout(within, tokio::net::TcpStream::connect(addr)).await.map_err(|_| anyhow!("timed out"))??),
-            Endpoint::Unix(path) => Box::new(timeout(within, tokio::net::UnixStream::connect(path)).await.map_err(|_| anyhow!("timed out"))??),
+            Endpoint::Tcp(addr) => Box::new(
+                timeout(within, tokio::net::TcpStream::connect(addr))
+                    .await
+                    .map_err(|_| anyhow!("timed out"))??,
+            ),
+            Endpoint::Unix(path) => Box::new(
+                timeout(within, tokio::net::UnixStream::connect(path))
+                    .await
+                    .map_err(|_| anyhow!("timed out"))??,
+            ),
         };
-        Ok(Controller { stream: BufReader::new(stream), parser: Parser::default(), events: VecDeque::new(), endpoint: endpoint.clone() })
+        Ok(Controller {
+            stream: BufReader::new(stream),
+            parser: Parser::default(),
+            events: VecDeque::new(),
+            endpoint: endpoint.clone(),
+        })
     }
 
     /// The next reply or event, each line within [`REPLY_TIMEOUT`].
@@ -119,9 +141,12 @@ impl Controller {
         let mut line = Vec::new();
         loop {
             line.clear();
-            let n = timeout(limit, (&mut self.stream).take(MAX_LINE as u64).read_until(b'\n', &mut line))
-                .await
-                .map_err(|_| anyhow!("tor did not answer within {limit:?}"))??;
+            let n = timeout(
+                limit,
+                (&mut self.stream).take(MAX_LINE as u64).read_until(b'\n', &mut line),
+            )
+            .await
+            .map_err(|_| anyhow!("tor did not answer within {limit:?}"))??;
             if n == 0 {
                 bail!("tor closed the control connection");
             }
@@ -163,10 +188,14 @@ impl Controller {
     /// Authenticate with the best method PROTOCOLINFO offers.
     pub async fn authenticate(&mut self, password: Option<&str>) -> Result<AuthMethod> {
         let info = self.ok("PROTOCOLINFO 1").await?;
-        let auth = info.lines.iter().find_map(|l| l.text.strip_prefix("AUTH ")).unwrap_or("").to_string();
-        let methods: Vec<String> = argument(&auth, "METHODS").unwrap_or_default().split(',').map(str::to_string).collect();
+        let auth =
+            info.lines.iter().find_map(|l| l.text.strip_prefix("AUTH ")).unwrap_or("").to_string();
+        let methods: Vec<String> =
+            argument(&auth, "METHODS").unwrap_or_default().split(',').map(str::to_string).collect();
         let has = |m: &str| methods.iter().any(|x| x == m);
-        let cookie = argument(&auth, "COOKIEFILE").map(|path| std::fs::read(&path).with_context(|| format!("reading tor's cookie {path}")));
+        let cookie = argument(&auth, "COOKIEFILE").map(|path| {
+            std::fs::read(&path).with_context(|| format!("reading tor's cookie {path}"))
+        });
         let cookie_error = match &cookie {
             Some(Err(e)) => format!(" ({e:#})"),
             _ => String::new(),
@@ -190,7 +219,11 @@ impl Controller {
                 self.ok("AUTHENTICATE").await?;
                 AuthMethod::Null
             }
-            _ => bail!("cannot authenticate to tor at {}: it offers {}{cookie_error}", self.endpoint, methods.join(", ")),
+            _ => bail!(
+                "cannot authenticate to tor at {}: it offers {}{cookie_error}",
+                self.endpoint,
+                methods.join(", ")
+            ),
         };
         Ok(method)
     }
@@ -200,8 +233,13 @@ impl Controller {
         const CLIENT_KEY: &[u8] = b"Tor safe cookie authentication controller-to-server hash";
         let mut client_nonce = [0u8; 32];
         getrandom::fill(&mut client_nonce).map_err(|e| anyhow!("random: {e}"))?;
-        let reply = self.ok(&format!("AUTHCHALLENGE SAFECOOKIE {}", hex::encode(client_nonce))).await?;
-        let text = reply.lines[0].text.strip_prefix("AUTHCHALLENGE ").unwrap_or(&reply.lines[0].text).to_string();
+        let reply =
+            self.ok(&format!("AUTHCHALLENGE SAFECOOKIE {}", hex::encode(client_nonce))).await?;
+        let text = reply.lines[0]
+            .text
+            .strip_prefix("AUTHCHALLENGE ")
+            .unwrap_or(&reply.lines[0].text)
+            .to_string();
         let server_hash = hex::decode(argument(&text, "SERVERHASH").context("no SERVERHASH")?)?;
         let server_nonce = hex::decode(argument(&text, "SERVERNONCE").context("no SERVERNONCE")?)?;
         let mac = |key: &[u8]| {
@@ -212,7 +250,11 @@ impl Controller {
             mac
         };
         // Tor proves it knows the cookie before we prove we do.
-        mac(SERVER_KEY).verify_slice(&server_hash).map_err(|_| anyhow!("tor's SAFECOOKIE server hash is wrong: this is not the tor whose cookie we read"))?;
+        mac(SERVER_KEY).verify_slice(&server_hash).map_err(|_| {
+            anyhow!(
+                "tor's SAFECOOKIE server hash is wrong: this is not the tor whose cookie we read"
+            )
+        })?;
         let client_hash = mac(CLIENT_KEY).finalize().into_bytes();
         self.ok(&format!("AUTHENTICATE {}", hex::encode(client_hash))).await?;
         Ok(())
@@ -251,9 +293,19 @@ impl Controller {
     }
 
     /// Publish; returns the service ID tor reports.
-    pub async fn add_onion(&mut self, key: &OnionKey, virtual_port: u16, target_port: u16, clients: &[String]) -> Result<String> {
+    pub async fn add_onion(
+        &mut self,
+        key: &OnionKey,
+        virtual_port: u16,
+        target_port: u16,
+        clients: &[String],
+    ) -> Result<String> {
         let reply = self.ok(&commands::add_onion(key, virtual_port, target_port, clients)).await?;
-        reply.values("ServiceID").into_iter().next().context("tor's ADD_ONION reply has no ServiceID")
+        reply
+            .values("ServiceID")
+            .into_iter()
+            .next()
+            .context("tor's ADD_ONION reply has no ServiceID")
     }
 
     pub async fn del_onion(&mut self, service_id: &str) -> Result<()> {
@@ -271,19 +323,28 @@ impl Controller {
     /// to be announced, to every HSDir tor started uploading to, so that no
     /// HSDir still serves an older one (e.g. with a removed client's key). At least one upload per service must succeed;
     /// on timeout the error names the REASONs of the uploads that failed.
-    pub async fn wait_uploaded(&mut self, service_ids: &[String], wait: Uploads, within: Duration) -> Result<()> {
+    pub async fn wait_uploaded(
+        &mut self,
+        service_ids: &[String],
+        wait: Uploads,
+        within: Duration,
+    ) -> Result<()> {
         // Uploads to all HSDirs start together; a moment of quiet after the
         // last UPLOAD event means every upload has been announced.
         const SETTLE: Duration = Duration::from_millis(1500);
         let deadline = Instant::now() + within;
-        let mut progress: Vec<UploadProgress> = service_ids.iter().map(|_| UploadProgress::default()).collect();
+        let mut progress: Vec<UploadProgress> =
+            service_ids.iter().map(|_| UploadProgress::default()).collect();
         let mut last_announce = Instant::now();
         loop {
             let done = match wait {
                 // Every upload announced so far has answered: tor announces
                 // a descriptor's uploads together, before any can answer.
                 Uploads::Reachable => progress.iter().all(UploadProgress::finished),
-                Uploads::Every => progress.iter().all(UploadProgress::finished) && Instant::now() >= last_announce + SETTLE,
+                Uploads::Every => {
+                    progress.iter().all(UploadProgress::finished)
+                        && Instant::now() >= last_announce + SETTLE
+                }
             };
             if done {
                 return Ok(());
@@ -296,16 +357,25 @@ impl Controller {
                         if progress.iter().all(|p| p.uploaded > 0) {
                             return Ok(());
                         }
-                        let reasons: Vec<String> = progress.iter().flat_map(|p| p.reasons.iter().cloned()).collect();
-                        let why = if reasons.is_empty() { "no upload reported".to_string() } else { format!("uploads failed: {}", reasons.join(", ")) };
+                        let reasons: Vec<String> =
+                            progress.iter().flat_map(|p| p.reasons.iter().cloned()).collect();
+                        let why = if reasons.is_empty() {
+                            "no upload reported".to_string()
+                        } else {
+                            format!("uploads failed: {}", reasons.join(", "))
+                        };
                         bail!("the onion service's descriptor was not uploaded within {within:?} ({why})");
                     }
-                    let settling = wait == Uploads::Every && progress.iter().all(UploadProgress::finished);
-                    let wake = if settling { (last_announce + SETTLE).min(deadline) } else { deadline };
+                    let settling =
+                        wait == Uploads::Every && progress.iter().all(UploadProgress::finished);
+                    let wake =
+                        if settling { (last_announce + SETTLE).min(deadline) } else { deadline };
                     // Waiting for events, not for a reply: a quiet tor (HSDirs
                     // slow to answer) is not a dead one until the deadline.
                     let wait = wake.saturating_duration_since(now);
-                    match timeout(wait, self.read_message_within(wait + Duration::from_secs(1))).await {
+                    match timeout(wait, self.read_message_within(wait + Duration::from_secs(1)))
+                        .await
+                    {
                         Ok(message) => message?,
                         Err(_) => continue,
                     }

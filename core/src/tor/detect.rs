@@ -38,7 +38,8 @@ pub struct Found {
 /// elsewhere. Tor's own port 9052 (root only, by Tails' firewall) only when
 /// onion-grater does not answer at all.
 fn candidates(own_dir: &Path) -> Vec<(Endpoint, &'static str)> {
-    let mut list = vec![(Endpoint::Tcp("127.0.0.1:951".into()), "Tails' onion-grater (control-port filter)")];
+    let mut list =
+        vec![(Endpoint::Tcp("127.0.0.1:951".into()), "Tails' onion-grater (control-port filter)")];
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
         list.push((Endpoint::Tcp("127.0.0.1:9052".into()), "Tails' tor (control port 9052)"));
@@ -59,7 +60,8 @@ async fn try_one(endpoint: &Endpoint, password: Option<&str>) -> Result<(Control
 pub async fn find(settings: &TorSettings, own_dir: &Path, launch: bool) -> Result<Found> {
     let password = settings.password.as_deref();
     // The environment wins (tests, one-off use); then the saved setting.
-    let configured = std::env::var("TAILS_SERVER_TOR_CONTROL").ok().or_else(|| settings.control.clone());
+    let configured =
+        std::env::var("TAILS_SERVER_TOR_CONTROL").ok().or_else(|| settings.control.clone());
     if let Some(configured) = configured {
         let endpoint: Endpoint = configured.parse()?;
         let (controller, method) = try_one(&endpoint, password)
@@ -70,7 +72,9 @@ pub async fn find(settings: &TorSettings, own_dir: &Path, launch: bool) -> Resul
     let mut tried = Vec::new();
     for (endpoint, label) in candidates(own_dir) {
         match try_one(&endpoint, password).await {
-            Ok((controller, method)) => return Ok(Found { controller, source: label.to_string(), method }),
+            Ok((controller, method)) => {
+                return Ok(Found { controller, source: label.to_string(), method })
+            }
             Err(e) => tried.push(format!("{label}: {e:#}")),
         }
     }
@@ -78,7 +82,9 @@ pub async fn find(settings: &TorSettings, own_dir: &Path, launch: bool) -> Resul
         bail!("no tor answers:\n  {}", tried.join("\n  "));
     }
     let endpoint = launch_own(own_dir).await?;
-    let (controller, method) = try_one(&endpoint, password).await.context("Tails Server's own tor started but does not answer")?;
+    let (controller, method) = try_one(&endpoint, password)
+        .await
+        .context("Tails Server's own tor started but does not answer")?;
     Ok(Found { controller, source: "Tails Server's own tor (just started)".into(), method })
 }
 
@@ -100,7 +106,10 @@ async fn launch_own(dir: &Path) -> Result<Endpoint> {
         .status()
         .context("no tor answers, and starting one failed (is the `tor` package installed?)")?;
     if !status.success() {
-        bail!("no tor answers, and starting Tails Server's own tor failed; see {}", dir.join("tor.log").display());
+        bail!(
+            "no tor answers, and starting Tails Server's own tor failed; see {}",
+            dir.join("tor.log").display()
+        );
     }
     let deadline = tokio::time::Instant::now() + LAUNCH_TIMEOUT;
     while !socket.exists() {
@@ -116,12 +125,15 @@ async fn launch_own(dir: &Path) -> Result<Endpoint> {
 pub fn stop_own(dir: &Path) -> Result<bool> {
     let pid_file = dir.join("tor.pid");
     let pid: i32 = match std::fs::read_to_string(&pid_file) {
-        Ok(text) => text.trim().parse().with_context(|| format!("{} is damaged", pid_file.display()))?,
+        Ok(text) => {
+            text.trim().parse().with_context(|| format!("{} is damaged", pid_file.display()))?
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(e.into()),
     };
     // Only if that pid is still a tor (pids get reused).
-    let is_tor = std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "tor");
+    let is_tor =
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "tor");
     // SAFETY: kill(2) with a pid read from our own pid file, checked above.
     let alive = is_tor && unsafe { libc::kill(pid, libc::SIGTERM) } == 0;
     let _ = std::fs::remove_file(&pid_file);
@@ -134,16 +146,30 @@ mod tests {
 
     #[test]
     fn the_search_order_ends_with_our_own() {
-        let order: Vec<String> = candidates(Path::new("/s/tor")).into_iter().map(|(e, _)| e.to_string()).collect();
-        let without_root: Vec<&str> = order.iter().map(String::as_str).filter(|e| *e != "127.0.0.1:9052").collect();
-        assert_eq!(without_root, ["127.0.0.1:951", "unix:/run/tor/control", "127.0.0.1:9051", "unix:/s/tor/control"]);
+        let order: Vec<String> =
+            candidates(Path::new("/s/tor")).into_iter().map(|(e, _)| e.to_string()).collect();
+        let without_root: Vec<&str> =
+            order.iter().map(String::as_str).filter(|e| *e != "127.0.0.1:9052").collect();
+        assert_eq!(
+            without_root,
+            ["127.0.0.1:951", "unix:/run/tor/control", "127.0.0.1:9051", "unix:/s/tor/control"]
+        );
     }
 
     #[test]
     fn endpoints_parse() {
-        assert_eq!("unix:/run/tor/control".parse::<Endpoint>().unwrap(), Endpoint::Unix("/run/tor/control".into()));
-        assert_eq!("/run/tor/control".parse::<Endpoint>().unwrap(), Endpoint::Unix("/run/tor/control".into()));
-        assert_eq!("tcp:127.0.0.1:9051".parse::<Endpoint>().unwrap(), Endpoint::Tcp("127.0.0.1:9051".into()));
+        assert_eq!(
+            "unix:/run/tor/control".parse::<Endpoint>().unwrap(),
+            Endpoint::Unix("/run/tor/control".into())
+        );
+        assert_eq!(
+            "/run/tor/control".parse::<Endpoint>().unwrap(),
+            Endpoint::Unix("/run/tor/control".into())
+        );
+        assert_eq!(
+            "tcp:127.0.0.1:9051".parse::<Endpoint>().unwrap(),
+            Endpoint::Tcp("127.0.0.1:9051".into())
+        );
         for bad in ["9051", "localhost:", ":9051", "host:port"] {
             assert!(bad.parse::<Endpoint>().is_err(), "{bad}");
         }

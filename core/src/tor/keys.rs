@@ -37,7 +37,8 @@ impl OnionKey {
     /// From the base64 blob tor prints after `ED25519-V3:`.
     pub fn from_base64(blob: &str) -> Result<Self> {
         let bytes = BASE64.decode(blob.as_bytes()).context("the onion key is not base64")?;
-        let key: [u8; 64] = bytes.try_into().map_err(|_| anyhow::anyhow!("the onion key is not 64 bytes"))?;
+        let key: [u8; 64] =
+            bytes.try_into().map_err(|_| anyhow::anyhow!("the onion key is not 64 bytes"))?;
         if key[0] & 7 != 0 || key[31] & 128 != 0 || key[31] & 64 == 0 {
             bail!("the onion key is not a clamped ed25519 scalar");
         }
@@ -103,8 +104,11 @@ impl ClientKey {
 
     /// From the 52-character base32 private key (upper or lower case).
     pub fn from_base32(text: &str) -> Result<Self> {
-        let bytes = BASE32_NOPAD.decode(text.trim().to_ascii_uppercase().as_bytes()).context("the client key is not base32")?;
-        let secret: [u8; 32] = bytes.try_into().map_err(|_| anyhow::anyhow!("the client key is not 32 bytes"))?;
+        let bytes = BASE32_NOPAD
+            .decode(text.trim().to_ascii_uppercase().as_bytes())
+            .context("the client key is not base32")?;
+        let secret: [u8; 32] =
+            bytes.try_into().map_err(|_| anyhow::anyhow!("the client key is not 32 bytes"))?;
         Ok(ClientKey { secret })
     }
 
@@ -126,7 +130,11 @@ impl ClientKey {
 
     /// The line of a client's `<name>.auth_private` file.
     pub fn auth_private_line(&self, address: &str) -> String {
-        format!("{}:descriptor:x25519:{}", address.strip_suffix(".onion").unwrap_or(address), self.private_base32())
+        format!(
+            "{}:descriptor:x25519:{}",
+            address.strip_suffix(".onion").unwrap_or(address),
+            self.private_base32()
+        )
     }
 }
 
@@ -178,13 +186,19 @@ mod tests {
         let key = ClientKey::generate();
         assert_eq!(key.private_base32().len(), 52);
         assert_eq!(key.public_base32().len(), 52);
-        assert_eq!(ClientKey::from_base32(&key.private_base32().to_lowercase()).unwrap().public_base32(), key.public_base32());
+        assert_eq!(
+            ClientKey::from_base32(&key.private_base32().to_lowercase()).unwrap().public_base32(),
+            key.public_base32()
+        );
         let line = key.auth_private_line("abc.onion");
         assert!(line.starts_with("abc:descriptor:x25519:"));
         // RFC 7748 test vector: Alice's key pair.
-        let alice = hex::decode("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a").unwrap();
+        let alice = hex::decode("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
+            .unwrap();
         let alice = ClientKey { secret: alice.try_into().unwrap() };
-        let public = hex::decode("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a").unwrap();
+        let public =
+            hex::decode("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
+                .unwrap();
         assert_eq!(alice.public_base32(), BASE32_NOPAD.encode(&public));
     }
 }

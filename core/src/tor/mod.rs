@@ -11,7 +11,12 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     // One runtime for the process: a D-Bus connection's tasks live on it.
     static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
     RUNTIME
-        .get_or_init(|| tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a single-threaded tokio runtime"))
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a single-threaded tokio runtime")
+        })
         .block_on(future)
 }
 
@@ -32,7 +37,12 @@ mod onion_grater_tests {
         commands
             .iter()
             .map(|(verb, patterns)| {
-                let patterns = patterns.as_array().unwrap().iter().map(|p| regex::Regex::new(&format!("^(?:{})$", p.as_str().unwrap())).unwrap()).collect();
+                let patterns = patterns
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| regex::Regex::new(&format!("^(?:{})$", p.as_str().unwrap())).unwrap())
+                    .collect();
                 (verb.clone(), patterns)
             })
             .collect()
@@ -69,8 +79,14 @@ mod onion_grater_tests {
         for command in [
             "ADD_ONION NEW:ED25519-V3 Flags=Detach Port=80,127.0.0.1:8080".to_string(),
             format!("ADD_ONION ED25519-V3:{} Flags=Detach Port=80,10.0.0.1:8080", key.to_base64()),
-            format!("ADD_ONION ED25519-V3:{} Flags=Detach,DiscardPK Port=80,127.0.0.1:8080", key.to_base64()),
-            format!("ADD_ONION ED25519-V3:{} Flags=Detach Port=80,127.0.0.1:8080 Port=22,127.0.0.1:22 ", key.to_base64()),
+            format!(
+                "ADD_ONION ED25519-V3:{} Flags=Detach,DiscardPK Port=80,127.0.0.1:8080",
+                key.to_base64()
+            ),
+            format!(
+                "ADD_ONION ED25519-V3:{} Flags=Detach Port=80,127.0.0.1:8080 Port=22,127.0.0.1:22 ",
+                key.to_base64()
+            ),
             "DEL_ONION ../../etc".into(),
             format!("DEL_ONION {} extra", key.address()),
             "GETINFO address".into(),

@@ -84,7 +84,13 @@ impl Parser {
     pub fn push_line(&mut self, line: &str) -> Result<Option<Message>, ParseError> {
         let line = line.strip_suffix('\r').unwrap_or(line);
         // Inside a data block, lines belong to it (whichever message is open).
-        let open = if self.event.data.is_some() { Some(&mut self.event) } else if self.reply.data.is_some() { Some(&mut self.reply) } else { None };
+        let open = if self.event.data.is_some() {
+            Some(&mut self.event)
+        } else if self.reply.data.is_some() {
+            Some(&mut self.reply)
+        } else {
+            None
+        };
         if let Some(partial) = open {
             if line == "." {
                 let data = partial.data.take();
@@ -111,7 +117,10 @@ impl Parser {
         let partial = if status == 650 { &mut self.event } else { &mut self.reply };
         if let Some(first) = partial.lines.first() {
             if first.status != status {
-                return Err(ParseError(format!("status changed within a reply: {} then {status}", first.status)));
+                return Err(ParseError(format!(
+                    "status changed within a reply: {} then {status}",
+                    first.status
+                )));
             }
         }
         match separator {
@@ -124,7 +133,12 @@ impl Parser {
                 partial.lines.push(Line { status, text, data: None });
                 return Ok(Some(Message { status, lines: std::mem::take(&mut partial.lines) }));
             }
-            other => return Err(ParseError(format!("unknown separator {:?} in {line:?}", other as char))),
+            other => {
+                return Err(ParseError(format!(
+                    "unknown separator {:?} in {line:?}",
+                    other as char
+                )))
+            }
         }
         Ok(None)
     }
@@ -232,11 +246,17 @@ mod tests {
         assert_eq!(argument(auth, "COOKIEFILE").unwrap(), "/tmp/t1/data/control_auth_cookie");
 
         let add = one(ADD_ONION);
-        assert_eq!(add.values("ServiceID"), ["uismn6skkhndidf3lzc7odmvlkzn7tkdun7n6kt3sxnnvowwx5zqh7ad"]);
+        assert_eq!(
+            add.values("ServiceID"),
+            ["uismn6skkhndidf3lzc7odmvlkzn7tkdun7n6kt3sxnnvowwx5zqh7ad"]
+        );
         assert!(add.values("PrivateKey")[0].starts_with("ED25519-V3:"));
 
         assert_eq!(one(DETACHED_TWO).values("onions/detached").len(), 2);
-        assert_eq!(one(DETACHED_ONE).values("onions/detached"), ["kx2os2ne7icrbytdghrlnqxinyngz24y3llphf5u2bpkyhmmwxhwmsyd"]);
+        assert_eq!(
+            one(DETACHED_ONE).values("onions/detached"),
+            ["kx2os2ne7icrbytdghrlnqxinyngz24y3llphf5u2bpkyhmmwxhwmsyd"]
+        );
         assert!(one(DETACHED_NONE).values("onions/detached").is_empty());
 
         let boot = one(BOOTSTRAP).values("status/bootstrap-phase").remove(0);
@@ -250,9 +270,7 @@ mod tests {
 
     #[test]
     fn events_between_the_lines_of_a_reply_are_set_apart() {
-        let input = format!(
-            "250+onions/detached=\r\nabc\r\n{HS_DESC}..dotted\r\n.\r\n250 OK\r\n"
-        );
+        let input = format!("250+onions/detached=\r\nabc\r\n{HS_DESC}..dotted\r\n.\r\n250 OK\r\n");
         // The event line arrives inside the data block here: it is data, as tor
         // never interleaves inside a block; between lines it is its own message.
         let messages = parse(&input).unwrap();
@@ -282,7 +300,15 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for bad in ["hello\r\n", "25\r\n", "2500x\r\n", "abc OK\r\n", "250-a\r\n251 b\r\n", "é€€ x\r\n", "250\u{80}x\r\n"] {
+        for bad in [
+            "hello\r\n",
+            "25\r\n",
+            "2500x\r\n",
+            "abc OK\r\n",
+            "250-a\r\n251 b\r\n",
+            "é€€ x\r\n",
+            "250\u{80}x\r\n",
+        ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -8,8 +8,9 @@
 //! options give is written as a string literal (JSON's escaping is Python's).
 
 use tails_server_sdk::{
-    config, export, invalid, network, standard, Capabilities, ConnectionRequest, ConnectionText, Error, OptionSetting, OptionSpec,
-    OptionValue, Options, PortRequest, Protocol, Service, ServiceInfo, ServiceUnit, UnitSpec, web,
+    config, export, invalid, network, standard, web, Capabilities, ConnectionRequest,
+    ConnectionText, Error, OptionSetting, OptionSpec, OptionValue, Options, PortRequest, Protocol,
+    Service, ServiceInfo, ServiceUnit, UnitSpec,
 };
 
 const CONFIG: &str = "/etc/bepasty/bepasty.conf";
@@ -75,10 +76,16 @@ impl Service for DropBox {
         }
     }
 
-    fn validate_option(name: String, value: OptionValue, _onion_address: String) -> Result<(), Error> {
+    fn validate_option(
+        name: String,
+        value: OptionValue,
+        _onion_address: String,
+    ) -> Result<(), Error> {
         match (name.as_str(), &value) {
             // The token is given as a password (HTTP Basic or the login form): typable.
-            ("owner-token", OptionValue::Secret(s)) if s.len() < 12 || s.len() > 128 || !s.chars().all(|c| c.is_ascii_graphic()) => {
+            ("owner-token", OptionValue::Secret(s))
+                if s.len() < 12 || s.len() > 128 || !s.chars().all(|c| c.is_ascii_graphic()) =>
+            {
                 Err(invalid("must be 12 to 128 printable ASCII characters without spaces"))
             }
             _ => Ok(()),

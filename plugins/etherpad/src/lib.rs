@@ -8,8 +8,9 @@
 //! The pads are in `var/dirty.db`, which persistence keeps.
 
 use tails_server_sdk::{
-    config, export, invalid, network, npm_folder, standard, Capabilities, ConnectionRequest, ConnectionText, Error, OptionSetting,
-    OptionSpec, OptionValue, Options, PortRequest, Protocol, Service, ServiceInfo, ServiceUnit, UnitSpec, web,
+    config, export, invalid, network, npm_folder, standard, web, Capabilities, ConnectionRequest,
+    ConnectionText, Error, OptionSetting, OptionSpec, OptionValue, Options, PortRequest, Protocol,
+    Service, ServiceInfo, ServiceUnit, UnitSpec,
 };
 
 const NAME: &str = "etherpad";
@@ -76,9 +77,23 @@ impl Service for Etherpad {
             icon_name: "accessories-text-editor".into(),
             persistent_paths: vec![PADS.into()],
             options: vec![
-                OptionSpec::secret("admin-password", "Admin password", "For the admin pages (/admin), user name admin"),
-                OptionSpec::boolean("anyone-creates-pads", "Anyone may create pads", "Anyone who can connect may create new pads (off: only open existing ones)", true),
-                OptionSpec::text("title", "Title", "The name shown in the browser's tab", "Etherpad"),
+                OptionSpec::secret(
+                    "admin-password",
+                    "Admin password",
+                    "For the admin pages (/admin), user name admin",
+                ),
+                OptionSpec::boolean(
+                    "anyone-creates-pads",
+                    "Anyone may create pads",
+                    "Anyone who can connect may create new pads (off: only open existing ones)",
+                    true,
+                ),
+                OptionSpec::text(
+                    "title",
+                    "Title",
+                    "The name shown in the browser's tab",
+                    "Etherpad",
+                ),
             ],
             capabilities: Capabilities {
                 packages: vec!["nodejs".into(), "npm".into()],
@@ -89,13 +104,27 @@ impl Service for Etherpad {
         }
     }
 
-    fn validate_option(name: String, value: OptionValue, _onion_address: String) -> Result<(), Error> {
+    fn validate_option(
+        name: String,
+        value: OptionValue,
+        _onion_address: String,
+    ) -> Result<(), Error> {
         match (name.as_str(), &value) {
             // Etherpad reads "${NAME}" in its settings as an environment variable.
-            ("admin-password", OptionValue::Secret(s)) if s.len() < 8 || s.len() > 128 || s.contains('$') || s.chars().any(char::is_control) => {
+            ("admin-password", OptionValue::Secret(s))
+                if s.len() < 8
+                    || s.len() > 128
+                    || s.contains('$')
+                    || s.chars().any(char::is_control) =>
+            {
                 Err(invalid("must be 8 to 128 characters on one line, without $"))
             }
-            ("title", OptionValue::Text(s)) if s.is_empty() || s.len() > 100 || s.contains('$') || s.chars().any(char::is_control) => {
+            ("title", OptionValue::Text(s))
+                if s.is_empty()
+                    || s.len() > 100
+                    || s.contains('$')
+                    || s.chars().any(char::is_control) =>
+            {
                 Err(invalid("must be 1 to 100 characters on one line, without $"))
             }
             _ => Ok(()),

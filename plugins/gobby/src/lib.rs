@@ -9,8 +9,9 @@
 //! teach people to click through a warning.
 
 use tails_server_sdk::{
-    config, export, invalid, network, standard, Capabilities, ConnectionRequest, ConnectionText, Error, OptionSetting, OptionSpec,
-    OptionValue, Options, PortRequest, Protocol, Service, ServiceInfo, ServiceUnit, UnitSpec,
+    config, export, invalid, network, standard, Capabilities, ConnectionRequest, ConnectionText,
+    Error, OptionSetting, OptionSpec, OptionValue, Options, PortRequest, Protocol, Service,
+    ServiceInfo, ServiceUnit, UnitSpec,
 };
 
 const CONFIG: &str = "/etc/infinoted/infinoted.conf";
@@ -25,21 +26,37 @@ impl Service for Gobby {
         ServiceInfo {
             name: "gobby".into(),
             name_in_gui: Some("Gobby".into()),
-            description: "Write plain-text documents together in real time (the infinote server, for Gobby)".into(),
+            description:
+                "Write plain-text documents together in real time (the infinote server, for Gobby)"
+                    .into(),
             client_application: "gobby (through Tor)".into(),
             client_application_in_gui: Some("Gobby".into()),
             documentation: "https://gobby.github.io/".into(),
             unit: ServiceUnit::HostWritten(
-                UnitSpec::new("/usr/bin/infinoted-0.7").arg(&format!("--config-file={CONFIG}")).data_folder(DATA),
+                UnitSpec::new("/usr/bin/infinoted-0.7")
+                    .arg(&format!("--config-file={CONFIG}"))
+                    .data_folder(DATA),
             ),
             default_target_port: PORT,
             default_virtual_port: None,
             icon_name: "accessories-text-editor".into(),
             persistent_paths: vec![DOCUMENTS.into()],
             options: vec![
-                OptionSpec::boolean("require-password", "Require a password", "Ask every client for the password below", true),
+                OptionSpec::boolean(
+                    "require-password",
+                    "Require a password",
+                    "Ask every client for the password below",
+                    true,
+                ),
                 OptionSpec::secret("password", "Password", "The password clients give to connect"),
-                OptionSpec::integer("autosave-seconds", "Save every (seconds)", "How often open documents are saved to disk", 5, 3600, 30),
+                OptionSpec::integer(
+                    "autosave-seconds",
+                    "Save every (seconds)",
+                    "How often open documents are saved to disk",
+                    5,
+                    3600,
+                    30,
+                ),
             ],
             capabilities: Capabilities {
                 packages: vec!["infinoted".into()],
@@ -50,10 +67,18 @@ impl Service for Gobby {
         }
     }
 
-    fn validate_option(name: String, value: OptionValue, _onion_address: String) -> Result<(), Error> {
+    fn validate_option(
+        name: String,
+        value: OptionValue,
+        _onion_address: String,
+    ) -> Result<(), Error> {
         match (name.as_str(), &value) {
             // A GLib key file value: one line; `;` and `\` would be read as list and escape characters.
-            ("password", OptionValue::Secret(s)) if s.is_empty() || s.len() > 128 || s.chars().any(|c| c.is_control() || c == '\\' || c == ';') => {
+            ("password", OptionValue::Secret(s))
+                if s.is_empty()
+                    || s.len() > 128
+                    || s.chars().any(|c| c.is_control() || c == '\\' || c == ';') =>
+            {
                 Err(invalid("must be 1 to 128 characters on one line, without \\ or ;"))
             }
             _ => Ok(()),
@@ -64,8 +89,11 @@ impl Service for Gobby {
         let o = Options(&options);
         // A GLib key file drops a value's leading spaces: every space is
         // written as its `\s` escape (backslashes are refused above).
-        let password =
-            if o.boolean("require-password") { format!("password={}\n", o.text("password").replace(' ', "\\s")) } else { String::new() };
+        let password = if o.boolean("require-password") {
+            format!("password={}\n", o.text("password").replace(' ', "\\s"))
+        } else {
+            String::new()
+        };
         let conf = format!(
             "# Written by Tails Server from the gobby service's options; edits are replaced.\n\
              [infinoted]\n\
@@ -88,7 +116,11 @@ impl Service for Gobby {
 
     fn connection_info(request: ConnectionRequest) -> ConnectionText {
         let o = Options(&request.options);
-        let password = if o.boolean("require-password") { format!("Password: {}\n", o.text("password")) } else { String::new() };
+        let password = if o.boolean("require-password") {
+            format!("Password: {}\n", o.text("password"))
+        } else {
+            String::new()
+        };
         let host = format!("{}:{}", request.address, request.virtual_port);
         ConnectionText {
             text: format!(

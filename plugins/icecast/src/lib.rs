@@ -5,8 +5,9 @@
 //! root and that user's group read; logs go to its data folder.
 
 use tails_server_sdk::{
-    config, export, invalid, network, standard, Capabilities, ConnectionRequest, ConnectionText, Error, OptionSetting, OptionSpec,
-    OptionValue, Options, PortRequest, Protocol, Service, ServiceInfo, ServiceUnit, UnitSpec,
+    config, export, invalid, network, standard, Capabilities, ConnectionRequest, ConnectionText,
+    Error, OptionSetting, OptionSpec, OptionValue, Options, PortRequest, Protocol, Service,
+    ServiceInfo, ServiceUnit, UnitSpec,
 };
 
 const CONFIG: &str = "/etc/icecast2/icecast.xml";
@@ -43,13 +44,21 @@ impl Service for Icecast {
         }
     }
 
-    fn validate_option(name: String, value: OptionValue, _onion_address: String) -> Result<(), Error> {
+    fn validate_option(
+        name: String,
+        value: OptionValue,
+        _onion_address: String,
+    ) -> Result<(), Error> {
         match (name.as_str(), &value) {
             // Given in HTTP Basic authentication and written into XML: plain characters only.
             ("source-password" | "admin-password", OptionValue::Secret(s))
-                if s.len() < 8 || s.len() > 128 || !s.chars().all(|c| c.is_ascii_graphic() && !"<>&\"':".contains(c)) =>
+                if s.len() < 8
+                    || s.len() > 128
+                    || !s.chars().all(|c| c.is_ascii_graphic() && !"<>&\"':".contains(c)) =>
             {
-                Err(invalid("must be 8 to 128 printable ASCII characters, without spaces or < > & \" ' :"))
+                Err(invalid(
+                    "must be 8 to 128 printable ASCII characters, without spaces or < > & \" ' :",
+                ))
             }
             _ => Ok(()),
         }

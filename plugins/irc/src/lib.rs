@@ -4,8 +4,9 @@
 //! after its own onion address (an IRC server name needs a dot).
 
 use tails_server_sdk::{
-    config, export, invalid, network, standard, Capabilities, ConnectionRequest, ConnectionText, Error, OptionSetting, OptionSpec,
-    OptionValue, Options, PortRequest, Protocol, Service, ServiceInfo, ServiceUnit,
+    config, export, invalid, network, standard, Capabilities, ConnectionRequest, ConnectionText,
+    Error, OptionSetting, OptionSpec, OptionValue, Options, PortRequest, Protocol, Service,
+    ServiceInfo, ServiceUnit,
 };
 
 const CONFIG: &str = "/etc/ngircd/ngircd.conf";
@@ -18,7 +19,8 @@ impl Service for Irc {
         ServiceInfo {
             name: "irc".into(),
             name_in_gui: Some("IRC Chat".into()),
-            description: "A chat server for IRC clients (ngIRCd), joined with a server password".into(),
+            description: "A chat server for IRC clients (ngIRCd), joined with a server password"
+                .into(),
             client_application: "an IRC client (HexChat, irssi) using Tor".into(),
             client_application_in_gui: Some("HexChat".into()),
             documentation: "https://ngircd.barton.de/documentation.php.en".into(),
@@ -28,14 +30,25 @@ impl Service for Irc {
             icon_name: "internet-chat".into(),
             persistent_paths: vec![CONFIG.into()],
             options: vec![
-                OptionSpec::secret("server-password", "Server password", "Password every client must give to connect"),
+                OptionSpec::secret(
+                    "server-password",
+                    "Server password",
+                    "Password every client must give to connect",
+                ),
                 OptionSpec::text(
                     "welcome-message",
                     "Welcome message",
                     "Shown to clients when they connect (one line)",
                     "Welcome to this IRC server running on Tails.",
                 ),
-                OptionSpec::integer("max-users", "Maximum users", "How many clients may be connected at once", 1, 1000, 100),
+                OptionSpec::integer(
+                    "max-users",
+                    "Maximum users",
+                    "How many clients may be connected at once",
+                    1,
+                    1000,
+                    100,
+                ),
             ],
             capabilities: Capabilities {
                 packages: vec!["ngircd".into()],
@@ -46,13 +59,21 @@ impl Service for Irc {
         }
     }
 
-    fn validate_option(name: String, value: OptionValue, _onion_address: String) -> Result<(), Error> {
+    fn validate_option(
+        name: String,
+        value: OptionValue,
+        _onion_address: String,
+    ) -> Result<(), Error> {
         match (name.as_str(), &value) {
             // Given as `PASS <password>`: one word of printable ASCII.
-            ("server-password", OptionValue::Secret(s)) if s.is_empty() || s.len() > 64 || !s.chars().all(|c| c.is_ascii_graphic()) => {
+            ("server-password", OptionValue::Secret(s))
+                if s.is_empty() || s.len() > 64 || !s.chars().all(|c| c.is_ascii_graphic()) =>
+            {
                 Err(invalid("must be 1 to 64 printable ASCII characters without spaces"))
             }
-            ("welcome-message", OptionValue::Text(s)) if s.len() > 300 || s.chars().any(char::is_control) => {
+            ("welcome-message", OptionValue::Text(s))
+                if s.len() > 300 || s.chars().any(char::is_control) =>
+            {
                 Err(invalid("must be one line of at most 300 characters"))
             }
             _ => Ok(()),

@@ -10,8 +10,9 @@
 //! the plugin writes, which includes the installer's.
 
 use tails_server_sdk::{
-    config, export, invalid, network, standard, Capabilities, ConnectionRequest, ConnectionText, Error, OptionSetting, OptionSpec,
-    OptionValue, Options, PortRequest, Protocol, Service, ServiceInfo, ServiceUnit, UnitSpec, web,
+    config, export, invalid, network, standard, web, Capabilities, ConnectionRequest,
+    ConnectionText, Error, OptionSetting, OptionSpec, OptionValue, Options, PortRequest, Protocol,
+    Service, ServiceInfo, ServiceUnit, UnitSpec,
 };
 
 const SETTINGS: &str = "/etc/mediawiki/tails-server.php";
@@ -66,7 +67,9 @@ impl Service for MediaWiki {
         ServiceInfo {
             name: "mediawiki".into(),
             name_in_gui: Some("MediaWiki".into()),
-            description: "A wiki with MediaWiki, the software of Wikipedia (on sqlite), in Tor Browser".into(),
+            description:
+                "A wiki with MediaWiki, the software of Wikipedia (on sqlite), in Tor Browser"
+                    .into(),
             client_application: "tor browser".into(),
             client_application_in_gui: Some("Tor Browser".into()),
             documentation: "https://www.mediawiki.org/wiki/Manual:Contents".into(),
@@ -77,7 +80,14 @@ impl Service for MediaWiki {
                     .arg(LIGHTTPD)
                     .user("www-data")
                     .data_folder(DATA)
-                    .setup_command(&["/usr/bin/sh", "-c", INSTALL, "sh", "{onion-address}", "{title}"])
+                    .setup_command(&[
+                        "/usr/bin/sh",
+                        "-c",
+                        INSTALL,
+                        "sh",
+                        "{onion-address}",
+                        "{title}",
+                    ])
                     .setup_command(&["/usr/bin/sh", "-c", UPDATE]),
             ),
             default_target_port: PORT,
@@ -85,27 +95,55 @@ impl Service for MediaWiki {
             icon_name: "accessories-dictionary".into(),
             persistent_paths: vec![OURS.into(), IMAGES.into()],
             options: vec![
-                OptionSpec::text("title", "Title", "The wiki's name (set when it is first installed)", "Wiki"),
-                OptionSpec::secret("admin-password", "Admin's password", "The password of the account admin (set when the wiki is first installed)"),
-                OptionSpec::boolean("anyone-edits", "Anyone may edit", "Visitors who are not logged in may edit pages", false),
+                OptionSpec::text(
+                    "title",
+                    "Title",
+                    "The wiki's name (set when it is first installed)",
+                    "Wiki",
+                ),
+                OptionSpec::secret(
+                    "admin-password",
+                    "Admin's password",
+                    "The password of the account admin (set when the wiki is first installed)",
+                ),
+                OptionSpec::boolean(
+                    "anyone-edits",
+                    "Anyone may edit",
+                    "Visitors who are not logged in may edit pages",
+                    false,
+                ),
             ],
             capabilities: Capabilities {
                 packages: vec!["mediawiki".into(), PHP[0].into(), PHP[1].into(), "lighttpd".into()],
                 npm_packages: vec![],
-                config_paths: vec![SETTINGS.into(), LIGHTTPD.into(), PASSWORD.into(), OURS.into(), IMAGES.into()],
+                config_paths: vec![
+                    SETTINGS.into(),
+                    LIGHTTPD.into(),
+                    PASSWORD.into(),
+                    OURS.into(),
+                    IMAGES.into(),
+                ],
                 ports: vec![PortRequest::tcp(PORT, "the wiki (HTTP, for Tor Browser)")],
             },
         }
     }
 
-    fn validate_option(name: String, value: OptionValue, _onion_address: String) -> Result<(), Error> {
+    fn validate_option(
+        name: String,
+        value: OptionValue,
+        _onion_address: String,
+    ) -> Result<(), Error> {
         match (name.as_str(), &value) {
             // MediaWiki's own rule for passwords is at least 10 characters.
-            ("admin-password", OptionValue::Secret(s)) if s.len() < 10 || s.len() > 128 || s.chars().any(char::is_control) => {
+            ("admin-password", OptionValue::Secret(s))
+                if s.len() < 10 || s.len() > 128 || s.chars().any(char::is_control) =>
+            {
                 Err(invalid("must be 10 to 128 characters on one line"))
             }
             ("title", OptionValue::Text(s))
-                if s.is_empty() || s.len() > 60 || !s.chars().all(|c| c.is_alphanumeric() || " -_.,".contains(c)) =>
+                if s.is_empty()
+                    || s.len() > 60
+                    || !s.chars().all(|c| c.is_alphanumeric() || " -_.,".contains(c)) =>
             {
                 Err(invalid("must be 1 to 60 letters, digits, spaces and - _ . ,"))
             }

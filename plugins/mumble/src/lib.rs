@@ -1,6 +1,10 @@
 //! Mumble: a low-latency voice chat server (mumble-server, formerly murmur).
 
-use tails_server_sdk::{config, export, network, Protocol, invalid, standard, Capabilities, ConnectionText, ConnectionRequest, Error, OptionSetting, OptionSpec, OptionValue, Options, PortRequest, Service, ServiceInfo, ServiceUnit};
+use tails_server_sdk::{
+    config, export, invalid, network, standard, Capabilities, ConnectionRequest, ConnectionText,
+    Error, OptionSetting, OptionSpec, OptionValue, Options, PortRequest, Protocol, Service,
+    ServiceInfo, ServiceUnit,
+};
 
 /// Where mumble-server 1.5 (Debian 13) reads its configuration: its unit
 /// runs `mumble-server -ini /etc/mumble/mumble-server.ini`. (1.3 read
@@ -31,14 +35,25 @@ impl Service for Mumble {
             icon_name: "mumble".into(),
             persistent_paths: vec![CONFIG.into(), DATA.into()],
             options: vec![
-                OptionSpec::secret("server-password", "Server password", "Password that clients must enter to connect"),
+                OptionSpec::secret(
+                    "server-password",
+                    "Server password",
+                    "Password that clients must enter to connect",
+                ),
                 OptionSpec::text(
                     "welcome-message",
                     "Welcome message",
                     "Shown to clients when they connect (one line; simple HTML allowed)",
                     "Welcome to this Mumble server running on Tails.",
                 ),
-                OptionSpec::integer("max-users", "Maximum users", "How many clients may be connected at once", 1, 1000, 100),
+                OptionSpec::integer(
+                    "max-users",
+                    "Maximum users",
+                    "How many clients may be connected at once",
+                    1,
+                    1000,
+                    100,
+                ),
             ],
             capabilities: Capabilities {
                 packages: vec!["mumble-server".into()],
@@ -46,14 +61,24 @@ impl Service for Mumble {
                 // The data folder is declared so that consent says Persistent
                 // Storage keeps it; the plugin itself only writes CONFIG.
                 config_paths: vec![CONFIG.into(), DATA.into()],
-                ports: vec![PortRequest::tcp(PORT, "voice chat (control)"), PortRequest::udp(PORT, "voice chat (audio)")],
+                ports: vec![
+                    PortRequest::tcp(PORT, "voice chat (control)"),
+                    PortRequest::udp(PORT, "voice chat (audio)"),
+                ],
             },
         }
     }
 
-    fn validate_option(name: String, value: OptionValue, _onion_address: String) -> Result<(), Error> {
+    fn validate_option(
+        name: String,
+        value: OptionValue,
+        _onion_address: String,
+    ) -> Result<(), Error> {
         match (name.as_str(), &value) {
-            ("welcome-message" | "server-password", OptionValue::Text(s) | OptionValue::Secret(s)) => {
+            (
+                "welcome-message" | "server-password",
+                OptionValue::Text(s) | OptionValue::Secret(s),
+            ) => {
                 if s.chars().any(char::is_control) {
                     return Err(invalid("must be a single line without control characters"));
                 }
@@ -100,7 +125,9 @@ impl Service for Mumble {
         let password = o.text("server-password");
         ConnectionText {
             text: format!("Mumble: {url}\nServer password: {password}\n"),
-            gui_text: format!("Open <a href=\"{url}\">{url}</a> in Mumble.\nServer password: <tt>{password}</tt>"),
+            gui_text: format!(
+                "Open <a href=\"{url}\">{url}</a> in Mumble.\nServer password: <tt>{password}</tt>"
+            ),
         }
     }
 }

@@ -11,8 +11,9 @@
 //! it is given both a user and a password, and this plugin gives neither).
 
 use tails_server_sdk::{
-    config, export, network, Capabilities, ConnectionRequest, ConnectionText, Error, OptionSetting, OptionSpec,
-    OptionValue, Options, PortRequest, Protocol, Service, ServiceInfo, ServiceUnit, UnitSpec, ssh,
+    config, export, network, ssh, Capabilities, ConnectionRequest, ConnectionText, Error,
+    OptionSetting, OptionSpec, OptionValue, Options, PortRequest, Protocol, Service, ServiceInfo,
+    ServiceUnit, UnitSpec,
 };
 
 const KEYS: &str = "/etc/sftp-share/authorized_keys";
@@ -68,7 +69,11 @@ impl Service for Sftp {
         }
     }
 
-    fn validate_option(name: String, value: OptionValue, _onion_address: String) -> Result<(), Error> {
+    fn validate_option(
+        name: String,
+        value: OptionValue,
+        _onion_address: String,
+    ) -> Result<(), Error> {
         match (name.as_str(), &value) {
             (ssh::KEYS, OptionValue::Text(keys)) => ssh::validate_keys(keys),
             _ => Ok(()),
@@ -103,4 +108,3 @@ impl Service for Sftp {
 }
 
 export!(Sftp);
-

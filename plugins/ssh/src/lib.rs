@@ -10,8 +10,9 @@
 //! Passwords are off: keys only.
 
 use tails_server_sdk::{
-    config, export, network, ssh, standard, Capabilities, ConnectionRequest, ConnectionText, Error, OptionSetting,
-    OptionValue, Options, PortRequest, Protocol, Service, ServiceInfo, ServiceUnit, UnitSpec,
+    config, export, network, ssh, standard, Capabilities, ConnectionRequest, ConnectionText, Error,
+    OptionSetting, OptionValue, Options, PortRequest, Protocol, Service, ServiceInfo, ServiceUnit,
+    UnitSpec,
 };
 
 const CONFIG: &str = "/etc/ssh-onion/sshd_config";
@@ -59,7 +60,11 @@ impl Service for Ssh {
         }
     }
 
-    fn validate_option(name: String, value: OptionValue, _onion_address: String) -> Result<(), Error> {
+    fn validate_option(
+        name: String,
+        value: OptionValue,
+        _onion_address: String,
+    ) -> Result<(), Error> {
         match (name.as_str(), &value) {
             (ssh::KEYS, OptionValue::Text(keys)) => ssh::validate_keys(keys),
             _ => Ok(()),
@@ -69,7 +74,10 @@ impl Service for Ssh {
     fn configure(options: Vec<OptionSetting>) -> Result<(), Error> {
         let o = Options(&options);
         let keys = ssh::authorized_keys_file("ssh", &o)?;
-        let host_keys: String = ["ed25519", "ecdsa", "rsa"].iter().map(|t| format!("HostKey {HOST_KEYS}ssh_host_{t}_key\n")).collect();
+        let host_keys: String = ["ed25519", "ecdsa", "rsa"]
+            .iter()
+            .map(|t| format!("HostKey {HOST_KEYS}ssh_host_{t}_key\n"))
+            .collect();
         let conf = format!(
             "# Written by Tails Server from the ssh service's options; edits are replaced.\n\
              # An sshd of its own, run as the service's login account: not /etc/ssh's.\n\
@@ -110,7 +118,8 @@ impl Service for Ssh {
 
     fn connection_info(request: ConnectionRequest) -> ConnectionText {
         let o = Options(&request.options);
-        let (address, port, user) = (&request.address, request.virtual_port, o.text(standard::LOGIN_USER));
+        let (address, port, user) =
+            (&request.address, request.virtual_port, o.text(standard::LOGIN_USER));
         let port_flag = if port == 22 { String::new() } else { format!("-p {port} ") };
         ConnectionText {
             text: format!(

@@ -1,6 +1,10 @@
 //! A static web site served by lighttpd from a folder the user chooses.
 
-use tails_server_sdk::{config, export, network, Protocol, invalid, standard, Capabilities, ConnectionText, ConnectionRequest, Error, OptionSetting, OptionSpec, OptionValue, Options, PortRequest, Service, ServiceInfo, ServiceUnit};
+use tails_server_sdk::{
+    config, export, invalid, network, standard, Capabilities, ConnectionRequest, ConnectionText,
+    Error, OptionSetting, OptionSpec, OptionValue, Options, PortRequest, Protocol, Service,
+    ServiceInfo, ServiceUnit,
+};
 
 const CONFIG: &str = "/etc/lighttpd/lighttpd.conf";
 const PORT: u16 = 8080;
@@ -22,7 +26,12 @@ impl Service for Web {
             icon_name: "web-browser".into(),
             persistent_paths: vec![CONFIG.into()],
             options: vec![
-                OptionSpec::text("folder", "Folder", "The folder whose files are published", "/var/www/html"),
+                OptionSpec::text(
+                    "folder",
+                    "Folder",
+                    "The folder whose files are published",
+                    "/var/www/html",
+                ),
                 OptionSpec::boolean(
                     "directory-listing",
                     "List folders",
@@ -39,7 +48,11 @@ impl Service for Web {
         }
     }
 
-    fn validate_option(name: String, value: OptionValue, _onion_address: String) -> Result<(), Error> {
+    fn validate_option(
+        name: String,
+        value: OptionValue,
+        _onion_address: String,
+    ) -> Result<(), Error> {
         if let ("folder", OptionValue::Text(folder)) = (name.as_str(), &value) {
             if !folder.starts_with('/') {
                 return Err(invalid("must be an absolute path, e.g. /var/www/site"));
@@ -53,9 +66,28 @@ impl Service for Web {
             // Publishing the whole system, or a part of it that holds keys and
             // passwords, is never what was meant.
             let trimmed = folder.trim_end_matches('/');
-            const SYSTEM: &[&str] = &["/etc", "/proc", "/sys", "/dev", "/boot", "/root", "/run", "/usr", "/bin", "/sbin", "/lib", "/var/lib", "/live", "/lib/live"];
-            if trimmed.is_empty() || SYSTEM.iter().any(|s| trimmed == *s || trimmed.starts_with(&format!("{s}/"))) {
-                return Err(invalid("must be a folder of web pages, not / or a system folder (e.g. /var/www/site)"));
+            const SYSTEM: &[&str] = &[
+                "/etc",
+                "/proc",
+                "/sys",
+                "/dev",
+                "/boot",
+                "/root",
+                "/run",
+                "/usr",
+                "/bin",
+                "/sbin",
+                "/lib",
+                "/var/lib",
+                "/live",
+                "/lib/live",
+            ];
+            if trimmed.is_empty()
+                || SYSTEM.iter().any(|s| trimmed == *s || trimmed.starts_with(&format!("{s}/")))
+            {
+                return Err(invalid(
+                    "must be a folder of web pages, not / or a system folder (e.g. /var/www/site)",
+                ));
             }
             // The web server runs with home folders hidden from it (the
             // confinement consent promised): a folder there would be served

@@ -10,8 +10,9 @@
 use pbkdf2::pbkdf2_hmac;
 use sha2::Sha256;
 use tails_server_sdk::{
-    config, export, invalid, network, standard, Capabilities, ConnectionRequest, ConnectionText, Error, OptionSetting, OptionSpec,
-    OptionValue, Options, PortRequest, Protocol, Service, ServiceInfo, ServiceUnit, UnitSpec, web,
+    config, export, invalid, network, standard, web, Capabilities, ConnectionRequest,
+    ConnectionText, Error, OptionSetting, OptionSpec, OptionValue, Options, PortRequest, Protocol,
+    Service, ServiceInfo, ServiceUnit, UnitSpec,
 };
 
 const LOCAL: &str = "/etc/dokuwiki/local.php";
@@ -36,7 +37,11 @@ fn base64(bytes: &[u8]) -> String {
     for chunk in bytes.chunks(3) {
         let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
         for i in 0..4 {
-            out.push(if i <= chunk.len() { ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+            out.push(if i <= chunk.len() {
+                ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char
+            } else {
+                '='
+            });
         }
     }
     out
@@ -82,17 +87,32 @@ impl Service for Wiki {
         }
     }
 
-    fn validate_option(name: String, value: OptionValue, _onion_address: String) -> Result<(), Error> {
+    fn validate_option(
+        name: String,
+        value: OptionValue,
+        _onion_address: String,
+    ) -> Result<(), Error> {
         match (name.as_str(), &value) {
             ("admin-name", OptionValue::Text(s))
-                if s.is_empty() || s.len() > 32 || !s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') =>
+                if s.is_empty()
+                    || s.len() > 32
+                    || !s.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'
+                    }) =>
             {
                 Err(invalid("must be 1 to 32 lower-case letters, digits, - and _"))
             }
-            ("admin-password", OptionValue::Secret(s)) if s.len() < 8 || s.len() > 128 || s.contains(':') || s.chars().any(char::is_control) => {
+            ("admin-password", OptionValue::Secret(s))
+                if s.len() < 8
+                    || s.len() > 128
+                    || s.contains(':')
+                    || s.chars().any(char::is_control) =>
+            {
                 Err(invalid("must be 8 to 128 characters on one line, without :"))
             }
-            ("title", OptionValue::Text(s)) if s.is_empty() || s.len() > 100 || s.chars().any(char::is_control) => {
+            ("title", OptionValue::Text(s))
+                if s.is_empty() || s.len() > 100 || s.chars().any(char::is_control) =>
+            {
                 Err(invalid("must be 1 to 100 characters on one line"))
             }
             _ => Ok(()),

@@ -8,8 +8,9 @@
 //! warnings. Clients are told to allow a plain connection.
 
 use tails_server_sdk::{
-    config, export, network, standard, Capabilities, ConnectionRequest, ConnectionText, Error, OptionSetting, OptionSpec, OptionValue,
-    Options, PortRequest, Protocol, Service, ServiceInfo, ServiceUnit,
+    config, export, network, standard, Capabilities, ConnectionRequest, ConnectionText, Error,
+    OptionSetting, OptionSpec, OptionValue, Options, PortRequest, Protocol, Service, ServiceInfo,
+    ServiceUnit,
 };
 
 const CONFIG: &str = "/etc/prosody/prosody.cfg.lua";
@@ -49,7 +50,11 @@ impl Service for Xmpp {
         }
     }
 
-    fn validate_option(_name: String, _value: OptionValue, _onion_address: String) -> Result<(), Error> {
+    fn validate_option(
+        _name: String,
+        _value: OptionValue,
+        _onion_address: String,
+    ) -> Result<(), Error> {
         Ok(())
     }
 

@@ -17,13 +17,23 @@ fn main() {
         std::process::exit(2);
     };
     let release_seed = std::env::var_os("TAILS_SERVER_RELEASE_KEY").map(|file| {
-        let meta = std::fs::metadata(&file).unwrap_or_else(|e| fail(&format!("{}: {e}", file.to_string_lossy())));
+        let meta = std::fs::metadata(&file)
+            .unwrap_or_else(|e| fail(&format!("{}: {e}", file.to_string_lossy())));
         if meta.permissions().mode() & 0o077 != 0 {
-            fail(&format!("{}: the release key must be readable by its owner only (chmod 600)", file.to_string_lossy()));
+            fail(&format!(
+                "{}: the release key must be readable by its owner only (chmod 600)",
+                file.to_string_lossy()
+            ));
         }
-        let seed = std::fs::read(&file).unwrap_or_else(|e| fail(&format!("{}: {e}", file.to_string_lossy())));
-        <[u8; 32]>::try_from(seed.as_slice())
-            .unwrap_or_else(|_| fail(&format!("{}: a release key is a 32-byte ed25519 seed, this file has {} bytes", file.to_string_lossy(), seed.len())))
+        let seed = std::fs::read(&file)
+            .unwrap_or_else(|e| fail(&format!("{}: {e}", file.to_string_lossy())));
+        <[u8; 32]>::try_from(seed.as_slice()).unwrap_or_else(|_| {
+            fail(&format!(
+                "{}: a release key is a 32-byte ed25519 seed, this file has {} bytes",
+                file.to_string_lossy(),
+                seed.len()
+            ))
+        })
     });
     std::fs::create_dir_all(&dest).unwrap_or_else(|e| fail(&format!("{}: {e}", dest.display())));
     for (name, built) in tails_server_testkit::fixtures::FIRST_PARTY {
