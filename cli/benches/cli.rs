@@ -21,6 +21,8 @@ const RUNS: usize = 20;
 /// Run once; wall time and the child's peak RSS in KiB (from wait4).
 fn measure(sandbox: &Sandbox, args: &[&str]) -> (Duration, i64) {
     let start = Instant::now();
+    // Reaped by wait4 below, which also gives its peak RSS.
+    #[allow(clippy::zombie_processes)]
     let child = sandbox
         .command_as(BIN.as_ref(), args)
         .stdin(Stdio::null())

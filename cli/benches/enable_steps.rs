@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use tails_server_testkit::npm_registry::{pack, NpmRegistry};
 use tails_server_testkit::systemd_host::{
-    boot_tails7, tails_server_items, Item, NetNs, SystemdHost, INSIDE_BIN,
+    boot_tails7, tails_server_items, Item, NetNs, INSIDE_BIN,
 };
 use tails_server_testkit::tornet::TorNet;
 use tails_server_testkit::{enable_step_seconds, ENABLE_STEPS};

@@ -25,7 +25,7 @@ use std::path::Path;
 use tails_server_testkit::median;
 use tails_server_testkit::systemd_host::{
     boot_tails7, daemon_files, polkit_grant, tails_server_items, window_binary, Item, NetNs,
-    SystemdHost, INSIDE_BIN,
+    INSIDE_BIN,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_tails-server");

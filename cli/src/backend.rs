@@ -12,6 +12,10 @@ use tails_server_core::requests::{self, Confirm};
 use tails_server_core::tor::block_on;
 use tails_server_dbus::{client, ConnectionInfo, Inspection, ServerProxy};
 
+/// What `disable_all` did: the services it disabled, and those it could not
+/// with why.
+pub type Disabled = (Vec<String>, Vec<(String, anyhow::Error)>);
+
 pub enum Backend {
     Local(Box<Context>),
     Daemon(Daemon),
@@ -124,10 +128,7 @@ impl Backend {
     /// not be disabled with why (the others are disabled all the same).
     /// Through the daemon, one job each: it talks to the tor that holds
     /// their onion services.
-    pub fn disable_all(
-        &self,
-        show: fn(&Progress),
-    ) -> Result<(Vec<String>, Vec<(String, anyhow::Error)>)> {
+    pub fn disable_all(&self, show: fn(&Progress)) -> Result<Disabled> {
         let (mut said, mut failed) = (Vec::new(), Vec::new());
         for row in
             self.list()?.as_array().into_iter().flatten().filter(|row| row["enabled"] == true)

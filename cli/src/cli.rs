@@ -246,6 +246,15 @@ pub enum ClientCommand {
     Remove { name: String },
 }
 
+/// `--lang`'s values, listed in help and completions.
+fn language() -> impl clap::builder::TypedValueParser<Value = tails_server_core::authoring::Language>
+{
+    use clap::builder::TypedValueParser;
+    use tails_server_core::authoring::Language;
+    clap::builder::PossibleValuesParser::new(Language::ALL.map(Language::name))
+        .map(|name| Language::named(&name).expect("one of ALL"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,13 +272,4 @@ mod tests {
             }
         }
     }
-}
-
-/// `--lang`'s values, listed in help and completions.
-fn language() -> impl clap::builder::TypedValueParser<Value = tails_server_core::authoring::Language>
-{
-    use clap::builder::TypedValueParser;
-    use tails_server_core::authoring::Language;
-    clap::builder::PossibleValuesParser::new(Language::ALL.map(Language::name))
-        .map(|name| Language::named(&name).expect("one of ALL"))
 }

@@ -47,7 +47,7 @@ pub async fn follow(
     // died is noticed instead of a stale "running".
     let job = JobProxy::builder(conn)
         .path(path)
-        .and_then(|b| Ok(b.cache_properties(zbus::proxy::CacheProperties::No)))
+        .map(|b| b.cache_properties(zbus::proxy::CacheProperties::No))
         .map_err(words)?
         .build()
         .await

@@ -319,6 +319,13 @@ pub fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// The middle value (the upper one of an even count), for benches.
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -329,11 +336,4 @@ mod tests {
             assert_eq!(super::base64(plain.as_bytes()), encoded);
         }
     }
-}
-
-/// The middle value (the upper one of an even count), for benches.
-pub fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }

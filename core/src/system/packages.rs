@@ -350,6 +350,90 @@ fn lock_holder(path: &Path) -> Option<String> {
     Some(format!("process {pid} ({})", name.trim()))
 }
 
+/// dpkg's word on places and packages under a root: which packages list a
+/// path (their file lists), and which packages' files root acts on.
+pub struct Dpkg {
+    root: std::path::PathBuf,
+    /// Each package (bare name) and its file list.
+    lists: Vec<(String, String)>,
+    status: String,
+}
+
+impl Dpkg {
+    /// Read the database (about 5 MB of file lists on Debian 13 with the
+    /// services' packages). A root without one lists nothing.
+    pub fn read(root: &Path) -> std::io::Result<Dpkg> {
+        let info = root.join("var/lib/dpkg/info");
+        let mut lists = Vec::new();
+        match std::fs::read_dir(&info) {
+            Ok(entries) => {
+                for entry in entries.flatten() {
+                    let file = entry.file_name().to_string_lossy().to_string();
+                    let Some(package) = file.strip_suffix(".list") else { continue };
+                    let bare = package.split(':').next().unwrap_or(package).to_string();
+                    lists.push((bare, std::fs::read_to_string(entry.path())?));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let status = std::fs::read_to_string(root.join("var/lib/dpkg/status")).unwrap_or_default();
+        Ok(Dpkg { root: root.to_path_buf(), lists, status })
+    }
+
+    /// The packages whose file list names `path` exactly (a file, or a folder
+    /// without its `/`).
+    pub fn owners(&self, path: &str) -> Vec<String> {
+        let mut found: Vec<String> = self
+            .lists
+            .iter()
+            .filter(|(_, list)| list.lines().any(|l| l == path))
+            .map(|(p, _)| p.clone())
+            .collect();
+        // One package's lists for several architectures name it once.
+        found.sort();
+        found.dedup();
+        found
+    }
+
+    /// Are all of `packages` installed (as [`installed`] reads the status)?
+    pub fn all_installed(&self, packages: &[String]) -> bool {
+        let installed = parse_status(&self.status);
+        packages.iter().all(|p| installed.contains(p))
+    }
+
+    /// Why root acts on the files of `package`, if it does: dpkg marks it
+    /// Essential or of priority required or important (the system's own), or
+    /// it ships a setuid or setgid file (a program that runs as root reads
+    /// them).
+    pub fn roots_own(&self, package: &str) -> Option<String> {
+        let paragraph = self.status.split("\n\n").find(|p| {
+            p.lines()
+                .any(|l| l.strip_prefix("Package: ").is_some_and(|name| name.trim() == package))
+        })?;
+        for line in paragraph.lines() {
+            match line.trim() {
+                "Essential: yes" => {
+                    return Some("dpkg marks it Essential: the system's own".into())
+                }
+                "Priority: required" | "Priority: important" => {
+                    return Some(format!("dpkg gives it {}: the system's own", line.trim()))
+                }
+                _ => {}
+            }
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let list =
+            self.lists.iter().find(|(p, _)| p == package).map(|(_, l)| l.as_str()).unwrap_or("");
+        list.lines().find_map(|file| {
+            let meta =
+                std::fs::symlink_metadata(self.root.join(file.trim_start_matches('/'))).ok()?;
+            (meta.is_file() && meta.permissions().mode() & 0o6000 != 0)
+                .then(|| format!("it ships the setuid or setgid program {file}"))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -449,89 +533,5 @@ mod tests {
             "{said}"
         );
         assert!(run_until(Command::new("true").arg("x"), "true", Duration::from_secs(10)).is_ok());
-    }
-}
-
-/// dpkg's word on places and packages under a root: which packages list a
-/// path (their file lists), and which packages' files root acts on.
-pub struct Dpkg {
-    root: std::path::PathBuf,
-    /// Each package (bare name) and its file list.
-    lists: Vec<(String, String)>,
-    status: String,
-}
-
-impl Dpkg {
-    /// Read the database (about 5 MB of file lists on Debian 13 with the
-    /// services' packages). A root without one lists nothing.
-    pub fn read(root: &Path) -> std::io::Result<Dpkg> {
-        let info = root.join("var/lib/dpkg/info");
-        let mut lists = Vec::new();
-        match std::fs::read_dir(&info) {
-            Ok(entries) => {
-                for entry in entries.flatten() {
-                    let file = entry.file_name().to_string_lossy().to_string();
-                    let Some(package) = file.strip_suffix(".list") else { continue };
-                    let bare = package.split(':').next().unwrap_or(package).to_string();
-                    lists.push((bare, std::fs::read_to_string(entry.path())?));
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-        let status = std::fs::read_to_string(root.join("var/lib/dpkg/status")).unwrap_or_default();
-        Ok(Dpkg { root: root.to_path_buf(), lists, status })
-    }
-
-    /// The packages whose file list names `path` exactly (a file, or a folder
-    /// without its `/`).
-    pub fn owners(&self, path: &str) -> Vec<String> {
-        let mut found: Vec<String> = self
-            .lists
-            .iter()
-            .filter(|(_, list)| list.lines().any(|l| l == path))
-            .map(|(p, _)| p.clone())
-            .collect();
-        // One package's lists for several architectures name it once.
-        found.sort();
-        found.dedup();
-        found
-    }
-
-    /// Are all of `packages` installed (as [`installed`] reads the status)?
-    pub fn all_installed(&self, packages: &[String]) -> bool {
-        let installed = parse_status(&self.status);
-        packages.iter().all(|p| installed.contains(p))
-    }
-
-    /// Why root acts on the files of `package`, if it does: dpkg marks it
-    /// Essential or of priority required or important (the system's own), or
-    /// it ships a setuid or setgid file (a program that runs as root reads
-    /// them).
-    pub fn roots_own(&self, package: &str) -> Option<String> {
-        let paragraph = self.status.split("\n\n").find(|p| {
-            p.lines()
-                .any(|l| l.strip_prefix("Package: ").is_some_and(|name| name.trim() == package))
-        })?;
-        for line in paragraph.lines() {
-            match line.trim() {
-                "Essential: yes" => {
-                    return Some("dpkg marks it Essential: the system's own".into())
-                }
-                "Priority: required" | "Priority: important" => {
-                    return Some(format!("dpkg gives it {}: the system's own", line.trim()))
-                }
-                _ => {}
-            }
-        }
-        use std::os::unix::fs::PermissionsExt;
-        let list =
-            self.lists.iter().find(|(p, _)| p == package).map(|(_, l)| l.as_str()).unwrap_or("");
-        list.lines().find_map(|file| {
-            let meta =
-                std::fs::symlink_metadata(self.root.join(file.trim_start_matches('/'))).ok()?;
-            (meta.is_file() && meta.permissions().mode() & 0o6000 != 0)
-                .then(|| format!("it ships the setuid or setgid program {file}"))
-        })
     }
 }
