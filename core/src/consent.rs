@@ -76,7 +76,7 @@ fn kept(info: &ServiceInfo, path: &str) -> String {
 /// The unit in words, what Persistent Storage keeps of its data folders, and
 /// on an upgrade what changed.
 fn unit_words(info: &ServiceInfo, previous: Option<&ServiceInfo>, first_party: bool) -> String {
-    let mut words = crate::units::consent_words(&info.name, &info.unit, first_party);
+    let mut words = crate::broker::caps::units::consent_words(&info.name, &info.unit, first_party);
     if let ServiceUnit::HostWritten(spec) = &info.unit {
         for folder in &spec.data_folders {
             let kept = kept(info, folder);
@@ -86,7 +86,7 @@ fn unit_words(info: &ServiceInfo, previous: Option<&ServiceInfo>, first_party: b
         }
     }
     if let Some(changed) =
-        previous.and_then(|old| crate::units::unit_changes(&old.unit, &info.unit))
+        previous.and_then(|old| crate::broker::caps::units::unit_changes(&old.unit, &info.unit))
     {
         words += &format!(" (changed from the added build: {changed})");
     }

@@ -136,7 +136,7 @@ impl Context {
             service.grant.granted.clone(),
             self.state.audit(),
         )
-        .with_secret_readers(crate::units::secret_readers(
+        .with_secret_readers(crate::broker::caps::units::secret_readers(
             self.live(),
             &service.record.info,
             &service.name,

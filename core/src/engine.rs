@@ -10,6 +10,7 @@
 
 use anyhow::{anyhow, bail, Result};
 
+use crate::broker::caps::units;
 use crate::broker::caps::Capability;
 use crate::context::{Context, Service};
 use crate::fsutil;
@@ -20,7 +21,7 @@ use crate::system::firewall::{self, Opening};
 use crate::system::npm;
 use crate::system::systemd::{Job, Systemd};
 use crate::tor::block_on;
-use crate::{display, onion, options, units};
+use crate::{display, onion, options};
 
 fn save(ctx: &Context, service: &Service) -> Result<()> {
     ctx.save_service(&service.name, &service.state)

@@ -31,4 +31,3 @@ pub mod shipped;
 pub mod state;
 pub mod system;
 pub mod tor;
-pub mod units;

@@ -197,7 +197,7 @@ pub fn problems(info: &ServiceInfo) -> Vec<String> {
             ));
         }
     }
-    for problem in crate::units::problems(info, &options::all_specs(info)) {
+    for problem in crate::broker::caps::units::problems(info, &options::all_specs(info)) {
         say(problem);
     }
     if problems.len() > MAX_PROBLEMS {

@@ -33,13 +33,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
+use crate::broker::caps::units;
 use crate::context::{Context, Service};
 use crate::fsutil;
 use crate::options;
 use crate::runtime::bindings::tails::server::types::{OptionValue, ServiceInfo};
 use crate::state::{ServiceState, StateDir};
 use crate::system::mounts;
-use crate::units;
 
 /// Where Tails mounts the unlocked Persistent Storage.
 pub const TAILS_PERSISTENCE: &str = "/live/persistence/TailsData_unlocked";

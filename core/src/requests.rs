@@ -8,6 +8,7 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use serde_json::{json, Map, Value};
 use tails_server_dbus::{ClientCredentials, ConnectionInfo};
 
+use crate::broker::caps::units;
 use crate::context::{Context, Service};
 use crate::journal::Progress;
 use crate::runtime::bindings::tails::server::types::{
@@ -18,7 +19,7 @@ use crate::system::systemd::Systemd;
 use crate::system::{npm, packages};
 use crate::tor::block_on;
 use crate::tor::keys::ClientKey;
-use crate::{display, engine, onion, options, persistence, units};
+use crate::{display, engine, onion, options, persistence};
 
 /// The most of a plugin's connection text kept.
 const MAX_CONNECTION_TEXT: usize = 8 * 1024;

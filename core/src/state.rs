@@ -84,7 +84,7 @@ pub fn requested(info: &ServiceInfo) -> BTreeSet<Capability> {
     let ports =
         caps.ports.iter().map(|p| Capability::Port { port: p.port, protocol: p.protocol.into() });
     let unit = Capability::Unit {
-        name: crate::units::unit_name(&info.name, &info.unit),
+        name: crate::broker::caps::units::unit_name(&info.name, &info.unit),
         spec: match &info.unit {
             ServiceUnit::Packaged(_) => String::new(),
             ServiceUnit::HostWritten(spec) => granted_unit_spec(spec),
@@ -347,7 +347,7 @@ mod tests {
             setup_commands: vec![],
             login_shell: true,
         };
-        let info = crate::units::tests::info_of("gobby", spec);
+        let info = crate::broker::caps::units::tests::info_of("gobby", spec);
         let record = PluginRecord {
             sha256: String::new(),
             contract: "0.3.0".into(),

@@ -338,9 +338,7 @@ fn client_row(keys: &Keys, client: &str, enabled: bool) -> adw::ActionRow {
     let save =
         button("document-save-symbolic", format!("Save {client}'s key as an .auth_private file"));
     let (k, c) = (keys.clone(), client.to_string());
-    save.connect_clicked(move |_| {
-        k.with_client(&c, save_auth_private)
-    });
+    save.connect_clicked(move |_| k.with_client(&c, save_auth_private));
     let remove = widgets::icon_button("user-trash-symbolic", &format!("Remove client {client}"));
     let (k, c) = (keys.clone(), client.to_string());
     remove.connect_clicked(move |_| {

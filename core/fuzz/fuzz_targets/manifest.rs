@@ -20,7 +20,8 @@ use tails_server_core::runtime::bindings::tails::server::types::{
     Capabilities, IntegerRange, OptionKind, OptionSpec, OptionValue, PortRequest, Protocol,
     ServiceInfo, ServiceUnit, UnitSpec,
 };
-use tails_server_core::{consent, state, units};
+use tails_server_core::broker::caps::units;
+use tails_server_core::{consent, state};
 
 /// One of `choices`, or arbitrary text, or a choice with arbitrary text after it.
 fn text(u: &mut Unstructured, choices: &[&str]) -> Result<String> {

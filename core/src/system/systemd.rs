@@ -153,7 +153,7 @@ impl Systemd {
             .chain(unit.drop_in_paths().await.unwrap_or_default());
         for file in files.filter(|f| !f.is_empty()) {
             let text = std::fs::read_to_string(&file).with_context(|| format!("reading {file}"))?;
-            if let Some(line) = crate::units::privileged_command(&text) {
+            if let Some(line) = crate::broker::caps::units::privileged_command(&text) {
                 return Ok(Some(format!("{name} runs `{line}` as root ({file})")));
             }
         }

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::broker::caps::{resolve_system_links, validate_declared_path, SysPath};
+use super::{resolve_system_links, validate_declared_path, SysPath};
 use crate::display;
 use crate::runtime::bindings::tails::server::types::{
     OptionSpec, ServiceInfo, ServiceUnit, UnitSpec,
