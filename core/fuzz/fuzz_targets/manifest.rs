@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
+use tails_server_core::broker::caps::units;
 use tails_server_core::broker::caps::{
     reserved_port, validate_declared_path, validate_package_name, NpmSpec,
 };
@@ -20,7 +21,6 @@ use tails_server_core::runtime::bindings::tails::server::types::{
     Capabilities, IntegerRange, OptionKind, OptionSpec, OptionValue, PortRequest, Protocol,
     ServiceInfo, ServiceUnit, UnitSpec,
 };
-use tails_server_core::broker::caps::units;
 use tails_server_core::{consent, state};
 
 /// One of `choices`, or arbitrary text, or a choice with arbitrary text after it.

@@ -5,12 +5,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use tails_server_core::broker::caps::units::expand;
 use tails_server_core::display;
 use tails_server_core::options::{fits, parse, to_text};
 use tails_server_core::runtime::bindings::tails::server::types::{
     IntegerRange, OptionKind, OptionSpec, OptionValue,
 };
-use tails_server_core::units::expand;
 
 fn spec(kind: OptionKind) -> OptionSpec {
     OptionSpec {

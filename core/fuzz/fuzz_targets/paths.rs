@@ -5,10 +5,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use tails_server_core::broker::caps::units::check_packaged_name;
 use tails_server_core::broker::caps::{
     resolve_system_links, validate_declared_path, validate_package_name, NpmSpec, SysPath,
 };
-use tails_server_core::units::check_packaged_name;
 
 /// Places a plugin must never be able to write, whatever the spelling.
 const NEVER: &[&str] = &[
