@@ -1,242 +1,293 @@
 //! Where a command's request goes: the core in this process (root, no daemon:
 //! SSH administration, scripts, `--root`) or the daemon `tails-serverd` over
-//! the system bus (a user who is not root, or whenever the daemon runs). The
-//! commands print the same thing from either, because both answer with the
-//! same documents and the same `Progress`.
+//! the system bus (a user who is not root, or whenever the daemon runs). One
+//! trait, two implementations: the commands print the same thing from
+//! either, because both answer with the same documents
+//! (`tails-server-types`) and the same `Progress`.
+
+use std::path::Path;
 
 use anyhow::{anyhow, bail, Result};
-use serde_json::Value;
-use tails_server_core::context::Context;
+use tails_server_core::context::{Context, Paths};
 use tails_server_core::journal::Progress;
+use tails_server_core::plugins;
 use tails_server_core::requests::{self, Confirm};
 use tails_server_core::tor::block_on;
-use tails_server_dbus::{client, ConnectionInfo, Inspection, ServerProxy};
+use tails_server_dbus::{client, ServerProxy};
+use tails_server_types::documents::{
+    AvailablePlugin, Info, PluginRow, PluginShown, ServiceRow, Status, TorStatus,
+};
+use tails_server_types::{ConnectionInfo, Inspection};
 
 /// What `disable_all` did: the services it disabled, and those it could not
 /// with why.
 pub type Disabled = (Vec<String>, Vec<(String, anyhow::Error)>);
 
-pub enum Backend {
-    Local(Box<Context>),
-    Daemon(Daemon),
-}
+/// Whether the person agrees to add a plugin, shown its inspection.
+pub type Consent<'a> = &'a mut dyn FnMut(&Inspection) -> Result<bool>;
 
 /// Set to `1` to make a root CLI work in its own process although a daemon runs.
 pub const IN_PROCESS_VAR: &str = "TAILS_SERVER_IN_PROCESS";
 
-impl Backend {
-    /// The daemon when it runs (or must be asked: not root), else this process.
-    /// Explicit places (`--root`, `--state-dir`, `--persistent-dir`) are this
-    /// process's: the daemon serves the system's own.
-    pub fn choose(
-        paths: &tails_server_core::context::Paths,
-        local: impl FnOnce() -> Result<Context>,
-    ) -> Result<Backend> {
-        let explicit =
-            paths.root.is_some() || paths.state_dir.is_some() || paths.persistent_dir.is_some();
-        let root = unsafe { libc::geteuid() } == 0;
-        if explicit || std::env::var(IN_PROCESS_VAR).is_ok_and(|v| v == "1") {
-            return Ok(Backend::Local(Box::new(local()?)));
-        }
-        if root {
-            return match Daemon::running() {
-                Some(daemon) => Ok(Backend::Daemon(daemon)),
-                None => Ok(Backend::Local(Box::new(local()?))),
-            };
-        }
-        Daemon::connect().map(Backend::Daemon).map_err(|e| {
-            anyhow!("a user who is not root works through Tails Server's daemon (tails-serverd), and it cannot be reached: {e:#}\nInstall Tails Server with its daemon, or run this command as root.")
-        })
-    }
-
-    /// The context, for a command the daemon does not offer yet: root works
-    /// in its own process (the state lock keeps it and the daemon apart).
-    pub fn local_only(
-        self,
-        what: &str,
-        local: impl FnOnce() -> Result<Context>,
-    ) -> Result<Context> {
-        match self {
-            Backend::Local(ctx) => Ok(*ctx),
-            Backend::Daemon(_) if unsafe { libc::geteuid() } == 0 => local(),
-            Backend::Daemon(_) => bail!(
-                "`{what}` runs only as root (sudo tails-server {what}): {}",
-                why_root_only(what)
-            ),
-        }
-    }
-
-    pub fn list(&self) -> Result<Value> {
-        match self {
-            Backend::Local(ctx) => requests::list(ctx),
-            Backend::Daemon(d) => d.document(|s| Box::pin(async move { s.list_services().await })),
-        }
-    }
-
-    pub fn plugins(&self) -> Result<Value> {
-        match self {
-            Backend::Local(ctx) => tails_server_core::plugins::listed(ctx),
-            Backend::Daemon(d) => d.document(|s| Box::pin(async move { s.plugin_list().await })),
-        }
-    }
-
-    pub fn plugin(&self, name: &str) -> Result<Value> {
-        match self {
-            Backend::Local(ctx) => tails_server_core::plugins::shown(ctx, name),
-            Backend::Daemon(d) => {
-                d.document(|s| Box::pin(async move { s.plugin_show(name).await }))
-            }
-        }
-    }
-
-    pub fn info(&self, name: &str, details: bool, reveal: bool) -> Result<Value> {
-        match self {
-            Backend::Local(ctx) => requests::info(ctx, name, details, reveal),
-            Backend::Daemon(d) => {
-                d.document(|s| Box::pin(async move { s.service_info(name, details, reveal).await }))
-            }
-        }
-    }
-
-    pub fn status(&self, name: &str) -> Result<Value> {
-        match self {
-            Backend::Local(ctx) => requests::status(ctx, name),
-            Backend::Daemon(d) => {
-                d.document(|s| Box::pin(async move { s.service_status(name).await }))
-            }
-        }
-    }
-
-    pub fn tor_status(&self) -> Result<Value> {
-        match self {
-            Backend::Local(ctx) => requests::tor_status(ctx),
-            Backend::Daemon(d) => d.document(|s| Box::pin(async move { s.tor_status().await })),
-        }
-    }
-
+/// Every request a command makes, answered by the core in this process or
+/// by the daemon.
+pub trait Backend {
+    fn list(&self) -> Result<Vec<ServiceRow>>;
+    fn plugins(&self) -> Result<Vec<PluginRow>>;
+    fn plugin(&self, name: &str) -> Result<PluginShown>;
+    /// The shipped plugins and whether they are added.
+    fn available(&self) -> Result<Vec<AvailablePlugin>>;
+    fn info(&self, name: &str, details: bool, reveal: bool) -> Result<Info>;
+    fn status(&self, name: &str) -> Result<Status>;
+    fn tor_status(&self) -> Result<TorStatus>;
     /// Enable (or, `enable` false, disable); progress goes to `show` as it comes.
-    pub fn enable(&self, name: &str, enable: bool, show: fn(&Progress)) -> Result<String> {
-        match self {
-            Backend::Local(ctx) if enable => requests::enable(ctx, name),
-            Backend::Local(ctx) => requests::disable(ctx, name),
-            Backend::Daemon(d) => d.job(name, enable, show),
-        }
-    }
+    fn enable(&self, name: &str, enable: bool, show: fn(&Progress)) -> Result<String>;
+    /// Set an option (`value`), or reset it to its default (none).
+    fn set_option(
+        &self,
+        name: &str,
+        option: &str,
+        value: Option<&str>,
+        confirm: Confirm,
+    ) -> Result<String>;
+    /// A new onion address, once the person agreed.
+    fn rotate_address(&self, name: &str, confirm: Confirm) -> Result<String>;
+    fn connection_info(&self, name: &str, client: Option<&str>) -> Result<ConnectionInfo>;
+    fn client_list(&self, name: &str) -> Result<Vec<String>>;
+    /// Add a client; the connection info for it when the service is published.
+    fn client_add(&self, name: &str, client: &str) -> Result<(String, Option<ConnectionInfo>)>;
+    fn client_remove(&self, name: &str, client: &str) -> Result<String>;
+    /// Add the plugin at `file` if `consent` agrees to its inspection,
+    /// granting all it asks but `refused` (short forms).
+    fn add_plugin(&self, file: &Path, refused: &[String], consent: Consent) -> Result<String>;
+    fn remove_plugin(&self, name: &str) -> Result<String>;
+    /// The context, for a command the daemon does not offer: root works in
+    /// its own process (the state lock keeps it and the daemon apart).
+    fn into_context(
+        self: Box<Self>,
+        what: &str,
+        local: &dyn Fn() -> Result<Context>,
+    ) -> Result<Context>;
 
     /// Disable every enabled service (before the package is removed, or
     /// when everything must stop now): what each said, and those that could
     /// not be disabled with why (the others are disabled all the same).
     /// Through the daemon, one job each: it talks to the tor that holds
     /// their onion services.
-    pub fn disable_all(&self, show: fn(&Progress)) -> Result<Disabled> {
+    fn disable_all(&self, show: fn(&Progress)) -> Result<Disabled> {
         let (mut said, mut failed) = (Vec::new(), Vec::new());
-        for row in
-            self.list()?.as_array().into_iter().flatten().filter(|row| row["enabled"] == true)
-        {
-            let name = row["name"].as_str().unwrap_or_default().to_string();
-            match self.enable(&name, false, show) {
+        for row in self.list()?.into_iter().filter(|row| row.enabled) {
+            match self.enable(&row.name, false, show) {
                 Ok(words) => said.push(words),
-                Err(e) => failed.push((name, e)),
+                Err(e) => failed.push((row.name, e)),
             }
         }
         Ok((said, failed))
     }
+}
 
-    pub fn set_option(
+/// The daemon when it runs (or must be asked: not root), else this process.
+/// Explicit places (`--root`, `--state-dir`, `--persistent-dir`) are this
+/// process's: the daemon serves the system's own.
+pub fn choose(paths: &Paths, local: impl FnOnce() -> Result<Context>) -> Result<Box<dyn Backend>> {
+    let explicit =
+        paths.root.is_some() || paths.state_dir.is_some() || paths.persistent_dir.is_some();
+    let root = unsafe { libc::geteuid() } == 0;
+    if explicit || std::env::var(IN_PROCESS_VAR).is_ok_and(|v| v == "1") {
+        return Ok(Box::new(InProcess(local()?)));
+    }
+    if root {
+        return match Daemon::running() {
+            Some(daemon) => Ok(Box::new(daemon)),
+            None => Ok(Box::new(InProcess(local()?))),
+        };
+    }
+    let daemon = Daemon::connect().map_err(|e| {
+        anyhow!("a user who is not root works through Tails Server's daemon (tails-serverd), and it cannot be reached: {e:#}\nInstall Tails Server with its daemon, or run this command as root.")
+    })?;
+    Ok(Box::new(daemon))
+}
+
+/// The core in this process.
+pub struct InProcess(pub Context);
+
+impl Backend for InProcess {
+    fn list(&self) -> Result<Vec<ServiceRow>> {
+        requests::list(&self.0)
+    }
+    fn plugins(&self) -> Result<Vec<PluginRow>> {
+        plugins::listed(&self.0)
+    }
+    fn plugin(&self, name: &str) -> Result<PluginShown> {
+        plugins::shown(&self.0, name)
+    }
+    fn available(&self) -> Result<Vec<AvailablePlugin>> {
+        plugins::available(&self.0)
+    }
+    fn info(&self, name: &str, details: bool, reveal: bool) -> Result<Info> {
+        requests::info(&self.0, name, details, reveal)
+    }
+    fn status(&self, name: &str) -> Result<Status> {
+        requests::status(&self.0, name)
+    }
+    fn tor_status(&self) -> Result<TorStatus> {
+        requests::tor_status(&self.0)
+    }
+    fn enable(&self, name: &str, enable: bool, _show: fn(&Progress)) -> Result<String> {
+        // In this process, the context prints progress as it comes.
+        if enable {
+            requests::enable(&self.0, name)
+        } else {
+            requests::disable(&self.0, name)
+        }
+    }
+    fn set_option(
         &self,
         name: &str,
         option: &str,
         value: Option<&str>,
         confirm: Confirm,
     ) -> Result<String> {
-        match (self, value) {
-            (Backend::Local(ctx), Some(value)) => {
-                requests::set_option(ctx, name, option, value, confirm)
-            }
-            (Backend::Local(ctx), None) => requests::reset_option(ctx, name, option, confirm),
-            (Backend::Daemon(d), value) => {
-                d.confirming(confirm, "persistence left on; nothing was deleted", |confirmed| {
-                    d.call(|s| {
-                        Box::pin(async move {
-                            match value {
-                                Some(value) => s.set_option(name, option, value, confirmed).await,
-                                None => s.reset_option(name, option, confirmed).await,
-                            }
-                        })
-                    })
+        match value {
+            Some(value) => requests::set_option(&self.0, name, option, value, confirm),
+            None => requests::reset_option(&self.0, name, option, confirm),
+        }
+    }
+    fn rotate_address(&self, name: &str, confirm: Confirm) -> Result<String> {
+        requests::rotate_address(&self.0, name, confirm)
+    }
+    fn connection_info(&self, name: &str, client: Option<&str>) -> Result<ConnectionInfo> {
+        requests::connection_info(&self.0, name, client)
+    }
+    fn client_list(&self, name: &str) -> Result<Vec<String>> {
+        requests::client_list(&self.0, name)
+    }
+    fn client_add(&self, name: &str, client: &str) -> Result<(String, Option<ConnectionInfo>)> {
+        requests::client_add(&self.0, name, client)
+    }
+    fn client_remove(&self, name: &str, client: &str) -> Result<String> {
+        requests::client_remove(&self.0, name, client)
+    }
+    fn add_plugin(&self, file: &Path, refused: &[String], consent: Consent) -> Result<String> {
+        let ctx = &self.0;
+        let candidate = plugins::inspect(
+            ctx,
+            plugins::read_file(file)?,
+            &tails_server_core::display::path(file),
+        )?;
+        if !consent(&candidate.inspection)? {
+            bail!("not added: permission was not granted; nothing was stored");
+        }
+        let refused = candidate.capabilities(refused)?;
+        candidate.add(ctx, &refused)
+    }
+    fn remove_plugin(&self, name: &str) -> Result<String> {
+        plugins::remove(&self.0, name)
+    }
+    fn into_context(
+        self: Box<Self>,
+        _what: &str,
+        _local: &dyn Fn() -> Result<Context>,
+    ) -> Result<Context> {
+        Ok(self.0)
+    }
+}
+
+impl Backend for Daemon {
+    fn list(&self) -> Result<Vec<ServiceRow>> {
+        self.document(|s| Box::pin(async move { s.list_services().await }))
+    }
+    fn plugins(&self) -> Result<Vec<PluginRow>> {
+        self.document(|s| Box::pin(async move { s.plugin_list().await }))
+    }
+    fn plugin(&self, name: &str) -> Result<PluginShown> {
+        self.document(|s| Box::pin(async move { s.plugin_show(name).await }))
+    }
+    fn available(&self) -> Result<Vec<AvailablePlugin>> {
+        self.document(|s| Box::pin(async move { s.available_plugins().await }))
+    }
+    fn info(&self, name: &str, details: bool, reveal: bool) -> Result<Info> {
+        self.document(|s| Box::pin(async move { s.service_info(name, details, reveal).await }))
+    }
+    fn status(&self, name: &str) -> Result<Status> {
+        self.document(|s| Box::pin(async move { s.service_status(name).await }))
+    }
+    fn tor_status(&self) -> Result<TorStatus> {
+        self.document(|s| Box::pin(async move { s.tor_status().await }))
+    }
+    fn enable(&self, name: &str, enable: bool, show: fn(&Progress)) -> Result<String> {
+        self.job(name, enable, show)
+    }
+    fn set_option(
+        &self,
+        name: &str,
+        option: &str,
+        value: Option<&str>,
+        confirm: Confirm,
+    ) -> Result<String> {
+        self.confirming(confirm, "persistence left on; nothing was deleted", |confirmed| {
+            self.call(|s| {
+                Box::pin(async move {
+                    match value {
+                        Some(value) => s.set_option(name, option, value, confirmed).await,
+                        None => s.reset_option(name, option, confirmed).await,
+                    }
                 })
-            }
-        }
+            })
+        })
     }
-
-    /// A new onion address, once the person agreed.
-    pub fn rotate_address(&self, name: &str, confirm: Confirm) -> Result<String> {
-        match self {
-            Backend::Local(ctx) => requests::rotate_address(ctx, name, confirm),
-            Backend::Daemon(d) => d.confirming(confirm, "address unchanged", |confirmed| {
-                d.call(|s| Box::pin(async move { s.rotate_address(name, confirmed).await }))
-            }),
-        }
+    fn rotate_address(&self, name: &str, confirm: Confirm) -> Result<String> {
+        self.confirming(confirm, "address unchanged", |confirmed| {
+            self.call(|s| Box::pin(async move { s.rotate_address(name, confirmed).await }))
+        })
     }
-
-    /// The shipped plugins and whether they are added.
-    pub fn available(&self) -> Result<Value> {
-        match self {
-            Backend::Local(ctx) => tails_server_core::plugins::available(ctx),
-            Backend::Daemon(d) => {
-                d.document(|s| Box::pin(async move { s.available_plugins().await }))
-            }
-        }
+    fn connection_info(&self, name: &str, client: Option<&str>) -> Result<ConnectionInfo> {
+        self.document(|s| {
+            Box::pin(async move { s.connection_info(name, client.unwrap_or("")).await })
+        })
     }
-
-    pub fn connection_info(&self, name: &str, client: Option<&str>) -> Result<ConnectionInfo> {
-        match self {
-            Backend::Local(ctx) => requests::connection_info(ctx, name, client),
-            Backend::Daemon(d) => {
-                let text = d.call(|s| {
-                    Box::pin(async move { s.connection_info(name, client.unwrap_or("")).await })
-                })?;
-                Ok(serde_json::from_str(&text)?)
-            }
-        }
+    fn client_list(&self, name: &str) -> Result<Vec<String>> {
+        self.call(|s| Box::pin(async move { s.client_list(name).await }))
     }
-
-    pub fn client_list(&self, name: &str) -> Result<Vec<String>> {
-        match self {
-            Backend::Local(ctx) => requests::client_list(ctx, name),
-            Backend::Daemon(d) => d.call(|s| Box::pin(async move { s.client_list(name).await })),
-        }
+    fn client_add(&self, name: &str, client: &str) -> Result<(String, Option<ConnectionInfo>)> {
+        let said = self.call(|s| Box::pin(async move { s.client_add(name, client).await }))?;
+        let enabled = self.status(name)?.enabled;
+        Ok((said, if enabled { Some(self.connection_info(name, Some(client))?) } else { None }))
     }
-
-    /// Add a client; the connection info for it when the service is published.
-    pub fn client_add(&self, name: &str, client: &str) -> Result<(String, Option<ConnectionInfo>)> {
-        match self {
-            Backend::Local(ctx) => requests::client_add(ctx, name, client),
-            Backend::Daemon(d) => {
-                let said = d.call(|s| Box::pin(async move { s.client_add(name, client).await }))?;
-                let enabled = self.status(name)?["enabled"].as_bool().unwrap_or(false);
-                Ok((
-                    said,
-                    if enabled { Some(self.connection_info(name, Some(client))?) } else { None },
-                ))
-            }
-        }
+    fn client_remove(&self, name: &str, client: &str) -> Result<String> {
+        self.call(|s| Box::pin(async move { s.client_remove(name, client).await }))
     }
-
-    pub fn remove_plugin(&self, name: &str) -> Result<String> {
-        match self {
-            Backend::Local(ctx) => tails_server_core::plugins::remove(ctx, name),
-            Backend::Daemon(d) => d.call(|s| Box::pin(async move { s.remove_plugin(name).await })),
+    fn add_plugin(&self, file: &Path, refused: &[String], consent: Consent) -> Result<String> {
+        let opened = plugins::open(file)?;
+        let text = self.call(|s| {
+            Box::pin(async move { s.inspect_plugin(zbus::zvariant::Fd::from(&opened)).await })
+        })?;
+        let inspection: Inspection = serde_json::from_str(&text)?;
+        if !consent(&inspection)? {
+            bail!("not added: permission was not granted; nothing was stored");
         }
+        // Opened again: the daemon checks these are still the bytes inspected.
+        let opened = plugins::open(file)?;
+        let refused: Vec<&str> = refused.iter().map(String::as_str).collect();
+        let sha256 = inspection.sha256.as_str();
+        self.call(|s| {
+            Box::pin(async move {
+                s.add_plugin(zbus::zvariant::Fd::from(&opened), sha256, &refused).await
+            })
+        })
     }
-
-    pub fn client_remove(&self, name: &str, client: &str) -> Result<String> {
-        match self {
-            Backend::Local(ctx) => requests::client_remove(ctx, name, client),
-            Backend::Daemon(d) => {
-                d.call(|s| Box::pin(async move { s.client_remove(name, client).await }))
-            }
+    fn remove_plugin(&self, name: &str) -> Result<String> {
+        self.call(|s| Box::pin(async move { s.remove_plugin(name).await }))
+    }
+    fn into_context(
+        self: Box<Self>,
+        what: &str,
+        local: &dyn Fn() -> Result<Context>,
+    ) -> Result<Context> {
+        if unsafe { libc::geteuid() } == 0 {
+            return local();
         }
+        bail!("`{what}` runs only as root (sudo tails-server {what}): {}", why_root_only(what))
     }
 }
 
@@ -294,37 +345,15 @@ impl Daemon {
         }
     }
 
-    /// What the plugin file open at `file` asks for; the daemon reads it.
-    pub fn inspect_plugin(&self, file: std::fs::File) -> Result<Inspection> {
-        let text = self.call(|s| {
-            Box::pin(async move { s.inspect_plugin(zbus::zvariant::Fd::from(&file)).await })
-        })?;
-        Ok(serde_json::from_str(&text)?)
-    }
-
-    /// Add the plugin file open at `file`, still the bytes inspected.
-    pub fn add_plugin(
-        &self,
-        file: std::fs::File,
-        sha256: &str,
-        refused: &[String],
-    ) -> Result<String> {
-        let refused: Vec<&str> = refused.iter().map(String::as_str).collect();
-        self.call(|s| {
-            Box::pin(async move {
-                s.add_plugin(zbus::zvariant::Fd::from(&file), sha256, &refused).await
-            })
-        })
-    }
-
     fn call<'a, T>(&'a self, f: impl FnOnce(&'a ServerProxy<'static>) -> Call<'a, T>) -> Result<T> {
         block_on(f(&self.server)).map_err(from_bus)
     }
 
-    fn document<'a>(
+    /// A document the daemon answers as JSON.
+    fn document<'a, T: serde::de::DeserializeOwned>(
         &'a self,
         f: impl FnOnce(&'a ServerProxy<'static>) -> Call<'a, String>,
-    ) -> Result<Value> {
+    ) -> Result<T> {
         Ok(serde_json::from_str(&self.call(f)?)?)
     }
 

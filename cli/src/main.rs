@@ -54,33 +54,33 @@ fn context(global: &cli::Global) -> anyhow::Result<Context> {
 }
 
 /// Where this command's requests go (see `backend`).
-fn backend(global: &cli::Global) -> anyhow::Result<Backend> {
-    Backend::choose(&global.into(), || context(global))
+fn backend(global: &cli::Global) -> anyhow::Result<Box<dyn Backend>> {
+    backend::choose(&global.into(), || context(global))
 }
 
 /// The context for a command only this process does (root).
 fn local(global: &cli::Global, what: &str) -> anyhow::Result<Context> {
-    backend(global)?.local_only(what, || context(global))
+    backend(global)?.into_context(what, &|| context(global))
 }
 
 fn run(args: Vec<OsString>) -> anyhow::Result<()> {
     let cli = Cli::parse_from(args);
     match cli.command {
-        Command::List { json } => plugin::list_services(&backend(&cli.global)?, json),
+        Command::List { json } => plugin::list_services(&*backend(&cli.global)?, json),
         Command::Plugin(PluginCommand::Add { file, yes, deny }) => {
-            plugin::add(backend(&cli.global)?, &cli.global, &file, yes, &deny)
+            plugin::add(&*backend(&cli.global)?, &file, yes, &deny)
         }
         Command::Plugin(PluginCommand::Remove { name }) => {
-            plugin::remove(&backend(&cli.global)?, &name)
+            plugin::remove(&*backend(&cli.global)?, &name)
         }
         Command::Plugin(PluginCommand::Available { json }) => {
-            plugin::available(&backend(&cli.global)?, json)
+            plugin::available(&*backend(&cli.global)?, json)
         }
         Command::Plugin(PluginCommand::List { json }) => {
-            plugin::list_plugins(&backend(&cli.global)?, json)
+            plugin::list_plugins(&*backend(&cli.global)?, json)
         }
         Command::Plugin(PluginCommand::Show { name, json }) => {
-            plugin::show(&backend(&cli.global)?, &name, json)
+            plugin::show(&*backend(&cli.global)?, &name, json)
         }
         // Authoring needs no state, no daemon and no root.
         Command::Plugin(PluginCommand::New { name, lang, r#in }) => {
@@ -89,7 +89,7 @@ fn run(args: Vec<OsString>) -> anyhow::Result<()> {
         // Trying boots a host of its own: this machine's state is not touched.
         Command::Plugin(PluginCommand::Try { files, keep }) => plugin::try_plugins(&files, keep),
         Command::Tor(TorCommand::Status { json }) => {
-            publishing::tor_status(&backend(&cli.global)?, json)
+            publishing::tor_status(&*backend(&cli.global)?, json)
         }
         Command::Tor(TorCommand::Use { control, password }) => {
             publishing::tor_use(&local(&cli.global, "tor use")?, &control, password)
@@ -100,7 +100,7 @@ fn run(args: Vec<OsString>) -> anyhow::Result<()> {
         Command::Autostart { feature_on } => {
             service::autostart(&local(&cli.global, "autostart")?, feature_on)
         }
-        Command::DisableAll => service::disable_all(&backend(&cli.global)?),
+        Command::DisableAll => service::disable_all(&*backend(&cli.global)?),
         Command::Completions { shell } => reference::completions(shell),
         Command::Man => reference::man_page(),
         Command::Service(words) => {
@@ -115,37 +115,37 @@ fn run(args: Vec<OsString>) -> anyhow::Result<()> {
                 state_dir: sub.global.state_dir.or(cli.global.state_dir),
                 persistent_dir: sub.global.persistent_dir.or(cli.global.persistent_dir),
             };
-            let backend = backend(&global)?;
+            let backend = &*backend(&global)?;
             match sub.command {
                 ServiceCommand::Info { details, json, show_secrets } => {
-                    service::info(&backend, &name, details, json, show_secrets)
+                    service::info(backend, &name, details, json, show_secrets)
                 }
-                ServiceCommand::Status { json } => service::status(&backend, &name, json),
+                ServiceCommand::Status { json } => service::status(backend, &name, json),
                 ServiceCommand::GetOption { option, show_secret } => {
-                    service::get_option(&backend, &name, &option, show_secret)
+                    service::get_option(backend, &name, &option, show_secret)
                 }
                 ServiceCommand::SetOption { option, value, yes } => {
-                    service::set_option(&backend, &name, &option, Some(&value), yes)
+                    service::set_option(backend, &name, &option, Some(&value), yes)
                 }
                 ServiceCommand::ResetOption { option, yes } => {
-                    service::set_option(&backend, &name, &option, None, yes)
+                    service::set_option(backend, &name, &option, None, yes)
                 }
-                ServiceCommand::Enable => service::enable(&backend, &name),
-                ServiceCommand::Disable => service::disable(&backend, &name),
+                ServiceCommand::Enable => service::enable(backend, &name),
+                ServiceCommand::Disable => service::disable(backend, &name),
                 ServiceCommand::Client(ClientCommand::Add { name: client }) => {
-                    publishing::add(&backend, &name, &client)
+                    publishing::add(backend, &name, &client)
                 }
                 ServiceCommand::Client(ClientCommand::List { json }) => {
-                    publishing::list(&backend, &name, json)
+                    publishing::list(backend, &name, json)
                 }
                 ServiceCommand::Client(ClientCommand::Remove { name: client }) => {
-                    publishing::remove(&backend, &name, &client)
+                    publishing::remove(backend, &name, &client)
                 }
                 ServiceCommand::ConnectionInfo { client, json, no_qr } => {
-                    publishing::connection_info(&backend, &name, client.as_deref(), json, !no_qr)
+                    publishing::connection_info(backend, &name, client.as_deref(), json, !no_qr)
                 }
                 ServiceCommand::RotateAddress { yes } => {
-                    publishing::rotate_address(&backend, &name, yes)
+                    publishing::rotate_address(backend, &name, yes)
                 }
             }
         }

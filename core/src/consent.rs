@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use crate::broker::caps::Capability;
 use crate::display;
 use crate::runtime::bindings::tails::server::types::{ServiceInfo, ServiceUnit};
-use tails_server_dbus::Asked;
+use tails_server_types::Asked;
 
 /// Each capability in words, with the port's stated purpose, beside its
 /// short form (what `--deny` takes); a front end lays them out

@@ -14,7 +14,7 @@ pub mod consent;
 pub mod context;
 /// Showing untrusted text; it lives with the D-Bus types so that every front
 /// end (the window too, which links no core) escapes the same way.
-pub use tails_server_dbus::display;
+pub use tails_server_types::display;
 pub mod engine;
 pub mod fsutil;
 pub mod journal;

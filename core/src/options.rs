@@ -137,18 +137,16 @@ pub fn allowed(kind: &OptionKind) -> String {
 
 /// The kind as a front end renders it: `{"type": "integer", "min", "max"}`,
 /// `{"type": "choice", "choices": [...]}`, or just the type.
-pub fn kind_json(kind: &OptionKind) -> serde_json::Value {
-    use serde_json::json;
+pub fn kind_document(kind: &OptionKind) -> tails_server_types::documents::OptionKind {
+    use tails_server_types::documents::OptionKind as Doc;
     match kind {
-        OptionKind::Boolean => json!({"type": "boolean"}),
-        OptionKind::Text => json!({"type": "text"}),
-        OptionKind::Secret => json!({"type": "secret"}),
-        OptionKind::Port => json!({"type": "port", "min": 1, "max": 65535}),
-        OptionKind::Integer(IntegerRange { min, max }) => {
-            json!({"type": "integer", "min": min, "max": max})
-        }
+        OptionKind::Boolean => Doc::Boolean,
+        OptionKind::Text => Doc::Text,
+        OptionKind::Secret => Doc::Secret,
+        OptionKind::Port => Doc::Port { min: 1, max: 65535 },
+        OptionKind::Integer(IntegerRange { min, max }) => Doc::Integer { min: *min, max: *max },
         OptionKind::Choice(choices) => {
-            json!({"type": "choice", "choices": choices.iter().map(|c| crate::display::line(c)).collect::<Vec<_>>()})
+            Doc::Choice { choices: choices.iter().map(|c| crate::display::line(c)).collect() }
         }
     }
 }

@@ -8,8 +8,9 @@ use std::collections::BTreeSet;
 use std::io::Read;
 
 use anyhow::{anyhow, bail, Context as _, Result};
-use tails_server_dbus::Inspection;
 use tails_server_signature::Publisher;
+use tails_server_types::documents::{AvailablePlugin, CapabilityGrant, PluginRow, PluginShown};
+use tails_server_types::Inspection;
 
 use crate::broker::caps::Capability;
 use crate::broker::Broker;
@@ -23,7 +24,7 @@ use wasmtime::component::Component;
 /// Open a plugin file without blocking on a FIFO (the flag does nothing to
 /// a regular file); [`read`] then reads it, bounded.
 pub fn open(file: &std::path::Path) -> Result<std::fs::File> {
-    tails_server_dbus::client::open_plugin_file(file)
+    tails_server_types::files::open_plugin_file(file)
         .with_context(|| format!("cannot read {}", display::path(file)))
 }
 
@@ -333,7 +334,7 @@ pub fn follow_shipped(ctx: &Context, name: &str) -> Result<Option<(PluginRecord,
         return Ok(None);
     }
     let candidate = inspect(ctx, wasm, &display::path(&path))?;
-    let lines = |asked: &[tails_server_dbus::Asked]| {
+    let lines = |asked: &[tails_server_types::Asked]| {
         asked.iter().map(|a| a.line()).collect::<Vec<_>>().join("\n")
     };
     let mut words = format!(
@@ -387,7 +388,7 @@ pub fn remove(ctx: &Context, name: &str) -> Result<String> {
 
 /// The shipped plugins: name, description (from the plugin itself, with
 /// nothing granted), and whether this build, another one, or none is added.
-pub fn available(ctx: &Context) -> Result<serde_json::Value> {
+pub fn available(ctx: &Context) -> Result<Vec<AvailablePlugin>> {
     let rt = ctx.runtime()?;
     let mut rows = Vec::new();
     for (name, path) in crate::shipped::list() {
@@ -407,39 +408,49 @@ pub fn available(ctx: &Context) -> Result<serde_json::Value> {
             Some(_) => "added (another build)",
             None => "not added",
         };
-        rows.push(serde_json::json!({"name": name, "description": description, "added": added, "file": path, "sha256": sha256}));
+        rows.push(AvailablePlugin { name, description, added: added.into(), file: path, sha256 });
     }
-    Ok(serde_json::Value::Array(rows))
+    Ok(rows)
 }
 
 /// The added plugins: name, build, contract, description (`plugin list --json`).
-pub fn listed(ctx: &Context) -> Result<serde_json::Value> {
+pub fn listed(ctx: &Context) -> Result<Vec<PluginRow>> {
     let mut rows = Vec::new();
     for name in ctx.state.plugin_names()? {
         let Some(record) = ctx.state.record(&name)? else { continue };
-        rows.push(serde_json::json!({
-            "name": name, "sha256": record.sha256, "contract": record.contract, "description": display::line(&record.info.description),
-        }));
+        let description = display::line(&record.info.description);
+        rows.push(PluginRow {
+            name,
+            sha256: record.sha256,
+            contract: record.contract,
+            description,
+        });
     }
-    Ok(serde_json::Value::Array(rows))
+    Ok(rows)
 }
 
 /// One added plugin: who it is from, what it asked for and whether each was
 /// granted (`plugin show --json`).
-pub fn shown(ctx: &Context, name: &str) -> Result<serde_json::Value> {
+pub fn shown(ctx: &Context, name: &str) -> Result<PluginShown> {
     let service = ctx.service(name)?;
-    let capabilities: Vec<_> = service
-        .record
+    let record = &service.record;
+    let capabilities = record
         .requested()
         .iter()
-        .map(|c| serde_json::json!({ "capability": display::line(&c.to_string()), "granted": service.grant.granted.contains(c) }))
+        .map(|c| CapabilityGrant {
+            capability: display::line(&c.to_string()),
+            granted: service.grant.granted.contains(c),
+        })
         .collect();
-    Ok(serde_json::json!({
-        "name": name, "sha256": service.record.sha256, "contract": service.record.contract,
-        "description": display::line(&service.record.info.description), "capabilities": capabilities,
-        "publisher": service.record.publisher.as_ref().map(|k| Publisher(k.clone()).fingerprint()),
-        "first_party": origin(&service.record) == Origin::FirstParty,
-        "from": origin(&service.record).words(),
-        "enabled": service.state.enabled,
-    }))
+    Ok(PluginShown {
+        name: name.into(),
+        sha256: record.sha256.clone(),
+        contract: record.contract.clone(),
+        description: display::line(&record.info.description),
+        capabilities,
+        publisher: record.publisher.as_ref().map(|k| Publisher(k.clone()).fingerprint()),
+        first_party: origin(record) == Origin::FirstParty,
+        from: origin(record).words(),
+        enabled: service.state.enabled,
+    })
 }

@@ -5,8 +5,11 @@
 //! (`journal::Progress`); none prints.
 
 use anyhow::{anyhow, bail, Context as _, Result};
-use serde_json::{json, Map, Value};
-use tails_server_dbus::{ClientCredentials, ConnectionInfo};
+use serde_json::Value;
+use tails_server_types::documents::{
+    Details, Grant, Info, Names, OptionDetail, ServiceRow, State, Status, TorStatus,
+};
+use tails_server_types::{ClientCredentials, ConnectionInfo};
 
 use crate::broker::caps::units;
 use crate::context::{Context, Service};
@@ -25,13 +28,14 @@ use crate::{display, engine, onion, options, persistence};
 const MAX_CONNECTION_TEXT: usize = 8 * 1024;
 
 /// The services: name, enabled, description.
-pub fn list(ctx: &Context) -> Result<Value> {
+pub fn list(ctx: &Context) -> Result<Vec<ServiceRow>> {
     let mut rows = Vec::new();
     for name in ctx.state.plugin_names()? {
         let service = ctx.service(&name)?;
-        rows.push(json!({"name": name, "enabled": service.state.enabled, "description": service.record.info.description}));
+        let description = service.record.info.description.clone();
+        rows.push(ServiceRow { name, enabled: service.state.enabled, description });
     }
-    Ok(Value::Array(rows))
+    Ok(rows)
 }
 
 fn option_value<'a>(service: &'a Service, spec: &'a OptionSpec) -> &'a OptionValue {
@@ -54,96 +58,92 @@ fn port_option(service: &Service, name: &str) -> Value {
 
 /// The state every front end shows: `installed` from dpkg's status (and the
 /// versions in the service's npm folder), `running` from the unit's
-/// ActiveState (null when systemd cannot be asked), `published` from the tor
+/// ActiveState (none when systemd cannot be asked), `published` from the tor
 /// in use (never starts one).
-fn status_map(ctx: &Context, service: &Service) -> Result<Map<String, Value>> {
+fn state(ctx: &Context, service: &Service) -> Result<State> {
     let caps = &service.record.info.capabilities;
     let installed = packages::missing(&ctx.root, &caps.packages)?.is_empty()
         && npm::missing(&ctx.root, &service.name, &caps.npm_packages).is_empty();
-    let mut map = Map::new();
-    map.insert("installed".into(), Value::Bool(installed));
     let unit = &units::unit_name(&service.name, &service.record.info.unit);
     let running = if ctx.live() {
         block_on(async { Systemd::connect().await?.active_state(unit).await })
     } else {
         Err(anyhow!("not live"))
     };
-    map.insert(
-        "running".into(),
-        running.map(|s| Value::Bool(s == "active")).unwrap_or(Value::Null),
-    );
-    map.insert("published".into(), Value::Bool(onion::is_published(ctx, &service.state)));
-    Ok(map)
+    Ok(State {
+        installed,
+        running: running.ok().map(|s| s == "active"),
+        published: onion::is_published(ctx, &service.state),
+    })
 }
 
 /// A service's description, state, address and options (secrets masked
 /// unless `reveal`); with `details`, everything a front end renders its page
 /// from (option specs, capabilities, clients, the journal).
-pub fn info(ctx: &Context, name: &str, details: bool, reveal: bool) -> Result<Value> {
+pub fn info(ctx: &Context, name: &str, details: bool, reveal: bool) -> Result<Info> {
     let service = ctx.service(name)?;
     let info = &service.record.info;
-    let mut map = Map::new();
-    if details {
-        map.insert("name".into(), json!(info.name));
-        map.insert("name-in-gui".into(), json!(info.name_in_gui));
-    }
-    map.insert("description".into(), json!(info.description));
-    map.extend(status_map(ctx, &service)?);
-    map.insert("address".into(), json!(onion::address(&service.state)));
-    map.insert("local-port".into(), json!(info.default_target_port));
-    map.insert("remote-port".into(), port_option(&service, options::VIRTUAL_PORT));
-    map.insert("persistent-paths".into(), json!(info.persistent_paths));
-    let opts: Map<String, Value> = service
+    let options = service
         .specs
         .iter()
         .map(|s| (s.name.clone(), options::to_json(s, option_value(&service, s), reveal)))
         .collect();
-    map.insert("options".into(), Value::Object(opts));
-    if details {
-        map.insert("enabled".into(), json!(service.state.enabled));
-        map.insert("client-application".into(), json!(info.client_application));
-        map.insert("client-application-in-gui".into(), json!(info.client_application_in_gui));
-        map.insert("documentation".into(), json!(info.documentation));
-        map.insert("systemd-service".into(), json!(units::unit_name(&service.name, &info.unit)));
-        map.insert("icon-name".into(), json!(info.icon_name));
-        map.insert("packages".into(), json!(info.capabilities.packages));
-        map.insert("npm-packages".into(), json!(info.capabilities.npm_packages));
-        map.insert("plugin-sha256".into(), json!(service.record.sha256));
-        map.insert("contract".into(), json!(format!("tails:server@{}", service.record.contract)));
-        let caps: Map<String, Value> = service
+    let details = details.then(|| Details {
+        enabled: service.state.enabled,
+        client_application: info.client_application.clone(),
+        client_application_in_gui: info.client_application_in_gui.clone(),
+        documentation: info.documentation.clone(),
+        systemd_service: units::unit_name(&service.name, &info.unit),
+        icon_name: info.icon_name.clone(),
+        packages: info.capabilities.packages.clone(),
+        npm_packages: info.capabilities.npm_packages.clone(),
+        plugin_sha256: service.record.sha256.clone(),
+        contract: format!("tails:server@{}", service.record.contract),
+        capabilities: service
             .record
             .requested()
             .iter()
             .map(|c| {
-                (
-                    c.to_string(),
-                    json!(if service.grant.granted.contains(c) { "granted" } else { "refused" }),
-                )
+                let granted = service.grant.granted.contains(c);
+                (c.to_string(), if granted { Grant::Granted } else { Grant::Refused })
             })
-            .collect();
-        map.insert("capabilities".into(), Value::Object(caps));
-        let specs: Vec<Value> = service
+            .collect(),
+        option_details: service
             .specs
             .iter()
-            .map(|s| {
-                json!({"name": s.name, "name-in-gui": s.name_in_gui, "description": s.description, "group": s.group,
-                       "allowed": options::allowed(&s.kind), "kind": options::kind_json(&s.kind), "masked": options::is_secret(s), "read-only": s.read_only})
+            .map(|s| OptionDetail {
+                name: s.name.clone(),
+                name_in_gui: s.name_in_gui.clone(),
+                description: s.description.clone(),
+                group: s.group.clone(),
+                allowed: options::allowed(&s.kind),
+                kind: options::kind_document(&s.kind),
+                masked: options::is_secret(s),
+                read_only: s.read_only,
             })
-            .collect();
-        map.insert("option-details".into(), Value::Array(specs));
-        map.insert("clients".into(), json!(service.state.clients.keys().collect::<Vec<_>>()));
-        map.insert("journal".into(), json!(service.state.journal));
-    }
-    Ok(Value::Object(map))
+            .collect(),
+        clients: service.state.clients.keys().cloned().collect(),
+        journal: service.state.journal.clone(),
+    });
+    Ok(Info {
+        names: details
+            .is_some()
+            .then(|| Names { name: info.name.clone(), name_in_gui: info.name_in_gui.clone() }),
+        description: info.description.clone(),
+        state: state(ctx, &service)?,
+        address: onion::address(&service.state),
+        local_port: info.default_target_port,
+        remote_port: port_option(&service, options::VIRTUAL_PORT),
+        persistent_paths: info.persistent_paths.clone(),
+        options,
+        details,
+    })
 }
 
 /// Enabled, installed, running, published.
-pub fn status(ctx: &Context, name: &str) -> Result<Value> {
+pub fn status(ctx: &Context, name: &str) -> Result<Status> {
     let service = ctx.service(name)?;
-    let mut map = Map::new();
-    map.insert("enabled".into(), json!(service.state.enabled));
-    map.extend(status_map(ctx, &service)?);
-    Ok(Value::Object(map))
+    Ok(Status { enabled: service.state.enabled, state: state(ctx, &service)? })
 }
 
 /// Enable a service (again, if it is: every step is safe to repeat).
@@ -512,7 +512,7 @@ pub fn rotate_address(ctx: &Context, name: &str, confirm: Confirm) -> Result<Str
 }
 
 /// Which tor is used, how it is reached and whether it is bootstrapped.
-pub fn tor_status(ctx: &Context) -> Result<Value> {
+pub fn tor_status(ctx: &Context) -> Result<TorStatus> {
     let status = block_on(async {
         let mut found = onion::connect(ctx, false).await?;
         let (progress, summary) = found.controller.bootstrap().await?;
@@ -525,9 +525,14 @@ pub fn tor_status(ctx: &Context) -> Result<Value> {
         ))
     });
     match status {
-        Ok((source, endpoint, method, progress, summary)) => {
-            Ok(json!({"tor": source, "control": endpoint, "auth": format!("{method:?}"), "bootstrapped": progress >= 100, "progress": progress, "summary": summary}))
-        }
+        Ok((tor, control, method, progress, summary)) => Ok(TorStatus {
+            tor,
+            control,
+            auth: format!("{method:?}"),
+            bootstrapped: progress >= 100,
+            progress,
+            summary,
+        }),
         Err(e) => bail!("{e:#}\nEnabling a service will start Tails Server's own tor; or choose one with `tails-server tor use`."),
     }
 }

@@ -4,7 +4,6 @@
 
 use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
 use tails_server_core::journal::Operation;
 use tails_server_core::{display, options, plugins, requests};
 use tails_server_dbus::{action, NEEDS_CONFIRMATION, PATH, VERSION};
@@ -44,8 +43,8 @@ fn check_name(what: &str, name: &str) -> fdo::Result<()> {
     )))
 }
 
-async fn document(
-    request: impl FnOnce(&tails_server_core::context::Context) -> anyhow::Result<Value> + Send + 'static,
+async fn document<T: serde::Serialize + Send + 'static>(
+    request: impl FnOnce(&tails_server_core::context::Context) -> anyhow::Result<T> + Send + 'static,
 ) -> fdo::Result<String> {
     let value = work::quiet(request).await.map_err(failed)?;
     Ok(serde_json::to_string_pretty(&value).expect("a JSON value"))

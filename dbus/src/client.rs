@@ -3,8 +3,8 @@
 
 use futures_util::StreamExt;
 
-use crate::progress::Progress;
 use crate::{status, JobProxy};
+use tails_server_types::Progress;
 
 /// The daemon's refusal or error as its own words; anything else says it
 /// came from talking to the daemon.
@@ -19,14 +19,6 @@ pub fn words(e: zbus::Error) -> String {
         },
         other => format!("talking to tails-serverd: {other}"),
     }
-}
-
-/// Open a plugin file to hand to the daemon (or to read in-process) without
-/// blocking on a FIFO or taking a terminal; the flags do nothing to a
-/// regular file. Whoever reads it checks it is one.
-pub fn open_plugin_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::File::options().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY).open(path)
 }
 
 /// The question in a daemon's answer that a change needs the person's

@@ -1,10 +1,8 @@
 //! The D-Bus interface of `tails-serverd`, shared by the daemon and its
 //! clients (the `tails-server` CLI, the GUI): the names on the bus, the
-//! polkit actions, the types that cross it and the proxies, and what every
-//! front end shows the same way (`progress` words, `display` escaping,
-//! `client` job following). It links no
-//! plugin runtime, so a front end that uses only this crate never loads a
-//! plugin.
+//! polkit actions, the proxies, and following a job (`client`). The
+//! documents that cross it are `tails-server-types`'. It links no plugin
+//! runtime, so a front end that uses only this crate never loads a plugin.
 //!
 //! Interface `org.tails.Server1` (the version is in the name: a change that
 //! breaks a client gets `org.tails.Server2` beside it). Documents (a service's
@@ -13,12 +11,6 @@
 //! (enable, disable) returns a job object at once.
 
 pub mod client;
-pub mod display;
-pub mod progress;
-
-use serde::{Deserialize, Serialize};
-
-pub use progress::{Operation, Step, Stream, STEPS};
 
 /// The daemon's well-known name on the system bus.
 pub const BUS_NAME: &str = "org.tails.Server";
@@ -52,84 +44,6 @@ pub mod status {
     pub const RUNNING: &str = "running";
     pub const SUCCEEDED: &str = "succeeded";
     pub const FAILED: &str = "failed";
-}
-
-/// How to reach a published service: the address and port, each client's
-/// key, the plugin's own words. The JSON of `connection-info --json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct ConnectionInfo {
-    pub address: String,
-    pub port: u16,
-    pub client_authorization: bool,
-    pub clients: Vec<ClientCredentials>,
-    /// The plugin's text for a terminal (none when the plugin failed to say).
-    pub text: Option<String>,
-    /// The plugin's text for a window.
-    pub gui_text: Option<String>,
-    /// Why the plugin's texts are missing (it failed or ran out of time);
-    /// a front end shows it as a warning.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text_missing: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct ClientCredentials {
-    pub name: String,
-    /// The key as Tor Browser asks for it (base32).
-    pub private_key: String,
-    /// The line of a `.auth_private` file for other tors.
-    pub auth_private: String,
-}
-
-/// What a plugin file asks for, before anything is stored: shown to the
-/// person, who agrees (to all, or all but some capabilities) or not. The
-/// JSON of `InspectPlugin`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct Inspection {
-    pub name: String,
-    pub description: String,
-    pub sha256: String,
-    /// Who made the build, in words (a fingerprint, or "unsigned: ...").
-    pub publisher: String,
-    /// `tails:server@VERSION` it was built for.
-    pub contract: String,
-    /// Built for an older contract: it runs through a compatibility layer.
-    pub older_contract: bool,
-    /// This exact build is added already.
-    pub already_added: bool,
-    /// The sha256 of the build this one replaces, if any.
-    pub replaces: Option<String>,
-    /// What the replaced build asked and this one no longer does.
-    pub no_longer_asks: Vec<Asked>,
-    /// Everything it asks for (short forms), granted or not.
-    pub requested: Vec<String>,
-    /// What needs a yes now (everything, or on an upgrade what is new).
-    pub asks: Vec<Asked>,
-    /// On an upgrade, what else differs from the added build (what
-    /// Persistent Storage keeps), in words.
-    #[serde(default)]
-    pub changes: Vec<String>,
-    /// Capabilities granted before that stay granted (upgrade).
-    pub kept: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct Asked {
-    /// The short form (`package:lighttpd`, what `--deny` takes).
-    pub capability: String,
-    /// What it lets the plugin do, in words.
-    pub words: String,
-}
-
-impl Asked {
-    /// The line a terminal shows: `  - WORDS   [SHORT FORM]`.
-    pub fn line(&self) -> String {
-        format!("  - {}   [{}]", self.words, display::line(&self.capability))
-    }
 }
 
 /// The daemon. Every method checks its polkit action for the caller first;

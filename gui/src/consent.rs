@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use adw::prelude::*;
 use gtk::glib;
-use tails_server_dbus::Inspection;
+use tails_server_types::Inspection;
 
 use crate::daemon;
 use crate::widgets;
@@ -32,7 +32,7 @@ pub fn choose_file(app: &Rc<App>) {
 
 /// Open the file without blocking on a FIFO and only if it is a regular file.
 fn open(path: &std::path::Path) -> Result<std::fs::File, String> {
-    let file = tails_server_dbus::client::open_plugin_file(path)
+    let file = tails_server_types::files::open_plugin_file(path)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     match file.metadata() {
         Ok(m) if m.is_file() => Ok(file),

@@ -6,9 +6,11 @@
 use std::future::Future;
 use std::sync::OnceLock;
 
-use serde_json::Value;
-use tails_server_dbus::progress::Progress;
-use tails_server_dbus::{client, ConnectionInfo, Inspection, ServerProxy};
+use tails_server_dbus::{client, ServerProxy};
+use tails_server_types::documents::{
+    AvailablePlugin, Info, PluginShown, ServiceRow, Status, TorStatus,
+};
+use tails_server_types::{ConnectionInfo, Inspection, Progress};
 use tokio::sync::{mpsc, OnceCell};
 
 /// An answer, or the daemon's refusal or error in words.
@@ -75,30 +77,30 @@ fn change(answer: Answer<String>) -> Answer<Change> {
     }
 }
 
-pub async fn services() -> Answer<Value> {
+pub async fn services() -> Answer<Vec<ServiceRow>> {
     document(ask(|s| async move { s.list_services().await }).await)
 }
 
-pub async fn info(name: &str) -> Answer<Value> {
+pub async fn info(name: &str) -> Answer<Info> {
     let name = name.to_string();
     document(ask(move |s| async move { s.service_info(&name, true, false).await }).await)
 }
 
-pub async fn status(name: &str) -> Answer<Value> {
+pub async fn status(name: &str) -> Answer<Status> {
     let name = name.to_string();
     document(ask(move |s| async move { s.service_status(&name).await }).await)
 }
 
-pub async fn plugin(name: &str) -> Answer<Value> {
+pub async fn plugin(name: &str) -> Answer<PluginShown> {
     let name = name.to_string();
     document(ask(move |s| async move { s.plugin_show(&name).await }).await)
 }
 
-pub async fn available() -> Answer<Value> {
+pub async fn available() -> Answer<Vec<AvailablePlugin>> {
     document(ask(|s| async move { s.available_plugins().await }).await)
 }
 
-pub async fn tor_status() -> Answer<Value> {
+pub async fn tor_status() -> Answer<TorStatus> {
     document(ask(|s| async move { s.tor_status().await }).await)
 }
 

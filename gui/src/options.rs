@@ -10,13 +10,16 @@ use gtk::glib;
 use serde_json::Value;
 
 use crate::daemon::{self, Change};
-use crate::widgets::{self, text_of};
+use tails_server_types::documents::{Info, OptionDetail, OptionKind};
+
+use crate::widgets;
 use crate::window::App;
 
-pub fn groups(app: &Rc<App>, service: &str, info: &Value) -> Vec<adw::PreferencesGroup> {
+pub fn groups(app: &Rc<App>, service: &str, info: &Info) -> Vec<adw::PreferencesGroup> {
     let mut groups: Vec<(String, adw::PreferencesGroup)> = Vec::new();
-    for spec in info["option-details"].as_array().cloned().unwrap_or_default() {
-        let heading = match text_of(&spec, "group") {
+    let specs = info.details.as_ref().map(|d| d.option_details.as_slice()).unwrap_or_default();
+    for spec in specs {
+        let heading = match widgets::safe(&spec.group) {
             g if g.is_empty() => "Settings".to_string(),
             g => g,
         };
@@ -28,15 +31,15 @@ pub fn groups(app: &Rc<App>, service: &str, info: &Value) -> Vec<adw::Preference
                 g
             }
         };
-        let name = spec["name"].as_str().unwrap_or_default().to_string();
+        let name = spec.name.clone();
         let field = Field {
             app: app.clone(),
             service: service.to_string(),
             option: name.clone(),
             error: error_row(),
         };
-        let value = &info["options"][&name];
-        group.add(&field.widget(&spec, value));
+        let value = info.options.get(&name).unwrap_or(&Value::Null);
+        group.add(&field.widget(spec, value));
         group.add(&field.error);
     }
     groups.into_iter().map(|(_, g)| g).collect()
@@ -59,27 +62,26 @@ struct Field {
 }
 
 impl Field {
-    fn widget(&self, spec: &Value, value: &Value) -> gtk::Widget {
-        let title = match text_of(spec, "name-in-gui") {
-            t if t.is_empty() => text_of(spec, "name"),
+    fn widget(&self, spec: &OptionDetail, value: &Value) -> gtk::Widget {
+        let title = match widgets::safe(&spec.name_in_gui) {
+            t if t.is_empty() => widgets::safe(&spec.name),
             t => t,
         };
-        let description = text_of(spec, "description");
-        let kind = spec["kind"]["type"].as_str().unwrap_or("text");
+        let description = widgets::safe(&spec.description);
         let shown = match value {
             Value::String(s) => widgets::safe(s),
             Value::Null => String::new(),
             other => other.to_string(),
         };
-        if spec["read-only"].as_bool() == Some(true) {
+        if spec.read_only {
             let row = adw::ActionRow::builder().title(&title).subtitle(&description).build();
             let value = widgets::value_label(&shown);
             widgets::name(&value, &title);
             row.add_suffix(&value);
             return row.upcast();
         }
-        match kind {
-            "boolean" => {
+        match &spec.kind {
+            OptionKind::Boolean => {
                 let row = adw::ActionRow::builder().title(&title).subtitle(&description).build();
                 let switch = gtk::Switch::builder()
                     .active(value.as_bool() == Some(true))
@@ -94,7 +96,7 @@ impl Field {
                 });
                 row.upcast()
             }
-            "secret" => {
+            OptionKind::Secret => {
                 let row = adw::PasswordEntryRow::builder()
                     .title(format!("{title} (set; type a new one to change it)"))
                     .show_apply_button(true)
@@ -111,13 +113,13 @@ impl Field {
                 row.add_suffix(&renew);
                 row.upcast()
             }
-            "port" | "integer" => {
+            OptionKind::Port { min, max } | OptionKind::Integer { min, max } => {
                 let row = adw::ActionRow::builder().title(&title).subtitle(&description).build();
                 // A spin button holds an f64: ranges are bounded to what it
                 // holds exactly.
                 const EXACT: f64 = 9_007_199_254_740_992.0;
-                let min = spec["kind"]["min"].as_f64().unwrap_or(0.0).max(-EXACT);
-                let max = spec["kind"]["max"].as_f64().unwrap_or(EXACT).min(EXACT);
+                let min = (*min as f64).max(-EXACT);
+                let max = (*max as f64).min(EXACT);
                 let spin = gtk::SpinButton::with_range(min, max, 1.0);
                 spin.set_digits(0);
                 spin.set_value(value.as_f64().unwrap_or(min));
@@ -137,14 +139,8 @@ impl Field {
                 row.add_suffix(&apply);
                 row.upcast()
             }
-            "choice" => {
-                let choices: Vec<String> = spec["kind"]["choices"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|c| widgets::safe(c.as_str().unwrap_or_default()))
-                    .collect();
+            OptionKind::Choice { choices } => {
+                let choices: Vec<String> = choices.iter().map(|c| widgets::safe(c)).collect();
                 let refs: Vec<&str> = choices.iter().map(String::as_str).collect();
                 let row = adw::ComboRow::builder()
                     .title(&title)
@@ -162,7 +158,7 @@ impl Field {
                 });
                 row.upcast()
             }
-            _ => {
+            OptionKind::Text => {
                 let row = adw::EntryRow::builder()
                     .title(&title)
                     .text(&shown)

@@ -6,18 +6,16 @@ use std::rc::Rc;
 
 use adw::prelude::*;
 use gtk::glib;
-use serde_json::Value;
-use tails_server_dbus::progress::Progress;
-use tails_server_dbus::STEPS;
+use tails_server_types::documents::State;
+use tails_server_types::{Progress, STEPS};
 
-use crate::widgets::{self, text_of};
+use crate::widgets;
 use crate::window::App;
 use crate::{daemon, options, sharing};
 
 /// "Running · published", in short words for a list.
-pub fn status_words(status: &Value) -> String {
-    let on = |key: &str| status[key].as_bool() == Some(true);
-    match (on("enabled"), on("running"), on("published")) {
+pub fn status_words(enabled: bool, state: &State) -> String {
+    match (enabled, state.running == Some(true), state.published) {
         (false, _, _) => "Off".into(),
         (true, true, true) => "On · published".into(),
         (true, false, _) => "On · not running".into(),
@@ -38,18 +36,20 @@ pub async fn page(app: &Rc<App>, name: &str) -> gtk::Widget {
         }
     };
     let page = adw::PreferencesPage::new();
-    let shown_name = match text_of(&info, "name-in-gui") {
-        n if n.is_empty() => name.to_string(),
-        n => n,
+    let shown_name = match info.names.as_ref().and_then(|n| n.name_in_gui.as_deref()) {
+        Some(n) if !n.is_empty() => widgets::safe(n),
+        _ => name.to_string(),
     };
 
     let top = adw::PreferencesGroup::builder()
         .title(&shown_name)
-        .description(text_of(&info, "description"))
+        .description(widgets::safe(&info.description))
         .build();
-    let enabled = info["enabled"].as_bool().unwrap_or(false);
-    let switch_row =
-        adw::ActionRow::builder().title("Enabled").subtitle(status_words(&info)).build();
+    let enabled = info.details.as_ref().is_some_and(|d| d.enabled);
+    let switch_row = adw::ActionRow::builder()
+        .title("Enabled")
+        .subtitle(status_words(enabled, &info.state))
+        .build();
     let switch = gtk::Switch::builder().active(enabled).valign(gtk::Align::Center).build();
     switch_row.add_suffix(&switch);
     switch_row.set_activatable_widget(Some(&switch));
@@ -72,7 +72,9 @@ pub async fn page(app: &Rc<App>, name: &str) -> gtk::Widget {
     let said_row = adw::PreferencesRow::builder().child(&said).visible(false).build();
     top.add(&said_row);
 
-    let client_app = text_of(&info, "client-application-in-gui");
+    let client_app = widgets::safe(
+        info.details.as_ref().and_then(|d| d.client_application_in_gui.as_deref()).unwrap_or(""),
+    );
     if !client_app.is_empty() {
         let row = adw::ActionRow::builder().title("Connect with").subtitle(&client_app).build();
         top.add(&row);
@@ -194,19 +196,18 @@ async fn plugin_group(app: &Rc<App>, name: &str) -> adw::PreferencesGroup {
         Ok(shown) => {
             let caps = adw::ExpanderRow::builder()
                 .title("What it may do")
-                .subtitle(text_of(&shown, "from"))
+                .subtitle(widgets::safe(&shown.from))
                 .build();
-            for cap in shown["capabilities"].as_array().cloned().unwrap_or_default() {
-                let granted = cap["granted"].as_bool().unwrap_or(false);
+            for cap in &shown.capabilities {
                 let row = adw::ActionRow::builder()
-                    .title(text_of(&cap, "capability"))
-                    .subtitle(if granted { "allowed" } else { "refused" })
+                    .title(widgets::safe(&cap.capability))
+                    .subtitle(if cap.granted { "allowed" } else { "refused" })
                     .build();
                 caps.add_row(&row);
             }
             group.add(&caps);
             let build = adw::ActionRow::builder().title("Build (sha256)").build();
-            build.add_suffix(&widgets::value_label(&text_of(&shown, "sha256")));
+            build.add_suffix(&widgets::value_label(&widgets::safe(&shown.sha256)));
             group.add(&build);
         }
         Err(e) => group.set_description(Some(&widgets::safe(&e))),

@@ -9,11 +9,11 @@ use std::rc::Rc;
 
 use adw::prelude::*;
 use gtk::glib;
-use serde_json::Value;
-use tails_server_dbus::ConnectionInfo;
+use tails_server_types::documents::Info;
+use tails_server_types::ConnectionInfo;
 
 use crate::daemon::{self, Change};
-use crate::widgets::{self, text_of};
+use crate::widgets;
 use crate::window::App;
 
 /// The keys, once fetched for this page.
@@ -45,7 +45,7 @@ impl Keys {
     fn with_client(
         &self,
         client: &str,
-        then: impl FnOnce(&Keys, &tails_server_dbus::ClientCredentials) + 'static,
+        then: impl FnOnce(&Keys, &tails_server_types::ClientCredentials) + 'static,
     ) {
         let (keys, client) = (self.clone(), client.to_string());
         glib::spawn_future_local(async move {
@@ -58,7 +58,7 @@ impl Keys {
     }
 }
 
-pub fn group(app: &Rc<App>, service: &str, info: &Value) -> adw::PreferencesGroup {
+pub fn group(app: &Rc<App>, service: &str, info: &Info) -> adw::PreferencesGroup {
     let group = adw::PreferencesGroup::builder()
         .title("Sharing")
         .description(
@@ -67,10 +67,10 @@ pub fn group(app: &Rc<App>, service: &str, info: &Value) -> adw::PreferencesGrou
         .build();
     let keys =
         Keys { app: app.clone(), service: service.to_string(), info: Rc::new(RefCell::new(None)) };
-    let enabled = info["enabled"].as_bool().unwrap_or(false);
-    let address = text_of(info, "address");
+    let enabled = info.details.as_ref().is_some_and(|d| d.enabled);
+    let address = widgets::safe(info.address.as_deref().unwrap_or(""));
 
-    if info["options"]["client-authorization"].as_bool() == Some(false) {
+    if info.options.get("client-authorization").and_then(|v| v.as_bool()) == Some(false) {
         let warning = adw::ActionRow::builder()
             .title("Client authorization is off: anyone who knows the address can connect")
             .subtitle(
@@ -84,7 +84,7 @@ pub fn group(app: &Rc<App>, service: &str, info: &Value) -> adw::PreferencesGrou
     }
 
     if enabled && !address.is_empty() {
-        let port = info["remote-port"].as_u64().unwrap_or(80);
+        let port = info.remote_port.as_u64().unwrap_or(80);
         let row = adw::ActionRow::builder()
             .title(if port == 80 {
                 "Address".to_string()
@@ -116,13 +116,11 @@ pub fn group(app: &Rc<App>, service: &str, info: &Value) -> adw::PreferencesGrou
         );
     }
 
-    let clients: Vec<String> = info["clients"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|c| c.as_str().map(widgets::safe))
-        .collect();
+    let clients: Vec<String> = info
+        .details
+        .as_ref()
+        .map(|d| d.clients.iter().map(|c| widgets::safe(c)).collect())
+        .unwrap_or_default();
     for client in &clients {
         group.add(&client_row(&keys, client, enabled));
     }
@@ -373,7 +371,7 @@ fn client_row(keys: &Keys, client: &str, enabled: bool) -> adw::ActionRow {
 
 /// Save the `.auth_private` line where the person chooses, readable by them
 /// alone (it is a key).
-fn save_auth_private(keys: &Keys, credentials: &tails_server_dbus::ClientCredentials) {
+fn save_auth_private(keys: &Keys, credentials: &tails_server_types::ClientCredentials) {
     let chooser = gtk::FileChooserNative::new(
         Some("Save the key for another tor"),
         Some(&keys.app.window),

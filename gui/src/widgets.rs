@@ -191,12 +191,7 @@ pub fn show_qr(parent: &impl IsA<gtk::Window>, title: &str, data: &str) {
 pub fn safe(text: &str) -> String {
     const MAX: usize = 8192;
     let bounded: String = text.chars().take(MAX).collect();
-    tails_server_dbus::display::text(&bounded)
-}
-
-/// A field of a daemon document as text ("" when absent), made safe.
-pub fn text_of(value: &serde_json::Value, key: &str) -> String {
-    safe(value[key].as_str().unwrap_or_default())
+    tails_server_types::display::text(&bounded)
 }
 
 #[cfg(test)]

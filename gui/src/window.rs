@@ -8,7 +8,9 @@ use std::rc::Rc;
 use adw::prelude::*;
 use gtk::glib;
 
-use crate::widgets::{self, text_of};
+use tails_server_types::documents::TorStatus;
+
+use crate::widgets;
 use crate::{consent, daemon, service};
 
 pub struct App {
@@ -225,32 +227,28 @@ impl App {
         page.add(&tor_group);
 
         let group = adw::PreferencesGroup::builder().title("Your services").build();
-        let rows = services.as_array().cloned().unwrap_or_default();
+        let rows = services;
         if rows.is_empty() {
             group.set_description(Some("None yet: add one below."));
         }
         for row in &rows {
-            let name = text_of(row, "name");
+            let name = widgets::safe(&row.name);
             let action = adw::ActionRow::builder()
                 .title(&name)
-                .subtitle(text_of(row, "description"))
+                .subtitle(widgets::safe(&row.description))
                 .activatable(true)
                 .build();
-            let state = gtk::Label::new(Some(if row["enabled"].as_bool().unwrap_or(false) {
-                "On"
-            } else {
-                "Off"
-            }));
+            let state = gtk::Label::new(Some(if row.enabled { "On" } else { "Off" }));
             state.add_css_class("dim-label");
             action.add_suffix(&state);
             action.add_suffix(&gtk::Image::from_icon_name("go-next-symbolic"));
             let app = self.clone();
             action.connect_activated(move |_| app.open(&name));
             // The live state (running, published) when the daemon says it.
-            let (name, state) = (text_of(row, "name"), state.clone());
+            let (name, state) = (row.name.clone(), state.clone());
             glib::spawn_future_local(async move {
                 if let Ok(status) = daemon::status(&name).await {
-                    state.set_text(&service::status_words(&status));
+                    state.set_text(&service::status_words(status.enabled, &status.state));
                 }
             });
             group.add(&action);
@@ -259,22 +257,19 @@ impl App {
 
         let more = adw::PreferencesGroup::builder().title("Add a service").description("Services that come with Tails Server. Adding one shows what it will be allowed to do first.").build();
         if let Ok(available) = &available {
-            for plugin in available.as_array().cloned().unwrap_or_default() {
-                if plugin["added"].as_str() == Some("added") {
+            for plugin in available {
+                if plugin.added == "added" {
                     continue;
                 }
-                let name = text_of(&plugin, "name");
+                let name = widgets::safe(&plugin.name);
                 let row = adw::ActionRow::builder()
                     .title(&name)
-                    .subtitle(text_of(&plugin, "description"))
+                    .subtitle(widgets::safe(&plugin.description))
                     .build();
                 let add = widgets::text_button("Add");
                 widgets::name(&add, &format!("Add {name}"));
-                let (app, file) =
-                    (self.clone(), plugin["file"].as_str().unwrap_or_default().to_string());
-                add.connect_clicked(move |_| {
-                    consent::add_file(&app, std::path::PathBuf::from(&file))
-                });
+                let (app, file) = (self.clone(), plugin.file.clone());
+                add.connect_clicked(move |_| consent::add_file(&app, file.clone()));
                 row.add_suffix(&add);
                 more.add(&row);
             }
@@ -324,13 +319,13 @@ fn name_toast_buttons(overlay: &gtk::Widget) {
     }
 }
 
-fn tor_words(tor: &daemon::Answer<serde_json::Value>) -> String {
+fn tor_words(tor: &daemon::Answer<TorStatus>) -> String {
     match tor {
-        Ok(t) if t["bootstrapped"].as_bool() == Some(true) => "Connected to the Tor network".into(),
+        Ok(t) if t.bootstrapped => "Connected to the Tor network".into(),
         Ok(t) => format!(
             "Connecting to the Tor network: {}% ({})",
-            t["progress"].as_u64().unwrap_or(0),
-            text_of(t, "summary")
+            t.progress,
+            widgets::safe(&t.summary)
         ),
         // The first line says what is wrong; the rest is for the command line.
         Err(e) => widgets::safe(e.lines().next().unwrap_or_default()),

@@ -20,7 +20,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
-use tails_server_dbus::display;
+use tails_server_types::display;
 
 use host::{Item, SystemdHost};
 use tornet::TorNet;

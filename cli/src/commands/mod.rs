@@ -9,7 +9,7 @@ pub mod service;
 use std::io::{BufRead, Write};
 use tails_server_core::journal::Progress;
 
-use tails_server_dbus::Stream;
+use tails_server_types::Stream;
 
 /// A line for each thing an operation says (the lines tests and benches read:
 /// `  ✓ STEP: what [SECONDS s]`), warnings on the error stream.

@@ -8,18 +8,12 @@ use anyhow::{anyhow, bail, Result};
 use tails_server_core::broker::caps::Capability;
 use tails_server_core::display;
 use tails_server_core::plugins;
-use tails_server_dbus::{Asked, Inspection};
+use tails_server_types::{Asked, Inspection};
 
 use crate::backend::Backend;
 
 /// `plugin add`: what the file asks for, the question, then the add.
-pub fn add(
-    backend: Backend,
-    global: &crate::cli::Global,
-    file: &Path,
-    yes: bool,
-    deny: &[String],
-) -> Result<()> {
+pub fn add(backend: &dyn Backend, file: &Path, yes: bool, deny: &[String]) -> Result<()> {
     let deny: Vec<String> = deny
         .iter()
         .map(|d| {
@@ -30,26 +24,11 @@ pub fn add(
         .collect::<Result<_>>()?;
     let file = &tails_server_core::shipped::resolve(file)?;
     let shown = display::path(file);
-    match backend {
-        Backend::Daemon(daemon) => {
-            let inspection = daemon.inspect_plugin(plugins::open(file)?)?;
-            check_deny(&inspection, &deny)?;
-            if !consented(&inspection, &shown, &deny, yes)? {
-                bail!("not added: permission was not granted; nothing was stored");
-            }
-            println!("{}", daemon.add_plugin(plugins::open(file)?, &inspection.sha256, &deny)?);
-        }
-        Backend::Local(_) => {
-            let ctx = crate::context(global)?;
-            let candidate = plugins::inspect(&ctx, plugins::read_file(file)?, &shown)?;
-            check_deny(&candidate.inspection, &deny)?;
-            let refused = candidate.capabilities(&deny)?;
-            if !consented(&candidate.inspection, &shown, &deny, yes)? {
-                bail!("not added: permission was not granted; nothing was stored");
-            }
-            println!("{}", candidate.add(&ctx, &refused)?);
-        }
-    }
+    let said = backend.add_plugin(file, &deny, &mut |inspection| {
+        check_deny(inspection, &deny)?;
+        consented(inspection, &shown, &deny, yes)
+    })?;
+    println!("{said}");
     Ok(())
 }
 
@@ -129,60 +108,44 @@ fn consented(inspection: &Inspection, shown: &str, deny: &[String], yes: bool) -
 }
 
 /// The shipped plugins, a line each, and whether they are added.
-pub fn available(backend: &Backend, json: bool) -> Result<()> {
+pub fn available(backend: &dyn Backend, json: bool) -> Result<()> {
     let rows = backend.available()?;
-    let rows = rows.as_array().map(Vec::as_slice).unwrap_or_default();
     if json {
         println!("{}", display::json(&rows)?);
     } else if rows.is_empty() {
         println!("No plugins are shipped in {}.", tails_server_core::shipped::dir().display());
     } else {
         for r in rows {
-            let text = |key: &str| r[key].as_str().unwrap_or_default().to_string();
-            println!(
-                "{:<16} {:<22} {}",
-                text("name"),
-                text("added"),
-                display::line(&text("description"))
-            );
+            println!("{:<16} {:<22} {}", r.name, r.added, display::line(&r.description));
         }
         println!("\nAdd one with `tails-server plugin add NAME`.");
     }
     Ok(())
 }
 
-pub fn list_plugins(backend: &Backend, json: bool) -> Result<()> {
-    print_rows(&backend.plugins()?, json, "No plugins added. Add one with `tails-server plugin add NAME` (see `plugin available`) or `plugin add FILE.wasm`.", |r| {
-        let sha256 = r["sha256"].as_str().unwrap_or_default();
-        format!("{:<16} {}  tails:server@{}  {}", r["name"].as_str().unwrap_or_default(), &sha256[..sha256.len().min(12)], r["contract"].as_str().unwrap_or_default(), r["description"].as_str().unwrap_or_default())
+pub fn list_plugins(backend: &dyn Backend, json: bool) -> Result<()> {
+    let empty = "No plugins added. Add one with `tails-server plugin add NAME` (see `plugin available`) or `plugin add FILE.wasm`.";
+    print_rows(&backend.plugins()?, json, empty, |r| {
+        let build = &r.sha256[..r.sha256.len().min(12)];
+        format!("{:<16} {build}  tails:server@{}  {}", r.name, r.contract, r.description)
     })
 }
 
-pub fn list_services(backend: &Backend, json: bool) -> Result<()> {
-    print_rows(
-        &backend.list()?,
-        json,
-        "No services yet. Add one with `tails-server plugin add FILE.wasm`.",
-        |r| {
-            let enabled =
-                if r["enabled"].as_bool().unwrap_or(false) { "enabled" } else { "disabled" };
-            format!(
-                "{:<16} {enabled:<9} {}",
-                r["name"].as_str().unwrap_or_default(),
-                display::line(r["description"].as_str().unwrap_or_default())
-            )
-        },
-    )
+pub fn list_services(backend: &dyn Backend, json: bool) -> Result<()> {
+    let empty = "No services yet. Add one with `tails-server plugin add FILE.wasm`.";
+    print_rows(&backend.list()?, json, empty, |r| {
+        let enabled = if r.enabled { "enabled" } else { "disabled" };
+        format!("{:<16} {enabled:<9} {}", r.name, display::line(&r.description))
+    })
 }
 
 /// A list document: as JSON, or `empty` when it has no rows, or a line per row.
-fn print_rows(
-    rows: &serde_json::Value,
+fn print_rows<T: serde::Serialize>(
+    rows: &[T],
     json: bool,
     empty: &str,
-    line: impl Fn(&serde_json::Value) -> String,
+    line: impl Fn(&T) -> String,
 ) -> Result<()> {
-    let rows = rows.as_array().map(Vec::as_slice).unwrap_or_default();
     if json {
         println!("{}", display::json(&rows)?);
     } else if rows.is_empty() {
@@ -195,27 +158,26 @@ fn print_rows(
     Ok(())
 }
 
-pub fn show(backend: &Backend, name: &str, json: bool) -> Result<()> {
+pub fn show(backend: &dyn Backend, name: &str, json: bool) -> Result<()> {
     let shown = backend.plugin(name)?;
     if json {
         println!("{}", display::json(&shown)?);
         return Ok(());
     }
-    let word = |key: &str| shown[key].as_str().unwrap_or_default().to_string();
-    println!("{name} — {}", word("description"));
-    println!("from:     {}", word("from"));
-    println!("sha256:   {}", word("sha256"));
-    println!("contract: tails:server@{}", word("contract"));
-    println!("enabled:  {}", shown["enabled"].as_bool().unwrap_or(false));
+    println!("{name} — {}", shown.description);
+    println!("from:     {}", shown.from);
+    println!("sha256:   {}", shown.sha256);
+    println!("contract: tails:server@{}", shown.contract);
+    println!("enabled:  {}", shown.enabled);
     println!("Capabilities:");
-    for cap in shown["capabilities"].as_array().map(Vec::as_slice).unwrap_or_default() {
-        let status = if cap["granted"].as_bool().unwrap_or(false) { "granted" } else { "refused" };
-        println!("  {status:<8} {}", cap["capability"].as_str().unwrap_or_default());
+    for cap in &shown.capabilities {
+        let status = if cap.granted { "granted" } else { "refused" };
+        println!("  {status:<8} {}", cap.capability);
     }
     Ok(())
 }
 
-pub fn remove(backend: &Backend, name: &str) -> Result<()> {
+pub fn remove(backend: &dyn Backend, name: &str) -> Result<()> {
     println!("{}", backend.remove_plugin(name)?);
     Ok(())
 }

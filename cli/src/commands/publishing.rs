@@ -8,11 +8,11 @@ use tails_server_core::display;
 use tails_server_core::onion;
 use tails_server_core::tor::block_on;
 use tails_server_core::tor::detect::TorSettings;
-use tails_server_dbus::ConnectionInfo;
+use tails_server_types::ConnectionInfo;
 
 use crate::backend::Backend;
 
-pub fn add(backend: &Backend, name: &str, client: &str) -> Result<()> {
+pub fn add(backend: &dyn Backend, name: &str, client: &str) -> Result<()> {
     let (said, info) = backend.client_add(name, client)?;
     println!("{said}");
     if let Some(info) = info {
@@ -21,7 +21,7 @@ pub fn add(backend: &Backend, name: &str, client: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn list(backend: &Backend, name: &str, as_json: bool) -> Result<()> {
+pub fn list(backend: &dyn Backend, name: &str, as_json: bool) -> Result<()> {
     let names = backend.client_list(name)?;
     if as_json {
         println!("{}", display::json(&names)?);
@@ -35,13 +35,13 @@ pub fn list(backend: &Backend, name: &str, as_json: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn remove(backend: &Backend, name: &str, client: &str) -> Result<()> {
+pub fn remove(backend: &dyn Backend, name: &str, client: &str) -> Result<()> {
     println!("{}", backend.client_remove(name, client)?);
     Ok(())
 }
 
 pub fn connection_info(
-    backend: &Backend,
+    backend: &dyn Backend,
     name: &str,
     client: Option<&str>,
     as_json: bool,
@@ -92,23 +92,20 @@ fn qr_code(data: &str) -> String {
     }
 }
 
-pub fn rotate_address(backend: &Backend, name: &str, yes: bool) -> Result<()> {
+pub fn rotate_address(backend: &dyn Backend, name: &str, yes: bool) -> Result<()> {
     println!("{}", backend.rotate_address(name, &|question| yes || super::ask(question))?);
     Ok(())
 }
 
-pub fn tor_status(backend: &Backend, as_json: bool) -> Result<()> {
+pub fn tor_status(backend: &dyn Backend, as_json: bool) -> Result<()> {
     let status = backend.tor_status()?;
     if as_json {
         println!("{}", display::json(&status)?);
     } else {
-        let text = |key: &str| status[key].as_str().unwrap_or_default().to_string();
-        println!("tor: {} ({}, {} authentication)", text("tor"), text("control"), text("auth"));
+        println!("tor: {} ({}, {} authentication)", status.tor, status.control, status.auth);
         println!(
             "bootstrapped: {} ({}%: {})",
-            status["bootstrapped"],
-            status["progress"],
-            text("summary")
+            status.bootstrapped, status.progress, status.summary
         );
     }
     Ok(())

@@ -10,7 +10,7 @@ use tails_server_core::{display, engine};
 use crate::backend::Backend;
 
 pub fn info(
-    backend: &Backend,
+    backend: &dyn Backend,
     name: &str,
     details: bool,
     as_json: bool,
@@ -20,37 +20,32 @@ pub fn info(
 }
 
 /// YAML for a person, or JSON.
-fn print_document(value: Value, as_json: bool) -> Result<()> {
+fn print_document(document: impl serde::Serialize, as_json: bool) -> Result<()> {
     if as_json {
-        println!("{}", display::json(&value)?);
+        println!("{}", display::json(&document)?);
     } else {
+        let value = serde_json::to_value(document)?;
         print!("{}", serde_norway::to_string(&display::document(&value))?);
     }
     Ok(())
 }
 
-pub fn status(backend: &Backend, name: &str, as_json: bool) -> Result<()> {
+pub fn status(backend: &dyn Backend, name: &str, as_json: bool) -> Result<()> {
     print_document(backend.status(name)?, as_json)
 }
 
-pub fn get_option(backend: &Backend, name: &str, option: &str, reveal: bool) -> Result<()> {
+pub fn get_option(backend: &dyn Backend, name: &str, option: &str, reveal: bool) -> Result<()> {
     let info = backend.info(name, true, reveal)?;
-    let Some(spec) = info["option-details"]
-        .as_array()
-        .and_then(|specs| specs.iter().find(|s| s["name"] == option))
-    else {
-        let names: Vec<&str> = info["option-details"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s["name"].as_str())
-            .collect();
+    let specs = info.details.map(|d| d.option_details).unwrap_or_default();
+    let Some(spec) = specs.iter().find(|s| s.name == option) else {
+        let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
         bail!("{name} has no option `{option}`; its options are: {}", names.join(", "));
     };
-    if spec["masked"].as_bool().unwrap_or(false) && !reveal {
+    if spec.masked && !reveal {
         println!("******** (secret: add --show-secret to print it)");
     } else {
-        println!("{}", display::line(&text_of(&info["options"][option])));
+        let value = info.options.get(option).cloned().unwrap_or_default();
+        println!("{}", display::line(&text_of(&value)));
     }
     Ok(())
 }
@@ -65,7 +60,7 @@ fn text_of(value: &Value) -> String {
 }
 
 pub fn set_option(
-    backend: &Backend,
+    backend: &dyn Backend,
     name: &str,
     option: &str,
     value: Option<&str>,
@@ -78,12 +73,12 @@ pub fn set_option(
     Ok(())
 }
 
-pub fn enable(backend: &Backend, name: &str) -> Result<()> {
+pub fn enable(backend: &dyn Backend, name: &str) -> Result<()> {
     println!("{}\n", backend.enable(name, true, super::print_progress)?);
     super::publishing::connection_info(backend, name, None, false, true)
 }
 
-pub fn disable(backend: &Backend, name: &str) -> Result<()> {
+pub fn disable(backend: &dyn Backend, name: &str) -> Result<()> {
     println!("{}", backend.enable(name, false, super::print_progress)?);
     Ok(())
 }
@@ -97,7 +92,7 @@ pub fn repair(ctx: &Context) -> Result<()> {
 }
 
 /// Disable every enabled service; say which could not be.
-pub fn disable_all(backend: &Backend) -> Result<()> {
+pub fn disable_all(backend: &dyn Backend) -> Result<()> {
     let (said, failed) = backend.disable_all(super::print_progress)?;
     if said.is_empty() && failed.is_empty() {
         println!("No service is enabled.");
