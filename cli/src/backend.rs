@@ -8,11 +8,11 @@
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Result};
+use tails_server_core::blocking::block_on;
 use tails_server_core::context::{Context, Paths};
 use tails_server_core::journal::Progress;
 use tails_server_core::plugins;
 use tails_server_core::requests::{self, Confirm};
-use tails_server_core::tor::block_on;
 use tails_server_dbus::{client, ServerProxy};
 use tails_server_types::documents::{
     AvailablePlugin, Info, PluginRow, PluginShown, ServiceRow, Status, TorStatus,

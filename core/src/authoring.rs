@@ -133,6 +133,18 @@ pub fn new_project(name: &str, language: Language, parent: &Path) -> Result<Crea
     Ok(Created { folder, files })
 }
 
+/// Before `plugin try` starts a Tor network: refuse at once what `plugin
+/// add` would refuse before compiling, and say what this machine has
+/// installed (the trial's host is an overlay of this machine's root, so
+/// that is what it can install from).
+pub fn before_trying(files: &[PathBuf]) -> Result<std::collections::BTreeSet<String>> {
+    for file in files {
+        crate::runtime::check_before_compiling(&crate::plugins::read_file(file)?)
+            .map_err(|e| anyhow!("{} would not be added: {e:#}", display::path(file)))?;
+    }
+    Ok(crate::system::packages::installed(Path::new("/"))?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -124,7 +124,12 @@ impl Context {
     /// Whether we act on the running system (`--root /`). Under another root
     /// there are files only: no units to start, no firewall to open.
     pub fn live(&self) -> bool {
-        self.root == std::path::Path::new("/")
+        self.machine().live()
+    }
+
+    /// What Persistent Storage needs of this context.
+    pub fn machine(&self) -> crate::persistence::Machine<'_> {
+        crate::persistence::Machine { state: &self.state, root: &self.root }
     }
 
     /// The broker for a service: exactly what it declared and was granted.
@@ -161,6 +166,16 @@ pub struct Service {
 }
 
 impl Service {
+    /// The service as Persistent Storage keeps it.
+    pub fn kept(&self) -> crate::persistence::Kept<'_> {
+        crate::persistence::Kept {
+            name: &self.name,
+            record: &self.record,
+            grant: &self.grant,
+            state: &self.state,
+        }
+    }
+
     /// The current value of an option: the one set, else its default.
     pub fn value(&self, option: &str) -> Option<&OptionValue> {
         let spec = options::find(&self.specs, option)?;

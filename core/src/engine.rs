@@ -10,6 +10,7 @@
 
 use anyhow::{anyhow, bail, Result};
 
+use crate::blocking::block_on;
 use crate::broker::caps::units;
 use crate::broker::caps::Capability;
 use crate::context::{Context, Service};
@@ -20,7 +21,6 @@ use crate::runtime::error_text;
 use crate::system::firewall::{self, Opening};
 use crate::system::npm;
 use crate::system::systemd::{Job, Systemd};
-use crate::tor::block_on;
 use crate::{display, onion, options};
 
 fn save(ctx: &Context, service: &Service) -> Result<()> {
@@ -146,7 +146,7 @@ fn refuse_shared_user(ctx: &Context, service: &Service, others: &[Service]) -> R
 /// its persistence is on.
 fn keep(ctx: &Context, service: &Service) -> Result<()> {
     match ctx.kept(&service.state) {
-        Some(p) => p.save(ctx, service),
+        Some(p) => p.save(&ctx.machine(), service.kept()),
         None => Ok(()),
     }
 }
@@ -236,14 +236,14 @@ pub fn autostart(ctx: &Context, feature_on: bool) -> Result<Vec<(String, anyhow:
         }
         for name in kept {
             if ctx.state.record(&name)?.is_none() {
-                p.restore(ctx, &name)?;
+                p.restore(&ctx.machine(), &name)?;
                 ctx.report(Progress::Restored { service: name.clone(), from: p.dir.clone() });
             }
         }
         for name in ctx.state.plugin_names()? {
             let service = ctx.service(&name)?;
             if ctx.kept(&service.state).is_some() {
-                p.attach(ctx, &name, &service.record.info)?;
+                p.attach(&ctx.machine(), &name, &service.record.info)?;
             }
         }
     }
@@ -258,7 +258,7 @@ pub fn autostart(ctx: &Context, feature_on: bool) -> Result<Vec<(String, anyhow:
             Ok(Some((old, words))) => {
                 let service = ctx.service(&name)?;
                 if let Some(p) = ctx.kept(&service.state) {
-                    p.replaced(ctx, &name, &old)?;
+                    p.replaced(&ctx.machine(), &name, &old)?;
                 }
                 ctx.report(Progress::Note { text: words });
             }
@@ -522,7 +522,7 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
             })?;
             // What Persistent Storage keeps that waited for these packages.
             if let Some(p) = ctx.kept(&service.state) {
-                p.place(ctx, &service.name, &info)?;
+                p.place(&ctx.machine(), &service.name, &info)?;
             }
             let refused = refused_packages(service, &packages, &npm_specs);
             let all: Vec<String> = packages

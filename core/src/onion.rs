@@ -143,7 +143,7 @@ pub async fn publish_all(
 /// Connect to a bootstrapped tor (starting our own if none answers), publish
 /// the service, and return its address.
 pub fn publish_now(ctx: &Context, service: &Service, wait: Uploads) -> Result<String> {
-    crate::tor::block_on(async {
+    crate::blocking::block_on(async {
         let mut tor = connect_ready(ctx).await?;
         publish(&mut tor, service, wait).await
     })
@@ -162,7 +162,7 @@ pub async fn unpublish(tor: &mut Controller, state: &ServiceState) -> Result<boo
 /// Is the service's onion held by a tor that answers now? Never starts a tor.
 pub fn is_published(ctx: &Context, state: &ServiceState) -> bool {
     let Some(id) = service_id(state) else { return false };
-    crate::tor::block_on(async {
+    crate::blocking::block_on(async {
         match connect(ctx, false).await {
             Ok(mut found) => {
                 found.controller.detached().await.map(|d| d.contains(&id)).unwrap_or(false)

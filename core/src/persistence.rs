@@ -34,12 +34,36 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 
 use crate::broker::caps::units;
-use crate::context::{Context, Service};
 use crate::fsutil;
 use crate::options;
 use crate::runtime::bindings::tails::server::types::{OptionValue, ServiceInfo};
-use crate::state::{ServiceState, StateDir};
+use crate::state::{Grant, PluginRecord, ServiceState, StateDir};
 use crate::system::mounts;
+
+/// What Persistent Storage needs of the system it runs on: the state it
+/// keeps copies of, the root the services' places are under, and whether that
+/// is the running system (`/`: folders are bind-mounted, packages may be
+/// missing until Additional Software installs them). Plain values, so that
+/// persistence never needs the core's context.
+pub struct Machine<'a> {
+    pub state: &'a StateDir,
+    pub root: &'a Path,
+}
+
+impl Machine<'_> {
+    pub fn live(&self) -> bool {
+        self.root == Path::new("/")
+    }
+}
+
+/// A service as Persistent Storage keeps it.
+#[derive(Clone, Copy)]
+pub struct Kept<'a> {
+    pub name: &'a str,
+    pub record: &'a PluginRecord,
+    pub grant: &'a Grant,
+    pub state: &'a ServiceState,
+}
 
 /// Where Tails mounts the unlocked Persistent Storage.
 pub const TAILS_PERSISTENCE: &str = "/live/persistence/TailsData_unlocked";
@@ -141,7 +165,7 @@ impl Persistence {
     /// Keep the service in Persistent Storage: its plugin, its state (as a
     /// service that is not running), its persistent paths, and its packages
     /// in Additional Software's list.
-    pub fn save(&self, ctx: &Context, service: &Service) -> Result<()> {
+    pub fn save(&self, on: &Machine, service: Kept) -> Result<()> {
         self.check_format()?;
         fsutil::open_private(&self.dir)
             .with_context(|| format!("creating {}", self.dir.display()))?;
@@ -152,17 +176,17 @@ impl Persistence {
         )?;
         self.set_feature(true)?;
         let store = self.store();
-        let wasm = std::fs::read(ctx.state.plugin_wasm(&service.name))?;
-        store.store_plugin(&service.name, &wasm, &service.record, &service.grant)?;
-        self.save_state(&service.name, &service.state)?;
+        let wasm = std::fs::read(on.state.plugin_wasm(service.name))?;
+        store.store_plugin(service.name, &wasm, service.record, service.grant)?;
+        self.save_state(service.name, service.state)?;
         let info = &service.record.info;
-        for path in info.persistent_paths.iter().filter(|p| !mounted(ctx, p)) {
-            let from = fsutil::under_root(&ctx.root, units::system_place(info, path));
+        for path in info.persistent_paths.iter().filter(|p| !mounted(on, p)) {
+            let from = fsutil::under_root(on.root, units::system_place(info, path));
             if from.exists() {
-                copy_tree(&from, &self.kept_path(&service.name, path))?;
+                copy_tree(&from, &self.kept_path(service.name, path))?;
             }
         }
-        self.attach(ctx, &service.name, info)?;
+        self.attach(on, service.name, info)?;
         if let Some(tails) = &self.tails {
             additional_software(tails, &service.record.info.capabilities.packages, &[])?;
         }
@@ -190,20 +214,18 @@ impl Persistence {
     /// packages is not installed waits for its package (see
     /// [`Persistence::place`]): bound now, the package would install into it
     /// with the numbers its accounts had on the release that kept it.
-    pub fn attach(&self, ctx: &Context, name: &str, info: &ServiceInfo) -> Result<()> {
-        let waiting = ctx.live()
-            && !crate::system::packages::missing(&ctx.root, &info.capabilities.packages)?
-                .is_empty();
-        for path in info.persistent_paths.iter().filter(|p| mounted(ctx, p)) {
+    pub fn attach(&self, on: &Machine, name: &str, info: &ServiceInfo) -> Result<()> {
+        let waiting = on.live()
+            && !crate::system::packages::missing(on.root, &info.capabilities.packages)?.is_empty();
+        for path in info.persistent_paths.iter().filter(|p| mounted(on, p)) {
             let place = units::system_place(info, path);
-            let (kept, target) =
-                (self.kept_path(name, path), fsutil::under_root(&ctx.root, &place));
+            let (kept, target) = (self.kept_path(name, path), fsutil::under_root(on.root, &place));
             if mounts::is_bound(&kept, &target) || (waiting && kept.exists() && !target.exists()) {
                 continue;
             }
             if let Some(private) = units::private_state_folder(&place) {
                 // systemd's own folder for its dynamic users' data: root's, 0700.
-                let private = fsutil::under_root(&ctx.root, private);
+                let private = fsutil::under_root(on.root, private);
                 std::fs::create_dir_all(&private)?;
                 std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700))?;
             }
@@ -302,14 +324,14 @@ impl Persistence {
     /// install at every boot).
     pub fn replaced(
         &self,
-        ctx: &Context,
+        on: &Machine,
         name: &str,
         old: &crate::state::PluginRecord,
     ) -> Result<()> {
         self.check_format()?;
-        let record = ctx.state.record(name)?.with_context(|| format!("{name} has no plugin"))?;
-        let wasm = std::fs::read(ctx.state.plugin_wasm(name))?;
-        self.store().store_plugin(name, &wasm, &record, &ctx.state.grant(name)?)?;
+        let record = on.state.record(name)?.with_context(|| format!("{name} has no plugin"))?;
+        let wasm = std::fs::read(on.state.plugin_wasm(name))?;
+        self.store().store_plugin(name, &wasm, &record, &on.state.grant(name)?)?;
         if let Some(tails) = &self.tails {
             let needed = self.packages_except(None)?;
             let unneeded: Vec<String> = old
@@ -338,15 +360,15 @@ impl Persistence {
 
     /// Bring a kept service back: plugin and state into the state folder,
     /// persistent paths into place.
-    pub fn restore(&self, ctx: &Context, name: &str) -> Result<()> {
+    pub fn restore(&self, on: &Machine, name: &str) -> Result<()> {
         let store = self.store();
         let (Some(record), grant) = (store.record(name)?, store.grant(name)?) else {
             return Ok(());
         };
         let wasm = std::fs::read(store.plugin_wasm(name))?;
-        ctx.state.store_plugin(name, &wasm, &record, &grant)?;
-        ctx.state.save_service(name, &store.service(name)?)?;
-        self.place(ctx, name, &record.info)
+        on.state.store_plugin(name, &wasm, &record, &grant)?;
+        on.state.save_service(name, &store.service(name)?)?;
+        self.place(on, name, &record.info)
     }
 
     /// Put the kept copies of the service's persistent paths in place: files
@@ -358,13 +380,12 @@ impl Persistence {
     /// whose place is not there while a package of the service is not
     /// installed (Additional Software may not have installed it yet) waits
     /// for it, instead of taking the old numbers.
-    pub fn place(&self, ctx: &Context, name: &str, info: &ServiceInfo) -> Result<()> {
-        let waiting = ctx.live()
-            && !crate::system::packages::missing(&ctx.root, &info.capabilities.packages)?
-                .is_empty();
-        for path in info.persistent_paths.iter().filter(|p| !mounted(ctx, p)) {
+    pub fn place(&self, on: &Machine, name: &str, info: &ServiceInfo) -> Result<()> {
+        let waiting = on.live()
+            && !crate::system::packages::missing(on.root, &info.capabilities.packages)?.is_empty();
+        for path in info.persistent_paths.iter().filter(|p| !mounted(on, p)) {
             let kept = self.kept_path(name, path);
-            let place = fsutil::under_root(&ctx.root, units::system_place(info, path));
+            let place = fsutil::under_root(on.root, units::system_place(info, path));
             if !kept.exists() || (waiting && !place.exists()) || same_file(&kept, &place) {
                 continue;
             }
@@ -375,7 +396,7 @@ impl Persistence {
             }
             copy_tree(&kept, &place)?;
         }
-        self.attach(ctx, name, info)
+        self.attach(on, name, info)
     }
 }
 
@@ -401,8 +422,8 @@ fn is_folder(path: &str) -> bool {
 
 /// The one rule for how a persistent path is kept: a folder on the running
 /// system is bind-mounted; a file, or anything under `--root`, is copied.
-fn mounted(ctx: &Context, path: &str) -> bool {
-    ctx.live() && is_folder(path)
+fn mounted(on: &Machine, path: &str) -> bool {
+    on.live() && is_folder(path)
 }
 
 /// Whether the service's `persistence` option is on.

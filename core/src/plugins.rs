@@ -50,6 +50,40 @@ pub fn read(file: std::fs::File, shown: &str) -> Result<Vec<u8>> {
     Ok(wasm)
 }
 
+/// Capabilities a person refuses, as typed (`--deny`, a window's switches):
+/// each in its short form, or what is wrong with it.
+pub fn refusals(typed: &[String]) -> Result<Vec<String>> {
+    typed
+        .iter()
+        .map(|d| {
+            d.parse::<Capability>()
+                .map(|c| c.to_string())
+                .map_err(|e: String| anyhow!("{}", display::line(&e)))
+        })
+        .collect()
+}
+
+/// Add the plugin in `wasm` as it was inspected and agreed to: refused when
+/// its bytes are not the ones inspected (`sha256`), so that a file changed
+/// after the question is never what is added. Its name, and the words of
+/// what was done.
+pub fn add_as_inspected(
+    ctx: &Context,
+    wasm: Vec<u8>,
+    sha256: &str,
+    shown: &str,
+    refused: &[String],
+) -> Result<(String, String)> {
+    let now = sha256_hex(&wasm);
+    if now != sha256 {
+        bail!("the plugin file changed since it was inspected (sha256 {} then, {now} now); inspect it again", display::line(sha256));
+    }
+    let candidate = inspect(ctx, wasm, shown)?;
+    let refused = candidate.capabilities(refused)?;
+    let name = candidate.inspection.name.clone();
+    Ok((name, candidate.add(ctx, &refused)?))
+}
+
 /// Who a plugin is from, for the rules that depend on it: replacing an
 /// added plugin, sharing a user, following the installed release.
 ///
@@ -276,7 +310,7 @@ impl Candidate {
         {
             bail!("the added `{name}` changed since this file was inspected; inspect it again");
         }
-        if self.inspection.already_added && refused.is_empty() {
+        if self.inspection.changes_nothing(!refused.is_empty()) {
             return Ok(format!("{name} is already added (sha256 {sha256})."));
         }
         let granted: BTreeSet<Capability> =
@@ -453,4 +487,33 @@ pub fn shown(ctx: &Context, name: &str) -> Result<PluginShown> {
         from: origin(record).words(),
         enabled: service.state.enabled,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::Paths;
+
+    #[test]
+    fn refusals_are_short_forms_or_say_what_is_wrong() {
+        let typed = ["package:lighttpd".to_string(), "folder:/etc/web/".to_string()];
+        assert_eq!(refusals(&typed).unwrap(), typed);
+        let e = refusals(&["lighttpd\u{1b}[2J".to_string()]).unwrap_err().to_string();
+        assert!(e.contains("is not a capability") && !e.contains('\u{1b}'), "{e}");
+    }
+
+    /// The daemon adds only the bytes the person was shown: other bytes are
+    /// refused before they are even compiled, and nothing is stored.
+    #[test]
+    fn bytes_other_than_the_inspected_ones_are_never_added() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = Paths { root: Some(tmp.path().into()), state_dir: None, persistent_dir: None };
+        let ctx = Context::new(&paths).unwrap();
+        let inspected = sha256_hex(b"the bytes shown");
+        let e = add_as_inspected(&ctx, b"other bytes".to_vec(), &inspected, "web.wasm", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("changed since it was inspected"), "{e}");
+        assert!(ctx.state.plugin_names().unwrap().is_empty());
+    }
 }

@@ -257,7 +257,7 @@ async fn drive(
         let _ = Job::finished(&emitter, succeeded, &message).await;
     }
     jobs.running.lock().expect("jobs lock").remove(&service);
-    crate::server::changed(&conn, &service).await;
+    crate::changes::changed(&conn, &service).await;
     tokio::time::sleep(KEPT_AFTER_FINISHING).await;
     let _ = conn.object_server().remove::<Job, _>(&path).await;
 }

@@ -3,6 +3,7 @@
 //! Started by D-Bus activation through its systemd unit (`Type=dbus`); logs
 //! to standard error, which systemd keeps in the journal.
 
+mod changes;
 mod jobs;
 mod polkit;
 mod server;
@@ -10,7 +11,7 @@ mod tor_watch;
 mod work;
 
 use anyhow::{Context as _, Result};
-use tails_server_core::engine;
+use tails_server_core::requests::admin;
 use tails_server_dbus::{BUS_NAME, PATH};
 
 #[tokio::main(flavor = "current_thread")]
@@ -28,11 +29,7 @@ async fn serve() -> Result<()> {
     // Finish what a crash (of this daemon, of the machine) interrupted
     // before taking requests.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let repaired = work::run(tx, |ctx| {
-        let _lock = ctx.state.lock()?;
-        engine::repair(ctx)
-    })
-    .await;
+    let repaired = work::run(tx, admin::repair).await;
     while let Ok(p) = rx.try_recv() {
         eprintln!("{}", p.line().1);
     }
@@ -50,7 +47,7 @@ async fn serve() -> Result<()> {
     let (conn, runtime) = (conn.clone(), tokio::runtime::Handle::current());
     tor_watch::spawn(move |service| {
         let (conn, service) = (conn.clone(), service.to_string());
-        runtime.spawn(async move { server::changed(&conn, &service).await });
+        runtime.spawn(async move { changes::changed(&conn, &service).await });
     });
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {

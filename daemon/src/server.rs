@@ -6,12 +6,13 @@ use std::sync::{Arc, Mutex};
 
 use tails_server_core::journal::Operation;
 use tails_server_core::{display, options, plugins, requests};
-use tails_server_dbus::{action, NEEDS_CONFIRMATION, PATH, VERSION};
+use tails_server_dbus::{action, NEEDS_CONFIRMATION, VERSION};
 use zbus::fdo;
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 use zbus::zvariant::OwnedObjectPath;
 
+use crate::changes::changed;
 use crate::jobs::Jobs;
 use crate::{polkit, work};
 
@@ -48,13 +49,6 @@ async fn document<T: serde::Serialize + Send + 'static>(
 ) -> fdo::Result<String> {
     let value = work::quiet(request).await.map_err(failed)?;
     Ok(serde_json::to_string_pretty(&value).expect("a JSON value"))
-}
-
-/// Tell whoever watches that a service changed.
-pub async fn changed(conn: &zbus::Connection, service: &str) {
-    if let Ok(emitter) = SignalEmitter::new(conn, PATH) {
-        let _ = Server::service_changed(&emitter, service).await;
-    }
 }
 
 #[zbus::interface(name = "org.tails.Server1")]
@@ -306,16 +300,7 @@ impl Server {
         let file = std::fs::File::from(std::os::fd::OwnedFd::from(file));
         let (name, words) = work::quiet(move |ctx| {
             let wasm = plugins::read(file, PLUGIN_FILE)?;
-            // What the person agreed to is what is added: not a file that
-            // changed after it was inspected.
-            let now = tails_server_core::runtime::sha256_hex(&wasm);
-            if now != sha256 {
-                anyhow::bail!("the plugin file changed since it was inspected (sha256 {} then, {now} now); inspect it again", display::line(&sha256));
-            }
-            let candidate = plugins::inspect(ctx, wasm, PLUGIN_FILE)?;
-            let refused = candidate.capabilities(&refused)?;
-            let name = candidate.inspection.name.clone();
-            Ok((name, candidate.add(ctx, &refused)?))
+            plugins::add_as_inspected(ctx, wasm, &sha256, PLUGIN_FILE, &refused)
         })
         .await
         .map_err(failed)?;

@@ -7,8 +7,7 @@
 use std::time::{Duration, Instant};
 
 use tails_server_core::context::Context;
-use tails_server_core::onion;
-use tails_server_core::tor::block_on;
+use tails_server_core::requests::admin::TorConnection;
 
 /// How often to try tor again while it does not answer.
 const RETRY: Duration = Duration::from_millis(500);
@@ -36,12 +35,7 @@ fn watch(changed: impl Fn(&str)) {
                 continue;
             }
         };
-        let found = block_on(async {
-            let mut found = onion::connect(&ctx, false).await?;
-            found.controller.wait_bootstrapped(BOOTSTRAP).await?;
-            anyhow::Ok(found)
-        });
-        let mut found = match found {
+        let mut found = match TorConnection::open(&ctx, BOOTSTRAP) {
             Ok(found) => found,
             Err(e) => {
                 if !said_absent {
@@ -54,13 +48,7 @@ fn watch(changed: impl Fn(&str)) {
         };
         said_absent = false;
         let answered = Instant::now();
-        // Outside the async part: the lock may wait for an enable under way,
-        // which needs the core's runtime meanwhile.
-        let published = ctx
-            .state
-            .lock()
-            .and_then(|_lock| block_on(onion::reconcile(&ctx, &mut found.controller)));
-        match published {
+        match found.publish_all(&ctx) {
             Ok(report) if report.is_empty() => eprintln!(
                 "tor watcher: tor answers ({}); it holds every enabled service",
                 found.source
@@ -83,7 +71,7 @@ fn watch(changed: impl Fn(&str)) {
                 continue;
             }
         }
-        let why = block_on(found.controller.wait_closed());
+        let why = found.wait_closed();
         eprintln!("tor watcher: lost tor ({why:#}); publishing again when it answers");
     }
 }

@@ -14,6 +14,8 @@ pub mod client;
 
 /// The daemon's well-known name on the system bus.
 pub const BUS_NAME: &str = "org.tails.Server";
+/// The daemon's interface (the version is in its name).
+pub const INTERFACE: &str = "org.tails.Server1";
 /// The object that serves [`ServerProxy`].
 pub const PATH: &str = "/org/tails/Server";
 /// Where jobs live: `/org/tails/Server/jobs/N`.

@@ -51,7 +51,7 @@ pub fn add_file(app: &Rc<App>, path: PathBuf) {
             Ok(i) => i,
             Err(e) => return widgets::error(&app.window, "This plugin cannot be added", &e),
         };
-        if inspection.already_added {
+        if inspection.changes_nothing(false) {
             return app.toast(&format!(
                 "{} is already added, this very build",
                 widgets::safe(&inspection.name)

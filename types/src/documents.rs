@@ -77,6 +77,30 @@ pub struct Asked {
     pub words: String,
 }
 
+impl Inspection {
+    /// Adding changes nothing: this very build is added and nothing is to
+    /// be refused now. No question is asked; every front end says so.
+    pub fn changes_nothing(&self, refusing: bool) -> bool {
+        self.already_added && !refusing
+    }
+
+    /// The question a person answers before the add, none when nothing
+    /// needs a yes (the capabilities in `refused` are not asked for). The
+    /// one rule every front end follows.
+    pub fn question(&self, refused: &[String]) -> Option<String> {
+        if self.changes_nothing(!refused.is_empty()) {
+            return None;
+        }
+        let name = &self.name;
+        let asking = self.asks.iter().any(|a| !refused.contains(&a.capability));
+        match (asking, &self.replaces) {
+            (true, _) => Some(format!("Allow {name} to do this?")),
+            (false, Some(_)) => Some(format!("Replace {name} with this build?")),
+            (false, None) => None,
+        }
+    }
+}
+
 impl Asked {
     /// The line a terminal shows: `  - WORDS   [SHORT FORM]`.
     pub fn line(&self) -> String {
@@ -388,5 +412,44 @@ mod tests {
         let text = serde_json::to_string(&status).unwrap();
         assert_eq!(text, r#"{"enabled":true,"installed":true,"running":true,"published":true}"#);
         assert_eq!(serde_json::from_str::<Status>(&text).unwrap(), status);
+    }
+
+    fn inspection(already_added: bool, replaces: bool, asks: &[&str]) -> Inspection {
+        Inspection {
+            name: "web".into(),
+            description: String::new(),
+            sha256: "00".into(),
+            publisher: String::new(),
+            contract: "tails:server@0.4.0".into(),
+            older_contract: false,
+            already_added,
+            replaces: replaces.then(|| "11".into()),
+            no_longer_asks: vec![],
+            requested: asks.iter().map(|a| a.to_string()).collect(),
+            asks: asks
+                .iter()
+                .map(|a| Asked { capability: a.to_string(), words: String::new() })
+                .collect(),
+            changes: vec![],
+            kept: vec![],
+        }
+    }
+
+    /// The one rule for whether a person is asked, for every front end.
+    #[test]
+    fn the_question_is_asked_only_when_something_needs_a_yes() {
+        let none: &[String] = &[];
+        let refused = ["package:lighttpd".to_string()];
+        let fresh = inspection(false, false, &["package:lighttpd"]);
+        assert_eq!(fresh.question(none).as_deref(), Some("Allow web to do this?"));
+        // Refusing all it asks leaves nothing to agree to.
+        assert_eq!(fresh.question(&refused), None);
+        assert_eq!(inspection(false, false, &[]).question(none), None);
+        // New code with the same permissions still needs a yes.
+        let upgrade = inspection(false, true, &[]);
+        assert_eq!(upgrade.question(none).as_deref(), Some("Replace web with this build?"));
+        let same = inspection(true, false, &["package:lighttpd"]);
+        assert!(same.changes_nothing(false) && same.question(none).is_none());
+        assert!(!same.changes_nothing(true));
     }
 }

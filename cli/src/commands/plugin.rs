@@ -5,7 +5,6 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Result};
 
-use tails_server_core::broker::caps::Capability;
 use tails_server_core::display;
 use tails_server_core::plugins;
 use tails_server_types::{Asked, Inspection};
@@ -14,14 +13,7 @@ use crate::backend::Backend;
 
 /// `plugin add`: what the file asks for, the question, then the add.
 pub fn add(backend: &dyn Backend, file: &Path, yes: bool, deny: &[String]) -> Result<()> {
-    let deny: Vec<String> = deny
-        .iter()
-        .map(|d| {
-            d.parse::<Capability>()
-                .map(|c| c.to_string())
-                .map_err(|e: String| anyhow!("--deny {}", display::line(&e)))
-        })
-        .collect::<Result<_>>()?;
+    let deny = plugins::refusals(deny).map_err(|e| anyhow!("--deny {e}"))?;
     let file = &tails_server_core::shipped::resolve(file)?;
     let shown = display::path(file);
     let said = backend.add_plugin(file, &deny, &mut |inspection| {
@@ -53,11 +45,10 @@ fn lines<'a>(asked: impl Iterator<Item = &'a Asked>) -> String {
 /// Show what the plugin asks for and ask (unless `--yes`, or nothing needs
 /// a yes). Whether to go on.
 fn consented(inspection: &Inspection, shown: &str, deny: &[String], yes: bool) -> Result<bool> {
-    let name = &inspection.name;
-    if inspection.already_added && deny.is_empty() {
+    if inspection.changes_nothing(!deny.is_empty()) {
         return Ok(true);
     }
-    println!("Plugin: {name} — {}", inspection.description);
+    println!("Plugin: {} — {}", inspection.name, inspection.description);
     println!("File:   {shown} (sha256 {})", inspection.sha256);
     println!("From:   {}", inspection.publisher);
     if inspection.older_contract {
@@ -80,23 +71,16 @@ fn consented(inspection: &Inspection, shown: &str, deny: &[String], yes: bool) -
     if !refused.is_empty() {
         println!("Refused (--deny):\n{}", lines(refused.into_iter()));
     }
-    let question = if asked.is_empty() {
-        match &inspection.replaces {
-            Some(_) => {
-                println!("It asks for nothing new, but its code is different: it will act with the permissions granted before.");
-                Some(format!("Replace {name} with this build?"))
-            }
-            None => {
-                println!("It asks for nothing.");
-                None
-            }
-        }
-    } else {
+    if !asked.is_empty() {
         let intro =
             if inspection.replaces.is_some() { "It now also asks to:" } else { "It asks to:" };
         println!("{intro}\n{}", lines(asked.into_iter()));
-        Some(format!("Allow {name} to do this?"))
-    };
+    } else if inspection.replaces.is_some() {
+        println!("It asks for nothing new, but its code is different: it will act with the permissions granted before.");
+    } else {
+        println!("It asks for nothing.");
+    }
+    let question = inspection.question(deny);
     Ok(match question {
         None => true,
         Some(_) if yes => {
@@ -197,14 +181,8 @@ pub fn new_project(
 
 /// `plugin try`: what the trial saw, as it goes; fails when a plugin was not reached.
 pub fn try_plugins(files: &[std::path::PathBuf], keep: bool) -> Result<()> {
-    // What plugin add would refuse at once is refused before a Tor network starts.
-    for file in files {
-        tails_server_core::runtime::check_before_compiling(&plugins::read_file(file)?)
-            .map_err(|e| anyhow!("{} would not be added: {e:#}", display::path(file)))?;
-    }
+    let installed = tails_server_core::authoring::before_trying(files)?;
     let program = std::env::current_exe()?;
-    // The host's root is this machine's: what dpkg has here is what it can install.
-    let installed = tails_server_core::system::packages::installed(Path::new("/"))?;
     if !tails_server_trial::run(&program, files, &installed, keep, &mut |line| println!("{line}"))?
     {
         bail!("not every plugin was reached through Tor: see above");

@@ -5,9 +5,7 @@ use anyhow::Result;
 
 use tails_server_core::context::Context;
 use tails_server_core::display;
-use tails_server_core::onion;
-use tails_server_core::tor::block_on;
-use tails_server_core::tor::detect::TorSettings;
+use tails_server_core::requests::admin;
 use tails_server_types::ConnectionInfo;
 
 use crate::backend::Backend;
@@ -112,40 +110,17 @@ pub fn tor_status(backend: &dyn Backend, as_json: bool) -> Result<()> {
 }
 
 pub fn tor_use(ctx: &Context, control: &str, password: Option<String>) -> Result<()> {
-    let _lock = ctx.state.lock()?;
-    let settings = if control == "auto" {
-        TorSettings::default()
-    } else {
-        control.parse::<tails_server_core::tor::control::Endpoint>()?;
-        TorSettings { control: Some(control.into()), password }
-    };
-    ctx.state.save_tor_settings(&settings)?;
-    match &settings.control {
-        Some(c) => println!("Using the tor at {c}."),
-        None => println!("Searching for a tor again at each use."),
-    }
+    println!("{}", admin::tor_use(ctx, control, password)?);
     Ok(())
 }
 
 pub fn tor_stop(ctx: &Context) -> Result<()> {
-    if tails_server_core::tor::detect::stop_own(&ctx.state.own_tor_dir())? {
-        println!("Stopped Tails Server's own tor.");
-    } else {
-        println!("Tails Server's own tor is not running.");
-    }
+    println!("{}", admin::tor_stop(ctx)?);
     Ok(())
 }
 
 pub fn reconcile(ctx: &Context) -> Result<()> {
-    let _lock = ctx.state.lock()?;
-    let report = block_on(async {
-        let mut tor = onion::connect_ready(ctx).await?;
-        onion::reconcile(ctx, &mut tor).await
-    })?;
-    if report.is_empty() {
-        println!("Nothing to do: tor holds exactly the enabled services.");
-    }
-    for line in report {
+    for line in admin::reconcile(ctx)? {
         println!("{line}");
     }
     Ok(())

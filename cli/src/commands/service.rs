@@ -5,7 +5,8 @@ use anyhow::{bail, Result};
 use serde_json::Value;
 
 use tails_server_core::context::Context;
-use tails_server_core::{display, engine};
+use tails_server_core::display;
+use tails_server_core::requests::admin;
 
 use crate::backend::Backend;
 
@@ -84,9 +85,8 @@ pub fn disable(backend: &dyn Backend, name: &str) -> Result<()> {
 }
 
 pub fn repair(ctx: &Context) -> Result<()> {
-    let _lock = ctx.state.lock()?;
-    if engine::repair(ctx)? == 0 {
-        println!("Nothing was interrupted; the firewall matches the enabled services.");
+    if let Some(words) = admin::repair(ctx)? {
+        println!("{words}");
     }
     Ok(())
 }
@@ -119,6 +119,5 @@ fn failures(failed: &[(String, anyhow::Error)], what: &str) -> Result<()> {
 /// interrupted, enable the services whose autostart is on (the engine
 /// decides; see `engine::autostart`), and say which could not be.
 pub fn autostart(ctx: &Context, feature_on: bool) -> Result<()> {
-    let _lock = ctx.state.lock()?;
-    failures(&engine::autostart(ctx, feature_on)?, "autostart could not enable")
+    failures(&admin::autostart(ctx, feature_on)?, "autostart could not enable")
 }

@@ -331,3 +331,100 @@ fn failed(path: &SysPath, e: std::io::Error) -> BrokerError {
         _ => BrokerError::Failed(message),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    /// A broker for `web` on a scratch root (real files, no system), its
+    /// audit log beside it.
+    fn broker(declared: &[&str], granted: &[&str]) -> (tempfile::TempDir, Broker) {
+        let tmp = tempfile::tempdir().unwrap();
+        let set = |list: &[&str]| list.iter().map(|c| c.parse().unwrap()).collect();
+        let root = tmp.path().join("root");
+        std::fs::create_dir_all(root.join("etc/web")).unwrap();
+        let audit = AuditLog::new(tmp.path().join("audit.log"));
+        let broker = Broker::new("web", root, set(declared), set(granted), audit);
+        (tmp, broker)
+    }
+
+    fn audit(tmp: &tempfile::TempDir) -> String {
+        std::fs::read_to_string(tmp.path().join("audit.log")).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_write_is_refused_unless_declared_and_granted_and_nothing_is_written() {
+        let (tmp, mut b) = broker(
+            &["file:/etc/web/site.conf", "file:/etc/web/other.conf"],
+            &["file:/etc/web/site.conf"],
+        );
+        let e = b.write_config("/etc/web/other.conf", "x", false).unwrap_err();
+        assert!(e.message().contains("declared but not granted"), "{}", e.message());
+        let e = b.write_config("/etc/passwd", "x", false).unwrap_err();
+        assert!(e.message().contains("was not declared"), "{}", e.message());
+        let e = b.write_config("/etc/web/../passwd", "x", false).unwrap_err();
+        assert!(matches!(e, BrokerError::Invalid(_)), "{}", e.message());
+        assert_eq!(b.commit().unwrap(), Vec::<String>::new());
+        assert!(!tmp.path().join("root/etc/web/other.conf").exists());
+        let log = audit(&tmp);
+        assert_eq!(log.matches("outcome=denied").count(), 2, "{log}");
+        assert_eq!(log.matches("outcome=invalid").count(), 1, "{log}");
+    }
+
+    #[test]
+    fn writes_wait_for_commit_and_secrets_are_0600() {
+        let (tmp, mut b) = broker(&["folder:/etc/web/"], &["folder:/etc/web/"]);
+        b.write_config("/etc/web/site.conf", "first", false).unwrap();
+        b.write_config("/etc/web/site.conf", "second", false).unwrap();
+        b.write_config("/etc/web/key", "secret", true).unwrap();
+        let site = tmp.path().join("root/etc/web/site.conf");
+        assert!(!site.exists(), "written before commit");
+        // What configure reads back is what it staged.
+        assert_eq!(b.read_config("/etc/web/site.conf").unwrap().as_deref(), Some("second"));
+        assert_eq!(b.commit().unwrap(), ["/etc/web/site.conf", "/etc/web/key"]);
+        assert_eq!(std::fs::read_to_string(&site).unwrap(), "second");
+        let key = std::fs::metadata(tmp.path().join("root/etc/web/key")).unwrap();
+        assert_eq!(key.permissions().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_symbolic_link_in_place_is_refused_when_the_write_is_asked() {
+        let (tmp, mut b) = broker(&["folder:/etc/web/"], &["folder:/etc/web/"]);
+        let link = tmp.path().join("root/etc/web/site.conf");
+        std::os::unix::fs::symlink("/etc/shadow", &link).unwrap();
+        let e = b.write_config("/etc/web/site.conf", "x", false).unwrap_err();
+        assert!(e.message().contains("symbolic link"), "{}", e.message());
+        assert!(b.commit().unwrap().is_empty());
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    }
+
+    #[test]
+    fn what_one_configure_stages_is_bounded() {
+        let (_tmp, mut b) = broker(&["folder:/etc/web/"], &["folder:/etc/web/"]);
+        let big = "x".repeat(MAX_CONFIG_BYTES + 1);
+        assert!(b.write_config("/etc/web/big", &big, false).is_err());
+        for i in 0..MAX_STAGED_FILES {
+            b.write_config(&format!("/etc/web/f{i}"), "x", false).unwrap();
+        }
+        let e = b.write_config("/etc/web/one-more", "x", false).unwrap_err();
+        assert!(e.message().contains("at most"), "{}", e.message());
+    }
+
+    /// Before consent a plugin may cause only a few lines of audit log a
+    /// call, and a count of the rest.
+    #[test]
+    fn before_consent_a_call_writes_a_few_audit_lines_and_a_count() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut b = Broker::deny_all("hostile", AuditLog::new(tmp.path().join("audit.log")));
+        for i in 0..100 {
+            assert!(b.write_config(&format!("/etc/x{i}"), "x", false).is_err());
+            assert!(b.install_packages(&["bash".into()]).is_err());
+        }
+        b.end_call();
+        let log = audit(&tmp);
+        assert_eq!(log.lines().count(), MAX_AUDIT_LINES_BEFORE_CONSENT + 1, "{log}");
+        assert!(log.contains("196 more requests in this call were not logged"), "{log}");
+    }
+}

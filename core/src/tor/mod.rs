@@ -6,20 +6,6 @@ pub mod detect;
 pub mod keys;
 pub mod reply;
 
-/// Run one async tor conversation from the synchronous CLI.
-pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    // One runtime for the process: a D-Bus connection's tasks live on it.
-    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a single-threaded tokio runtime")
-        })
-        .block_on(future)
-}
-
 /// The onion-grater profile shipped for Tails (`data/onion-grater/`).
 pub const ONION_GRATER_PROFILE: &str = include_str!("../../../data/onion-grater/tails-server.yml");
 

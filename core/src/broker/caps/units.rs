@@ -148,7 +148,7 @@ pub fn private_state_folder(place: &str) -> Option<&'static str> {
 /// What the running systemd says a packaged unit runs as (`User=`, `Group=`;
 /// empty when its file names none), asked over D-Bus: its file and drop-ins say.
 fn packaged_runs_as(info: &ServiceInfo, service: &str) -> Option<(String, String)> {
-    crate::tor::block_on(async {
+    crate::blocking::block_on(async {
         let systemd = crate::system::systemd::Systemd::connect().await.ok()?;
         systemd.runs_as(&unit_name(service, &info.unit)).await.ok()
     })

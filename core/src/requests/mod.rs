@@ -2,7 +2,10 @@
 //! them, so that the CLI and the daemon (and through it the GUI) behave the
 //! same. Each returns a value — a document as the JSON `--json` prints, or
 //! the words of what was done — and reports how it goes to the context
-//! (`journal::Progress`); none prints.
+//! (`journal::Progress`); none prints. `admin` holds the administrator's
+//! and the daemon's own (repair, autostart, reconcile, which tor).
+
+pub mod admin;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use serde_json::Value;
@@ -11,6 +14,7 @@ use tails_server_types::documents::{
 };
 use tails_server_types::{ClientCredentials, ConnectionInfo};
 
+use crate::blocking::block_on;
 use crate::broker::caps::units;
 use crate::context::{Context, Service};
 use crate::journal::Progress;
@@ -20,7 +24,6 @@ use crate::runtime::bindings::tails::server::types::{
 use crate::runtime::error_message;
 use crate::system::systemd::Systemd;
 use crate::system::{npm, packages};
-use crate::tor::block_on;
 use crate::tor::keys::ClientKey;
 use crate::{display, engine, onion, options, persistence};
 
@@ -310,7 +313,7 @@ fn set_persistence(ctx: &Context, service: &Service, on: bool, confirm: Confirm)
     if on && !was {
         let mut kept = Service { state: service.state.clone(), ..ctx.service(&service.name)? };
         kept.state.options.insert(options::PERSISTENCE.into(), OptionValue::Boolean(true));
-        p.save(ctx, &kept)?;
+        p.save(&ctx.machine(), kept.kept())?;
         ctx.report(Progress::Note {
             text: format!("{} is kept in {} from now on.", service.name, p.dir.display()),
         });
