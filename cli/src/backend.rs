@@ -182,7 +182,7 @@ impl Backend for InProcess {
         candidate.add(ctx, &refused)
     }
     fn remove_plugin(&self, name: &str) -> Result<String> {
-        plugins::remove(&self.0, name)
+        requests::remove_plugin(&self.0, name)
     }
     fn into_context(
         self: Box<Self>,

@@ -139,7 +139,7 @@ pub fn new_project(name: &str, language: Language, parent: &Path) -> Result<Crea
 /// that is what it can install from).
 pub fn before_trying(files: &[PathBuf]) -> Result<std::collections::BTreeSet<String>> {
     for file in files {
-        crate::runtime::check_before_compiling(&crate::plugins::read_file(file)?)
+        crate::runtime::check_before_compiling(&crate::plugin_file::read_file(file)?)
             .map_err(|e| anyhow!("{} would not be added: {e:#}", display::path(file)))?;
     }
     Ok(crate::system::packages::installed(Path::new("/"))?)

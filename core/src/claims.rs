@@ -70,6 +70,37 @@ pub fn taken<'a>(
     None
 }
 
+/// Every place the plugin declares must be one its packages (`packages`)
+/// ship or own, or a folder of its own (`caps::owned_place_problem`), as
+/// dpkg says under the root. At `plugin add` (`after_install` false) its
+/// packages may not be installed yet: then only what they cannot ship is
+/// refused, and the rest once they are, before `configure` writes anything.
+/// Under `--root` nothing is checked (nothing runs there).
+pub fn check_places(
+    root: &std::path::Path,
+    info: &ServiceInfo,
+    packages: &[String],
+    after_install: bool,
+) -> anyhow::Result<()> {
+    if root != std::path::Path::new("/") {
+        return Ok(());
+    }
+    let dpkg = crate::system::packages::Dpkg::read(root)
+        .map_err(|e| anyhow::anyhow!("reading dpkg's database: {e}"))?;
+    let installed = after_install || dpkg.all_installed(packages);
+    let problem = crate::broker::caps::owned_places_problems(
+        &info.capabilities.config_paths,
+        packages,
+        &|path| dpkg.owners(path),
+        &|package| dpkg.roots_own(package),
+        installed,
+    );
+    match problem {
+        Some(why) => anyhow::bail!("{}: {why}", info.name),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -386,37 +386,6 @@ async fn refuse_root_unit(service: &Service, systemd: &Systemd, unit: &str) -> R
     Ok(())
 }
 
-/// Every place the plugin declares must be one its packages (`packages`)
-/// ship or own, or a folder of its own (`caps::owned_place_problem`), as
-/// dpkg says under the root. At `plugin add` (`after_install` false) its
-/// packages may not be installed yet: then only what they cannot ship is
-/// refused, and the rest once they are, before `configure` writes anything.
-/// Under `--root` nothing is checked (nothing runs there).
-pub fn check_places(
-    ctx: &Context,
-    info: &crate::runtime::bindings::tails::server::types::ServiceInfo,
-    packages: &[String],
-    after_install: bool,
-) -> Result<()> {
-    if !ctx.live() {
-        return Ok(());
-    }
-    let dpkg = crate::system::packages::Dpkg::read(&ctx.root)
-        .map_err(|e| anyhow!("reading dpkg's database: {e}"))?;
-    let installed = after_install || dpkg.all_installed(packages);
-    let problem = crate::broker::caps::owned_places_problems(
-        &info.capabilities.config_paths,
-        packages,
-        &|path| dpkg.owners(path),
-        &|package| dpkg.roots_own(package),
-        installed,
-    );
-    match problem {
-        Some(why) => bail!("{}: {why}", info.name),
-        None => Ok(()),
-    }
-}
-
 /// Run the plugin's `configure` with the service's current values and write
 /// what it staged. Returns the files written.
 fn reconfigure(service: &Service, mut instance: crate::runtime::Instance) -> Result<Vec<String>> {
@@ -506,7 +475,7 @@ fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
             // Only a unit the service's packages ship is touched at all, and
             // only places they ship or own (or its own) are written.
             check_shipped(ctx, service)?;
-            check_places(ctx, &info, &packages, true)?;
+            crate::claims::check_places(&ctx.root, &info, &packages, true)?;
             block_on(async {
                 let systemd = Systemd::connect().await?;
                 refuse_root_unit(service, &systemd, unit).await?;

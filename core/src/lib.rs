@@ -25,6 +25,7 @@ pub mod onion;
 pub mod options;
 pub mod persistence;
 pub mod places;
+pub mod plugin_file;
 pub mod plugins;
 pub mod requests;
 pub mod runtime;

@@ -5,9 +5,8 @@
 //! inspection and calls again.
 
 use std::collections::BTreeSet;
-use std::io::Read;
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{anyhow, bail, Result};
 use tails_server_signature::Publisher;
 use tails_server_types::documents::{AvailablePlugin, CapabilityGrant, PluginRow, PluginShown};
 use tails_server_types::Inspection;
@@ -16,39 +15,12 @@ use crate::broker::caps::Capability;
 use crate::broker::Broker;
 use crate::context::Context;
 use crate::runtime::bindings::tails::server::types::ServiceInfo;
-use crate::runtime::{sha256_hex, MAX_PLUGIN_BYTES};
+use crate::runtime::sha256_hex;
 use crate::state::{self, Grant, PluginRecord};
 use crate::{consent, display, manifest, options};
 use wasmtime::component::Component;
 
-/// Open a plugin file without blocking on a FIFO (the flag does nothing to
-/// a regular file); [`read`] then reads it, bounded.
-pub fn open(file: &std::path::Path) -> Result<std::fs::File> {
-    tails_server_types::files::open_plugin_file(file)
-        .with_context(|| format!("cannot read {}", display::path(file)))
-}
-
-/// Open and read a plugin file ([`open`], [`read`]).
-pub fn read_file(file: &std::path::Path) -> Result<Vec<u8>> {
-    read(open(file)?, &display::path(file))
-}
-
-/// Read a plugin from an open file: a regular file (not a FIFO, a device or
-/// a terminal), at most the size limit, read no further than that.
-pub fn read(file: std::fs::File, shown: &str) -> Result<Vec<u8>> {
-    let meta = file.metadata().with_context(|| format!("cannot read {shown}"))?;
-    if !meta.is_file() {
-        bail!("refusing {shown}: it is not a regular file (a plugin is a .wasm file)");
-    }
-    let mut wasm = Vec::new();
-    file.take(MAX_PLUGIN_BYTES as u64 + 1)
-        .read_to_end(&mut wasm)
-        .with_context(|| format!("cannot read {shown}"))?;
-    if wasm.len() > MAX_PLUGIN_BYTES {
-        bail!("refusing {shown}: it is larger than {} MiB", MAX_PLUGIN_BYTES >> 20);
-    }
-    Ok(wasm)
-}
+pub use crate::plugin_file::{open, read, read_file};
 
 /// Capabilities a person refuses, as typed (`--deny`, a window's switches):
 /// each in its short form, or what is wrong with it.
@@ -225,7 +197,8 @@ pub fn inspect(ctx: &Context, wasm: Vec<u8>, shown: &str) -> Result<Candidate> {
     {
         bail!("refusing {shown}: {}", display::line(&why));
     }
-    crate::engine::check_places(ctx, &info, &info.capabilities.packages, false).map_err(refuse)?;
+    crate::claims::check_places(&ctx.root, &info, &info.capabilities.packages, false)
+        .map_err(refuse)?;
     // On an upgrade, only what is new needs a yes; what was granted before
     // stays granted (or refused) as the person decided then.
     let (to_ask, kept, no_longer) = match &previous {
@@ -389,35 +362,6 @@ pub fn follow_shipped(ctx: &Context, name: &str) -> Result<Option<(PluginRecord,
     }
     candidate.add(ctx, &BTreeSet::new())?;
     Ok(Some((old, words)))
-}
-
-/// Remove a plugin that is not enabled: grants, settings, keys, its npm
-/// folder, its accounts, and its copy in Persistent Storage.
-pub fn remove(ctx: &Context, name: &str) -> Result<String> {
-    let _lock = ctx.state.lock()?;
-    // An interrupted enable or disable is finished (or undone) first, so that
-    // even a service whose plugin hangs can be got rid of.
-    crate::engine::repair(ctx)?;
-    let service = ctx.service(name)?;
-    if service.state.enabled {
-        bail!("{name} is enabled; disable it first with `tails-server {name} disable`");
-    }
-    if service.state.journal.operation.is_some() {
-        bail!("{name} was interrupted while being enabled or disabled; run `tails-server repair` first");
-    }
-    if let Some(p) = &ctx.persistence {
-        p.forget(&ctx.root, name, &service.record.info.capabilities.packages)?;
-    }
-    // The npm folder goes first: if that fails, the service is still there to retry.
-    crate::system::npm::remove(&ctx.root, name)
-        .with_context(|| format!("removing {name}'s npm folder"))?;
-    if ctx.live() {
-        crate::system::accounts::remove(name)
-            .map_err(|e| anyhow!("removing {name}'s accounts: {e}"))?;
-    }
-    ctx.state.remove_plugin(name)?;
-    ctx.runtime()?.forget_cached(&service.record.sha256);
-    Ok(format!("Removed {name}: its plugin, grants, settings and npm packages are gone (from Persistent Storage too). Files it wrote stay in place."))
 }
 
 /// The shipped plugins: name, description (from the plugin itself, with

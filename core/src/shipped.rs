@@ -61,7 +61,7 @@ pub fn ships(name: &str, sha256: &str) -> bool {
 /// The bytes of the plugin shipped as `name`, if there is one (bounded as
 /// any plugin file is).
 pub fn shipped_build(name: &str) -> Option<Vec<u8>> {
-    crate::plugins::read_file(&path_of(name)?).ok()
+    crate::plugin_file::read_file(&path_of(name)?).ok()
 }
 
 /// The file of the plugin shipped as `name`, if there is one.

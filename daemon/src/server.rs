@@ -317,8 +317,9 @@ impl Server {
         check_name("service", &name)?;
         polkit::check(conn, &header, action::PLUGINS).await?;
         let service = name.clone();
-        let words =
-            work::run_saying(move |ctx| plugins::remove(ctx, &service)).await.map_err(failed)?;
+        let words = work::run_saying(move |ctx| requests::remove_plugin(ctx, &service))
+            .await
+            .map_err(failed)?;
         changed(conn, &name).await;
         Ok(words)
     }

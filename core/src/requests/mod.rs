@@ -514,6 +514,35 @@ pub fn rotate_address(ctx: &Context, name: &str, confirm: Confirm) -> Result<Str
     Ok(format!("New address: {}", onion::address(&service.state).expect("made above")))
 }
 
+/// Remove a plugin that is not enabled: grants, settings, keys, its npm
+/// folder, its accounts, and its copy in Persistent Storage.
+pub fn remove_plugin(ctx: &Context, name: &str) -> Result<String> {
+    let _lock = ctx.state.lock()?;
+    // An interrupted enable or disable is finished (or undone) first, so that
+    // even a service whose plugin hangs can be got rid of.
+    engine::repair(ctx)?;
+    let service = ctx.service(name)?;
+    if service.state.enabled {
+        bail!("{name} is enabled; disable it first with `tails-server {name} disable`");
+    }
+    if service.state.journal.operation.is_some() {
+        bail!("{name} was interrupted while being enabled or disabled; run `tails-server repair` first");
+    }
+    if let Some(p) = &ctx.persistence {
+        p.forget(&ctx.root, name, &service.record.info.capabilities.packages)?;
+    }
+    // The npm folder goes first: if that fails, the service is still there to retry.
+    crate::system::npm::remove(&ctx.root, name)
+        .with_context(|| format!("removing {name}'s npm folder"))?;
+    if ctx.live() {
+        crate::system::accounts::remove(name)
+            .map_err(|e| anyhow!("removing {name}'s accounts: {e}"))?;
+    }
+    ctx.state.remove_plugin(name)?;
+    ctx.runtime()?.forget_cached(&service.record.sha256);
+    Ok(format!("Removed {name}: its plugin, grants, settings and npm packages are gone (from Persistent Storage too). Files it wrote stay in place."))
+}
+
 /// Which tor is used, how it is reached and whether it is bootstrapped.
 pub fn tor_status(ctx: &Context) -> Result<TorStatus> {
     let status = block_on(async {
