@@ -771,3 +771,114 @@ fn test_pause(operation: Operation, step: Step) {
         std::thread::sleep(std::time::Duration::from_secs(600));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::runtime::bindings::tails::server::types::{
+        Capabilities, PortRequest, Protocol, ServiceInfo,
+    };
+    use crate::state::{Grant, PluginRecord, ServiceState};
+
+    /// A web service as a plugin would describe it (a packaged unit, one
+    /// Debian and one npm package, two ports), with `granted` of what it asks.
+    fn service(name: &str, granted: &[&str], options: &[(&str, bool)]) -> Service {
+        let port = |port| PortRequest { port, protocol: Protocol::Tcp, purpose: String::new() };
+        let info = ServiceInfo {
+            name: name.into(),
+            name_in_gui: None,
+            description: String::new(),
+            client_application: String::new(),
+            client_application_in_gui: None,
+            documentation: String::new(),
+            unit: ServiceUnit::Packaged("lighttpd.service".into()),
+            default_target_port: 8080,
+            default_virtual_port: None,
+            icon_name: String::new(),
+            persistent_paths: vec![],
+            options: vec![],
+            capabilities: Capabilities {
+                packages: vec!["lighttpd".into()],
+                npm_packages: vec!["left-pad@1.3.0".into()],
+                config_paths: vec![],
+                ports: vec![port(8080), port(8443)],
+            },
+        };
+        let record = PluginRecord {
+            sha256: "00".into(),
+            contract: "0.4.0".into(),
+            publisher: None,
+            first_party: None,
+            info: info.clone(),
+        };
+        let granted = granted.iter().map(|c| c.parse().unwrap()).collect();
+        let options: BTreeMap<String, OptionValue> =
+            options.iter().map(|(k, v)| (k.to_string(), OptionValue::Boolean(*v))).collect();
+        Service {
+            name: name.into(),
+            grant: Grant { sha256: "00".into(), granted },
+            specs: options::all_specs(&info),
+            state: ServiceState { options, ..Default::default() },
+            record,
+        }
+    }
+
+    const ALL: &[&str] = &[
+        "package:lighttpd",
+        "npm:left-pad@1.3.0",
+        "port:8080/tcp",
+        "port:8443/tcp",
+        "unit:lighttpd.service",
+    ];
+
+    #[test]
+    fn a_service_without_its_target_port_or_unit_is_refused_before_any_step() {
+        assert!(refuse_ungranted(&service("web", ALL, &[])).is_ok());
+        let no_port: Vec<&str> = ALL.iter().copied().filter(|c| *c != "port:8080/tcp").collect();
+        let e = refuse_ungranted(&service("web", &no_port, &[])).unwrap_err().to_string();
+        assert!(e.contains("port 8080/tcp") && e.contains("add the plugin again"), "{e}");
+        let no_unit: Vec<&str> = ALL.iter().copied().filter(|c| !c.starts_with("unit:")).collect();
+        let e = refuse_ungranted(&service("web", &no_unit, &[])).unwrap_err().to_string();
+        assert!(e.contains("its unit was refused"), "{e}");
+    }
+
+    #[test]
+    fn one_packaged_unit_runs_one_enabled_service() {
+        let web = service("web", ALL, &[]);
+        let mut other = service("other", ALL, &[]);
+        assert!(refuse_shared_unit(&web, std::slice::from_ref(&other)).is_ok(), "other is off");
+        other.state.enabled = true;
+        let e = refuse_shared_unit(&web, &[other]).unwrap_err().to_string();
+        assert!(e.contains("lighttpd.service runs the service other; disable other first"), "{e}");
+    }
+
+    #[test]
+    fn only_granted_packages_are_installed_and_the_refused_are_named() {
+        let only_debian: Vec<&str> =
+            ALL.iter().copied().filter(|c| !c.starts_with("npm:")).collect();
+        let web = service("web", &only_debian, &[]);
+        let (debian, npm_specs) = granted_packages(&web);
+        assert_eq!(
+            (debian.as_slice(), npm_specs.as_slice()),
+            (&["lighttpd".to_string()][..], &[][..])
+        );
+        assert_eq!(refused_packages(&web, &debian, &npm_specs), ["npm:left-pad@1.3.0"]);
+    }
+
+    /// The firewall opens the granted ports only: to this computer unless the
+    /// person turned allow-localhost off, to the LAN only when they turned
+    /// allow-lan on.
+    #[test]
+    fn the_firewall_opening_is_the_granted_ports_and_the_persons_choices() {
+        let only_8080: Vec<&str> = ALL.iter().copied().filter(|c| *c != "port:8443/tcp").collect();
+        let closed = opening(&service("web", &only_8080, &[]));
+        assert_eq!(closed.ports, [(8080, crate::system::Proto::Tcp)]);
+        assert!(!closed.lan && closed.localhost, "the defaults");
+        let choices = [(options::ALLOW_LAN, true), (options::ALLOW_LOCALHOST, false)];
+        let lan = opening(&service("web", ALL, &choices));
+        assert_eq!(lan.ports.len(), 2);
+        assert!(lan.lan && !lan.localhost);
+    }
+}

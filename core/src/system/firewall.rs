@@ -21,7 +21,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::broker::caps::Proto;
+use super::Proto;
 
 pub const TAG: &str = "tails-server";
 const NFT_TABLE: &str = "tails_server";

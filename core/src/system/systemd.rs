@@ -153,7 +153,7 @@ impl Systemd {
             .chain(unit.drop_in_paths().await.unwrap_or_default());
         for file in files.filter(|f| !f.is_empty()) {
             let text = std::fs::read_to_string(&file).with_context(|| format!("reading {file}"))?;
-            if let Some(line) = crate::broker::caps::units::privileged_command(&text) {
+            if let Some(line) = privileged_command(&text) {
                 return Ok(Some(format!("{name} runs `{line}` as root ({file})")));
             }
         }
@@ -285,5 +285,45 @@ pub fn last_log_lines(name: &str, lines: u32) -> String {
             .collect::<Vec<_>>()
             .join("\n"),
         _ => "    (the journal could not be read)".into(),
+    }
+}
+
+/// The first command line of a unit file that systemd runs with full
+/// privileges whatever `User=` says: an `Exec…=` whose prefixes (`-`, `@`,
+/// `:`, `+`, `!`, `!!`) hold `+` or `!`.
+pub fn privileged_command(unit_file: &str) -> Option<String> {
+    unit_file.lines().map(str::trim).find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        let key = key.trim();
+        if !key.starts_with("Exec") || key == "ExecSearchPath" {
+            return None;
+        }
+        let value = value.trim_start();
+        let prefixes: String = value.chars().take_while(|c| "-@:+!".contains(*c)).collect();
+        (prefixes.contains('+') || prefixes.contains('!')).then(|| crate::display::line(line))
+    })
+}
+
+#[cfg(test)]
+mod privileged {
+    use super::privileged_command;
+
+    #[test]
+    fn commands_systemd_runs_as_root_are_found() {
+        let unit = "[Service]\nUser=irc\nExecStartPre=-/usr/bin/true\nExecStart=/usr/sbin/ngircd\n";
+        assert_eq!(privileged_command(unit), None);
+        for line in [
+            "ExecStartPre=+/bin/sh -c id",
+            "ExecStartPost=!/bin/sh -c id",
+            "ExecReload=-!!/bin/kill",
+            "ExecStop=@+/bin/x y",
+            "  ExecCondition = :+/bin/x",
+        ] {
+            assert!(
+                privileged_command(&format!("[Service]\nUser=x\n{line}\n")).is_some(),
+                "{line}"
+            );
+        }
+        assert_eq!(privileged_command("Environment=A=+x\nExecSearchPath=+/x\n"), None);
     }
 }

@@ -21,6 +21,8 @@ pub mod paths;
 pub mod ports;
 pub mod units;
 
+/// A port's protocol (the firewall's too).
+pub use crate::system::Proto;
 pub use npm::NpmSpec;
 pub use packages::validate_package_name;
 pub use paths::{
@@ -56,22 +58,6 @@ pub enum Capability {
         name: String,
         spec: String,
     },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Proto {
-    Tcp,
-    Udp,
-}
-
-impl fmt::Display for Proto {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Proto::Tcp => "tcp",
-            Proto::Udp => "udp",
-        })
-    }
 }
 
 impl fmt::Display for Capability {

@@ -154,22 +154,6 @@ fn packaged_runs_as(info: &ServiceInfo, service: &str) -> Option<(String, String
     })
 }
 
-/// The first command line of a unit file that systemd runs with full
-/// privileges whatever `User=` says: an `Exec…=` whose prefixes (`-`, `@`,
-/// `:`, `+`, `!`, `!!`) hold `+` or `!`.
-pub fn privileged_command(unit_file: &str) -> Option<String> {
-    unit_file.lines().map(str::trim).find_map(|line| {
-        let (key, value) = line.split_once('=')?;
-        let key = key.trim();
-        if !key.starts_with("Exec") || key == "ExecSearchPath" {
-            return None;
-        }
-        let value = value.trim_start();
-        let prefixes: String = value.chars().take_while(|c| "-@:+!".contains(*c)).collect();
-        (prefixes.contains('+') || prefixes.contains('!')).then(|| display::line(line))
-    })
-}
-
 /// The named user a service's unit runs as: a host-written unit's `user`, or
 /// what the running systemd says a packaged unit runs as (`None` off the
 /// running system, for root, and for a user of its own).
@@ -969,30 +953,6 @@ pub(crate) mod tests {
         asks.login_shell = true;
         asks.data_folders = vec!["/var/lib/ssh/".into()];
         assert_eq!(problems(&info(asks), &[]), Vec::<String>::new());
-    }
-}
-
-#[cfg(test)]
-mod privileged {
-    use super::privileged_command;
-
-    #[test]
-    fn commands_systemd_runs_as_root_are_found() {
-        let unit = "[Service]\nUser=irc\nExecStartPre=-/usr/bin/true\nExecStart=/usr/sbin/ngircd\n";
-        assert_eq!(privileged_command(unit), None);
-        for line in [
-            "ExecStartPre=+/bin/sh -c id",
-            "ExecStartPost=!/bin/sh -c id",
-            "ExecReload=-!!/bin/kill",
-            "ExecStop=@+/bin/x y",
-            "  ExecCondition = :+/bin/x",
-        ] {
-            assert!(
-                privileged_command(&format!("[Service]\nUser=x\n{line}\n")).is_some(),
-                "{line}"
-            );
-        }
-        assert_eq!(privileged_command("Environment=A=+x\nExecSearchPath=+/x\n"), None);
     }
 }
 
