@@ -373,7 +373,7 @@ impl Daemon {
                     if e.starts_with("tails-serverd stopped") {
                         anyhow!("{e}: see `tails-server {name} status`")
                     } else {
-                        anyhow!(e)
+                        anyhow!(client::for_terminal(&e))
                     }
                 })
         })

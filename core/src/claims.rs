@@ -10,6 +10,7 @@
 
 use crate::broker::caps::{resolve_system_links, Proto};
 use crate::runtime::bindings::tails::server::types::{ServiceInfo, ServiceUnit};
+use tails_server_types::{Hinted, Next};
 
 /// One thing a service holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +46,7 @@ fn places_meet(a: &str, b: &str) -> bool {
 pub fn taken<'a>(
     info: &ServiceInfo,
     others: impl IntoIterator<Item = (&'a str, &'a ServiceInfo)>,
-) -> Option<String> {
+) -> Option<Hinted> {
     let mine = claims(info);
     for (other, other_info) in others.into_iter().filter(|(name, _)| *name != info.name) {
         for theirs in claims(other_info) {
@@ -61,8 +62,9 @@ pub fn taken<'a>(
                     }
                     _ => continue,
                 };
-                return Some(format!(
-                    "{said}. To use this plugin instead, remove {other} first (`tails-server plugin remove {other}`)"
+                return Some(Hinted::new(
+                    format!("{said}. To use this plugin instead, remove {other} first ({{next}})"),
+                    [Next::RemovePlugin { service: other.to_string() }],
                 ));
             }
         }

@@ -4,6 +4,7 @@
 use std::cell::OnceCell;
 use std::path::PathBuf;
 use std::time::Duration;
+use tails_server_types::{Hinted, Next};
 
 use anyhow::{anyhow, bail, Result};
 
@@ -89,16 +90,26 @@ impl Context {
     pub fn service(&self, name: &str) -> Result<Service> {
         let Some(record) = self.state.record(name)? else {
             let known = self.state.plugin_names()?;
-            let known = if known.is_empty() {
-                "none yet; add one with `tails-server plugin add FILE.wasm`".into()
-            } else {
-                known.join(", ")
-            };
-            bail!("no service named `{name}` (services: {known})");
+            if known.is_empty() {
+                return Err(Hinted::new(
+                    format!(
+                        "no service named `{name}` (services: none yet; add one with {{next}})"
+                    ),
+                    [Next::AddPlugin { file: true }],
+                )
+                .into());
+            }
+            bail!("no service named `{name}` (services: {})", known.join(", "));
         };
         let grant = self.state.grant(name)?;
         if grant.sha256 != record.sha256 {
-            bail!("the grant for `{name}` does not match its plugin; add the plugin again with `tails-server plugin add`");
+            return Err(Hinted::new(
+                format!(
+                    "the grant for `{name}` does not match its plugin; add the plugin again with {{next}}"
+                ),
+                [Next::AddPlugin { file: false }],
+            )
+            .into());
         }
         let specs = options::all_specs(&record.info);
         let state = self.state.service(name)?;

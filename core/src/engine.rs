@@ -9,6 +9,7 @@
 //! an interrupted disable is finished.
 
 use anyhow::{anyhow, bail, Result};
+use tails_server_types::{Hinted, Next};
 
 use crate::blocking::block_on;
 use crate::broker::caps::units;
@@ -38,7 +39,8 @@ pub fn enable(ctx: &Context, service: &mut Service) -> Result<()> {
         &service.record.info,
         others.iter().map(|o| (o.name.as_str(), &o.record.info)),
     ) {
-        bail!("{} cannot be enabled: {}", service.name, display::line(&why));
+        let said = format!("{} cannot be enabled: {}", service.name, display::line(&why.said));
+        return Err(Hinted { said, ..why }.into());
     }
     service.state.journal.operation = Some(Operation::Enable);
     save(ctx, service)?;
@@ -46,8 +48,9 @@ pub fn enable(ctx: &Context, service: &mut Service) -> Result<()> {
         if let Err(e) = run_step(ctx, service, step) {
             ctx.report(Progress::Failed { step });
             if let Err(undo) = disable(ctx, service) {
-                return Err(e.context(format!(
-                    "and undoing failed too ({undo:#}); run `tails-server repair`"
+                return Err(e.context(Hinted::new(
+                    format!("and undoing failed too ({undo:#}); run {{next}}"),
+                    [Next::Repair],
                 )));
             }
             return Err(e.context(format!(
@@ -131,12 +134,16 @@ fn refuse_shared_user(ctx: &Context, service: &Service, others: &[Service]) -> R
             && units::named_user(ctx.live(), &other.record.info, &other.name).as_deref()
                 == Some(user.as_str())
         {
-            bail!(
-                "{} cannot be enabled: it runs as the user {user}, and so does the service {} from another publisher; each could read \
-                 the other's files and passwords. Keep one of them (`tails-server plugin remove NAME` removes the other)",
-                service.name,
-                other.name
-            );
+            return Err(Hinted::new(
+                format!(
+                    "{} cannot be enabled: it runs as the user {user}, and so does the service {} from another publisher; each could read \
+                     the other's files and passwords. Keep one of them ({{next}} removes the other)",
+                    service.name,
+                    other.name
+                ),
+                [Next::RemoveEither],
+            )
+            .into());
         }
     }
     Ok(())
@@ -232,7 +239,7 @@ pub fn autostart(ctx: &Context, feature_on: bool) -> Result<Vec<(String, anyhow:
                     keep_unit_stopped(&units::unit_name(name, &record.info.unit))?;
                 }
             }
-            anyhow::bail!(missing);
+            return Err(missing.into());
         }
         for name in kept {
             if ctx.state.record(&name)?.is_none() {

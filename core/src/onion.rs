@@ -3,6 +3,7 @@
 //! holds with what is enabled.
 
 use std::time::Duration;
+use tails_server_types::{Hinted, Next};
 
 use anyhow::{bail, Context as _, Result};
 
@@ -115,7 +116,14 @@ pub async fn publish_all(
             Vec::new()
         };
         if client_authorization(service) && clients.is_empty() {
-            bail!("client authorization is on but {} has no clients; add one with `tails-server {} client add NAME`", service.name, service.name);
+            return Err(Hinted::new(
+                format!(
+                    "client authorization is on but {} has no clients; add one with {{next}}",
+                    service.name
+                ),
+                [Next::AddClient { service: service.name.clone() }],
+            )
+            .into());
         }
         // Re-adding a live key is a collision: take the old one down first.
         if held.contains(&id) {

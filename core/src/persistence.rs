@@ -30,6 +30,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use tails_server_types::{Hinted, Next};
 
 use anyhow::{Context as _, Result};
 
@@ -141,21 +142,22 @@ impl Persistence {
 
     /// What autostart says, and does not do, when services are kept but our
     /// feature is off; `None` when there is nothing to say.
-    pub fn feature_missing(&self, names: &[String]) -> Result<Option<String>> {
+    pub fn feature_missing(&self, names: &[String]) -> Result<Option<Hinted>> {
         if names.is_empty() || self.feature_on()? {
             return Ok(None);
         }
-        Ok(Some(format!(
+        let said = format!(
             "Tails Server's Persistent Storage feature is off ({} has no line `{}`), so the services kept in {} ({}) \
              were not brought back or started: they would have come up with new addresses and empty data. Nothing \
-             was deleted. To turn the feature on again and start them, run `sudo tails-server autostart --feature-on`; \
+             was deleted. To turn the feature on again and start them, run {{next}}; \
              to give them up, delete {}",
             self.persistence_conf().unwrap_or_default().display(),
             feature_line(),
             self.dir.display(),
             names.join(", "),
             self.dir.display()
-        )))
+        );
+        Ok(Some(Hinted::new(said, [Next::FeatureOn])))
     }
 
     fn files(&self, name: &str) -> PathBuf {

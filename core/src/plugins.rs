@@ -5,6 +5,7 @@
 //! inspection and calls again.
 
 use std::collections::BTreeSet;
+use tails_server_types::{Hinted, Next};
 
 use anyhow::{anyhow, bail, Result};
 use tails_server_signature::Publisher;
@@ -179,13 +180,17 @@ pub fn inspect(ctx: &Context, wasm: Vec<u8>, shown: &str) -> Result<Candidate> {
     if let Some(old) = &previous {
         let old_from = origin(old);
         if old_from != from {
-            bail!(
-                "refusing {shown}: the name `{name}` is taken by the added plugin, {}; this file is {}. \
-                 Only a build from the same publisher can replace it. To replace it anyway, remove it first \
-                 (`tails-server plugin remove {name}`: its settings, onion address and client keys are deleted).",
-                old_from.words(),
-                from.words()
-            );
+            return Err(Hinted::new(
+                format!(
+                    "refusing {shown}: the name `{name}` is taken by the added plugin, {}; this file is {}. \
+                     Only a build from the same publisher can replace it. To replace it anyway, remove it first \
+                     ({{next}}: its settings, onion address and client keys are deleted).",
+                    old_from.words(),
+                    from.words()
+                ),
+                [Next::RemovePlugin { service: name.to_string() }],
+            )
+            .into());
         }
     }
     let mut others = Vec::new();
@@ -195,7 +200,8 @@ pub fn inspect(ctx: &Context, wasm: Vec<u8>, shown: &str) -> Result<Candidate> {
     if let Some(why) =
         crate::claims::taken(&info, others.iter().map(|(name, info)| (name.as_str(), info)))
     {
-        bail!("refusing {shown}: {}", display::line(&why));
+        let said = format!("refusing {shown}: {}", display::line(&why.said));
+        return Err(Hinted { said, ..why }.into());
     }
     crate::claims::check_places(&ctx.root, &info, &info.capabilities.packages, false)
         .map_err(refuse)?;
@@ -373,20 +379,27 @@ pub fn available(ctx: &Context) -> Result<Vec<AvailablePlugin>> {
         let wasm = read_file(&path)?;
         let sha256 = sha256_hex(&wasm);
         let label = format!("sha256:{}", &sha256[..12]);
-        let description = rt
+        let (description, icon_name) = rt
             .load_checked(&wasm, &sha256)
             .and_then(|component| {
                 rt.instantiate(&component, &label, Broker::deny_all(&label, ctx.state.audit()))
             })
             .and_then(|mut instance| instance.describe())
-            .map(|info| display::line(&info.description))
-            .unwrap_or_else(|e| format!("(cannot be read: {e:#})"));
+            .map(|info| (display::line(&info.description), display::icon_name(&info.icon_name)))
+            .unwrap_or_else(|e| (format!("(cannot be read: {e:#})"), String::new()));
         let added = match ctx.state.record(&name)? {
             Some(record) if record.sha256 == sha256 => "added",
             Some(_) => "added (another build)",
             None => "not added",
         };
-        rows.push(AvailablePlugin { name, description, added: added.into(), file: path, sha256 });
+        rows.push(AvailablePlugin {
+            name,
+            description,
+            added: added.into(),
+            file: path,
+            sha256,
+            icon_name,
+        });
     }
     Ok(rows)
 }

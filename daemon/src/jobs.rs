@@ -236,12 +236,15 @@ async fn drive(
     }
     let (succeeded, message) = match &outcome {
         Ok(words) => (true, words.clone()),
-        Err(e) => (false, format!("{e:#}")),
+        Err(e) => (false, work::words_for_the_bus(e)),
     };
     eprintln!(
         "{} of {service}: {}",
         if operation == Operation::Enable { "enable" } else { "disable" },
-        if succeeded { "done" } else { &message }
+        match &outcome {
+            Ok(_) => "done".to_string(),
+            Err(e) => format!("{e:#}"),
+        }
     );
     if let Ok(iface) = conn.object_server().interface::<_, Job>(&path).await {
         let emitter = iface.get().await.emitter(iface.signal_emitter());

@@ -29,7 +29,7 @@ pub struct Server {
 }
 
 fn failed(e: anyhow::Error) -> fdo::Error {
-    fdo::Error::Failed(format!("{e:#}"))
+    fdo::Error::Failed(work::words_for_the_bus(&e))
 }
 
 /// A service, option or client name: what the CLI takes as a word.

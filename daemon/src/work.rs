@@ -10,6 +10,18 @@ use tails_server_core::context::{Context, Paths};
 use tails_server_core::journal::Progress;
 use tokio::sync::{mpsc, oneshot};
 
+/// An error as it crosses the bus: the words a terminal shows (`{e:#}`),
+/// or, when they say what to do next, those words with their places kept
+/// (`Hinted::to_wire`), so that the CLI and the window each render the next
+/// step their own way.
+pub fn words_for_the_bus(e: &anyhow::Error) -> String {
+    let whole = format!("{e:#}");
+    match e.downcast_ref::<tails_server_types::Hinted>() {
+        Some(hinted) if whole.contains(&hinted.for_terminal()) => hinted.within(&whole).to_wire(),
+        _ => whole,
+    }
+}
+
 /// Where the daemon works: the system's own places, unless the same
 /// variables the CLI reads say otherwise (tests run a daemon on a folder).
 pub fn paths() -> &'static Paths {
@@ -77,4 +89,31 @@ pub async fn run_saying(
     let words = words?;
     said.push(words);
     Ok(said.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use anyhow::Context as _;
+    use tails_server_types::{Hinted, Next};
+
+    #[test]
+    fn a_hinted_error_crosses_the_bus_as_data_and_reads_back_as_the_same_words() {
+        let inner: anyhow::Result<()> = Err(anyhow::anyhow!("lighttpd did not start"));
+        let e = inner
+            .context(Hinted::new("and undoing failed too; run {next}", [Next::Repair]))
+            .context("enabling web failed at step `start`")
+            .unwrap_err();
+        let wire = super::words_for_the_bus(&e);
+        assert!(wire.starts_with(tails_server_types::next::HINTED), "{wire}");
+        let back = Hinted::from_wire(&wire).unwrap();
+        assert_eq!(back.for_terminal(), format!("{e:#}"));
+        assert_eq!(
+            back.for_window(),
+            "enabling web failed at step `start`: and undoing failed too; run \
+             “sudo tails-server repair” in a terminal: lighttpd did not start"
+        );
+        // Words with nothing to do next cross as they are.
+        let plain = anyhow::anyhow!("no such thing");
+        assert_eq!(super::words_for_the_bus(&plain), "no such thing");
+    }
 }

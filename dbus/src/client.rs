@@ -4,11 +4,28 @@
 use futures_util::StreamExt;
 
 use crate::{status, JobProxy};
-use tails_server_types::Progress;
+use tails_server_types::{Hinted, Progress};
 
-/// The daemon's refusal or error as its own words; anything else says it
-/// came from talking to the daemon.
+/// The daemon's refusal or error as a terminal shows it (what to do next as
+/// the command to type).
 pub fn words(e: zbus::Error) -> String {
+    for_terminal(&raw(e))
+}
+
+/// Words from the daemon as a terminal shows them.
+pub fn for_terminal(words: &str) -> String {
+    Hinted::from_wire(words).map(|h| h.for_terminal()).unwrap_or_else(|| words.to_string())
+}
+
+/// Words from the daemon as a window shows them (what to do next as the
+/// window's control, or the command with where to type it).
+pub fn for_window(words: &str) -> String {
+    Hinted::from_wire(words).map(|h| h.for_window()).unwrap_or_else(|| words.to_string())
+}
+
+/// The daemon's refusal or error as it sent it (see `for_terminal` and
+/// `for_window`); anything else says it came from talking to the daemon.
+pub fn raw(e: zbus::Error) -> String {
     match e {
         zbus::Error::MethodError(_, Some(text), _) => text,
         zbus::Error::FDO(fdo) => match *fdo {
@@ -28,7 +45,8 @@ pub fn question(words: &str) -> Option<&str> {
 }
 
 /// Follow the job at `path` (`what`: "the enable of web"): `show` each thing
-/// it says once, in order, then its result or its error, in words.
+/// it says once, in order, then its result or its error, in words as the
+/// daemon sent them (`for_terminal`, `for_window`).
 pub async fn follow(
     conn: &zbus::Connection,
     path: zbus::zvariant::OwnedObjectPath,
@@ -40,10 +58,10 @@ pub async fn follow(
     let job = JobProxy::builder(conn)
         .path(path)
         .map(|b| b.cache_properties(zbus::proxy::CacheProperties::No))
-        .map_err(words)?
+        .map_err(raw)?
         .build()
         .await
-        .map_err(words)?;
+        .map_err(raw)?;
     let gone = |e: zbus::Error| {
         format!("tails-serverd stopped before {what} finished ({e}); its next start finishes or undoes it")
     };
@@ -52,8 +70,8 @@ pub async fn follow(
             .map_err(|e| format!("the daemon said something this program cannot read ({e})"))
     };
     // Subscribed before reading the history: nothing is missed.
-    let mut said = job.receive_progress().await.map_err(words)?;
-    let mut finished = job.receive_finished().await.map_err(words)?;
+    let mut said = job.receive_progress().await.map_err(raw)?;
+    let mut finished = job.receive_finished().await.map_err(raw)?;
     let mut shown = 0usize;
     for p in job.history().await.map_err(gone)? {
         show(parse(&p)?);

@@ -127,6 +127,22 @@ pub fn over_bounds(prefix: &str, counts: &[(&str, usize, usize)]) -> Vec<String>
         .collect()
 }
 
+/// A plugin's icon name as a window may look it up in the icon theme: a
+/// freedesktop icon name (lower-case letters, digits, `-`, `_` and `.`, at
+/// most 64 bytes, no path), or empty (the window's own icon is shown).
+pub fn icon_name(name: &str) -> String {
+    let plain = !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c))
+        && !name.contains("..");
+    if plain {
+        name.to_string()
+    } else {
+        String::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,5 +216,14 @@ mod tests {
             assert_eq!(text(s), s);
         }
         assert_eq!(text("line one\nline two\n"), "line one\nline two\n");
+    }
+
+    #[test]
+    fn an_icon_name_is_a_plain_theme_name_or_nothing() {
+        assert_eq!(icon_name("web-browser"), "web-browser");
+        assert_eq!(icon_name("org.tails.Server.Gui"), "");
+        for bad in ["", "../../etc/x", "/usr/share/x.svg", "a\u{202e}b", "A", &"a".repeat(65)] {
+            assert_eq!(icon_name(bad), "", "{bad:?}");
+        }
     }
 }

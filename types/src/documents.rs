@@ -115,6 +115,9 @@ pub struct ServiceRow {
     pub name: String,
     pub enabled: bool,
     pub description: String,
+    /// The plugin's icon name, checked (`display::icon_name`): may be empty.
+    #[serde(rename = "icon-name", default)]
+    pub icon_name: String,
 }
 
 /// What a service is doing now: `installed` from dpkg's status (and its npm
@@ -297,6 +300,9 @@ pub struct AvailablePlugin {
     pub added: String,
     pub file: std::path::PathBuf,
     pub sha256: String,
+    /// The plugin's icon name, checked (`display::icon_name`): may be empty.
+    #[serde(rename = "icon-name", default)]
+    pub icon_name: String,
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use tails_server_types::documents::{
     Details, Grant, Info, Names, OptionDetail, ServiceRow, State, Status, TorStatus,
 };
 use tails_server_types::{ClientCredentials, ConnectionInfo};
+use tails_server_types::{Hinted, Next};
 
 use crate::blocking::block_on;
 use crate::broker::caps::units;
@@ -35,8 +36,13 @@ pub fn list(ctx: &Context) -> Result<Vec<ServiceRow>> {
     let mut rows = Vec::new();
     for name in ctx.state.plugin_names()? {
         let service = ctx.service(&name)?;
-        let description = service.record.info.description.clone();
-        rows.push(ServiceRow { name, enabled: service.state.enabled, description });
+        let info = &service.record.info;
+        rows.push(ServiceRow {
+            name,
+            enabled: service.state.enabled,
+            description: info.description.clone(),
+            icon_name: display::icon_name(&info.icon_name),
+        });
     }
     Ok(rows)
 }
@@ -348,7 +354,11 @@ pub fn connection_info(ctx: &Context, name: &str, only: Option<&str>) -> Result<
     let service = ctx.service(name)?;
     if let Some(client) = only {
         if !service.state.clients.contains_key(client) {
-            bail!("{name} has no client `{client}`; see `tails-server {name} client list`");
+            return Err(Hinted::new(
+                format!("{name} has no client `{client}`; see {{next}}"),
+                [Next::ListClients { service: name.into() }],
+            )
+            .into());
         }
     }
     connection_info_of(ctx, &service, only)
@@ -361,7 +371,16 @@ fn connection_info_of(
 ) -> Result<ConnectionInfo> {
     let address = match onion::address(&service.state) {
         Some(address) if service.state.enabled => address,
-        _ => bail!("{} is not published yet, so it has no onion address to share; enable it first with `tails-server {} enable`", service.name, service.name),
+        _ => {
+            return Err(Hinted::new(
+                format!(
+                    "{} is not published yet, so it has no onion address to share; enable it first with {{next}}",
+                    service.name
+                ),
+                [Next::Enable { service: service.name.clone() }],
+            )
+            .into())
+        }
     };
     let port = onion::virtual_port(service);
     let auth = onion::client_authorization(service);
@@ -523,10 +542,18 @@ pub fn remove_plugin(ctx: &Context, name: &str) -> Result<String> {
     engine::repair(ctx)?;
     let service = ctx.service(name)?;
     if service.state.enabled {
-        bail!("{name} is enabled; disable it first with `tails-server {name} disable`");
+        return Err(Hinted::new(
+            format!("{name} is enabled; disable it first with {{next}}"),
+            [Next::Disable { service: name.into() }],
+        )
+        .into());
     }
     if service.state.journal.operation.is_some() {
-        bail!("{name} was interrupted while being enabled or disabled; run `tails-server repair` first");
+        return Err(Hinted::new(
+            format!("{name} was interrupted while being enabled or disabled; run {{next}} first"),
+            [Next::Repair],
+        )
+        .into());
     }
     if let Some(p) = &ctx.persistence {
         p.forget(&ctx.root, name, &service.record.info.capabilities.packages)?;
@@ -565,6 +592,10 @@ pub fn tor_status(ctx: &Context) -> Result<TorStatus> {
             progress,
             summary,
         }),
-        Err(e) => bail!("{e:#}\nEnabling a service will start Tails Server's own tor; or choose one with `tails-server tor use`."),
+        Err(e) => Err(Hinted::new(
+            format!("{e:#}\nEnabling a service will start Tails Server's own tor; or choose one with {{next}}."),
+            [Next::ChooseTor],
+        )
+        .into()),
     }
 }

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
+use tails_server_types::{Hinted, Next};
 
 use anyhow::{bail, Context as _, Result};
 use serde::{Deserialize, Serialize};
@@ -64,9 +65,14 @@ pub async fn find(settings: &TorSettings, own_dir: &Path, launch: bool) -> Resul
         std::env::var("TAILS_SERVER_TOR_CONTROL").ok().or_else(|| settings.control.clone());
     if let Some(configured) = configured {
         let endpoint: Endpoint = configured.parse()?;
-        let (controller, method) = try_one(&endpoint, password)
-            .await
-            .with_context(|| format!("the configured tor at {endpoint} does not answer (change it with `tails-server tor use`)"))?;
+        let (controller, method) = try_one(&endpoint, password).await.with_context(|| {
+            Hinted::new(
+                format!(
+                    "the configured tor at {endpoint} does not answer (change it with {{next}})"
+                ),
+                [Next::ChooseTor],
+            )
+        })?;
         return Ok(Found { controller, source: format!("configured tor at {endpoint}"), method });
     }
     let mut tried = Vec::new();
