@@ -13,8 +13,14 @@ use tails_server_types::documents::{
 use tails_server_types::{ConnectionInfo, Inspection, Progress};
 use tokio::sync::{mpsc, OnceCell};
 
-/// An answer, or the daemon's refusal or error in words.
+/// An answer, or the daemon's refusal or error in words (as a window says
+/// them: `client::for_window`).
 pub type Answer<T> = Result<T, String>;
+
+/// The daemon's error in a window's words.
+fn words(e: zbus::Error) -> String {
+    client::for_window(&client::raw(e))
+}
 
 /// What a change that needs the person's agreement answers.
 pub enum Change {
@@ -40,13 +46,13 @@ async fn server() -> Answer<&'static ServerProxy<'static>> {
     SERVER
         .get_or_try_init(|| async {
             let conn = zbus::Connection::system().await.map_err(|e| format!("cannot reach the system bus: {e}"))?;
-            let server = ServerProxy::new(&conn).await.map_err(client::words)?;
+            let server = ServerProxy::new(&conn).await.map_err(words)?;
             // Asking the version starts the daemon (D-Bus activation) and
             // checks both sides speak the same interface.
             match server.version().await {
                 Ok(v) if v == tails_server_dbus::VERSION => Ok(server),
                 Ok(v) => Err(format!("tails-serverd speaks version {v} of its interface and this window {}: install matching versions", tails_server_dbus::VERSION)),
-                Err(e) => Err(format!("Tails Server's service (tails-serverd) cannot be reached: {}. Is the tails-server package installed?", client::words(e))),
+                Err(e) => Err(format!("Tails Server's service (tails-serverd) cannot be reached: {}. Is the tails-server package installed?", words(e))),
             }
         })
         .await
@@ -56,7 +62,7 @@ async fn server() -> Answer<&'static ServerProxy<'static>> {
 fn ask<T: Send + 'static, F: Future<Output = zbus::Result<T>> + Send + 'static>(
     call: impl FnOnce(&'static ServerProxy<'static>) -> F + Send + 'static,
 ) -> impl Future<Output = Answer<T>> {
-    let handle = runtime().spawn(async move { call(server().await?).await.map_err(client::words) });
+    let handle = runtime().spawn(async move { call(server().await?).await.map_err(words) });
     async move { handle.await.map_err(|e| format!("a call to the daemon stopped: {e}"))? }
 }
 
@@ -176,13 +182,14 @@ pub async fn switch(
     let name = name.to_string();
     let handle = runtime().spawn(async move {
         let s = server().await?;
-        let path = if enable { s.enable(&name).await } else { s.disable(&name).await }
-            .map_err(client::words)?;
+        let path =
+            if enable { s.enable(&name).await } else { s.disable(&name).await }.map_err(words)?;
         let what = format!("the {} of {name}", if enable { "enable" } else { "disable" });
         client::follow(s.inner().connection(), path, &what, |p| {
             let _ = said.send(p);
         })
         .await
+        .map_err(|e| client::for_window(&e))
     });
     handle.await.map_err(|e| format!("a call to the daemon stopped: {e}"))?
 }

@@ -1,17 +1,17 @@
 //! tails-server-gui: Tails Server's window. It runs as the desktop user and
 //! talks only to tails-serverd over the system bus (`daemon.rs`); every
 //! decision is the daemon's, every word it shows from a plugin is made safe
-//! (`widgets::safe`).
-
-// Built against GTK 4.18 and libadwaita 1.7, which deprecate the dialogs this
-// window still uses (GtkFileChooserNative, AdwMessageDialog); they work there
-// until the window moves to GtkFileDialog and AdwAlertDialog.
-#![allow(deprecated)]
+//! (`widgets::safe`). The window (`window.rs`) holds a navigation view of
+//! two kinds of page, `services_page.rs` and `service_page.rs`, each a
+//! widget with its template under `ui/`; pages tell the window what happened
+//! by signals and never reach it. Words are ready for translation (`i18n`).
 
 mod consent;
 mod daemon;
+mod i18n;
 mod options;
-mod service;
+mod service_page;
+mod services_page;
 mod sharing;
 mod timing;
 mod widgets;
@@ -23,6 +23,7 @@ pub const APP_ID: &str = "org.tails.Server.Gui";
 
 fn main() -> gtk::glib::ExitCode {
     draw_without_opengl();
+    i18n::init();
     let app = adw::Application::builder()
         .application_id(APP_ID)
         .flags(gtk::gio::ApplicationFlags::HANDLES_OPEN)
@@ -34,7 +35,7 @@ fn main() -> gtk::glib::ExitCode {
         let window = present(app);
         window.show_list();
         for path in files.iter().filter_map(|f| f.path()) {
-            consent::add_file(&window, path);
+            window.add_file(path);
         }
     });
     app.run()
@@ -55,13 +56,13 @@ fn draw_without_opengl() {
 }
 
 /// The window, made once per process.
-fn present(app: &adw::Application) -> std::rc::Rc<window::App> {
-    thread_local! {
-        static WINDOW: std::cell::RefCell<Option<std::rc::Rc<window::App>>> = const { std::cell::RefCell::new(None) };
-    }
-    let window =
-        WINDOW.with(|w| w.borrow_mut().get_or_insert_with(|| window::App::new(app)).clone());
-    window.window.present();
-    timing::first_frame(&window.window);
+fn present(app: &adw::Application) -> window::Window {
+    let window = app
+        .windows()
+        .into_iter()
+        .find_map(|w| w.downcast::<window::Window>().ok())
+        .unwrap_or_else(|| window::Window::new(app));
+    window.present();
+    timing::first_frame(&window);
     window
 }

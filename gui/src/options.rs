@@ -3,8 +3,6 @@
 //! ones shown but not editable, and a value the plugin refuses shown with
 //! the plugin's words under the field.
 
-use std::rc::Rc;
-
 use adw::prelude::*;
 use gtk::glib;
 use serde_json::Value;
@@ -12,15 +10,15 @@ use serde_json::Value;
 use crate::daemon::{self, Change};
 use tails_server_types::documents::{Info, OptionDetail, OptionKind};
 
-use crate::widgets;
-use crate::window::App;
+use crate::i18n::{tr, trf};
+use crate::widgets::{self, Feedback};
 
-pub fn groups(app: &Rc<App>, service: &str, info: &Info) -> Vec<adw::PreferencesGroup> {
+pub fn groups(feedback: &Feedback, service: &str, info: &Info) -> Vec<adw::PreferencesGroup> {
     let mut groups: Vec<(String, adw::PreferencesGroup)> = Vec::new();
     let specs = info.details.as_ref().map(|d| d.option_details.as_slice()).unwrap_or_default();
     for spec in specs {
         let heading = match widgets::safe(&spec.group) {
-            g if g.is_empty() => "Settings".to_string(),
+            g if g.is_empty() => tr("Settings"),
             g => g,
         };
         let group = match groups.iter().find(|(h, _)| *h == heading) {
@@ -33,7 +31,7 @@ pub fn groups(app: &Rc<App>, service: &str, info: &Info) -> Vec<adw::Preferences
         };
         let name = spec.name.clone();
         let field = Field {
-            app: app.clone(),
+            feedback: feedback.clone(),
             service: service.to_string(),
             option: name.clone(),
             error: error_row(),
@@ -55,121 +53,139 @@ fn error_row() -> adw::ActionRow {
 
 #[derive(Clone)]
 struct Field {
-    app: Rc<App>,
+    feedback: Feedback,
     service: String,
     option: String,
     error: adw::ActionRow,
 }
 
+/// An option's words as the window shows them, made safe.
+struct Words {
+    title: String,
+    description: String,
+    /// The value as text (a string as it is, a number or boolean in JSON).
+    shown: String,
+}
+
 impl Field {
+    /// The row for one option: its kind's, or a value shown when read-only.
     fn widget(&self, spec: &OptionDetail, value: &Value) -> gtk::Widget {
         let title = match widgets::safe(&spec.name_in_gui) {
             t if t.is_empty() => widgets::safe(&spec.name),
             t => t,
         };
-        let description = widgets::safe(&spec.description);
         let shown = match value {
             Value::String(s) => widgets::safe(s),
             Value::Null => String::new(),
             other => other.to_string(),
         };
+        let words = Words { title, description: widgets::safe(&spec.description), shown };
         if spec.read_only {
-            let row = adw::ActionRow::builder().title(&title).subtitle(&description).build();
-            let value = widgets::value_label(&shown);
-            widgets::name(&value, &title);
+            let row =
+                adw::ActionRow::builder().title(&words.title).subtitle(&words.description).build();
+            let value = widgets::value_label(&words.shown);
+            widgets::name(&value, &words.title);
             row.add_suffix(&value);
             return row.upcast();
         }
         match &spec.kind {
-            OptionKind::Boolean => {
-                let row = adw::ActionRow::builder().title(&title).subtitle(&description).build();
-                let switch = gtk::Switch::builder()
-                    .active(value.as_bool() == Some(true))
-                    .valign(gtk::Align::Center)
-                    .build();
-                row.add_suffix(&switch);
-                row.set_activatable_widget(Some(&switch));
-                widgets::name(&switch, &title);
-                let field = self.clone();
-                switch.connect_active_notify(move |switch| {
-                    field.apply(Some(switch.is_active().to_string()))
-                });
-                row.upcast()
-            }
-            OptionKind::Secret => {
-                let row = adw::PasswordEntryRow::builder()
-                    .title(format!("{title} (set; type a new one to change it)"))
-                    .show_apply_button(true)
-                    .tooltip_text(&description)
-                    .build();
-                let field = self.clone();
-                row.connect_apply(move |row| field.apply(Some(row.text().to_string())));
-                let renew = widgets::icon_button(
-                    "view-refresh-symbolic",
-                    &format!("Make a new random {title}"),
-                );
-                let field = self.clone();
-                renew.connect_clicked(move |_| field.apply(None));
-                row.add_suffix(&renew);
-                row.upcast()
-            }
+            OptionKind::Boolean => self.switch_row(&words, value.as_bool() == Some(true)),
+            OptionKind::Secret => self.secret_row(&words),
             OptionKind::Port { min, max } | OptionKind::Integer { min, max } => {
-                let row = adw::ActionRow::builder().title(&title).subtitle(&description).build();
-                // A spin button holds an f64: ranges are bounded to what it
-                // holds exactly.
-                const EXACT: f64 = 9_007_199_254_740_992.0;
-                let min = (*min as f64).max(-EXACT);
-                let max = (*max as f64).min(EXACT);
-                let spin = gtk::SpinButton::with_range(min, max, 1.0);
-                spin.set_digits(0);
-                spin.set_value(value.as_f64().unwrap_or(min));
-                spin.set_valign(gtk::Align::Center);
-                widgets::name(&spin, &title);
-                let apply =
-                    widgets::icon_button("object-select-symbolic", &format!("Apply {title}"));
-                apply.set_visible(false);
-                let a = apply.clone();
-                spin.connect_value_changed(move |_| a.set_visible(true));
-                let (field, s) = (self.clone(), spin.clone());
-                apply.connect_clicked(move |apply| {
-                    apply.set_visible(false);
-                    field.apply(Some(format!("{}", s.value() as i64)));
-                });
-                row.add_suffix(&spin);
-                row.add_suffix(&apply);
-                row.upcast()
+                self.spin_row(&words, *min, *max, value.as_f64())
             }
-            OptionKind::Choice { choices } => {
-                let choices: Vec<String> = choices.iter().map(|c| widgets::safe(c)).collect();
-                let refs: Vec<&str> = choices.iter().map(String::as_str).collect();
-                let row = adw::ComboRow::builder()
-                    .title(&title)
-                    .subtitle(&description)
-                    .model(&gtk::StringList::new(&refs))
-                    .build();
-                if let Some(i) = choices.iter().position(|c| *c == shown) {
-                    row.set_selected(i as u32);
-                }
-                let field = self.clone();
-                row.connect_selected_notify(move |row| {
-                    if let Some(choice) = choices.get(row.selected() as usize) {
-                        field.apply(Some(choice.clone()));
-                    }
-                });
-                row.upcast()
-            }
-            OptionKind::Text => {
-                let row = adw::EntryRow::builder()
-                    .title(&title)
-                    .text(&shown)
-                    .show_apply_button(true)
-                    .tooltip_text(&description)
-                    .build();
-                let field = self.clone();
-                row.connect_apply(move |row| field.apply(Some(row.text().to_string())));
-                row.upcast()
-            }
+            OptionKind::Choice { choices } => self.choice_row(&words, choices),
+            OptionKind::Text => self.text_row(&words),
         }
+    }
+
+    fn switch_row(&self, words: &Words, active: bool) -> gtk::Widget {
+        let row = adw::SwitchRow::builder()
+            .title(&words.title)
+            .subtitle(&words.description)
+            .active(active)
+            .build();
+        widgets::name_switch_row(&row, &words.title);
+        let field = self.clone();
+        row.connect_active_notify(move |row| field.apply(Some(row.is_active().to_string())));
+        row.upcast()
+    }
+
+    /// A secret is never shown: a new one is typed, or made at random.
+    fn secret_row(&self, words: &Words) -> gtk::Widget {
+        let row = adw::PasswordEntryRow::builder()
+            .title(trf("{} (set; type a new one to change it)", &[&words.title]))
+            .show_apply_button(true)
+            .tooltip_text(&words.description)
+            .build();
+        let field = self.clone();
+        row.connect_apply(move |row| field.apply(Some(row.text().to_string())));
+        let renew = widgets::icon_button(
+            "view-refresh-symbolic",
+            &trf("Make a new random {}", &[&words.title]),
+        );
+        let field = self.clone();
+        renew.connect_clicked(move |_| field.apply(None));
+        row.add_suffix(&renew);
+        row.upcast()
+    }
+
+    fn spin_row(&self, words: &Words, min: i64, max: i64, value: Option<f64>) -> gtk::Widget {
+        // A spin row holds an f64: ranges are bounded to what it holds
+        // exactly.
+        const EXACT: f64 = 9_007_199_254_740_992.0;
+        let min = (min as f64).max(-EXACT);
+        let max = (max as f64).min(EXACT);
+        let row = adw::SpinRow::with_range(min, max, 1.0);
+        row.set_title(&words.title);
+        row.set_subtitle(&words.description);
+        row.set_digits(0);
+        row.set_value(value.unwrap_or(min));
+        // Applied with its button, not at each step of the arrows.
+        let apply =
+            widgets::icon_button("object-select-symbolic", &trf("Apply {}", &[&words.title]));
+        apply.set_visible(false);
+        let a = apply.clone();
+        row.connect_value_notify(move |_| a.set_visible(true));
+        let (field, r) = (self.clone(), row.clone());
+        apply.connect_clicked(move |apply| {
+            apply.set_visible(false);
+            field.apply(Some(format!("{}", r.value() as i64)));
+        });
+        row.add_suffix(&apply);
+        row.upcast()
+    }
+
+    fn choice_row(&self, words: &Words, choices: &[String]) -> gtk::Widget {
+        let choices: Vec<String> = choices.iter().map(|c| widgets::safe(c)).collect();
+        let refs: Vec<&str> = choices.iter().map(String::as_str).collect();
+        let row = adw::ComboRow::builder()
+            .title(&words.title)
+            .subtitle(&words.description)
+            .model(&gtk::StringList::new(&refs))
+            .build();
+        if let Some(i) = choices.iter().position(|c| *c == words.shown) {
+            row.set_selected(i as u32);
+        }
+        let field = self.clone();
+        row.connect_selected_notify(move |row| {
+            if let Some(choice) = choices.get(row.selected() as usize) {
+                field.apply(Some(choice.clone()));
+            }
+        });
+        row.upcast()
+    }
+
+    fn text_row(&self, words: &Words) -> gtk::Widget {
+        let row = adw::EntryRow::builder()
+            .title(&words.title)
+            .text(&words.shown)
+            .show_apply_button(true)
+            .tooltip_text(&words.description)
+            .build();
+        let field = self.clone();
+        row.connect_apply(move |row| field.apply(Some(row.text().to_string())));
+        row.upcast()
     }
 
     /// Send the value (or `None`: back to the default) to the daemon; ask
@@ -177,30 +193,31 @@ impl Field {
     fn apply(&self, value: Option<String>) {
         let field = self.clone();
         glib::spawn_future_local(async move {
+            let feedback = &field.feedback;
             field.error.set_visible(false);
-            field.app.busy.borrow_mut().insert(field.service.clone());
+            let hold = feedback.hold();
             let mut answer =
                 daemon::set_option(&field.service, &field.option, value.clone(), false).await;
             if let Ok(Change::Ask(question)) = &answer {
                 answer = if widgets::ask(
-                    &field.app.window,
-                    "Are you sure?",
+                    &feedback.parent,
+                    &tr("Are you sure?"),
                     &widgets::safe(question),
-                    "_Change it",
+                    &tr("_Change it"),
                     true,
                 )
                 .await
                 {
                     daemon::set_option(&field.service, &field.option, value, true).await
                 } else {
-                    Err("Nothing was changed.".into())
+                    Err(tr("Nothing was changed."))
                 };
             }
-            field.app.busy.borrow_mut().remove(&field.service);
+            drop(hold);
             match answer {
                 Ok(Change::Done(words)) => {
-                    field.app.said(&words);
-                    field.app.open(&field.service);
+                    feedback.said(&words);
+                    feedback.reload();
                 }
                 Ok(Change::Ask(_)) => {}
                 Err(e) => {

@@ -1,8 +1,14 @@
 //! Small pieces every screen uses: buttons that say what they do to a screen
-//! reader, a yes/no question, a QR code drawn pixel-exact, text made safe.
+//! reader, a yes/no question and an error as `AdwAlertDialog`s, file dialogs,
+//! a QR code drawn pixel-exact, text made safe, and `Feedback` (what rows
+//! may do to their page).
+
+use std::cell::Cell;
+use std::rc::Rc;
 
 use adw::prelude::*;
-use tokio::sync::oneshot;
+
+use crate::i18n::{tr, trf};
 
 /// Give a control the name assistive technology says (and tests find it
 /// by). GTK 4.8 has only the C function, which takes a list of properties.
@@ -54,6 +60,26 @@ pub fn icon_button(icon: &str, label: &str) -> gtk::Button {
     button
 }
 
+/// A service's icon: its plugin's icon name (already checked by the core,
+/// `display::icon_name`) in the theme's symbolic style when the theme has
+/// it, else as it is, else a plugin's generic icon.
+pub fn service_icon(icon_name: &str) -> gtk::Image {
+    let theme = gtk::gdk::Display::default().map(|d| gtk::IconTheme::for_display(&d));
+    let has = |name: &str| theme.as_ref().is_some_and(|t| t.has_icon(name));
+    let symbolic = format!("{icon_name}-symbolic");
+    let name = if icon_name.is_empty() {
+        "application-x-addon-symbolic"
+    } else if has(&symbolic) {
+        &symbolic
+    } else if has(icon_name) {
+        icon_name
+    } else {
+        "application-x-addon-symbolic"
+    };
+    // Decoration: the row's title says what the service is.
+    gtk::Image::builder().icon_name(name).accessible_role(gtk::AccessibleRole::Presentation).build()
+}
+
 /// A value a person may select and copy (an address, a key), beside its row's title.
 pub fn value_label(text: &str) -> gtk::Label {
     // Broken anywhere (addresses and keys are one long word), but with no
@@ -86,14 +112,14 @@ pub fn text_button(label: &str) -> gtk::Button {
 
 /// Ask a question; true when the person chose `yes`.
 pub async fn ask(
-    parent: &impl IsA<gtk::Window>,
+    parent: &impl IsA<gtk::Widget>,
     heading: &str,
     body: &str,
     yes: &str,
     destructive: bool,
 ) -> bool {
-    let dialog = adw::MessageDialog::new(Some(parent), Some(heading), Some(body));
-    dialog.add_response("no", "_Cancel");
+    let dialog = adw::AlertDialog::new(Some(heading), Some(body));
+    dialog.add_response("no", &tr("_Cancel"));
     dialog.add_response("yes", yes);
     dialog.set_response_appearance(
         "yes",
@@ -105,42 +131,46 @@ pub async fn ask(
     );
     dialog.set_default_response(Some("no"));
     dialog.set_close_response("no");
-    answer(&dialog).await == "yes"
-}
-
-/// Present `dialog` and wait for the response chosen.
-pub async fn answer(dialog: &adw::MessageDialog) -> String {
-    let (tx, rx) = oneshot::channel();
-    let tx = std::cell::Cell::new(Some(tx));
-    dialog.connect_response(None, move |_, response| {
-        if let Some(tx) = tx.take() {
-            let _ = tx.send(response.to_string());
-        }
-    });
-    dialog.present();
-    rx.await.unwrap_or_default()
-}
-
-/// Show a file chooser and run `then` with the chosen path. GTK keeps no
-/// reference to a native chooser: this one holds itself until answered.
-pub fn choose(chooser: gtk::FileChooserNative, then: impl Fn(std::path::PathBuf) + 'static) {
-    let held = std::cell::RefCell::new(Some(chooser.clone()));
-    chooser.connect_response(move |chooser, response| {
-        let _released = held.borrow_mut().take();
-        if response == gtk::ResponseType::Accept {
-            if let Some(path) = chooser.file().and_then(|f| f.path()) {
-                then(path);
-            }
-        }
-    });
-    chooser.show();
+    dialog.choose_future(Some(parent)).await == "yes"
 }
 
 /// Tell the person something went wrong, in the daemon's words.
-pub fn error(parent: &impl IsA<gtk::Window>, heading: &str, words: &str) {
-    let dialog = adw::MessageDialog::new(Some(parent), Some(heading), Some(&safe(words)));
-    dialog.add_response("close", "_Close");
-    dialog.present();
+pub fn error(parent: &impl IsA<gtk::Widget>, heading: &str, words: &str) {
+    let dialog = adw::AlertDialog::new(Some(heading), Some(&safe(words)));
+    dialog.add_response("close", &tr("_Close"));
+    dialog.present(Some(parent));
+}
+
+/// The window a widget is in, for the file dialogs (which want one).
+fn window_of(widget: &impl IsA<gtk::Widget>) -> Option<gtk::Window> {
+    widget.as_ref().root().and_downcast::<gtk::Window>()
+}
+
+/// Ask for a file to open among those `filter` lets through.
+pub async fn open_file(
+    parent: &impl IsA<gtk::Widget>,
+    title: &str,
+    filter: &gtk::FileFilter,
+) -> Option<std::path::PathBuf> {
+    let filters = gtk::gio::ListStore::new::<gtk::FileFilter>();
+    filters.append(filter);
+    let dialog = gtk::FileDialog::builder()
+        .title(title)
+        .modal(true)
+        .filters(&filters)
+        .default_filter(filter)
+        .build();
+    dialog.open_future(window_of(parent).as_ref()).await.ok().and_then(|f| f.path())
+}
+
+/// Ask where to save a file, suggesting `name`.
+pub async fn save_file(
+    parent: &impl IsA<gtk::Widget>,
+    title: &str,
+    name: &str,
+) -> Option<std::path::PathBuf> {
+    let dialog = gtk::FileDialog::builder().title(title).modal(true).initial_name(name).build();
+    dialog.save_future(window_of(parent).as_ref()).await.ok().and_then(|f| f.path())
 }
 
 /// A QR code of `data` at a whole number of pixels per module (GTK 4.8
@@ -176,12 +206,103 @@ pub fn qr_picture(data: &str) -> gtk::Widget {
     picture.upcast()
 }
 
-/// Show a QR code of `data` in a window of its own.
-pub fn show_qr(parent: &impl IsA<gtk::Window>, title: &str, data: &str) {
-    let dialog = adw::MessageDialog::new(Some(parent), Some(title), None);
-    dialog.set_extra_child(Some(&qr_picture(data)));
-    dialog.add_response("close", "_Close");
-    dialog.present();
+/// Show a QR code of `data` in a dialog of its own.
+pub fn show_qr(parent: &impl IsA<gtk::Widget>, title: &str, data: &str) {
+    let picture = qr_picture(data);
+    name(&picture, &trf("QR code: {}", &[title]));
+    let content = gtk::Box::builder()
+        .orientation(gtk::Orientation::Vertical)
+        .margin_top(6)
+        .margin_bottom(18)
+        .margin_start(18)
+        .margin_end(18)
+        .halign(gtk::Align::Center)
+        .build();
+    content.append(&picture);
+    let view = adw::ToolbarView::new();
+    view.add_top_bar(&adw::HeaderBar::new());
+    view.set_content(Some(&content));
+    let dialog = adw::Dialog::builder().title(title).child(&view).build();
+    dialog.present(Some(parent));
+}
+
+/// The switch inside an `AdwSwitchRow` (libadwaita keeps it private): it is
+/// a control of its own in the accessibility tree, which says it by the
+/// name given here, as it does every other control.
+pub fn name_switch_row(row: &adw::SwitchRow, label: &str) {
+    let mut stack: Vec<gtk::Widget> = vec![row.clone().upcast()];
+    let mut seen = 0;
+    while let Some(widget) = stack.pop() {
+        seen += 1;
+        if seen > 64 {
+            return;
+        }
+        if widget.is::<gtk::Switch>() {
+            return name(&widget, label);
+        }
+        stack.extend(std::iter::successors(widget.first_child(), |c| c.next_sibling()));
+    }
+}
+
+/// What rows on a page may do to the page they are on: say what the daemon
+/// answered, show the page anew, hold it still while a change is under way
+/// (a page is not rebuilt under the person's eyes). Made by the page; the
+/// rows never reach the window.
+#[derive(Clone)]
+pub struct Feedback {
+    /// Where dialogs are shown.
+    pub parent: gtk::Widget,
+    said: Rc<dyn Fn(&str)>,
+    reload: Rc<dyn Fn()>,
+    busy: Rc<Cell<u32>>,
+}
+
+impl Feedback {
+    pub fn new(
+        parent: &impl IsA<gtk::Widget>,
+        said: impl Fn(&str) + 'static,
+        reload: impl Fn() + 'static,
+    ) -> Feedback {
+        Feedback {
+            parent: parent.clone().upcast(),
+            said: Rc::new(said),
+            reload: Rc::new(reload),
+            busy: Rc::new(Cell::new(0)),
+        }
+    }
+
+    /// The daemon's words, for a toast.
+    pub fn said(&self, words: &str) {
+        (self.said)(words)
+    }
+
+    /// Show the page again from the daemon.
+    pub fn reload(&self) {
+        (self.reload)()
+    }
+
+    pub fn error(&self, heading: &str, words: &str) {
+        error(&self.parent, heading, words)
+    }
+
+    /// Held still until the guard goes.
+    pub fn hold(&self) -> Hold {
+        self.busy.set(self.busy.get() + 1);
+        Hold(self.busy.clone())
+    }
+
+    pub fn held(&self) -> bool {
+        self.busy.get() > 0
+    }
+}
+
+/// See `Feedback::hold`.
+pub struct Hold(Rc<Cell<u32>>);
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        self.0.set(self.0.get().saturating_sub(1));
+    }
 }
 
 /// Text from a plugin or the daemon, made safe to show: escaped as every

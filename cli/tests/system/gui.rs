@@ -169,6 +169,7 @@ pub fn window_adds_enables_shares_and_disables_web(w: &World) {
         "3-refused",
         "4-enabling",
         "5-sharing",
+        "5-narrow",
         "6-clients",
         "7-disabled",
     ] {

@@ -26,8 +26,10 @@ from dogtail.tree import root  # noqa: E402
 SHOTS, PLUGIN, SITE = sys.argv[1], sys.argv[2], sys.argv[3]
 
 
-def shot(name):
-    subprocess.run(["import", "-window", "root", os.path.join(SHOTS, name + ".png")], check=True, timeout=30)
+def shot(name, crop=None):
+    # With no window manager the window sits at the screen's origin.
+    cut = ["-crop", crop, "+repage"] if crop else []
+    subprocess.run(["import", "-window", "root", *cut, os.path.join(SHOTS, name + ".png")], check=True, timeout=30)
 
 
 def say(line):
@@ -261,6 +263,21 @@ if copied != key:
     fail("the clipboard holds %r, the window showed %r" % (copied, key))
 say("ADDRESS=" + address)
 checkpoint("fetched", key)
+
+# 360 pixels wide, as on a small laptop screen: the window's breakpoint
+# puts each client's QR code, file and remove buttons in a menu, and every
+# control left is inside the window.
+xdo("search", "--sync", "--name", "^Tails Server$", "windowsize", "360", "900")
+more = wait_for("the narrow layout's menu", lambda: next((n for n in root.application("tails-server-gui").findChildren(lambda n: named(n, "More for default")) if showing(n)), None), 30)
+gone("push button", "Remove client default", 30)
+for control in (node("toggle button", "Reveal default's key"), node("push button", "Copy default's key"), more):
+    (x, _), (w, _) = control.position, control.size
+    if x < 0 or x + w > 360:
+        fail("%s %r is outside a 360 px window (x %s, width %s)" % (control.roleName, control.name, x, w))
+every_control_named("the service's page, 360 px wide")
+shot("5-narrow", "360x900+0+0")
+xdo("search", "--sync", "--name", "^Tails Server$", "windowsize", "1000", "1100")
+node("push button", "Remove client default", 30)
 
 # The plugin's own words on connecting, its markup taken out.
 xclick(label_with("How to connect"))
