@@ -8,8 +8,8 @@
 //! own clients to mumble. Checked at `plugin add` (nothing is stored) and
 //! again at enable (for services added before this rule).
 
+use crate::bindings::tails::server::types::{ServiceInfo, ServiceUnit};
 use crate::broker::caps::{resolve_system_links, Proto};
-use crate::runtime::bindings::tails::server::types::{ServiceInfo, ServiceUnit};
 use tails_server_types::{Hinted, Next};
 
 /// One thing a service holds.

@@ -2,9 +2,9 @@
 
 use std::collections::BTreeSet;
 
+use crate::bindings::tails::server::types::{ServiceInfo, ServiceUnit};
 use crate::broker::caps::Capability;
 use crate::display;
-use crate::runtime::bindings::tails::server::types::{ServiceInfo, ServiceUnit};
 use tails_server_types::Asked;
 
 /// Each capability in words, with the port's stated purpose, beside its

@@ -8,11 +8,11 @@ use tails_server_types::{Hinted, Next};
 
 use anyhow::{anyhow, bail, Result};
 
+use crate::bindings::tails::server::types::{OptionSpec, OptionValue};
 use crate::broker::Broker;
 use crate::journal::Progress;
 use crate::options;
 use crate::persistence::Persistence;
-use crate::runtime::bindings::tails::server::types::{OptionSpec, OptionValue};
 use crate::runtime::{Instance, Limits, Runtime};
 use crate::state::{Grant, PluginRecord, ServiceState, StateDir};
 

@@ -11,13 +11,13 @@
 use anyhow::{anyhow, bail, Result};
 use tails_server_types::{Hinted, Next};
 
+use crate::bindings::tails::server::types::{OptionValue, ServiceInfo, ServiceUnit, UnitSpec};
 use crate::blocking::block_on;
 use crate::broker::caps::units;
 use crate::broker::caps::Capability;
 use crate::context::{Context, Service};
 use crate::fsutil;
 use crate::journal::{Journal, Operation, Progress, Step, STEPS};
-use crate::runtime::bindings::tails::server::types::{OptionValue, ServiceUnit, UnitSpec};
 use crate::runtime::error_text;
 use crate::system::firewall::{self, Opening};
 use crate::system::npm;
@@ -472,151 +472,166 @@ fn not_live(ctx: &Context, service: &Service, step: Step) -> Result<String> {
 fn do_step(ctx: &Context, service: &mut Service, step: Step) -> Result<String> {
     let info = service.record.info.clone();
     match step {
-        Step::Packages => {
-            let (packages, npm_specs) = granted_packages(service);
-            let mut broker = ctx.broker(service);
-            // Debian's first: they bring nodejs and npm.
-            broker.install_packages(&packages).map_err(|e| anyhow!("{}", e.message()))?;
-            broker.install_npm(&npm_specs).map_err(|e| anyhow!("{}", e.message()))?;
-            let unit = &units::unit_name(&service.name, &info.unit);
-            // Only a unit the service's packages ship is touched at all, and
-            // only places they ship or own (or its own) are written.
-            check_shipped(ctx, service)?;
-            crate::claims::check_places(&ctx.root, &info, &packages, true)?;
-            block_on(async {
-                let systemd = Systemd::connect().await?;
-                refuse_root_unit(service, &systemd, unit).await?;
-                // A package may have enabled and started its unit on install.
-                if matches!(info.unit, ServiceUnit::Packaged(_))
-                    && !service.state.journal.done.contains(&Step::Unit)
-                    && systemd.is_enabled(unit).await?
-                {
-                    systemd.stop_and_disable(unit).await?;
-                    ctx.report(Progress::Aside { text: format!("{unit} was set to start on its own: stopped and disabled (Tails Server starts it)") });
-                }
-                Ok::<_, anyhow::Error>(())
-            })?;
-            // What Persistent Storage keeps that waited for these packages.
-            if let Some(p) = ctx.kept(&service.state) {
-                p.place(&ctx.machine(), &service.name, &info)?;
-            }
-            let refused = refused_packages(service, &packages, &npm_specs);
-            let all: Vec<String> = packages
-                .into_iter()
-                .chain(npm_specs.iter().map(|spec| {
-                    format!("{spec} (npm, in {})", npm::folder_of(&service.name).display())
-                }))
-                .collect();
-            let mut said = if all.is_empty() {
-                "none needed".into()
-            } else {
-                format!("installed: {}", all.join(", "))
-            };
-            if !refused.is_empty() {
-                said += &format!(
-                    "\n    Not granted, so not installed: {} (the service may not run without it)",
-                    refused.join(", ")
-                );
-            }
-            Ok(said)
+        Step::Packages => packages_step(ctx, service, &info),
+        Step::Configure => configure_step(ctx, service, &info),
+        Step::Unit => unit_step(ctx, service),
+        Step::Firewall => firewall_step(ctx, service),
+        Step::Publish => publish_step(ctx, service),
+    }
+}
+
+/// The service's granted Debian and npm packages installed, its packaged
+/// unit stopped if installing started it, kept copies put in place.
+fn packages_step(ctx: &Context, service: &mut Service, info: &ServiceInfo) -> Result<String> {
+    let (packages, npm_specs) = granted_packages(service);
+    let mut broker = ctx.broker(service);
+    // Debian's first: they bring nodejs and npm.
+    broker.install_packages(&packages).map_err(|e| anyhow!("{}", e.message()))?;
+    broker.install_npm(&npm_specs).map_err(|e| anyhow!("{}", e.message()))?;
+    let unit = &units::unit_name(&service.name, &info.unit);
+    // Only a unit the service's packages ship is touched at all, and
+    // only places they ship or own (or its own) are written.
+    check_shipped(ctx, service)?;
+    crate::claims::check_places(&ctx.root, info, &packages, true)?;
+    block_on(async {
+        let systemd = Systemd::connect().await?;
+        refuse_root_unit(service, &systemd, unit).await?;
+        // A package may have enabled and started its unit on install.
+        if matches!(info.unit, ServiceUnit::Packaged(_))
+            && !service.state.journal.done.contains(&Step::Unit)
+            && systemd.is_enabled(unit).await?
+        {
+            systemd.stop_and_disable(unit).await?;
+            ctx.report(Progress::Aside { text: format!("{unit} was set to start on its own: stopped and disabled (Tails Server starts it)") });
         }
-        Step::Configure => {
-            // A unit with a user of its own reads its secret files through a
-            // group of its own, which must exist before they are written.
-            // A login account (with its home, the first data folder) too.
-            if let (true, ServiceUnit::HostWritten(spec @ UnitSpec { user: None, .. })) =
-                (ctx.live(), &info.unit)
-            {
-                match spec.data_folders.first().filter(|_| spec.login_shell) {
-                    Some(home) => crate::system::accounts::ensure_login(
-                        &service.name,
-                        home.trim_end_matches('/'),
-                    ),
-                    None => crate::system::accounts::ensure_group(&service.name).map(|_| ()),
-                }
-                .map_err(|e| anyhow!("making the accounts of {}: {e}", service.name))?;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    // What Persistent Storage keeps that waited for these packages.
+    if let Some(p) = ctx.kept(&service.state) {
+        p.place(&ctx.machine(), &service.name, info)?;
+    }
+    let refused = refused_packages(service, &packages, &npm_specs);
+    let all: Vec<String> =
+        packages
+            .into_iter()
+            .chain(npm_specs.iter().map(|spec| {
+                format!("{spec} (npm, in {})", npm::folder_of(&service.name).display())
+            }))
+            .collect();
+    let mut said = if all.is_empty() {
+        "none needed".into()
+    } else {
+        format!("installed: {}", all.join(", "))
+    };
+    if !refused.is_empty() {
+        said += &format!(
+            "\n    Not granted, so not installed: {} (the service may not run without it)",
+            refused.join(", ")
+        );
+    }
+    Ok(said)
+}
+
+/// Its accounts, then the configuration its plugin writes.
+fn configure_step(ctx: &Context, service: &Service, info: &ServiceInfo) -> Result<String> {
+    // A unit with a user of its own reads its secret files through a
+    // group of its own, which must exist before they are written.
+    // A login account (with its home, the first data folder) too.
+    if let (true, ServiceUnit::HostWritten(spec @ UnitSpec { user: None, .. })) =
+        (ctx.live(), &info.unit)
+    {
+        match spec.data_folders.first().filter(|_| spec.login_shell) {
+            Some(home) => {
+                crate::system::accounts::ensure_login(&service.name, home.trim_end_matches('/'))
             }
-            let written = reconfigure(service, ctx.instance(service)?)?;
-            Ok(format!(
-                "configuration written: {}",
-                if written.is_empty() { "(none)".into() } else { written.join(", ") }
-            ))
+            None => crate::system::accounts::ensure_group(&service.name).map(|_| ()),
         }
-        Step::Unit => {
-            let (unit, file) = write_unit(ctx, service)?;
-            if !ctx.live() {
-                return Ok(format!(
-                    "{file} written; not started: --root {} is a folder, not the running system",
-                    ctx.root.display()
-                ));
-            }
-            block_on(async {
-                let systemd = Systemd::connect().await?;
-                // The host just wrote the unit or its drop-in.
-                systemd.reload().await?;
-                systemd.run(Job::Restart, &unit).await?;
-                let state = systemd.active_state(&unit).await?;
-                if state != "active" {
-                    bail!(
-                        "{unit} is {state} after starting; its last log lines:\n{}",
-                        crate::system::systemd::last_log_lines(&unit, 10)
-                    );
-                }
-                Ok(format!("{unit} is running (confined by {file})"))
-            })
-        }
-        Step::Firewall => {
-            let backend = firewall::Backend::detect()?;
-            let mine = opening(service);
-            let mut all = openings(ctx, Some(&service.name))?;
-            all.push(mine.clone());
-            firewall::apply(backend, &all)?;
-            let ports: Vec<String> =
-                mine.ports.iter().map(|(p, proto)| format!("{p}/{proto}")).collect();
-            let mut said = format!(
-                "{} open to the LAN: {}; from this computer: {}",
-                ports.join(", "),
-                if mine.lan { "yes" } else { "no" },
-                if mine.localhost { "yes" } else { "only for tor" }
+        .map_err(|e| anyhow!("making the accounts of {}: {e}", service.name))?;
+    }
+    let written = reconfigure(service, ctx.instance(service)?)?;
+    Ok(format!(
+        "configuration written: {}",
+        if written.is_empty() { "(none)".into() } else { written.join(", ") }
+    ))
+}
+
+/// The unit written (or its drop-in) and started.
+fn unit_step(ctx: &Context, service: &Service) -> Result<String> {
+    let (unit, file) = write_unit(ctx, service)?;
+    if !ctx.live() {
+        return Ok(format!(
+            "{file} written; not started: --root {} is a folder, not the running system",
+            ctx.root.display()
+        ));
+    }
+    block_on(async {
+        let systemd = Systemd::connect().await?;
+        // The host just wrote the unit or its drop-in.
+        systemd.reload().await?;
+        systemd.run(Job::Restart, &unit).await?;
+        let state = systemd.active_state(&unit).await?;
+        if state != "active" {
+            bail!(
+                "{unit} is {state} after starting; its last log lines:\n{}",
+                crate::system::systemd::last_log_lines(&unit, 10)
             );
-            if mine.lan && backend == firewall::Backend::Nftables {
-                let dropping = firewall::other_dropping_tables();
-                if !dropping.is_empty() {
-                    said += &format!(
-                        "\n    Warning: nftables table(s) {} drop incoming packets, and a drop anywhere wins: \
-                         allow these ports there too for allow-lan to work",
-                        dropping.join(", ")
-                    );
-                }
-            }
-            Ok(said)
         }
-        Step::Publish => {
-            let (_, new_key) = onion::ensure_key(&mut service.state)?;
-            let first = onion::ensure_first_client(service);
-            save(ctx, service)?; // a retry after a failure keeps the address
-                                 // Reachable is enough: a new publication takes new introduction
-                                 // points, so an older descriptor leads nowhere.
-            let address = onion::publish_now(ctx, service, onion::Uploads::Reachable)?;
-            let mut said =
-                format!("published{}: {address}", if new_key { " at a new address" } else { "" });
-            // Reachable means the service answers too. A unit is active
-            // before its program listens; a slow starter (node, PHP) would
-            // turn away the first clients, who come as soon as enable
-            // returns. It has been starting all through publishing.
-            let port = service.record.info.default_target_port;
-            if ctx.live() && !block_on(listening(port, LISTEN_WAIT)) {
-                said += &format!(
-                    "; the service does not listen on 127.0.0.1:{port} after {} s more yet",
-                    LISTEN_WAIT.as_secs()
-                );
-            }
-            if let Some(client) = first {
-                said += &format!(" (made the first client, `{client}`)");
-            }
-            Ok(said)
+        Ok(format!("{unit} is running (confined by {file})"))
+    })
+}
+
+/// The whole firewall again, this service's opening with the others'.
+fn firewall_step(ctx: &Context, service: &Service) -> Result<String> {
+    let backend = firewall::Backend::detect()?;
+    let mine = opening(service);
+    let mut all = openings(ctx, Some(&service.name))?;
+    all.push(mine.clone());
+    firewall::apply(backend, &all)?;
+    let ports: Vec<String> = mine.ports.iter().map(|(p, proto)| format!("{p}/{proto}")).collect();
+    let mut said = format!(
+        "{} open to the LAN: {}; from this computer: {}",
+        ports.join(", "),
+        if mine.lan { "yes" } else { "no" },
+        if mine.localhost { "yes" } else { "only for tor" }
+    );
+    if mine.lan && backend == firewall::Backend::Nftables {
+        let dropping = firewall::other_dropping_tables();
+        if !dropping.is_empty() {
+            said += &format!(
+                "\n    Warning: nftables table(s) {} drop incoming packets, and a drop anywhere wins: \
+                 allow these ports there too for allow-lan to work",
+                dropping.join(", ")
+            );
         }
     }
+    Ok(said)
+}
+
+/// The onion service published, once the service listens.
+fn publish_step(ctx: &Context, service: &mut Service) -> Result<String> {
+    let (_, new_key) = onion::ensure_key(&mut service.state)?;
+    let first = onion::ensure_first_client(service);
+    save(ctx, service)?; // a retry after a failure keeps the address
+                         // Reachable is enough: a new publication takes new introduction
+                         // points, so an older descriptor leads nowhere.
+    let address = onion::publish_now(ctx, service, onion::Uploads::Reachable)?;
+    let mut said =
+        format!("published{}: {address}", if new_key { " at a new address" } else { "" });
+    // Reachable means the service answers too. A unit is active
+    // before its program listens; a slow starter (node, PHP) would
+    // turn away the first clients, who come as soon as enable
+    // returns. It has been starting all through publishing.
+    let port = service.record.info.default_target_port;
+    if ctx.live() && !block_on(listening(port, LISTEN_WAIT)) {
+        said += &format!(
+            "; the service does not listen on 127.0.0.1:{port} after {} s more yet",
+            LISTEN_WAIT.as_secs()
+        );
+    }
+    if let Some(client) = first {
+        said += &format!(" (made the first client, `{client}`)");
+    }
+    Ok(said)
 }
 
 /// How long the unit step waits for the service to listen on its port.
@@ -784,9 +799,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::runtime::bindings::tails::server::types::{
-        Capabilities, PortRequest, Protocol, ServiceInfo,
-    };
+    use crate::bindings::tails::server::types::{Capabilities, PortRequest, Protocol, ServiceInfo};
     use crate::state::{Grant, PluginRecord, ServiceState};
 
     /// A web service as a plugin would describe it (a packaged unit, one

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod authoring;
+pub mod bindings;
 pub mod blocking;
 pub mod broker;
 pub mod claims;

@@ -3,12 +3,12 @@
 
 use std::collections::BTreeSet;
 
+use crate::bindings::tails::server::types::{
+    OptionKind, OptionValue, Protocol, ServiceInfo, ServiceUnit,
+};
 use crate::broker::caps::{reserved_port, validate_declared_path, validate_package_name, NpmSpec};
 use crate::display;
 use crate::options::{self, fits, valid_name};
-use crate::runtime::bindings::tails::server::types::{
-    OptionKind, OptionValue, Protocol, ServiceInfo, ServiceUnit,
-};
 
 /// Words the CLI itself uses; no service may take them (a test checks this
 /// against the CLI's commands).

@@ -7,9 +7,9 @@ use tails_server_types::{Hinted, Next};
 
 use anyhow::{bail, Context as _, Result};
 
+use crate::bindings::tails::server::types::OptionValue;
 use crate::context::{Context, Service};
 use crate::options;
-use crate::runtime::bindings::tails::server::types::OptionValue;
 use crate::state::ServiceState;
 use crate::tor::control::Controller;
 pub use crate::tor::control::Uploads;

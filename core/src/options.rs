@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::runtime::bindings::tails::server::types::{
+use crate::bindings::tails::server::types::{
     IntegerRange, OptionKind, OptionSetting, OptionSpec, OptionValue, ServiceInfo, ServiceUnit,
 };
 

@@ -34,10 +34,10 @@ use tails_server_types::{Hinted, Next};
 
 use anyhow::{Context as _, Result};
 
+use crate::bindings::tails::server::types::{OptionValue, ServiceInfo};
 use crate::broker::caps::units;
 use crate::fsutil;
 use crate::options;
-use crate::runtime::bindings::tails::server::types::{OptionValue, ServiceInfo};
 use crate::state::{Grant, PluginRecord, ServiceState, StateDir};
 use crate::system::mounts;
 

@@ -12,10 +12,10 @@ use tails_server_signature::Publisher;
 use tails_server_types::documents::{AvailablePlugin, CapabilityGrant, PluginRow, PluginShown};
 use tails_server_types::Inspection;
 
+use crate::bindings::tails::server::types::ServiceInfo;
 use crate::broker::caps::Capability;
 use crate::broker::Broker;
 use crate::context::Context;
-use crate::runtime::bindings::tails::server::types::ServiceInfo;
 use crate::runtime::sha256_hex;
 use crate::state::{self, Grant, PluginRecord};
 use crate::{consent, display, manifest, options};

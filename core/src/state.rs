@@ -20,11 +20,9 @@ use anyhow::{bail, Context as _, Result};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::audit::AuditLog;
+use crate::bindings::tails::server::types::{OptionValue, ServiceInfo, ServiceUnit, UnitSpec};
 use crate::broker::caps::Capability;
 use crate::fsutil;
-use crate::runtime::bindings::tails::server::types::{
-    OptionValue, ServiceInfo, ServiceUnit, UnitSpec,
-};
 
 /// An added plugin, as recorded at `plugin add`.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -70,6 +70,25 @@ async fn consent(parent: &impl IsA<gtk::Widget>, i: &Inspection) -> Option<Vec<S
     let name = widgets::safe(&i.name);
     let heading =
         if i.replaces.is_some() { trf("Upgrade {}?", &[&name]) } else { trf("Add {}?", &[&name]) };
+    let dialog = adw::AlertDialog::new(Some(&heading), Some(&summary(i)));
+    // Wide where there is room: the capabilities are sentences.
+    dialog.set_prefer_wide_layout(true);
+    let (list, switches) = asked(i);
+    dialog.set_extra_child(Some(&details(i, &list)));
+    dialog.add_response("cancel", &tr("_Cancel"));
+    dialog.add_response("add", &if i.replaces.is_some() { tr("_Upgrade") } else { tr("_Add") });
+    dialog.set_response_appearance("add", adw::ResponseAppearance::Suggested);
+    dialog.set_default_response(Some("cancel"));
+    dialog.set_close_response("cancel");
+    if dialog.choose_future(Some(parent)).await != "add" {
+        return None;
+    }
+    Some(switches.into_iter().filter(|(_, s)| !s.is_active()).map(|(c, _)| c).collect())
+}
+
+/// What it is, from whom, built for which contract, and what an upgrade
+/// changes.
+fn summary(i: &Inspection) -> String {
     let mut body = format!(
         "{}\n\n{}\n{}",
         widgets::safe(&i.description),
@@ -82,10 +101,11 @@ async fn consent(parent: &impl IsA<gtk::Widget>, i: &Inspection) -> Option<Vec<S
     for change in &i.changes {
         body += &format!("\n{}", widgets::safe(change));
     }
-    let dialog = adw::AlertDialog::new(Some(&heading), Some(&body));
-    // Wide where there is room: the capabilities are sentences.
-    dialog.set_prefer_wide_layout(true);
+    body
+}
 
+/// A switch row per capability asked for, on: each capability with its row.
+fn asked(i: &Inspection) -> (gtk::ListBox, Vec<(String, adw::SwitchRow)>) {
     let list = gtk::ListBox::builder()
         .selection_mode(gtk::SelectionMode::None)
         .css_classes(["boxed-list"])
@@ -105,6 +125,12 @@ async fn consent(parent: &impl IsA<gtk::Widget>, i: &Inspection) -> Option<Vec<S
     if i.asks.is_empty() {
         list.append(&adw::ActionRow::builder().title(tr("It asks for nothing new.")).build());
     }
+    (list, switches)
+}
+
+/// The list of what it asks, what an upgrade keeps or no longer asks, and
+/// the file's sha256, scrolled when long.
+fn details(i: &Inspection, list: &gtk::ListBox) -> gtk::ScrolledWindow {
     let more = gtk::Box::new(gtk::Orientation::Vertical, 8);
     let lead = gtk::Label::builder()
         .label(if i.replaces.is_some() {
@@ -116,7 +142,7 @@ async fn consent(parent: &impl IsA<gtk::Widget>, i: &Inspection) -> Option<Vec<S
         .wrap(true)
         .build();
     more.append(&lead);
-    more.append(&list);
+    more.append(list);
     let no_longer: Vec<String> = i.no_longer_asks.iter().map(|a| a.words.clone()).collect();
     for (what, lines) in
         [(tr("Still allowed from before:"), &i.kept), (tr("No longer asked for:"), &no_longer)]
@@ -145,20 +171,10 @@ async fn consent(parent: &impl IsA<gtk::Widget>, i: &Inspection) -> Option<Vec<S
         .css_classes(["monospace", "caption"])
         .build();
     more.append(&sha);
-    let scroller = gtk::ScrolledWindow::builder()
+    gtk::ScrolledWindow::builder()
         .child(&more)
         .propagate_natural_height(true)
         .max_content_height(420)
         .hscrollbar_policy(gtk::PolicyType::Never)
-        .build();
-    dialog.set_extra_child(Some(&scroller));
-    dialog.add_response("cancel", &tr("_Cancel"));
-    dialog.add_response("add", &if i.replaces.is_some() { tr("_Upgrade") } else { tr("_Add") });
-    dialog.set_response_appearance("add", adw::ResponseAppearance::Suggested);
-    dialog.set_default_response(Some("cancel"));
-    dialog.set_close_response("cancel");
-    if dialog.choose_future(Some(parent)).await != "add" {
-        return None;
-    }
-    Some(switches.into_iter().filter(|(_, s)| !s.is_active()).map(|(c, _)| c).collect())
+        .build()
 }

@@ -332,7 +332,19 @@ fn client_row(keys: &Keys, client: &str, enabled: bool, narrow: &glib::Object) -
     });
     row.add_suffix(&reveal);
     row.add_suffix(&copy);
+    add_client_actions(&row, keys, client, enabled, narrow);
+    row
+}
 
+/// The client's QR code, file and removal: the row's actions, as buttons
+/// when the window is wide and a menu when it is narrow.
+fn add_client_actions(
+    row: &adw::ActionRow,
+    keys: &Keys,
+    client: &str,
+    enabled: bool,
+    narrow: &glib::Object,
+) {
     let actions = gtk::gio::SimpleActionGroup::new();
     let qr = gtk::gio::SimpleAction::new("qr", None);
     qr.set_enabled(enabled);
@@ -386,7 +398,6 @@ fn client_row(keys: &Keys, client: &str, enabled: bool, narrow: &glib::Object) -
     narrow.bind_property("narrow", &more, "visible").sync_create().build();
     row.add_suffix(&buttons);
     row.add_suffix(&more);
-    row
 }
 
 fn remove_client(keys: &Keys, client: &str) {

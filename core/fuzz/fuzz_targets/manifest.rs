@@ -17,7 +17,7 @@ use tails_server_core::broker::caps::{
 };
 use tails_server_core::manifest::{self, MAX_OPTIONS};
 use tails_server_core::options::{all_specs, fits, valid_name};
-use tails_server_core::runtime::bindings::tails::server::types::{
+use tails_server_core::bindings::tails::server::types::{
     Capabilities, IntegerRange, OptionKind, OptionSpec, OptionValue, PortRequest, Protocol,
     ServiceInfo, ServiceUnit, UnitSpec,
 };

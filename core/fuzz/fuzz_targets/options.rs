@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 use tails_server_core::broker::caps::units::expand;
 use tails_server_core::display;
 use tails_server_core::options::{fits, parse, to_text};
-use tails_server_core::runtime::bindings::tails::server::types::{
+use tails_server_core::bindings::tails::server::types::{
     IntegerRange, OptionKind, OptionSpec, OptionValue,
 };
 

@@ -15,13 +15,13 @@ use tails_server_types::documents::{
 use tails_server_types::{ClientCredentials, ConnectionInfo};
 use tails_server_types::{Hinted, Next};
 
+use crate::bindings::tails::server::types::{
+    ClientCredential, ConnectionRequest, Error, OptionSpec, OptionValue,
+};
 use crate::blocking::block_on;
 use crate::broker::caps::units;
 use crate::context::{Context, Service};
 use crate::journal::Progress;
-use crate::runtime::bindings::tails::server::types::{
-    ClientCredential, ConnectionRequest, Error, OptionSpec, OptionValue,
-};
 use crate::runtime::error_message;
 use crate::system::systemd::Systemd;
 use crate::system::{npm, packages};

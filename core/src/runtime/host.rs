@@ -10,7 +10,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::tails::server::{config, log, network, packages, types};
+use crate::bindings::tails::server::{config, log, network, packages, types};
 use crate::broker::caps::Proto;
 use crate::broker::{Broker, BrokerError};
 

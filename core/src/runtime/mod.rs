@@ -27,17 +27,7 @@ use wasmtime::{Config, Engine, Store, UpdateDeadline};
 pub use contract::CONTRACT_VERSION;
 pub use host::{error_message, error_text, CallClock, HostState};
 
-pub mod bindings {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "tails:server/tails-service@0.4.0",
-        additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
-        // Exports are called as futures so that a deadline can drop them; our
-        // own imports stay synchronous (the broker blocks, on its own timeouts).
-        exports: { default: async },
-    });
-}
-
+use crate::bindings;
 use bindings::tails::server::types;
 
 use crate::broker::Broker;

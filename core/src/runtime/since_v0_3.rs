@@ -11,8 +11,8 @@ pub mod bindings {
     });
 }
 
-use super::bindings::tails::server as new;
 use super::HostState;
+use crate::bindings::tails::server as new;
 use bindings::tails::server as old;
 
 /// The contract version this module loads.

@@ -15,10 +15,71 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::packages;
-use crate::broker::caps::NpmSpec;
 use crate::fsutil::{self, Mode};
 
 use crate::places::NPM as BASE;
+
+/// An npm package at one exact version, as a plugin declares it:
+/// `NAME@VERSION` or `@SCOPE/NAME@VERSION`. Names follow npm's rules for new
+/// packages (lower case, URL-safe, at most 214 characters); the version is an
+/// exact semantic version. Ranges, tags, URLs, git and `file:` specifiers are
+/// refused: the user consents to one published build, fetched from the
+/// registry, never to "whatever `latest` is" or to a path on this computer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    pub name: String,
+    pub version: String,
+}
+
+impl Spec {
+    pub fn parse(spec: &str) -> Result<Spec, String> {
+        let bad = |why: &str| {
+            Err(format!("{spec:?} is not an npm package at an exact version ({why}); write NAME@1.2.3 or @SCOPE/NAME@1.2.3"))
+        };
+        // The version follows the last `@`; a scope's `@` is the first character.
+        let Some((name, version)) = spec.rsplit_once('@').filter(|(name, _)| !name.is_empty())
+        else {
+            return bad("no version");
+        };
+        let part_ok = |p: &str| {
+            !p.is_empty()
+                && !p.starts_with(['.', '_', '-'])
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-._".contains(c))
+        };
+        let name_ok = name.len() <= 214
+            && match name.strip_prefix('@') {
+                Some(scoped) => scoped
+                    .split_once('/')
+                    .is_some_and(|(scope, bare)| part_ok(scope) && part_ok(bare)),
+                None => part_ok(name),
+            };
+        if !name_ok {
+            return bad("bad name");
+        }
+        let (core, pre) = match version.split_once('-') {
+            Some((core, pre)) => (core, Some(pre)),
+            None => (version, None),
+        };
+        let numbers: Vec<&str> = core.split('.').collect();
+        let number_ok = |n: &&str| {
+            !n.is_empty()
+                && n.len() <= 16
+                && n.chars().all(|c| c.is_ascii_digit())
+                && (n.len() == 1 || !n.starts_with('0'))
+        };
+        let pre_ok = pre.is_none_or(|p| {
+            !p.is_empty()
+                && p.split('.').all(|id| {
+                    !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                })
+        });
+        if numbers.len() != 3 || !numbers.iter().all(number_ok) || !pre_ok {
+            return bad("not an exact version");
+        }
+        Ok(Spec { name: name.into(), version: version.into() })
+    }
+}
 
 /// npm's download cache, kept out of root's home (in `places::CACHE`).
 const CACHE: &str = "/var/cache/tails-server/npm";
@@ -39,7 +100,7 @@ pub fn missing(root: &Path, service: &str, wanted: &[String]) -> Vec<String> {
     wanted
         .iter()
         .filter(|spec| {
-            let Ok(npm) = NpmSpec::parse(spec) else { return true };
+            let Ok(npm) = Spec::parse(spec) else { return true };
             installed_version(&modules.join(&npm.name)).as_deref() != Some(npm.version.as_str())
         })
         .cloned()
@@ -54,7 +115,7 @@ fn installed_version(package: &Path) -> Option<String> {
 
 /// What the host writes as the folder's `package.json`: the granted packages
 /// and nothing else, so npm removes what an older build of the plugin wanted.
-fn manifest(service: &str, specs: &[NpmSpec]) -> String {
+fn manifest(service: &str, specs: &[Spec]) -> String {
     let dependencies: serde_json::Map<String, serde_json::Value> = specs
         .iter()
         .map(|s| (s.name.clone(), serde_json::Value::String(s.version.clone())))
@@ -78,7 +139,7 @@ pub fn install(root: &Path, service: &str, specs: &[String]) -> Result<(), Strin
             root.display()
         ));
     }
-    let parsed = specs.iter().map(|s| NpmSpec::parse(s)).collect::<Result<Vec<_>, _>>()?;
+    let parsed = specs.iter().map(|s| Spec::parse(s)).collect::<Result<Vec<_>, _>>()?;
     let Some(npm) = find_program("npm") else {
         return Err("npm is not installed, so the service's npm packages cannot be: the plugin should declare the Debian \
                     packages nodejs and npm (or run `apt-get install nodejs npm`)"
@@ -153,8 +214,7 @@ mod tests {
 
     #[test]
     fn the_manifest_lists_exactly_the_granted_versions() {
-        let specs =
-            [NpmSpec::parse("@scope/a@1.2.3").unwrap(), NpmSpec::parse("b@0.0.1-rc.1").unwrap()];
+        let specs = [Spec::parse("@scope/a@1.2.3").unwrap(), Spec::parse("b@0.0.1-rc.1").unwrap()];
         let json: serde_json::Value = serde_json::from_str(&manifest("hello", &specs)).unwrap();
         assert_eq!(json["name"], "tails-server-hello");
         assert_eq!(json["private"], true);

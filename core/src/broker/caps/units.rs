@@ -11,10 +11,8 @@
 use std::collections::BTreeMap;
 
 use super::{resolve_system_links, validate_declared_path, SysPath};
+use crate::bindings::tails::server::types::{OptionSpec, ServiceInfo, ServiceUnit, UnitSpec};
 use crate::display;
-use crate::runtime::bindings::tails::server::types::{
-    OptionSpec, ServiceInfo, ServiceUnit, UnitSpec,
-};
 
 /// The folder host-written units and drop-ins go to: systemd's runtime
 /// folder, so that nothing of a service is left in /etc, and a reboot starts
@@ -709,7 +707,7 @@ pub(crate) mod tests {
             icon_name: String::new(),
             persistent_paths: vec![],
             options: vec![],
-            capabilities: crate::runtime::bindings::tails::server::types::Capabilities {
+            capabilities: crate::bindings::tails::server::types::Capabilities {
                 packages: vec![],
                 npm_packages: vec![],
                 config_paths: vec![],
@@ -781,7 +779,7 @@ pub(crate) mod tests {
 
     #[test]
     fn data_folders_of_a_user_of_its_own_are_in_systemds_private_folder() {
-        let mut info = crate::runtime::bindings::tails::server::types::ServiceInfo {
+        let mut info = crate::bindings::tails::server::types::ServiceInfo {
             name: "x".into(),
             name_in_gui: None,
             description: String::new(),
@@ -797,7 +795,7 @@ pub(crate) mod tests {
             icon_name: String::new(),
             persistent_paths: vec![],
             options: vec![],
-            capabilities: crate::runtime::bindings::tails::server::types::Capabilities {
+            capabilities: crate::bindings::tails::server::types::Capabilities {
                 packages: vec![],
                 npm_packages: vec![],
                 config_paths: vec![],
