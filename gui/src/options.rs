@@ -7,7 +7,7 @@ use adw::prelude::*;
 use gtk::glib;
 use serde_json::Value;
 
-use crate::daemon::{self, Change};
+use crate::daemon;
 use tails_server_types::documents::{Info, OptionDetail, OptionKind};
 
 use crate::i18n::{tr, trf};
@@ -196,30 +196,24 @@ impl Field {
             let feedback = &field.feedback;
             field.error.set_visible(false);
             let hold = feedback.hold();
-            let mut answer =
-                daemon::set_option(&field.service, &field.option, value.clone(), false).await;
-            if let Ok(Change::Ask(question)) = &answer {
-                answer = if widgets::ask(
-                    &feedback.parent,
-                    &tr("Are you sure?"),
-                    &widgets::safe(question),
-                    &tr("_Change it"),
-                    true,
-                )
-                .await
-                {
-                    daemon::set_option(&field.service, &field.option, value, true).await
-                } else {
-                    Err(tr("Nothing was changed."))
-                };
-            }
+            let (service, option) = (field.service.clone(), field.option.clone());
+            let answer = widgets::confirming(
+                &feedback.parent,
+                &tr("Are you sure?"),
+                &tr("_Change it"),
+                |confirmed| daemon::set_option(&service, &option, value.clone(), confirmed),
+            )
+            .await;
             drop(hold);
             match answer {
-                Ok(Change::Done(words)) => {
+                Ok(Some(words)) => {
                     feedback.said(&words);
                     feedback.reload();
                 }
-                Ok(Change::Ask(_)) => {}
+                Ok(None) => {
+                    field.error.set_title(&tr("Nothing was changed."));
+                    field.error.set_visible(true);
+                }
                 Err(e) => {
                     field.error.set_title(&widgets::safe(&e));
                     field.error.set_visible(true);

@@ -12,7 +12,7 @@ use gtk::glib;
 use tails_server_types::documents::Info;
 use tails_server_types::{ClientCredentials, ConnectionInfo};
 
-use crate::daemon::{self, Change};
+use crate::daemon;
 use crate::i18n::{tr, trf};
 use crate::widgets::{self, Feedback};
 
@@ -216,27 +216,19 @@ fn new_address_row(feedback: &Feedback, service: &str) -> adw::ActionRow {
     button.connect_clicked(move |_| {
         let (feedback, service) = (feedback.clone(), service.clone());
         glib::spawn_future_local(async move {
-            let mut answer = daemon::rotate_address(&service, false).await;
-            if let Ok(Change::Ask(question)) = &answer {
-                if !widgets::ask(
-                    &feedback.parent,
-                    &tr("Make a new address?"),
-                    &widgets::safe(question),
-                    &tr("_New address"),
-                    true,
-                )
-                .await
-                {
-                    return;
-                }
-                answer = daemon::rotate_address(&service, true).await;
-            }
+            let answer = widgets::confirming(
+                &feedback.parent,
+                &tr("Make a new address?"),
+                &tr("_New address"),
+                |confirmed| daemon::rotate_address(&service, confirmed),
+            )
+            .await;
             match answer {
-                Ok(Change::Done(words)) => {
+                Ok(Some(words)) => {
                     feedback.said(&words);
                     feedback.reload();
                 }
-                Ok(Change::Ask(_)) => {}
+                Ok(None) => {}
                 Err(e) => feedback.error(&tr("No new address was made"), &e),
             }
         });

@@ -8,6 +8,7 @@ use std::rc::Rc;
 
 use adw::prelude::*;
 
+use crate::daemon::{Answer, Change};
 use crate::i18n::{tr, trf};
 
 /// Give a control the name assistive technology says (and tests find it
@@ -132,6 +133,36 @@ pub async fn ask(
     dialog.set_default_response(Some("no"));
     dialog.set_close_response("no");
     dialog.choose_future(Some(parent)).await == "yes"
+}
+
+/// A change the daemon may want the person's agreement for (as the CLI's
+/// `confirming`): call it; when the daemon asks, put its question to the
+/// person (`heading`, the `yes` button) and call again confirmed. `Ok(None)`
+/// when they said no: nothing was changed.
+pub async fn confirming<F, Fut>(
+    parent: &impl IsA<gtk::Widget>,
+    heading: &str,
+    yes: &str,
+    call: F,
+) -> Answer<Option<String>>
+where
+    F: Fn(bool) -> Fut,
+    Fut: std::future::Future<Output = Answer<Change>>,
+{
+    let question = match call(false).await? {
+        Change::Done(words) => return Ok(Some(words)),
+        Change::Ask(question) => question,
+    };
+    if !ask(parent, heading, &safe(&question), yes, true).await {
+        return Ok(None);
+    }
+    match call(true).await? {
+        Change::Done(words) => Ok(Some(words)),
+        // Asked again once confirmed: the daemon's fault, said as such.
+        Change::Ask(question) => {
+            Err(trf("Tails Server asked again after you agreed: {}", &[&question]))
+        }
+    }
 }
 
 /// Tell the person something went wrong, in the daemon's words.
