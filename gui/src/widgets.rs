@@ -1,5 +1,6 @@
 //! Small pieces every screen uses: buttons that say what they do to a screen
-//! reader, a yes/no question and an error as `AdwAlertDialog`s, file dialogs,
+//! reader, a yes/no question (and a change the daemon wants agreed to, asked
+//! with it) and an error as `AdwAlertDialog`s, file dialogs,
 //! a QR code drawn pixel-exact, text made safe, and `Feedback` (what rows
 //! may do to their page).
 
